@@ -1,0 +1,129 @@
+/* cgroups internals: the driver vtable, the manager, the parsed host view (mountinfo and
+ * /proc/self/cgroup) and the small cgroupfs file helpers shared by the drivers.
+ *
+ * Only src/cgroups/ and tests/unit/test-cgroups.c include this header. */
+#pragma once
+
+#include "cgroups/cgroups.h"
+
+#include <signal.h>
+#include <sys/types.h>
+
+/* ---- the host view ----------------------------------------------------------------------- */
+
+/* One cgroup hierarchy mounted on the host (a line of /proc/self/mountinfo). */
+struct cg_mount {
+        char *root;         /* path inside the hierarchy that is mounted ("/" normally) */
+        char *mount_point;  /* e.g. "/sys/fs/cgroup/memory", unescaped */
+        bool v2;            /* fstype cgroup2 */
+        char **controllers; /* v1: "memory", "cpu", "cpuacct", "name=systemd"; v2: NULL */
+        unsigned dev_major, dev_minor;
+};
+
+/* One line of /proc/PID/cgroup: "4:memory:/a/b" or "0::/a". */
+struct cg_proc_entry {
+        char **controllers; /* NULL for the v2 line */
+        char *path;
+};
+
+/* Parses one mountinfo line.  Returns 1 and fills *ret for a cgroup/cgroup2 mount, 0 for any
+ * other mount, -EINVAL for a malformed line. */
+int cg_parse_mountinfo_line(const char *line, struct cg_mount *ret);
+void cg_mount_clear(struct cg_mount *m);
+/* Parses a whole /proc/PID/cgroup text. */
+int cg_parse_proc_cgroup(const char *text, struct cg_proc_entry **ret, size_t *ret_n);
+void cg_proc_entries_free(struct cg_proc_entry *e, size_t n);
+/* The caller's path in hierarchy m (matched by controller set, "0::" for v2), or NULL. */
+const char *cg_proc_lookup(const struct cg_proc_entry *e, size_t n, const struct cg_mount *m);
+/* "cpu,cpuacct" (v1), "" (v2): the options for a fresh mount of m. */
+char *cg_mount_options(const struct cg_mount *m);
+bool cg_mount_has(const struct cg_mount *m, const char *controller);
+
+/* The cgroup mounts of this process (parsed once; owned by the cache, never freed). */
+int cg_host_mounts(const struct cg_mount **ret, size_t *ret_n, struct cx_error **err);
+/* This process's own /proc/self/cgroup (parsed once). */
+int cg_host_self(const struct cg_proc_entry **ret, size_t *ret_n, struct cx_error **err);
+/* The mount whose mount point is the longest prefix of path, or NULL. */
+const struct cg_mount *cg_mount_for_path(const struct cg_mount *v, size_t n, const char *path);
+
+/* ---- the manager ------------------------------------------------------------------------- */
+
+/* The container's cgroup in one hierarchy. */
+struct cg_dir {
+        char *path;                 /* absolute leaf directory */
+        const struct cg_mount *mnt; /* NULL only after cg_manager_load found no mount */
+        char **created;             /* directories cg_create made, parent first (leaf last) */
+};
+
+struct cg_driver {
+        const char *name; /* stored in state.json: "v1" (also hybrid), "v2" */
+        int (*create)(struct cg_manager *m, const struct spec_resources *r, struct cx_error **err);
+        int (*enter)(struct cg_manager *m, pid_t pid, struct cx_error **err);
+        int (*apply)(struct cg_manager *m, const struct spec_resources *r, struct cx_error **err);
+        int (*kill)(struct cg_manager *m, int sig, struct cx_error **err);
+        int (*pids)(struct cg_manager *m, pid_t **ret, size_t *ret_n, struct cx_error **err);
+        int (*destroy)(struct cg_manager *m, struct cx_error **err);
+        int (*hierarchies)(const struct cg_manager *m, struct cg_hierarchy **ret, size_t *ret_n,
+                           struct cx_error **err);
+        /* Later: update, events, pause/resume, devices, systemd properties.  New ops must be
+         * optional (NULL = not supported by this driver); cgroups.c checks before calling. */
+};
+
+struct cg_manager {
+        const struct cg_driver *drv;
+        enum cg_layout layout;
+        struct cg_dir *dirs;
+        size_t n_dirs;
+        char **paths;    /* NULL-terminated copy of every dirs[i].path (cg_manager_dirs) */
+        ssize_t unified; /* index of the cgroup2 dir (v2, or hybrid's unified), -1 if none */
+        void *priv;      /* driver data (systemd, later) */
+};
+
+extern const struct cg_driver cg_driver_v1;
+extern const struct cg_driver cg_driver_v2;
+
+/* ---- cgroupfs helpers (fs.c) ------------------------------------------------------------- */
+
+/* Writes value to DIR/FILE: "write `VALUE` to DIR/FILE: strerror".  ENOENT on the open is
+ * returned as -ENOENT with that message too; callers that want a friendlier message for a
+ * missing file use cg_write_opt. */
+int cg_write(const char *dir, const char *file, const char *value, struct cx_error **err);
+/* Like cg_write but a missing file is EOPNOTSUPP: "JSON_PATH: not supported on this host
+ * (DIR/FILE does not exist)". */
+int cg_write_opt(const char *dir, const char *file, const char *value, const char *json_path,
+                 struct cx_error **err);
+int cg_writef(const char *dir, const char *file, struct cx_error **err, const char *fmt, ...)
+    _printf_(4, 5);
+/* Reads DIR/FILE (trailing newline kept).  -ENOENT without touching err when missing and
+ * quiet_enoent is set. */
+int cg_read(const char *dir, const char *file, char **ret, bool quiet_enoent,
+            struct cx_error **err);
+bool cg_file_exists(const char *dir, const char *file);
+/* Parses cgroup.procs text into pids. */
+int cg_parse_pids(const char *text, pid_t **ret, size_t *ret_n);
+/* Reads DIR/cgroup.procs; a missing dir gives an empty list. */
+int cg_read_pids(const char *dir, pid_t **ret, size_t *ret_n, struct cx_error **err);
+
+/* Creates path (and missing parents below the hierarchy's mount point), recording each
+ * directory it made in *created (parent first).  A leaf that exists already is reused when
+ * empty and an error when it holds processes. */
+int cg_mkdir_leaf(const char *path, const char *mount_point, char ***created,
+                  struct cx_error **err);
+/* Removes what cg_mkdir_leaf created (child cgroups of the leaf too), deepest first. */
+int cg_remove_dir(struct cg_dir *d, struct cx_error **err);
+/* Undoes a failed cg_create: removes only the directories it made (deepest first). */
+void cg_remove_created(struct cg_dir *d);
+
+/* Driver ops shared by v1 and v2. */
+int cg_common_enter(struct cg_manager *m, pid_t pid, struct cx_error **err);
+int cg_common_kill(struct cg_manager *m, int sig, struct cx_error **err);
+int cg_common_pids(struct cg_manager *m, pid_t **ret, size_t *ret_n, struct cx_error **err);
+int cg_common_destroy(struct cg_manager *m, struct cx_error **err);
+int cg_common_hierarchies(const struct cg_manager *m, struct cg_hierarchy **ret, size_t *ret_n,
+                          struct cx_error **err);
+
+/* Rejects the resource kinds this step does not implement (blockIO, hugepageLimits, network,
+ * rdma, unified), naming the JSON path. */
+int cg_check_unsupported(const struct spec_resources *r, struct cx_error **err);
+/* shares (v1, 2..262144) -> weight (v2, 1..10000). */
+uint64_t cg_shares_to_weight(uint64_t shares);

@@ -1,0 +1,32 @@
+/* The CLI: global options, one function per command.  Commands parse their own options,
+ * call the library once, print any error once, and return the exit code. */
+#pragma once
+
+#include "util/util.h"
+
+#include <getopt.h>
+
+struct global_opts {
+        const char *root;
+        const char *log;
+        enum log_format log_format;
+        bool debug;
+        bool systemd_cgroup;
+};
+
+/* Prints the error (stderr and --log) and returns the exit code for a failure: 1. */
+int cmd_fail(struct cx_error *err);
+/* Usage error for a command: prints it and returns 2?  runc returns 1: so do we. */
+int cmd_usage_error(const char *cmd, const char *fmt, ...) _printf_(2, 3);
+/* Checks that exactly `n` positional arguments remain. */
+int cmd_need_args(const char *cmd, int argc, int optind_, int n, const char *what);
+
+int cmd_create(int argc, char **argv, const struct global_opts *g);
+int cmd_run(int argc, char **argv, const struct global_opts *g);
+int cmd_start(int argc, char **argv, const struct global_opts *g);
+int cmd_state(int argc, char **argv, const struct global_opts *g);
+int cmd_kill(int argc, char **argv, const struct global_opts *g);
+int cmd_delete(int argc, char **argv, const struct global_opts *g);
+int cmd_list(int argc, char **argv, const struct global_opts *g);
+int cmd_spec(int argc, char **argv, const struct global_opts *g);
+int cmd_features(int argc, char **argv, const struct global_opts *g);

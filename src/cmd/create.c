@@ -1,0 +1,115 @@
+/* capsa create / capsa run */
+#include "cmd/cmd.h"
+#include "container/container.h"
+
+#include <string.h>
+
+static const char create_help[] =
+    "Usage: capsa %s [options] <container-id>\n\n"
+    "  -b, --bundle DIR          bundle directory (default: current directory)\n"
+    "      --pid-file FILE       write the container's init pid to FILE\n"
+    "      --console-socket PATH unix socket that receives the terminal's pty master\n"
+    "      --preserve-fds N      pass N extra fds (after stdio) to the container\n"
+    "      --no-pivot            use chroot instead of pivot_root\n"
+    "      --no-new-keyring      keep the caller's session keyring\n"
+    "%s";
+static const char run_extra[] =
+    "  -d, --detach              do not wait for the container to exit\n"
+    "      --keep                keep the container's state after it exits\n";
+
+static int parse(const char *cmd, int argc, char **argv, struct container_opts *o, bool is_run)
+{
+        enum { OPT_PID = 1000, OPT_CONSOLE, OPT_PRESERVE, OPT_NOPIVOT, OPT_NOKEYRING, OPT_KEEP };
+        static const struct option opts[] = {
+            {"bundle", required_argument, NULL, 'b'},
+            {"pid-file", required_argument, NULL, OPT_PID},
+            {"console-socket", required_argument, NULL, OPT_CONSOLE},
+            {"preserve-fds", required_argument, NULL, OPT_PRESERVE},
+            {"no-pivot", no_argument, NULL, OPT_NOPIVOT},
+            {"no-new-keyring", no_argument, NULL, OPT_NOKEYRING},
+            {"detach", no_argument, NULL, 'd'},
+            {"keep", no_argument, NULL, OPT_KEEP},
+            {"help", no_argument, NULL, 'h'},
+            {},
+        };
+        int c;
+        optind = 1;
+        while ((c = getopt_long(argc, argv, is_run ? "b:dh" : "b:h", opts, NULL)) != -1) {
+                uint64_t n;
+                switch (c) {
+                case 'b':
+                        o->bundle = optarg;
+                        break;
+                case OPT_PID:
+                        o->pid_file = optarg;
+                        break;
+                case OPT_CONSOLE:
+                        o->console_socket = optarg;
+                        break;
+                case OPT_PRESERVE:
+                        if (parse_u64(optarg, &n) < 0 || n > 65536)
+                                return cmd_usage_error(
+                                    cmd, "--preserve-fds: `%s` is not a number of fds", optarg);
+                        o->preserve_fds = (int)n;
+                        break;
+                case OPT_NOPIVOT:
+                        o->no_pivot = true;
+                        break;
+                case OPT_NOKEYRING:
+                        o->no_new_keyring = true;
+                        break;
+                case 'd':
+                        if (!is_run)
+                                return cmd_usage_error(cmd, "unknown option --detach");
+                        o->detach = true;
+                        break;
+                case OPT_KEEP:
+                        if (!is_run)
+                                return cmd_usage_error(cmd, "unknown option --keep");
+                        o->keep = true;
+                        break;
+                case 'h':
+                        printf(create_help, cmd, is_run ? run_extra : "");
+                        exit(0);
+                default:
+                        return cmd_usage_error(cmd, "invalid option");
+                }
+        }
+        if (cmd_need_args(cmd, argc, optind, 1, "a container id"))
+                return 1;
+        o->id = argv[optind];
+        if (o->keep && o->detach)
+                return cmd_usage_error(cmd, "--keep cannot be used with --detach");
+        return 0;
+}
+
+static void fill_globals(struct container_opts *o, const struct global_opts *g)
+{
+        o->root = g->root;
+        o->systemd_cgroup = g->systemd_cgroup;
+}
+
+int cmd_create(int argc, char **argv, const struct global_opts *g)
+{
+        struct container_opts o = {0};
+        fill_globals(&o, g);
+        if (parse("create", argc, argv, &o, false))
+                return 1;
+        struct cx_error *err = NULL;
+        if (container_create(&o, &err) < 0)
+                return cmd_fail(err);
+        return 0;
+}
+
+int cmd_run(int argc, char **argv, const struct global_opts *g)
+{
+        struct container_opts o = {0};
+        fill_globals(&o, g);
+        if (parse("run", argc, argv, &o, true))
+                return 1;
+        struct cx_error *err = NULL;
+        int status = 0;
+        if (container_run(&o, &status, &err) < 0)
+                return cmd_fail(err);
+        return status;
+}

@@ -1,0 +1,64 @@
+/* capsa spec [--bundle DIR] [--rootless]; capsa features */
+#include "cmd/cmd.h"
+#include "spec/spec.h"
+
+#include <fcntl.h>
+#include <string.h>
+
+int cmd_spec(int argc, char **argv, const struct global_opts *g)
+{
+        enum { OPT_ROOTLESS = 1000 };
+        static const struct option opts[] = {
+            {"bundle", required_argument, NULL, 'b'},
+            {"rootless", no_argument, NULL, OPT_ROOTLESS},
+            {"help", no_argument, NULL, 'h'},
+            {},
+        };
+        const char *bundle = ".";
+        bool rootless = false;
+        int c;
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "b:h", opts, NULL)) != -1) {
+                if (c == 'b') {
+                        bundle = optarg;
+                } else if (c == OPT_ROOTLESS) {
+                        rootless = true;
+                } else if (c == 'h') {
+                        printf("Usage: capsa spec [--bundle DIR] [--rootless]\n"
+                               "Writes a default config.json into the bundle directory.\n");
+                        return 0;
+                } else {
+                        return cmd_usage_error("spec", "invalid option");
+                }
+        }
+        if (cmd_need_args("spec", argc, optind, 0, "no arguments"))
+                return 1;
+        _cleanup_free_ char *json = spec_default_json(rootless, getuid(), getgid());
+        _cleanup_free_ char *path = xasprintf("%s/config.json", bundle);
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        struct cx_error *err = NULL;
+        if (fd < 0) {
+                cx_error_set(&err, errno, "create `%s`%s", path,
+                             errno == EEXIST ? " (remove it first)" : "");
+                return cmd_fail(err);
+        }
+        size_t len = strlen(json);
+        if (write(fd, json, len) != (ssize_t)len) {
+                cx_error_set(&err, errno, "write `%s`", path);
+                return cmd_fail(err);
+        }
+        return 0;
+}
+
+int cmd_features(int argc, char **argv, const struct global_opts *g)
+{
+        if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+                printf("Usage: capsa features\nPrints the OCI features document as JSON.\n");
+                return 0;
+        }
+        if (cmd_need_args("features", argc, 1, 0, "no arguments"))
+                return 1;
+        _cleanup_free_ char *json = spec_features_json();
+        fputs(json, stdout);
+        return 0;
+}

@@ -1,0 +1,49 @@
+/* container: the OCI lifecycle — create, start, run, kill, delete, state, list.
+ *
+ * create: validate -> lock ROOT/ID -> early state -> cgroup -> clone the init into its new
+ * namespaces -> parent writes id maps, moves it into the cgroup -> init builds its root and
+ * security, then blocks on ROOT/ID/exec.fifo -> state `created`.  start writes one byte into
+ * the fifo and the init execs the user process.  run = create + start + wait, forwarding
+ * signals.  The init reports every failure to the parent over a SOCK_SEQPACKET socketpair; the
+ * CLI prints it once.  Kernel interfaces: clone(2), setns(2), signalfd(2), pidfd_open(2),
+ * pidfd_send_signal(2), mkfifo(3), waitpid(2). */
+#pragma once
+
+#include "util/util.h"
+
+#include <stdbool.h>
+
+struct container_opts {
+        const char *root; /* state root, default /run/capsa */
+        const char *id;
+        const char *bundle;         /* default: cwd */
+        const char *pid_file;       /* optional */
+        const char *console_socket; /* optional: receives the pty master (terminal: true) */
+        int preserve_fds;           /* extra fds after stdio passed to the container */
+        bool no_pivot;
+        bool no_new_keyring;
+        bool systemd_cgroup;
+        bool detach; /* run only */
+        bool keep;   /* run only: keep the state after the process exits */
+};
+
+int container_create(const struct container_opts *o, struct cx_error **err);
+int container_start(const char *root, const char *id, struct cx_error **err);
+/* Runs the container; *ret_status gets the process's exit status (128+N if killed by N). */
+int container_run(const struct container_opts *o, int *ret_status, struct cx_error **err);
+int container_kill(const char *root, const char *id, int sig, bool all, struct cx_error **err);
+int container_delete(const char *root, const char *id, bool force, struct cx_error **err);
+/* The OCI state JSON of one container. */
+int container_state(const char *root, const char *id, char **ret_json, struct cx_error **err);
+
+struct container_info {
+        char *id;
+        int pid;
+        char *status;
+        char *bundle;
+        char *created;
+        char *owner;
+};
+int container_list(const char *root, struct container_info **ret, size_t *ret_n,
+                   struct cx_error **err);
+void container_info_free(struct container_info *v, size_t n);

@@ -1,0 +1,335 @@
+/* `create`: validate, lock, cgroup, clone the init, sync with it until it waits for start. */
+#include "container/create.h"
+#include "namespaces/namespaces.h"
+#include "security/security.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+static pid_t raw_clone(unsigned long flags)
+{
+        /* fork() semantics (no new stack) with namespace flags. */
+        return (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, 0);
+}
+
+static int validate(struct create_ctx *c, struct cx_error **err)
+{
+        const struct spec *s = c->spec;
+        int r = spec_validate(s, err);
+        if (r < 0)
+                return r;
+        if ((r = ns_sysctl_validate(s, err)) < 0)
+                return r;
+        if ((r = sec_caps_check(&s->process.caps, err)) < 0)
+                return r;
+        if ((r = sec_lsm_check(&s->process, err)) < 0)
+                return r;
+        if (s->process.terminal && !c->o->console_socket)
+                return cx_error_msg(err, EINVAL,
+                                    "process.terminal is true in config.json: --console-socket is "
+                                    "required to hand the terminal to the caller");
+        if (!s->process.terminal && c->o->console_socket)
+                return cx_error_msg(
+                    err, EINVAL,
+                    "--console-socket given but process.terminal is false in config.json");
+        struct stat st;
+        if (stat(s->root.path, &st) < 0)
+                return cx_error_set(err, errno, "root.path: rootfs `%s`", s->root.path);
+        if (!S_ISDIR(st.st_mode))
+                return cx_error_msg(err, ENOTDIR, "root.path: rootfs `%s` is not a directory",
+                                    s->root.path);
+        return 0;
+}
+
+static int connect_console(const char *path, struct cx_error **err)
+{
+        struct sockaddr_un addr = {.sun_family = AF_UNIX};
+        if (strlen(path) >= sizeof(addr.sun_path))
+                return cx_error_msg(err, ENAMETOOLONG, "--console-socket `%s`: path too long",
+                                    path);
+        strcpy(addr.sun_path, path);
+        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
+                return cx_error_set(err, errno, "connect to --console-socket `%s`", path);
+        return TAKE_FD(fd);
+}
+
+static bool has_cgroup_mount(const struct spec *s)
+{
+        for (size_t i = 0; i < s->n_mounts; i++)
+                if (s->mounts[i].type && (strcmp(s->mounts[i].type, "cgroup") == 0 ||
+                                          strcmp(s->mounts[i].type, "cgroup2") == 0))
+                        return true;
+        return false;
+}
+
+static void state_init(struct create_ctx *c)
+{
+        const struct spec *s = c->spec;
+        struct state *st = &c->st;
+        st->id = xstrdup(c->o->id);
+        st->bundle = xstrdup(s->bundle);
+        st->rootfs = xstrdup(s->root.path);
+        st->created = state_now_rfc3339();
+        st->creating = true;
+        st->owner = xstrdup("");
+        st->annotations = xcalloc(2 * s->n_annotations + 1, sizeof(char *));
+        for (size_t i = 0; i < s->n_annotations; i++) {
+                st->annotations[2 * i] = xstrdup(s->annotations[i].key);
+                st->annotations[2 * i + 1] = xstrdup(s->annotations[i].value);
+        }
+        st->cgroup_driver = xstrdup(cg_manager_driver_name(c->cg));
+        st->cgroup_dirs = strv_dup(cg_manager_dirs(c->cg));
+        st->use_systemd_cgroup = c->o->systemd_cgroup;
+}
+
+/* Lock ROOT/ID, record the early state, make exec.fifo and the cgroup. */
+static int prepare(struct create_ctx *c, struct cx_error **err)
+{
+        const struct spec *s = c->spec;
+        int r = state_dir_create(c->o->root, c->o->id, &c->dir, err);
+        if (r < 0)
+                return r;
+        c->dir_created = true;
+        r = cg_manager_new(s->linux_.cgroups_path, c->o->id, c->o->systemd_cgroup, &c->cg, err);
+        if (r < 0)
+                return r;
+        state_init(c);
+        if ((r = state_write(&c->dir, &c->st, err)) < 0)
+                return r;
+        if (s->hooks.n[SPEC_HOOK_POSTSTOP] > 0 &&
+            (r = write_file_atomic_at(c->dir.fd, "config.json", c->raw, strlen(c->raw), err)) < 0)
+                return r;
+        if (mkfifoat(c->dir.fd, "exec.fifo", 0600) < 0)
+                return cx_error_set(err, errno, "create exec.fifo in `%s/%s`", c->o->root,
+                                    c->o->id);
+        c->fifo_fd = openat(c->dir.fd, "exec.fifo", O_RDWR | O_CLOEXEC);
+        if (c->fifo_fd < 0)
+                return cx_error_set(err, errno, "open exec.fifo");
+        if ((r = cg_create(c->cg, s->linux_.resources.present ? &s->linux_.resources : NULL, err)) <
+            0)
+                return r;
+        c->cg_created = true;
+        if (has_cgroup_mount(s) && (r = cg_hierarchies(c->cg, &c->hier, &c->n_hier, err)) < 0)
+                return r;
+        if (c->o->console_socket &&
+            (c->console_fd = connect_console(c->o->console_socket, err)) < 0)
+                return c->console_fd;
+        return 0;
+}
+
+static uint32_t new_namespaces(const struct spec_linux *l)
+{
+        uint32_t flags = 0;
+        for (int t = 0; t < SPEC_NS_MAX; t++)
+                if (l->ns[t].present && !l->ns[t].path)
+                        flags |= spec_ns_clone_flag(t);
+        return flags;
+}
+
+static _Noreturn void child_run_init(struct create_ctx *c, int child_fd, uint32_t new_ns)
+{
+        const struct spec *s = c->spec;
+        /* The init must not hold the state directory's lock (it shares the open file). */
+        closep(&c->dir.fd);
+        closep(&c->dir.root_fd);
+        struct init_args a = {
+            .spec = s,
+            .opts = c->o,
+            .sync_fd = child_fd,
+            .fifo_fd = c->fifo_fd,
+            .console_fd = c->console_fd,
+            .cgroups = c->hier,
+            .n_cgroups = c->n_hier,
+            .new_ns = new_ns,
+            .has_runtime_hooks =
+                s->hooks.n[SPEC_HOOK_PRESTART] + s->hooks.n[SPEC_HOOK_CREATE_RUNTIME] > 0,
+        };
+        init_main(&a);
+}
+
+/* Clones the init.  Namespaces given by path are joined by a short-lived helper, which then
+ * clones the init as a sibling (CLONE_PARENT), so the init is always our child. */
+static int spawn(struct create_ctx *c, int child_fd, struct cx_error **err)
+{
+        const struct spec_linux *l = &c->spec->linux_;
+        int fds[SPEC_NS_MAX];
+        int r = ns_open_paths(l, fds, err);
+        if (r < 0)
+                return r;
+        bool join = false;
+        for (int t = 0; t < SPEC_NS_MAX; t++)
+                join |= fds[t] >= 0;
+        uint32_t new_ns = new_namespaces(l);
+        /* The time namespace is unshared here, so that the init is born in it; the cgroup
+         * namespace by the init once it sits in its cgroup. */
+        if ((new_ns & CLONE_NEWTIME) && (r = ns_time_prepare(l, err)) < 0)
+                goto out;
+        unsigned long flags = (new_ns & ~(CLONE_NEWTIME | CLONE_NEWCGROUP)) | SIGCHLD;
+
+        pid_t pid = raw_clone(join ? SIGCHLD : flags);
+        if (pid < 0) {
+                r = cx_error_set(err, errno, "clone the container init");
+                goto out;
+        }
+        if (pid == 0) {
+                close(c->sync_fd);
+                if (!join)
+                        child_run_init(c, child_fd, new_ns);
+                struct cx_error *e = NULL;
+                if (ns_join(fds, &e) < 0) {
+                        sync_send_error(child_fd, e);
+                        _exit(1);
+                }
+                pid_t init = raw_clone(flags | CLONE_PARENT);
+                if (init == 0)
+                        child_run_init(c, child_fd, new_ns);
+                if (init < 0) {
+                        cx_error_set(&e, errno, "clone the container init");
+                        sync_send_error(child_fd, e);
+                        _exit(1);
+                }
+                sync_send(child_fd, SYNC_PID, 0, init, NULL);
+                _exit(0);
+        }
+        if (join) {
+                struct sync_msg m;
+                r = sync_expect(c->sync_fd, SYNC_PID, &m, err);
+                waitpid(pid, NULL, 0);
+                if (r < 0)
+                        goto out;
+                pid = m.pid;
+        }
+        c->pid = pid;
+        r = 0;
+out:
+        for (int t = 0; t < SPEC_NS_MAX; t++)
+                if (fds[t] >= 0)
+                        close(fds[t]);
+        return r;
+}
+
+static int run_runtime_hooks(struct create_ctx *c, struct cx_error **err)
+{
+        int r = sync_expect(c->sync_fd, SYNC_HOOKS, NULL, err);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *json = state_oci_json(&c->st, STATE_CREATING);
+        if ((r = hooks_run(&c->spec->hooks, SPEC_HOOK_PRESTART, json, err)) < 0 ||
+            (r = hooks_run(&c->spec->hooks, SPEC_HOOK_CREATE_RUNTIME, json, err)) < 0)
+                return r;
+        r = sync_send(c->sync_fd, SYNC_HOOKS_DONE, 0, 0, NULL);
+        return r < 0 ? cx_error_set(err, -r, "resume the container init") : 0;
+}
+
+static int write_pid_file(const char *path, pid_t pid, struct cx_error **err)
+{
+        char buf[32];
+        int n = snprintf(buf, sizeof(buf), "%d", (int)pid);
+        int r = write_file_atomic_at(AT_FDCWD, path, buf, n, err);
+        return r < 0 ? cx_error_prefix(err, "--pid-file") : 0;
+}
+
+/* Parent side after clone: maps, cgroup, GO, hooks, READY. */
+static int sync_with_init(struct create_ctx *c, struct cx_error **err)
+{
+        const struct spec *s = c->spec;
+        int r;
+        if (s->linux_.ns[SPEC_NS_USER].present && !s->linux_.ns[SPEC_NS_USER].path &&
+            (r = ns_write_id_maps(c->pid, &s->linux_, err)) < 0)
+                return r;
+        if ((r = cg_enter(c->cg, c->pid, err)) < 0)
+                return r;
+        if ((r = state_pid_start_time(c->pid, &c->st.pid_start_time)) < 0)
+                return cx_error_set(err, -r, "read the start time of the container init");
+        c->st.pid = c->pid;
+        if ((r = state_write(&c->dir, &c->st, err)) < 0)
+                return r;
+        if ((r = sync_send(c->sync_fd, SYNC_GO, 0, 0, NULL)) < 0)
+                return cx_error_set(err, -r, "start the container init");
+        if (s->hooks.n[SPEC_HOOK_PRESTART] + s->hooks.n[SPEC_HOOK_CREATE_RUNTIME] > 0 &&
+            (r = run_runtime_hooks(c, err)) < 0)
+                return r;
+        if ((r = sync_expect(c->sync_fd, SYNC_READY, NULL, err)) < 0)
+                return r;
+        c->st.creating = false;
+        if ((r = state_write(&c->dir, &c->st, err)) < 0)
+                return r;
+        if (c->o->pid_file && (r = write_pid_file(c->o->pid_file, c->pid, err)) < 0)
+                return r;
+        return 0;
+}
+
+int create_container(struct create_ctx *c, const struct container_opts *o, struct cx_error **err)
+{
+        *c = (struct create_ctx){.o = o,
+                                 .dir = {.fd = -1, .root_fd = -1},
+                                 .sync_fd = -1,
+                                 .fifo_fd = -1,
+                                 .console_fd = -1};
+        int r = spec_load(o->bundle ? o->bundle : ".", &c->spec, &c->raw, err);
+        if (r < 0)
+                return r;
+        if ((r = validate(c, err)) < 0 || (r = prepare(c, err)) < 0)
+                goto fail;
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+                r = cx_error_set(err, errno, "socketpair");
+                goto fail;
+        }
+        c->sync_fd = sv[0];
+        r = spawn(c, sv[1], err);
+        close(sv[1]);
+        if (r < 0 || (r = sync_with_init(c, err)) < 0)
+                goto fail;
+        closep(&c->console_fd);
+        return 0;
+fail:
+        create_abort(c);
+        return r;
+}
+
+void create_abort(struct create_ctx *c)
+{
+        if (c->pid > 0) {
+                kill(c->pid, SIGKILL);
+                while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
+                        ;
+                c->pid = 0;
+        }
+        if (c->cg_created) {
+                _cleanup_error_ struct cx_error *e = NULL;
+                if (cg_destroy(c->cg, &e) < 0)
+                        log_warn("%s", e->msg);
+                c->cg_created = false;
+        }
+        if (c->dir_created) {
+                _cleanup_error_ struct cx_error *e = NULL;
+                if (state_dir_remove(&c->dir, &e) < 0)
+                        log_warn("%s", e->msg);
+                c->dir_created = false;
+        }
+        create_ctx_clear(c);
+}
+
+void create_ctx_clear(struct create_ctx *c)
+{
+        spec_freep(&c->spec);
+        free(TAKE_PTR(c->raw));
+        state_dir_close(&c->dir);
+        state_clear(&c->st);
+        cg_manager_freep(&c->cg);
+        cg_hierarchies_free(c->hier, c->n_hier);
+        c->hier = NULL;
+        c->n_hier = 0;
+        closep(&c->sync_fd);
+        closep(&c->fifo_fd);
+        closep(&c->console_fd);
+}

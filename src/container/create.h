@@ -1,0 +1,29 @@
+/* Private to src/container: the create plan shared by `create` and `run`. */
+#pragma once
+
+#include "container/internal.h"
+
+struct create_ctx {
+        const struct container_opts *o;
+        struct spec *spec;
+        char *raw;
+        struct state_dir dir;
+        bool dir_created;
+        struct state st;
+        struct cg_manager *cg;
+        bool cg_created;
+        struct cg_hierarchy *hier;
+        size_t n_hier;
+        pid_t pid;
+        int sync_fd;
+        int fifo_fd;
+        int console_fd;
+};
+
+/* Everything up to a created container whose init waits on exec.fifo.  On failure every trace
+ * is removed.  The init is a child of the calling process. */
+int create_container(struct create_ctx *c, const struct container_opts *o, struct cx_error **err);
+/* Undoes a partial or complete create: kills the init, removes the cgroup and the state. */
+void create_abort(struct create_ctx *c);
+/* Releases memory and fds (the container stays). */
+void create_ctx_clear(struct create_ctx *c);

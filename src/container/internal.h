@@ -1,0 +1,58 @@
+/* Private to src/container: the parent<->init sync protocol, the init, hooks. */
+#pragma once
+
+#include "cgroups/cgroups.h"
+#include "container/container.h"
+#include "spec/spec.h"
+#include "state/state.h"
+
+#include <stdint.h>
+#include <sys/types.h>
+
+/* ---- sync: small typed messages over a SOCK_SEQPACKET socketpair ------------------------- */
+enum sync_type {
+        SYNC_GO = 1,     /* parent -> init: maps written, cgroup joined; carry on */
+        SYNC_PID,        /* helper -> parent: the init's pid (when namespaces are joined) */
+        SYNC_HOOKS,      /* init -> parent: mounts done; run prestart/createRuntime hooks */
+        SYNC_HOOKS_DONE, /* parent -> init */
+        SYNC_READY,      /* init -> parent: waiting for start */
+        SYNC_ERROR,      /* either way: code + message */
+};
+
+struct sync_msg {
+        uint32_t type;
+        int32_t code;
+        int32_t pid;
+        char text[4084];
+};
+
+int sync_send(int fd, enum sync_type type, int code, int pid, const char *text);
+int sync_send_error(int fd, const struct cx_error *e);
+/* Receives the next message; an ERROR message becomes *err; EOF becomes an error too. */
+int sync_expect(int fd, enum sync_type type, struct sync_msg *ret, struct cx_error **err);
+
+/* ---- the init ---------------------------------------------------------------------------- */
+struct init_args {
+        const struct spec *spec;
+        const struct container_opts *opts;
+        int sync_fd;
+        int fifo_fd;
+        int console_fd; /* connected --console-socket, or -1 */
+        const struct cg_hierarchy *cgroups;
+        size_t n_cgroups;
+        uint32_t new_ns;        /* CLONE_NEW* flags of namespaces created (not joined) */
+        bool has_runtime_hooks; /* prestart or createRuntime hooks exist */
+};
+/* Runs in the cloned init; never returns. */
+_Noreturn void init_main(const struct init_args *a);
+
+/* ---- hooks ------------------------------------------------------------------------------- */
+/* Runs hooks of one kind in order, each with state_json on stdin; stops at the first failure. */
+int hooks_run(const struct spec_hooks *h, enum spec_hook_kind kind, const char *state_json,
+              struct cx_error **err);
+
+/* ---- shared by the lifecycle operations -------------------------------------------------- */
+/* Kills what remains, removes the cgroup and the state directory, runs poststop hooks. */
+int container_destroy(struct state_dir *d, const struct state *st, struct cx_error **err);
+/* Signals a pid only if it is still the recorded process (pidfd). */
+int container_signal(const struct state *st, int sig, struct cx_error **err);

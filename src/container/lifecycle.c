@@ -1,0 +1,225 @@
+/* start, kill, delete, state, list. */
+#include "container/internal.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+static int open_container(const char *root, const char *id, struct state_dir *d, struct state *st,
+                          struct cx_error **err)
+{
+        int r = state_dir_open(root, id, d, err);
+        if (r < 0)
+                return r;
+        r = state_read(d, st, err);
+        if (r == -ENOENT) {
+                /* create was killed before it wrote anything: only the directory exists */
+                cx_error_freep(err);
+                *st = (struct state){.id = xstrdup(id), .creating = true};
+                return 0;
+        }
+        if (r < 0)
+                state_dir_close(d);
+        return r;
+}
+
+int container_start(const char *root, const char *id, struct cx_error **err)
+{
+        struct state_dir d;
+        struct state st;
+        int r = open_container(root, id, &d, &st, err);
+        if (r < 0)
+                return r;
+        enum state_status status = state_status_get(&d, &st);
+        if (status != STATE_CREATED) {
+                r = cx_error_msg(err, EINVAL, "cannot start container `%s`: it is %s, not created",
+                                 id, state_status_name(status));
+                goto out;
+        }
+        _cleanup_close_ int fifo = openat(d.fd, "exec.fifo", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+        if (fifo < 0) {
+                r = cx_error_set(err, errno, "cannot start container `%s`: open exec.fifo", id);
+                goto out;
+        }
+        if (write(fifo, "0", 1) != 1) {
+                r = cx_error_set(err, errno, "cannot start container `%s`: write exec.fifo", id);
+                goto out;
+        }
+        unlinkat(d.fd, "exec.fifo", 0);
+        _cleanup_free_ char *cfg = NULL;
+        if (read_file_at(d.fd, "config.json", &cfg, NULL, NULL) == 0 && strstr(cfg, "poststart")) {
+                struct spec *s = NULL;
+                if (spec_parse(cfg, strlen(cfg), "config.json", st.bundle, &s, NULL) == 0) {
+                        _cleanup_free_ char *json = state_oci_json(&st, STATE_RUNNING);
+                        _cleanup_error_ struct cx_error *e = NULL;
+                        if (hooks_run(&s->hooks, SPEC_HOOK_POSTSTART, json, &e) < 0)
+                                log_warn("%s", e->msg); /* poststart failures only warn */
+                        spec_free(s);
+                }
+        }
+        r = 0;
+out:
+        state_clear(&st);
+        state_dir_close(&d);
+        return r;
+}
+
+int container_signal(const struct state *st, int sig, struct cx_error **err)
+{
+        _cleanup_close_ int pfd = (int)syscall(SYS_pidfd_open, st->pid, 0);
+        /* The pidfd pins the process: check it is still ours before signalling. */
+        if (pfd < 0 || !state_pid_matches(st->pid, st->pid_start_time))
+                return cx_error_msg(err, ESRCH, "container `%s` is not running", st->id);
+        if (syscall(SYS_pidfd_send_signal, pfd, sig, NULL, 0) < 0)
+                return cx_error_set(err, errno, "send signal %d to container `%s`", sig, st->id);
+        return 0;
+}
+
+int container_kill(const char *root, const char *id, int sig, bool all, struct cx_error **err)
+{
+        struct state_dir d;
+        struct state st;
+        int r = open_container(root, id, &d, &st, err);
+        if (r < 0)
+                return r;
+        enum state_status status = state_status_get(&d, &st);
+        if (status == STATE_STOPPED || status == STATE_CREATING) {
+                r = cx_error_msg(err, ESRCH, "container `%s` is not running", id);
+        } else if (all) {
+                struct cg_manager *cg = NULL;
+                r = cg_manager_load(st.cgroup_driver, st.cgroup_dirs, &cg, err);
+                if (r >= 0)
+                        r = cg_kill(cg, sig, err);
+                cg_manager_free(cg);
+        } else {
+                r = container_signal(&st, sig, err);
+        }
+        state_clear(&st);
+        state_dir_close(&d);
+        return r;
+}
+
+static void wait_gone(const struct state *st)
+{
+        _cleanup_close_ int pfd = (int)syscall(SYS_pidfd_open, st->pid, 0);
+        if (pfd < 0)
+                return;
+        struct pollfd p = {.fd = pfd, .events = POLLIN};
+        poll(&p, 1, 5000);
+}
+
+static void run_poststop(struct state_dir *d, const struct state *st)
+{
+        _cleanup_free_ char *cfg = NULL;
+        if (read_file_at(d->fd, "config.json", &cfg, NULL, NULL) < 0)
+                return;
+        struct spec *s = NULL;
+        if (spec_parse(cfg, strlen(cfg), "config.json", st->bundle, &s, NULL) < 0)
+                return;
+        _cleanup_free_ char *json = state_oci_json(st, STATE_STOPPED);
+        _cleanup_error_ struct cx_error *e = NULL;
+        if (hooks_run(&s->hooks, SPEC_HOOK_POSTSTOP, json, &e) < 0)
+                log_warn("%s", e->msg); /* poststop failures are logged only */
+        spec_free(s);
+}
+
+int container_destroy(struct state_dir *d, const struct state *st, struct cx_error **err)
+{
+        if (st->pid > 0 && state_pid_matches(st->pid, st->pid_start_time)) {
+                kill(st->pid, SIGKILL);
+                wait_gone(st);
+        }
+        if (st->cgroup_dirs && st->cgroup_dirs[0]) {
+                struct cg_manager *cg = NULL;
+                int r = cg_manager_load(st->cgroup_driver, st->cgroup_dirs, &cg, err);
+                if (r >= 0)
+                        r = cg_destroy(cg, err);
+                cg_manager_free(cg);
+                if (r < 0)
+                        return r;
+        }
+        run_poststop(d, st);
+        return state_dir_remove(d, err);
+}
+
+int container_delete(const char *root, const char *id, bool force, struct cx_error **err)
+{
+        struct state_dir d;
+        struct state st;
+        int r = open_container(root, id, &d, &st, err);
+        if (r < 0)
+                return r;
+        enum state_status status = state_status_get(&d, &st);
+        if (status == STATE_RUNNING && !force)
+                r = cx_error_msg(err, EBUSY,
+                                 "cannot delete container `%s` that is not stopped: running "
+                                 "(use --force)",
+                                 id);
+        else if (status == STATE_CREATING && !force && st.pid > 0)
+                r = cx_error_msg(err, EBUSY, "container `%s` is still being created (use --force)",
+                                 id);
+        else
+                r = container_destroy(&d, &st, err);
+        state_clear(&st);
+        state_dir_close(&d);
+        return r;
+}
+
+int container_state(const char *root, const char *id, char **ret_json, struct cx_error **err)
+{
+        struct state_dir d;
+        struct state st;
+        int r = open_container(root, id, &d, &st, err);
+        if (r < 0)
+                return r;
+        *ret_json = state_oci_json(&st, state_status_get(&d, &st));
+        state_clear(&st);
+        state_dir_close(&d);
+        return 0;
+}
+
+int container_list(const char *root, struct container_info **ret, size_t *ret_n,
+                   struct cx_error **err)
+{
+        _cleanup_strv_ char **ids = NULL;
+        int r = state_list_ids(root, &ids, err);
+        if (r < 0)
+                return r;
+        size_t n = 0;
+        struct container_info *v = xcalloc(strv_len(ids) + 1, sizeof(*v));
+        for (size_t i = 0; ids[i]; i++) {
+                struct state_dir d;
+                struct state st;
+                if (open_container(root, ids[i], &d, &st, NULL) < 0)
+                        continue; /* deleted meanwhile */
+                enum state_status status = state_status_get(&d, &st);
+                v[n++] = (struct container_info){
+                    .id = xstrdup(ids[i]),
+                    .pid = status == STATE_STOPPED ? 0 : st.pid,
+                    .status = xstrdup(state_status_name(status)),
+                    .bundle = xstrdup(st.bundle ? st.bundle : ""),
+                    .created = xstrdup(st.created ? st.created : ""),
+                    .owner = xstrdup(st.owner && *st.owner ? st.owner : "root"),
+                };
+                state_clear(&st);
+                state_dir_close(&d);
+        }
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}
+
+void container_info_free(struct container_info *v, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                free(v[i].id);
+                free(v[i].status);
+                free(v[i].bundle);
+                free(v[i].created);
+                free(v[i].owner);
+        }
+        free(v);
+}

@@ -1,0 +1,136 @@
+/* `create` + `run`: the create plan, then (for run) start in-process and wait, forwarding
+ * signals to the container and returning its exit status. */
+#include "container/create.h"
+
+#include <signal.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+int container_create(const struct container_opts *o, struct cx_error **err)
+{
+        struct create_ctx c;
+        int r = create_container(&c, o, err);
+        if (r < 0)
+                return r;
+        create_ctx_clear(&c);
+        return 0;
+}
+
+/* Starts the init we hold: one byte into exec.fifo, then wait until it has exec'd (the sync
+ * socket closes on exec) or reports an error. */
+static int start_own(struct create_ctx *c, struct cx_error **err)
+{
+        if (write(c->fifo_fd, "0", 1) != 1)
+                return cx_error_set(err, errno, "start container `%s`: write exec.fifo", c->o->id);
+        closep(&c->fifo_fd);
+        unlinkat(c->dir.fd, "exec.fifo", 0);
+        char buf[sizeof(struct sync_msg)];
+        ssize_t n;
+        do
+                n = recv(c->sync_fd, buf, sizeof(buf), 0);
+        while (n < 0 && errno == EINTR);
+        if (n > 0) {
+                struct sync_msg *m = (struct sync_msg *)buf;
+                buf[n < (ssize_t)sizeof(buf) ? n : (ssize_t)sizeof(buf) - 1] = '\0';
+                return cx_error_msg(err, m->code > 0 ? m->code : EIO, "%s", m->text);
+        }
+        closep(&c->sync_fd);
+        const struct spec_hooks *h = &c->spec->hooks;
+        if (h->n[SPEC_HOOK_POSTSTART] > 0) {
+                _cleanup_free_ char *json = state_oci_json(&c->st, STATE_RUNNING);
+                _cleanup_error_ struct cx_error *e = NULL;
+                if (hooks_run(h, SPEC_HOOK_POSTSTART, json, &e) < 0)
+                        log_warn("%s", e->msg);
+        }
+        return 0;
+}
+
+static int exit_code(int status)
+{
+        if (WIFEXITED(status))
+                return WEXITSTATUS(status);
+        if (WIFSIGNALED(status))
+                return 128 + WTERMSIG(status);
+        return 255;
+}
+
+/* Forwards every signal we receive to the container; returns its exit status. */
+static int wait_forwarding(pid_t pid, int sfd)
+{
+        for (;;) {
+                struct signalfd_siginfo si;
+                ssize_t n = read(sfd, &si, sizeof(si));
+                if (n != sizeof(si)) {
+                        if (n < 0 && errno == EINTR)
+                                continue;
+                        int status;
+                        while (waitpid(pid, &status, 0) < 0)
+                                if (errno != EINTR)
+                                        return 255;
+                        return exit_code(status);
+                }
+                if (si.ssi_signo != SIGCHLD) {
+                        kill(pid, (int)si.ssi_signo);
+                        continue;
+                }
+                int status;
+                pid_t w;
+                while ((w = waitpid(-1, &status, WNOHANG)) > 0)
+                        if (w == pid)
+                                return exit_code(status);
+        }
+}
+
+static void block_signals(sigset_t *ret_old, sigset_t *ret_set)
+{
+        sigfillset(ret_set);
+        sigdelset(ret_set, SIGSEGV);
+        sigdelset(ret_set, SIGBUS);
+        sigdelset(ret_set, SIGILL);
+        sigdelset(ret_set, SIGFPE);
+        sigdelset(ret_set, SIGKILL);
+        sigdelset(ret_set, SIGSTOP);
+        sigprocmask(SIG_BLOCK, ret_set, ret_old);
+}
+
+int container_run(const struct container_opts *o, int *ret_status, struct cx_error **err)
+{
+        sigset_t old, set;
+        if (!o->detach)
+                block_signals(&old, &set);
+        struct create_ctx c;
+        int r = create_container(&c, o, err);
+        if (r < 0)
+                goto out;
+        if ((r = start_own(&c, err)) < 0) {
+                create_abort(&c);
+                goto out;
+        }
+        if (o->detach) {
+                create_ctx_clear(&c);
+                *ret_status = 0;
+                return 0;
+        }
+        int sfd = signalfd(-1, &set, SFD_CLOEXEC);
+        if (sfd < 0) {
+                r = cx_error_set(err, errno, "signalfd");
+                create_abort(&c);
+                goto out;
+        }
+        *ret_status = wait_forwarding(c.pid, sfd);
+        close(sfd);
+        c.st.pid = c.pid; /* reaped: the state now reads as stopped */
+        if (!o->keep) {
+                _cleanup_error_ struct cx_error *e = NULL;
+                if (container_destroy(&c.dir, &c.st, &e) < 0)
+                        log_warn("%s", e->msg);
+        }
+        create_ctx_clear(&c);
+        r = 0;
+out:
+        if (!o->detach)
+                sigprocmask(SIG_SETMASK, &old, NULL);
+        return r;
+}

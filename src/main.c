@@ -1,0 +1,112 @@
+/* capsa: an OCI container runtime.  Global options, then one command from the table. */
+#include "cmd/cmd.h"
+
+#include <seccomp.h>
+#include <string.h>
+
+static const struct command {
+        const char *name;
+        int (*fn)(int argc, char **argv, const struct global_opts *g);
+        const char *help;
+} commands[] = {
+    {"create", cmd_create, "create a container from a bundle"},
+    {"start", cmd_start, "start the user process of a created container"},
+    {"run", cmd_run, "create and start a container, then wait for it"},
+    {"state", cmd_state, "print the OCI state of a container"},
+    {"kill", cmd_kill, "send a signal to a container's init (or all its processes)"},
+    {"delete", cmd_delete, "delete a container and everything it holds"},
+    {"list", cmd_list, "list containers"},
+    {"spec", cmd_spec, "write a default config.json"},
+    {"features", cmd_features, "print the OCI features document"},
+};
+
+static void usage(FILE *f)
+{
+        fprintf(f, "Usage: capsa [global options] <command> [options] [arguments]\n\n"
+                   "Global options:\n"
+                   "  --root DIR            state directory (default /run/capsa)\n"
+                   "  --log FILE            log to FILE\n"
+                   "  --log-format FORMAT   text or json\n"
+                   "  --debug               debug logging\n"
+                   "  --systemd-cgroup      use the systemd cgroup driver\n"
+                   "  -v, --version         print the version\n"
+                   "  -h, --help            this help\n\nCommands:\n");
+        for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+                fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+}
+
+static void version(void)
+{
+        const struct scmp_version *v = seccomp_version();
+        printf("capsa version %s\nspec: 1.2.0\nlibseccomp: %u.%u.%u\n", CAPSA_VERSION, v->major,
+               v->minor, v->micro);
+}
+
+static int parse_globals(int argc, char **argv, struct global_opts *g)
+{
+        enum { OPT_ROOT = 1000, OPT_LOG, OPT_LOG_FORMAT, OPT_DEBUG, OPT_SYSTEMD };
+        static const struct option opts[] = {
+            {"root", required_argument, NULL, OPT_ROOT},
+            {"log", required_argument, NULL, OPT_LOG},
+            {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+            {"debug", no_argument, NULL, OPT_DEBUG},
+            {"systemd-cgroup", no_argument, NULL, OPT_SYSTEMD},
+            {"version", no_argument, NULL, 'v'},
+            {"help", no_argument, NULL, 'h'},
+            {},
+        };
+        int c;
+        while ((c = getopt_long(argc, argv, "+vh", opts, NULL)) != -1) {
+                switch (c) {
+                case OPT_ROOT:
+                        g->root = optarg;
+                        break;
+                case OPT_LOG:
+                        g->log = optarg;
+                        break;
+                case OPT_LOG_FORMAT:
+                        if (strcmp(optarg, "json") == 0)
+                                g->log_format = LOG_FORMAT_JSON;
+                        else if (strcmp(optarg, "text") == 0)
+                                g->log_format = LOG_FORMAT_TEXT;
+                        else
+                                return cmd_usage_error(
+                                    "capsa", "--log-format: `%s` is not text or json", optarg);
+                        break;
+                case OPT_DEBUG:
+                        g->debug = true;
+                        break;
+                case OPT_SYSTEMD:
+                        g->systemd_cgroup = true;
+                        break;
+                case 'v':
+                        version();
+                        exit(0);
+                case 'h':
+                        usage(stdout);
+                        exit(0);
+                default:
+                        return cmd_usage_error("capsa", "invalid global option");
+                }
+        }
+        return 0;
+}
+
+int main(int argc, char **argv)
+{
+        struct global_opts g = {.root = "/run/capsa"};
+        if (parse_globals(argc, argv, &g))
+                return 1;
+        struct cx_error *err = NULL;
+        if (log_init(g.log, g.log_format, g.debug, &err) < 0)
+                return cmd_fail(err);
+        if (optind >= argc) {
+                usage(stderr);
+                return 1;
+        }
+        const char *name = argv[optind];
+        for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+                if (strcmp(commands[i].name, name) == 0)
+                        return commands[i].fn(argc - optind, argv + optind, &g);
+        return cmd_usage_error("capsa", "unknown command `%s`", name);
+}

@@ -1,0 +1,165 @@
+/* OCI mount options -> mount(2) flags, propagation, mount_setattr(2) attributes and data. */
+#include "namespaces/ns-internal.h"
+
+#include <string.h>
+#include <sys/mount.h>
+
+struct flag_opt {
+        const char *name;
+        bool clear;
+        unsigned long flag;
+};
+
+/* As runc's parseMountOptions. */
+static const struct flag_opt flag_opts[] = {
+        {"async", true, MS_SYNCHRONOUS},     {"atime", true, MS_NOATIME},
+        {"bind", false, MS_BIND},            {"defaults", false, 0},
+        {"dev", true, MS_NODEV},             {"diratime", true, MS_NODIRATIME},
+        {"dirsync", false, MS_DIRSYNC},      {"exec", true, MS_NOEXEC},
+        {"iversion", false, MS_I_VERSION},   {"lazytime", false, MS_LAZYTIME},
+        {"loud", true, MS_SILENT},           {"mand", false, MS_MANDLOCK},
+        {"noatime", false, MS_NOATIME},      {"nodev", false, MS_NODEV},
+        {"nodiratime", false, MS_NODIRATIME}, {"noexec", false, MS_NOEXEC},
+        {"noiversion", true, MS_I_VERSION},  {"nolazytime", true, MS_LAZYTIME},
+        {"nomand", true, MS_MANDLOCK},       {"norelatime", true, MS_RELATIME},
+        {"nostrictatime", true, MS_STRICTATIME}, {"nosuid", false, MS_NOSUID},
+        {"nosymfollow", false, MS_NOSYMFOLLOW}, {"rbind", false, MS_BIND | MS_REC},
+        {"relatime", false, MS_RELATIME},    {"remount", false, MS_REMOUNT},
+        {"ro", false, MS_RDONLY},            {"rw", true, MS_RDONLY},
+        {"silent", false, MS_SILENT},        {"strictatime", false, MS_STRICTATIME},
+        {"suid", true, MS_NOSUID},           {"symfollow", true, MS_NOSYMFOLLOW},
+        {"sync", false, MS_SYNCHRONOUS},
+};
+
+static const struct {
+        const char *name;
+        unsigned long flag;
+} prop_opts[] = {
+        {"private", MS_PRIVATE},
+        {"rprivate", MS_PRIVATE | MS_REC},
+        {"shared", MS_SHARED},
+        {"rshared", MS_SHARED | MS_REC},
+        {"slave", MS_SLAVE},
+        {"rslave", MS_SLAVE | MS_REC},
+        {"unbindable", MS_UNBINDABLE},
+        {"runbindable", MS_UNBINDABLE | MS_REC},
+};
+
+static const struct {
+        const char *name;
+        bool clear;
+        uint64_t attr;
+} attr_opts[] = {
+        {"rro", false, MOUNT_ATTR_RDONLY},
+        {"rrw", true, MOUNT_ATTR_RDONLY},
+        {"rnosuid", false, MOUNT_ATTR_NOSUID},
+        {"rsuid", true, MOUNT_ATTR_NOSUID},
+        {"rnodev", false, MOUNT_ATTR_NODEV},
+        {"rdev", true, MOUNT_ATTR_NODEV},
+        {"rnoexec", false, MOUNT_ATTR_NOEXEC},
+        {"rexec", true, MOUNT_ATTR_NOEXEC},
+        {"rnodiratime", false, MOUNT_ATTR_NODIRATIME},
+        {"rdiratime", true, MOUNT_ATTR_NODIRATIME},
+        {"rrelatime", false, MOUNT_ATTR_RELATIME},
+        {"rnorelatime", true, MOUNT_ATTR_RELATIME},
+        {"rnoatime", false, MOUNT_ATTR_NOATIME},
+        {"ratime", true, MOUNT_ATTR_NOATIME},
+        {"rstrictatime", false, MOUNT_ATTR_STRICTATIME},
+        {"rnostrictatime", true, MOUNT_ATTR_STRICTATIME},
+        {"rnosymfollow", false, MOUNT_ATTR_NOSYMFOLLOW},
+        {"rsymfollow", true, MOUNT_ATTR_NOSYMFOLLOW},
+};
+
+static bool parse_flag(const char *o, struct ns_mount_opts *r)
+{
+        for (size_t i = 0; i < ARRAY_SIZE(flag_opts); i++) {
+                const struct flag_opt *f = &flag_opts[i];
+                if (strcmp(o, f->name) != 0)
+                        continue;
+                if (f->clear) {
+                        r->flags &= ~f->flag;
+                        r->clear_flags |= f->flag;
+                } else {
+                        r->flags |= f->flag;
+                        r->clear_flags &= ~f->flag;
+                }
+                if (f->flag & MS_BIND) {
+                        r->bind = true;
+                        r->recursive = r->recursive || (f->flag & MS_REC);
+                }
+                return true;
+        }
+        return false;
+}
+
+static bool parse_prop(const char *o, struct ns_mount_opts *r)
+{
+        for (size_t i = 0; i < ARRAY_SIZE(prop_opts); i++)
+                if (strcmp(o, prop_opts[i].name) == 0) {
+                        r->propagation = prop_opts[i].flag;
+                        return true;
+                }
+        return false;
+}
+
+static bool parse_attr(const char *o, struct ns_mount_opts *r)
+{
+        for (size_t i = 0; i < ARRAY_SIZE(attr_opts); i++) {
+                uint64_t a = attr_opts[i].attr;
+                if (strcmp(o, attr_opts[i].name) != 0)
+                        continue;
+                if (attr_opts[i].clear) {
+                        r->attr_clr |= a;
+                        r->attr_set &= ~a;
+                } else if ((a & MOUNT_ATTR__ATIME) == a) {
+                        /* atime modes are one field: clear it all, then set the mode */
+                        r->attr_clr |= MOUNT_ATTR__ATIME;
+                        r->attr_set = (r->attr_set & ~MOUNT_ATTR__ATIME) | a;
+                } else {
+                        r->attr_set |= a;
+                        r->attr_clr &= ~a;
+                }
+                return true;
+        }
+        return false;
+}
+
+static void data_append(char **data, size_t *len, const char *o)
+{
+        size_t n = strlen(o);
+        *data = xrealloc(*data, *len + n + 2);
+        if (*len > 0)
+                (*data)[(*len)++] = ',';
+        memcpy(*data + *len, o, n + 1);
+        *len += n;
+}
+
+int ns_mount_opts_parse(char *const *options, struct ns_mount_opts *ret, struct cx_error **err)
+{
+        struct ns_mount_opts r = {0};
+        size_t data_len = 0;
+
+        for (char *const *p = options; p && *p; p++) {
+                const char *o = *p;
+                if (*o == '\0' || parse_flag(o, &r) || parse_prop(o, &r) || parse_attr(o, &r))
+                        continue;
+                if (strcmp(o, "idmap") == 0 || strcmp(o, "ridmap") == 0)
+                        r.idmap = true;
+                else if (strcmp(o, "tmpcopyup") == 0)
+                        r.tmpcopyup = true;
+                else if (strcmp(o, "notmpcopyup") == 0)
+                        r.tmpcopyup = false;
+                else
+                        data_append(&r.data, &data_len, o);
+        }
+        *ret = r;
+        return 0;
+}
+
+void ns_mount_opts_clear(struct ns_mount_opts *o)
+{
+        if (!o)
+                return;
+        free(o->data);
+        *o = (struct ns_mount_opts){0};
+}

@@ -1,0 +1,192 @@
+/* One entry of config.json's `mounts`: bind/rbind (then a remount for the flags), sysfs (an
+ * rbind of /sys in a user namespace without its own network namespace, as runc), cgroup (see
+ * cgroupfs.c) and any other filesystem.  Targets are resolved inside the root and reached
+ * through /proc/self/fd/N; follow-up operations (remount, propagation, recursive attributes)
+ * re-resolve the target, since an fd opened before a mount still points beneath it. */
+#include "namespaces/ns-internal.h"
+
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+/* Flags that a bind mount only gets through a remount. */
+#define BIND_REMOUNT_FLAGS (~(unsigned long)(MS_BIND | MS_REC | MS_REMOUNT))
+
+static bool streq_ptr(const char *a, const char *b)
+{
+        return a && b && strcmp(a, b) == 0;
+}
+
+unsigned long ns_locked_flags(unsigned long st_flag)
+{
+        unsigned long f = st_flag & (ST_RDONLY | ST_NOSUID | ST_NODEV | ST_NOEXEC | ST_NOATIME |
+                                     ST_NODIRATIME | ST_RELATIME);
+        /* ST_* and MS_* agree for these bits; strictatime is the absence of both others */
+        if (!(f & (ST_NOATIME | ST_RELATIME)))
+                f |= MS_STRICTATIME;
+        return f;
+}
+
+int ns_remount_fd(int fd, unsigned long flags, unsigned long clear_flags, struct cx_error **err)
+{
+        char p[NS_PROCFD_LEN];
+        unsigned long base = MS_REMOUNT | MS_BIND;
+
+        flags &= BIND_REMOUNT_FLAGS;
+        if (mount(NULL, ns_procfd(p, fd), NULL, base | flags, NULL) == 0)
+                return 0;
+        if (errno != EPERM)
+                return cx_error_set(err, errno, "remount");
+
+        /* flags locked by a user namespace must be repeated */
+        struct statvfs sv;
+        if (fstatvfs(fd, &sv) < 0)
+                return cx_error_set(err, errno, "statvfs");
+        unsigned long keep = ns_locked_flags(sv.f_flag) & ~clear_flags;
+        if (flags & (MS_NOATIME | MS_RELATIME | MS_STRICTATIME))
+                keep &= ~(unsigned long)(MS_NOATIME | MS_RELATIME | MS_STRICTATIME);
+        if (mount(NULL, p, NULL, base | flags | keep, NULL) < 0)
+                return cx_error_set(err, errno, "remount");
+        return 0;
+}
+
+/* Remount, propagation and recursive attributes, on the mount now at dest. */
+static int mount_finish(struct ns_ctx *c, const char *dest, const struct ns_mount_opts *mo,
+                        unsigned long remount_flags, struct cx_error **err)
+{
+        if (!remount_flags && !mo->propagation && !mo->attr_set && !mo->attr_clr)
+                return 0;
+
+        _cleanup_close_ int fd = -1;
+        int r = ns_resolve_in_root(c->rootfd, dest, NS_CREATE_NONE, &fd, err);
+        if (r < 0)
+                return r;
+        if (remount_flags) {
+                r = ns_remount_fd(fd, remount_flags, mo->clear_flags, err);
+                if (r < 0)
+                        return r;
+        }
+        char p[NS_PROCFD_LEN];
+        if (mo->propagation && mount(NULL, ns_procfd(p, fd), NULL, mo->propagation, NULL) < 0)
+                return cx_error_set(err, errno, "set propagation");
+        if (mo->attr_set || mo->attr_clr) {
+                struct mount_attr a = {.attr_set = mo->attr_set, .attr_clr = mo->attr_clr};
+                if (mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof(a)) < 0)
+                        return cx_error_set(err, errno, "mount_setattr");
+        }
+        return 0;
+}
+
+static int mount_bind(struct ns_ctx *c, const char *src, const char *dest,
+                      const struct ns_mount_opts *mo, struct cx_error **err)
+{
+        _cleanup_close_ int sfd = open(src, O_PATH | O_CLOEXEC);
+        if (sfd < 0)
+                return cx_error_set(err, errno, "open source `%s`", src);
+        struct stat st;
+        if (fstat(sfd, &st) < 0)
+                return cx_error_set(err, errno, "stat source `%s`", src);
+
+        _cleanup_close_ int dfd = -1;
+        int r = ns_resolve_in_root(c->rootfd, dest,
+                                   S_ISDIR(st.st_mode) ? NS_CREATE_DIR : NS_CREATE_FILE, &dfd, err);
+        if (r < 0)
+                return r;
+        char sp[NS_PROCFD_LEN], dp[NS_PROCFD_LEN];
+        unsigned long rec = mo->recursive ? MS_REC : 0;
+        if (mount(ns_procfd(sp, sfd), ns_procfd(dp, dfd), NULL, MS_BIND | rec, NULL) < 0)
+                return cx_error_set(err, errno, "bind");
+        return mount_finish(c, dest, mo, mo->flags & BIND_REMOUNT_FLAGS, err);
+}
+
+static int mount_fs(struct ns_ctx *c, const char *src, const char *type, const char *dest,
+                    const struct ns_mount_opts *mo, struct cx_error **err)
+{
+        _cleanup_close_ int dfd = -1;
+        int r = ns_resolve_in_root(c->rootfd, dest, NS_CREATE_DIR, &dfd, err);
+        if (r < 0)
+                return r;
+
+        unsigned long flags = mo->flags & ~(unsigned long)MS_REMOUNT;
+        bool is_dev = strcmp(dest, "/dev") == 0 || strcmp(dest, "/dev/") == 0;
+        if (is_dev && (flags & MS_RDONLY)) {
+                /* nodes are created in /dev first; it is made read-only at the end */
+                flags &= ~(unsigned long)MS_RDONLY;
+                c->dev_ro = true;
+        }
+        char p[NS_PROCFD_LEN];
+        if (mount(src, ns_procfd(p, dfd), type, flags, mo->data) < 0)
+                return cx_error_set(err, errno, "mount");
+        return mount_finish(c, dest, mo, 0, err);
+}
+
+/* sysfs cannot be mounted in a user namespace that does not own the network namespace:
+ * bind the host's /sys instead, as runc does. */
+static int mount_sys_bind(struct ns_ctx *c, const char *dest, const struct ns_mount_opts *mo,
+                          struct cx_error **err)
+{
+        struct ns_mount_opts b = *mo;
+        b.bind = b.recursive = true;
+        b.flags = (mo->flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)) | MS_BIND | MS_REC;
+        b.data = NULL;
+        return mount_bind(c, "/sys", dest, &b, err);
+}
+
+static int mount_dispatch(struct ns_ctx *c, size_t idx, const struct spec_mount *m,
+                          const struct ns_mount_opts *mo, struct cx_error **err)
+{
+        const char *type = m->type;
+
+        if (mo->bind || streq_ptr(type, "bind")) {
+                c->dev_bind = c->dev_bind || strcmp(m->destination, "/dev") == 0;
+                return mount_bind(c, m->source, m->destination, mo, err);
+        }
+        if (streq_ptr(type, "cgroup") || streq_ptr(type, "cgroup2"))
+                return ns_mount_cgroup(c, idx, mo, err);
+        if (streq_ptr(type, "sysfs") && c->opts->user_ns && !c->new_net)
+                return mount_sys_bind(c, m->destination, mo, err);
+
+        int r = mount_fs(c, m->source ? m->source : type, type, m->destination, mo, err);
+        if (r == -EPERM && streq_ptr(type, "sysfs") && c->opts->user_ns) {
+                if (err) {
+                        cx_error_free(*err);
+                        *err = NULL;
+                }
+                return mount_sys_bind(c, m->destination, mo, err);
+        }
+        return r;
+}
+
+int ns_mount_entry(struct ns_ctx *c, size_t idx, struct cx_error **err)
+{
+        const struct spec_mount *m = &c->spec->mounts[idx];
+        _cleanup_(ns_mount_opts_clear) struct ns_mount_opts mo = {0};
+
+        if (!m->destination || m->destination[0] != '/')
+                return cx_error_msg(err, EINVAL, "mounts[%zu].destination: `%s` is not an "
+                                                 "absolute path", idx,
+                                    m->destination ? m->destination : "");
+        int r = ns_mount_opts_parse(m->options, &mo, err);
+        if (r < 0)
+                return cx_error_prefix(err, "mounts[%zu].options", idx);
+        if (mo.idmap || m->n_uid_mappings || m->n_gid_mappings)
+                return cx_error_msg(err, EOPNOTSUPP, "mounts[%zu]: idmap mounts are not "
+                                                     "supported yet", idx);
+        if (mo.tmpcopyup)
+                return cx_error_msg(err, EOPNOTSUPP, "mounts[%zu]: tmpcopyup is not supported "
+                                                     "yet", idx);
+        if (!m->type && !mo.bind)
+                return cx_error_msg(err, EINVAL, "mounts[%zu].type: required unless the options "
+                                                 "say bind or rbind", idx);
+        if (!m->source && (mo.bind || streq_ptr(m->type, "bind")))
+                return cx_error_msg(err, EINVAL, "mounts[%zu].source: required for a bind mount",
+                                    idx);
+
+        r = mount_dispatch(c, idx, m, &mo, err);
+        if (r < 0)
+                return cx_error_prefix(err, "mount `%s` to rootfs at `%s`",
+                                       m->source ? m->source : m->type, m->destination);
+        return 0;
+}

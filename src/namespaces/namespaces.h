@@ -1,0 +1,77 @@
+/* namespaces: everything the container's init does to build its view of the system —
+ * joining namespaces by path, uid/gid maps, time offsets, the root filesystem (mounts in order,
+ * safe target resolution, default /dev and devices, masked and read-only paths, pivot_root),
+ * sysctls, hostname and domainname, the loopback device.
+ *
+ * Mount targets are resolved inside the root with openat2(RESOLVE_IN_ROOT) and mounted through
+ * /proc/self/fd/N, so a symlink inside the rootfs cannot redirect them (CVE-2021-30465).
+ * Kernel interfaces: setns(2), mount(2), openat2(2), pivot_root(2), mknod(2), /proc/PID/
+ * uid_map|gid_map|setgroups|timens_offsets, /proc/sys, sethostname(2), SIOCSIFFLAGS. */
+#pragma once
+
+#include "cgroups/cgroups.h"
+#include "spec/spec.h"
+#include "util/util.h"
+
+#include <sys/types.h>
+
+/* ---- mount options ----------------------------------------------------------------------- */
+struct ns_mount_opts {
+        unsigned long flags;       /* MS_* for mount(2) */
+        unsigned long clear_flags; /* MS_* explicitly cleared ("rw", "suid", ...) */
+        unsigned long propagation; /* MS_SHARED/MS_SLAVE/MS_PRIVATE/MS_UNBINDABLE [| MS_REC] */
+        uint64_t attr_set;         /* MOUNT_ATTR_* to set recursively ("rro", "rnosuid", ...) */
+        uint64_t attr_clr;
+        bool bind;      /* bind or rbind */
+        bool recursive; /* rbind */
+        bool idmap;     /* idmap / ridmap */
+        bool tmpcopyup;
+        char *data;     /* unknown options joined with ',' (e.g. "mode=755,size=64k"), or NULL */
+};
+/* Parses OCI mount options.  Unknown options are passed to the filesystem as data. */
+int ns_mount_opts_parse(char *const *options, struct ns_mount_opts *ret, struct cx_error **err);
+void ns_mount_opts_clear(struct ns_mount_opts *o);
+
+/* ---- parent side ------------------------------------------------------------------------- */
+/* Writes /proc/PID/{setgroups,uid_map,gid_map} from linux.uidMappings/gidMappings. */
+int ns_write_id_maps(pid_t pid, const struct spec_linux *l, struct cx_error **err);
+
+/* Opens every namespace path of the config (O_RDONLY|O_CLOEXEC) before anything changes, and
+ * checks that each is a namespace of the right type.  fds[t] = -1 where none. */
+int ns_open_paths(const struct spec_linux *l, int fds[SPEC_NS_MAX], struct cx_error **err);
+/* setns() into each opened namespace: user first, then the others; closes the fds. */
+int ns_join(int fds[SPEC_NS_MAX], struct cx_error **err);
+/* unshare(CLONE_NEWTIME) in the caller and writes the offsets, so that the caller's next
+ * child starts in the new time namespace. */
+int ns_time_prepare(const struct spec_linux *l, struct cx_error **err);
+
+/* ---- init side --------------------------------------------------------------------------- */
+struct ns_rootfs_opts {
+        bool no_pivot;                         /* chroot instead of pivot_root (--no-pivot) */
+        const struct cg_hierarchy *cgroups;    /* for mounts of type "cgroup"/"cgroup2" */
+        size_t n_cgroups;
+        bool cgroup_ns;                        /* a new cgroup namespace was created */
+        bool user_ns;                          /* running in a new user namespace */
+        /* Called after the `mounts` are in place and before pivot_root (createRuntime and
+         * createContainer hooks run there).  May be NULL. */
+        int (*before_pivot)(void *userdata, struct cx_error **err);
+        void *userdata;
+};
+
+/* Builds the root filesystem and enters it.  Must run in the container's new mount
+ * namespace.  Order (as runc): rootfs propagation, bind root onto itself, `mounts` in order,
+ * default /dev nodes and symlinks, linux.devices, pivot_root (or chroot), maskedPaths,
+ * readonlyPaths, root.readonly, rootfsPropagation.  Errors name the mount and its path:
+ * "mount `proc` to rootfs at `/proc`: ...". */
+int ns_rootfs_setup(const struct spec *s, const struct ns_rootfs_opts *o, struct cx_error **err);
+
+/* Writes linux.sysctl under /proc/sys (after the rootfs is set up). */
+int ns_sysctl_apply(const struct spec_linux *l, struct cx_error **err);
+/* Checks that each sysctl belongs to a namespace the container has its own of (as runc). */
+int ns_sysctl_validate(const struct spec *s, struct cx_error **err);
+
+/* sethostname/setdomainname when given (requires a UTS namespace: validated). */
+int ns_set_hostname(const struct spec *s, struct cx_error **err);
+
+/* Brings up "lo" in a new network namespace. */
+int ns_loopback_up(struct cx_error **err);

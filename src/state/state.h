@@ -1,0 +1,77 @@
+/* state: the on-disk state of containers under ROOT (default /run/capsa).
+ *
+ * ROOT/ID/ holds state.json (written atomically), exec.fifo (exists while the container is
+ * created but not started) and config.json (the config the container was created from, for
+ * poststop hooks).  The directory is flock()ed: concurrent commands on one container are
+ * serialised.  The status is derived: the init pid alive with the start time recorded at create
+ * (so a recycled pid is not mistaken for it) -> "created" while exec.fifo exists, else
+ * "running"; otherwise "stopped".  Kernel interfaces: flock(2), mkfifo(3), /proc/PID/stat. */
+#pragma once
+
+#include "util/util.h"
+
+#include <sys/types.h>
+
+enum state_status {
+        STATE_CREATING,
+        STATE_CREATED,
+        STATE_RUNNING,
+        STATE_PAUSED,
+        STATE_STOPPED,
+};
+const char *state_status_name(enum state_status s);
+
+struct state {
+        char *id;
+        char *bundle;
+        char *rootfs;
+        pid_t pid;               /* 0 until the init exists */
+        uint64_t pid_start_time; /* field 22 of /proc/PID/stat */
+        char *created;           /* RFC 3339, UTC, nanoseconds */
+        bool creating;           /* create had not finished when this was written */
+        char *owner;             /* "" for root */
+        char **annotations;      /* flat: key, value, key, value, ..., NULL */
+        char *cgroup_driver;
+        char **cgroup_dirs; /* NULL-terminated */
+        bool use_systemd_cgroup;
+};
+
+void state_clear(struct state *s);
+
+/* A locked container directory. */
+struct state_dir {
+        int root_fd; /* ROOT */
+        int fd;      /* ROOT/ID, flock()ed exclusively */
+        char *root;
+        char *id;
+};
+void state_dir_close(struct state_dir *d);
+
+/* Makes ROOT/ID (0700) and locks it; EEXIST -> "container `ID` already exists". */
+int state_dir_create(const char *root, const char *id, struct state_dir *ret,
+                     struct cx_error **err);
+/* Opens and locks an existing ROOT/ID; ENOENT -> "container `ID` does not exist". */
+int state_dir_open(const char *root, const char *id, struct state_dir *ret,
+                   struct cx_error **err);
+/* Removes everything in ROOT/ID and the directory itself. */
+int state_dir_remove(struct state_dir *d, struct cx_error **err);
+
+int state_write(struct state_dir *d, const struct state *s, struct cx_error **err);
+int state_read(struct state_dir *d, struct state *ret, struct cx_error **err);
+
+/* Computes the current status (reads /proc/PID/stat and looks for exec.fifo). */
+enum state_status state_status_get(struct state_dir *d, const struct state *s);
+/* Start time (field 22) of a pid, or -ESRCH / negative errno. */
+int state_pid_start_time(pid_t pid, uint64_t *ret);
+/* True when pid is alive and is still the process recorded (start time matches) */
+bool state_pid_matches(pid_t pid, uint64_t start_time);
+
+/* The OCI state JSON ({ociVersion, id, status, pid, bundle, annotations, ...}). */
+char *state_oci_json(const struct state *s, enum state_status st);
+
+/* Lists the container ids under ROOT (sorted). */
+int state_list_ids(const char *root, char ***ret, struct cx_error **err);
+/* RFC 3339 timestamp of now, UTC with nanoseconds. */
+char *state_now_rfc3339(void);
+
+/* JSON helpers shared with the CLI (yajl_gen wrappers producing a malloc'ed string). */

@@ -1,0 +1,139 @@
+/* Whole-file reads and writes, mkdir -p, recursive removal. */
+#include "util/util.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+
+int read_file_at(int dirfd, const char *path, char **ret, size_t *ret_len, struct cx_error **err)
+{
+        _cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return cx_error_set(err, errno, "open `%s`", path);
+        size_t cap = 4096, len = 0;
+        _cleanup_free_ char *buf = xmalloc(cap);
+        for (;;) {
+                if (len + 1 >= cap) {
+                        cap *= 2;
+                        buf = xrealloc(buf, cap);
+                }
+                ssize_t n = read(fd, buf + len, cap - len - 1);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return cx_error_set(err, errno, "read `%s`", path);
+                }
+                if (n == 0)
+                        break;
+                len += n;
+        }
+        buf[len] = '\0';
+        if (ret_len)
+                *ret_len = len;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+static int write_all(int fd, const char *data, size_t len)
+{
+        while (len > 0) {
+                ssize_t n = write(fd, data, len);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                data += n;
+                len -= n;
+        }
+        return 0;
+}
+
+int write_file_at(int dirfd, const char *path, const char *data, size_t len, struct cx_error **err)
+{
+        _cleanup_close_ int fd = openat(dirfd, path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+        if (fd < 0)
+                return cx_error_set(err, errno, "open `%s` for writing", path);
+        int r = write_all(fd, data, len);
+        if (r < 0)
+                return cx_error_set(err, -r, "write `%.*s` to `%s`", (int)(len > 64 ? 64 : len),
+                                    data, path);
+        return 0;
+}
+
+int write_file_atomic_at(int dirfd, const char *path, const char *data, size_t len,
+                         struct cx_error **err)
+{
+        _cleanup_free_ char *tmp = xasprintf("%s.tmp", path);
+        _cleanup_close_ int fd =
+            openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return cx_error_set(err, errno, "create `%s`", tmp);
+        int r = write_all(fd, data, len);
+        if (r < 0) {
+                unlinkat(dirfd, tmp, 0);
+                return cx_error_set(err, -r, "write `%s`", tmp);
+        }
+        if (renameat(dirfd, tmp, dirfd, path) < 0) {
+                r = errno;
+                unlinkat(dirfd, tmp, 0);
+                return cx_error_set(err, r, "rename `%s` to `%s`", tmp, path);
+        }
+        return 0;
+}
+
+int mkdir_p(const char *path, mode_t mode, struct cx_error **err)
+{
+        if (mkdir(path, mode) == 0 || errno == EEXIST)
+                return 0;
+        if (errno != ENOENT)
+                return cx_error_set(err, errno, "mkdir `%s`", path);
+        _cleanup_free_ char *p = xstrdup(path);
+        for (char *s = p + 1; *s; s++) {
+                if (*s != '/')
+                        continue;
+                *s = '\0';
+                if (mkdir(p, mode) < 0 && errno != EEXIST)
+                        return cx_error_set(err, errno, "mkdir `%s`", p);
+                *s = '/';
+        }
+        if (mkdir(p, mode) < 0 && errno != EEXIST)
+                return cx_error_set(err, errno, "mkdir `%s`", p);
+        return 0;
+}
+
+int rm_rf_at(int dirfd, const char *name)
+{
+        if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)
+                return 0;
+        if (errno != EISDIR && errno != EPERM)
+                return -errno;
+        int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        DIR *d = fdopendir(fd);
+        if (!d) {
+                close(fd);
+                return -errno;
+        }
+        struct stat top;
+        int r = fstat(fd, &top) < 0 ? -errno : 0;
+        struct dirent *de;
+        while (r == 0 && (de = readdir(d))) {
+                if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+                        continue;
+                struct stat st;
+                if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        continue;
+                if (S_ISDIR(st.st_mode) && st.st_dev != top.st_dev)
+                        continue; /* never cross into another mount */
+                int q = rm_rf_at(fd, de->d_name);
+                if (q < 0)
+                        r = q;
+        }
+        closedir(d);
+        if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT && r == 0)
+                r = -errno;
+        return r;
+}

@@ -1,0 +1,770 @@
+/* capsa-checker: runs inside a test container and prints what it sees as one JSON object.
+ *
+ * Static, dependency-free (libc only): `cc -static -O2 -o capsa-checker checker.c`.
+ * Usage: capsa-checker SUBCOMMAND [ARGS...]; see usage() below. The integration tests
+ * (tests/integration/) parse the JSON; exit status is 0 unless the subcommand itself is
+ * about exiting (exit, kill-self) or the arguments are wrong (2).
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/personality.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* ---- JSON output ------------------------------------------------------------------------- */
+
+static int first = 1;
+
+static void jstr(const char *s)
+{
+        putchar('"');
+        for (; s && *s; s++) {
+                unsigned char c = (unsigned char)*s;
+                if (c == '"' || c == '\\')
+                        printf("\\%c", c);
+                else if (c == '\n')
+                        fputs("\\n", stdout);
+                else if (c == '\t')
+                        fputs("\\t", stdout);
+                else if (c < 0x20 || c >= 0x7f)
+                        printf("\\u%04x", c);
+                else
+                        putchar(c);
+        }
+        putchar('"');
+}
+
+static void key(const char *k)
+{
+        if (!first)
+                putchar(',');
+        first = 0;
+        jstr(k);
+        putchar(':');
+}
+
+static void kstr(const char *k, const char *v)
+{
+        key(k);
+        if (v)
+                jstr(v);
+        else
+                fputs("null", stdout);
+}
+
+static void kint(const char *k, long long v)
+{
+        key(k);
+        printf("%lld", v);
+}
+
+static const char *errname(int e)
+{
+        static char buf[32];
+        switch (e) {
+#define E(x)                                                                                       \
+        case x:                                                                                    \
+                return #x
+                E(EPERM);
+                E(ENOENT);
+                E(ESRCH);
+                E(EINTR);
+                E(EIO);
+                E(ENXIO);
+                E(E2BIG);
+                E(ENOEXEC);
+                E(EBADF);
+                E(ECHILD);
+                E(EAGAIN);
+                E(ENOMEM);
+                E(EACCES);
+                E(EFAULT);
+                E(EBUSY);
+                E(EEXIST);
+                E(EXDEV);
+                E(ENODEV);
+                E(ENOTDIR);
+                E(EISDIR);
+                E(EINVAL);
+                E(ENFILE);
+                E(EMFILE);
+                E(ENOTTY);
+                E(EFBIG);
+                E(ENOSPC);
+                E(ESPIPE);
+                E(EROFS);
+                E(EMLINK);
+                E(EPIPE);
+                E(EDOM);
+                E(ERANGE);
+                E(ENAMETOOLONG);
+                E(ENOSYS);
+                E(ENOTEMPTY);
+                E(ELOOP);
+                E(ENOTSUP);
+                E(EOVERFLOW);
+#undef E
+        case 0:
+                return "OK";
+        }
+        snprintf(buf, sizeof(buf), "E%d", e);
+        return buf;
+}
+
+static void kerr(const char *k, int e)
+{
+        kstr(k, errname(e));
+}
+
+/* ---- helpers ----------------------------------------------------------------------------- */
+
+static char *read_all(const char *path)
+{
+        FILE *f = fopen(path, "re");
+        if (!f)
+                return NULL;
+        size_t cap = 4096, len = 0;
+        char *buf = malloc(cap);
+        size_t n;
+        while (buf && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+                len += n;
+                if (cap - len < 2) {
+                        cap *= 2;
+                        buf = realloc(buf, cap);
+                }
+        }
+        fclose(f);
+        if (buf)
+                buf[len] = 0;
+        return buf;
+}
+
+/* value of "Name:\t..." from /proc/self/status, trimmed; static buffer */
+static const char *status_field(const char *name)
+{
+        static char val[256];
+        char line[512];
+        size_t nl = strlen(name);
+        FILE *f = fopen("/proc/self/status", "re");
+        if (!f)
+                return NULL;
+        while (fgets(line, sizeof(line), f)) {
+                if (strncmp(line, name, nl) == 0 && line[nl] == ':') {
+                        char *v = line + nl + 1;
+                        while (*v == ' ' || *v == '\t')
+                                v++;
+                        v[strcspn(v, "\n")] = 0;
+                        snprintf(val, sizeof(val), "%s", v);
+                        fclose(f);
+                        return val;
+                }
+        }
+        fclose(f);
+        return NULL;
+}
+
+static void lines_array(const char *k, const char *path)
+{
+        char *s = read_all(path);
+        key(k);
+        if (!s) {
+                fputs("null", stdout);
+                return;
+        }
+        putchar('[');
+        int n = 0;
+        for (char *save = NULL, *l = strtok_r(s, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+                if (n++)
+                        putchar(',');
+                jstr(l);
+        }
+        putchar(']');
+        free(s);
+}
+
+static void file_value(const char *k, const char *path)
+{
+        char *s = read_all(path);
+        if (!s) {
+                kerr(k, errno);
+                return;
+        }
+        size_t l = strlen(s);
+        while (l && s[l - 1] == '\n')
+                s[--l] = 0;
+        kstr(k, s);
+        free(s);
+}
+
+/* ---- subcommands ------------------------------------------------------------------------- */
+
+static int cmd_ids(int argc, char **argv)
+{
+        gid_t groups[256];
+        int n = getgroups(256, groups);
+        kint("uid", getuid());
+        kint("gid", getgid());
+        kint("euid", geteuid());
+        kint("egid", getegid());
+        key("groups");
+        putchar('[');
+        for (int i = 0; i < n; i++)
+                printf("%s%u", i ? "," : "", (unsigned)groups[i]);
+        putchar(']');
+        return 0;
+}
+
+static int cmd_caps(int argc, char **argv)
+{
+        static const char *names[] = {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"};
+        static const char *keys[] = {"inheritable", "permitted", "effective", "bounding",
+                                     "ambient"};
+        for (int i = 0; i < 5; i++)
+                kstr(keys[i], status_field(names[i]));
+        return 0;
+}
+
+/* mountinfo: ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTS */
+static int cmd_mounts(int argc, char **argv)
+{
+        char line[4096];
+        FILE *f = fopen("/proc/self/mountinfo", "re");
+        key("mounts");
+        if (!f) {
+                fputs("null", stdout);
+                return 0;
+        }
+        putchar('[');
+        int n = 0;
+        while (fgets(line, sizeof(line), f)) {
+                char *tok[64];
+                int nt = 0;
+                for (char *save = NULL, *t = strtok_r(line, " \n", &save); t && nt < 64;
+                     t = strtok_r(NULL, " \n", &save))
+                        tok[nt++] = t;
+                int sep = -1;
+                for (int i = 6; i < nt; i++)
+                        if (strcmp(tok[i], "-") == 0) {
+                                sep = i;
+                                break;
+                        }
+                if (nt < 6 || sep < 0)
+                        continue;
+                if (n++)
+                        putchar(',');
+                printf("{\"root\":");
+                jstr(tok[3]);
+                printf(",\"target\":");
+                jstr(tok[4]);
+                printf(",\"options\":");
+                jstr(tok[5]);
+                printf(",\"optional\":\"");
+                for (int i = 6; i < sep; i++)
+                        printf("%s%s", i > 6 ? " " : "", tok[i]);
+                printf("\",\"fstype\":");
+                jstr(sep + 1 < nt ? tok[sep + 1] : "");
+                printf(",\"source\":");
+                jstr(sep + 2 < nt ? tok[sep + 2] : "");
+                printf(",\"super\":");
+                jstr(sep + 3 < nt ? tok[sep + 3] : "");
+                putchar('}');
+        }
+        putchar(']');
+        fclose(f);
+        return 0;
+}
+
+static int cmd_cgroup(int argc, char **argv)
+{
+        lines_array("cgroup", "/proc/self/cgroup");
+        return 0;
+}
+
+static int cmd_cgfile(int argc, char **argv)
+{
+        key("files");
+        putchar('{');
+        for (int i = 0; i < argc; i++) {
+                if (i)
+                        putchar(',');
+                first = 1;
+                jstr(argv[i]);
+                putchar(':');
+                char *s = read_all(argv[i]);
+                if (!s) {
+                        jstr(errname(errno));
+                        continue;
+                }
+                size_t l = strlen(s);
+                while (l && s[l - 1] == '\n')
+                        s[--l] = 0;
+                jstr(s);
+                free(s);
+        }
+        putchar('}');
+        first = 0;
+        return 0;
+}
+
+static int cmd_hostname(int argc, char **argv)
+{
+        struct utsname u;
+        if (uname(&u) < 0)
+                return 1;
+        kstr("hostname", u.nodename);
+        kstr("domainname", u.domainname);
+        return 0;
+}
+
+static int cmd_rlimits(int argc, char **argv)
+{
+        static const struct {
+                const char *name;
+                int res;
+        } lim[] = {
+            {"RLIMIT_CPU", RLIMIT_CPU},           {"RLIMIT_FSIZE", RLIMIT_FSIZE},
+            {"RLIMIT_DATA", RLIMIT_DATA},         {"RLIMIT_STACK", RLIMIT_STACK},
+            {"RLIMIT_CORE", RLIMIT_CORE},         {"RLIMIT_RSS", RLIMIT_RSS},
+            {"RLIMIT_NPROC", RLIMIT_NPROC},       {"RLIMIT_NOFILE", RLIMIT_NOFILE},
+            {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK},   {"RLIMIT_AS", RLIMIT_AS},
+            {"RLIMIT_LOCKS", RLIMIT_LOCKS},       {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING},
+            {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE}, {"RLIMIT_NICE", RLIMIT_NICE},
+            {"RLIMIT_RTPRIO", RLIMIT_RTPRIO},     {"RLIMIT_RTTIME", RLIMIT_RTTIME},
+        };
+        for (size_t i = 0; i < sizeof(lim) / sizeof(lim[0]); i++) {
+                struct rlimit r;
+                if (getrlimit(lim[i].res, &r) < 0)
+                        continue;
+                key(lim[i].name);
+                /* RLIM_INFINITY is printed as -1 */
+                printf("{\"soft\":%lld,\"hard\":%lld}",
+                       r.rlim_cur == RLIM_INFINITY ? -1LL : (long long)r.rlim_cur,
+                       r.rlim_max == RLIM_INFINITY ? -1LL : (long long)r.rlim_max);
+        }
+        return 0;
+}
+
+static int cmd_env(int argc, char **argv)
+{
+        key("env");
+        putchar('[');
+        for (char **e = environ; e && *e; e++) {
+                if (e != environ)
+                        putchar(',');
+                jstr(*e);
+        }
+        putchar(']');
+        return 0;
+}
+
+static int cmd_cwd(int argc, char **argv)
+{
+        char buf[4096];
+        if (getcwd(buf, sizeof(buf)))
+                kstr("cwd", buf);
+        else
+                kerr("cwd", errno);
+        return 0;
+}
+
+static int cmd_umask(int argc, char **argv)
+{
+        mode_t m = umask(0);
+        umask(m);
+        char buf[8];
+        snprintf(buf, sizeof(buf), "%04o", (unsigned)m);
+        kstr("umask", buf);
+        return 0;
+}
+
+static int cmd_nnp(int argc, char **argv)
+{
+        const char *v = status_field("NoNewPrivs");
+        kint("nnp", v ? atoi(v) : -1);
+        return 0;
+}
+
+static int cmd_seccomp(int argc, char **argv)
+{
+        const char *v = status_field("Seccomp");
+        kint("seccomp", v ? atoi(v) : -1);
+        v = status_field("Seccomp_filters");
+        kint("filters", v ? atoi(v) : -1);
+        return 0;
+}
+
+static int cmd_ns(int argc, char **argv)
+{
+        static const char *names[] = {
+            "cgroup", "ipc", "mnt", "net", "pid", "pid_for_children", "time", "time_for_children",
+            "user",   "uts"};
+        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+                char path[64], target[256];
+                snprintf(path, sizeof(path), "/proc/self/ns/%s", names[i]);
+                ssize_t n = readlink(path, target, sizeof(target) - 1);
+                if (n < 0) {
+                        kstr(names[i], NULL);
+                        continue;
+                }
+                target[n] = 0;
+                kstr(names[i], target);
+        }
+        return 0;
+}
+
+static int cmd_fds(int argc, char **argv)
+{
+        DIR *d = opendir("/proc/self/fd");
+        if (!d)
+                return 1;
+        int self = dirfd(d);
+        key("fds");
+        putchar('{');
+        int n = 0;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (de->d_name[0] == '.' || atoi(de->d_name) == self)
+                        continue;
+                char path[300], target[4096];
+                snprintf(path, sizeof(path), "/proc/self/fd/%s", de->d_name);
+                ssize_t l = readlink(path, target, sizeof(target) - 1);
+                target[l < 0 ? 0 : l] = 0;
+                if (n++)
+                        putchar(',');
+                jstr(de->d_name);
+                putchar(':');
+                jstr(target);
+        }
+        putchar('}');
+        closedir(d);
+        return 0;
+}
+
+static const char *ftype(mode_t m)
+{
+        switch (m & S_IFMT) {
+        case S_IFREG:
+                return "file";
+        case S_IFDIR:
+                return "dir";
+        case S_IFLNK:
+                return "symlink";
+        case S_IFCHR:
+                return "char";
+        case S_IFBLK:
+                return "block";
+        case S_IFIFO:
+                return "fifo";
+        case S_IFSOCK:
+                return "socket";
+        }
+        return "unknown";
+}
+
+/* lstat each path; symlinks also report their target */
+static int cmd_stat(int argc, char **argv)
+{
+        for (int i = 0; i < argc; i++) {
+                struct stat st;
+                key(argv[i]);
+                if (lstat(argv[i], &st) < 0) {
+                        printf("{\"errno\":\"%s\"}", errname(errno));
+                        continue;
+                }
+                printf("{\"type\":\"%s\",\"mode\":\"%04o\",\"uid\":%u,\"gid\":%u,\"major\":%u,"
+                       "\"minor\":%u,\"size\":%lld",
+                       ftype(st.st_mode), (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid,
+                       (unsigned)st.st_gid, major(st.st_rdev), minor(st.st_rdev),
+                       (long long)st.st_size);
+                if (S_ISLNK(st.st_mode)) {
+                        char t[4096];
+                        ssize_t l = readlink(argv[i], t, sizeof(t) - 1);
+                        t[l < 0 ? 0 : l] = 0;
+                        printf(",\"link\":");
+                        jstr(t);
+                }
+                putchar('}');
+        }
+        return 0;
+}
+
+static int open_flags(const char *mode)
+{
+        if (strcmp(mode, "w") == 0)
+                return O_WRONLY;
+        if (strcmp(mode, "rw") == 0)
+                return O_RDWR;
+        if (strcmp(mode, "create") == 0)
+                return O_WRONLY | O_CREAT | O_TRUNC;
+        if (strcmp(mode, "dir") == 0)
+                return O_RDONLY | O_DIRECTORY;
+        return O_RDONLY;
+}
+
+static int cmd_open(int argc, char **argv)
+{
+        if (argc < 1)
+                return 2;
+        int fd = open(argv[0], open_flags(argc > 1 ? argv[1] : "r") | O_CLOEXEC, 0644);
+        kstr("path", argv[0]);
+        kerr("result", fd < 0 ? errno : 0);
+        if (fd >= 0)
+                close(fd);
+        return 0;
+}
+
+static int cmd_write(int argc, char **argv)
+{
+        if (argc < 2)
+                return 2;
+        int fd = open(argv[0], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        int e = 0;
+        if (fd < 0)
+                e = errno;
+        else if (write(fd, argv[1], strlen(argv[1])) < 0)
+                e = errno;
+        if (fd >= 0 && close(fd) < 0 && !e)
+                e = errno;
+        kstr("path", argv[0]);
+        kerr("result", e);
+        return 0;
+}
+
+/* run one syscall and report its errno ("OK" on success); extra args are syscall-specific */
+static int cmd_syscall(int argc, char **argv)
+{
+        if (argc < 1)
+                return 2;
+        const char *name = argv[0];
+        const char *a1 = argc > 1 ? argv[1] : NULL;
+        long r;
+        char buf[4096];
+        errno = 0;
+        if (strcmp(name, "getcwd") == 0)
+                r = syscall(SYS_getcwd, buf, sizeof(buf));
+        else if (strcmp(name, "personality") == 0)
+                r = syscall(SYS_personality, a1 ? strtoul(a1, NULL, 0) : 0xffffffffUL);
+        else if (strcmp(name, "mkdir") == 0)
+                r = syscall(SYS_mkdir, a1 ? a1 : "/tmp/capsa-checker-dir", 0755);
+        else if (strcmp(name, "getpid") == 0)
+                r = syscall(SYS_getpid);
+        else if (strcmp(name, "chdir") == 0)
+                r = syscall(SYS_chdir, a1 ? a1 : "/");
+        else if (strcmp(name, "uname") == 0)
+                r = syscall(SYS_uname, buf);
+        else if (strcmp(name, "sethostname") == 0)
+                r = syscall(SYS_sethostname, a1 ? a1 : "x", a1 ? strlen(a1) : 1);
+        else if (strcmp(name, "mount") == 0)
+                r = syscall(SYS_mount, "none", "/tmp", "tmpfs", 0, NULL);
+        else if (strcmp(name, "chown") == 0)
+                r = syscall(SYS_chown, a1 ? a1 : "/tmp", 0, 0);
+        else if (strcmp(name, "kill") == 0)
+                r = syscall(SYS_kill, getpid(), 0);
+        else if (strcmp(name, "setuid") == 0)
+                r = syscall(SYS_setuid, a1 ? atoi(a1) : 0);
+        else if (strcmp(name, "unshare") == 0)
+                r = syscall(SYS_unshare, a1 ? strtoul(a1, NULL, 0) : 0);
+        else {
+                kstr("syscall", name);
+                kstr("error", "unknown syscall name");
+                return 2;
+        }
+        kstr("syscall", name);
+        kint("ret", r);
+        kerr("result", r < 0 ? errno : 0);
+        return 0;
+}
+
+static int cmd_oom(int argc, char **argv)
+{
+        char *s = read_all("/proc/self/oom_score_adj");
+        kint("oom_score_adj", s ? atoi(s) : -99999);
+        free(s);
+        return 0;
+}
+
+static int cmd_pid(int argc, char **argv)
+{
+        kint("pid", getpid());
+        kint("ppid", getppid());
+        return 0;
+}
+
+static int cmd_sysctl(int argc, char **argv)
+{
+        for (int i = 0; i < argc; i++) {
+                char path[512];
+                snprintf(path, sizeof(path), "/proc/sys/%s", argv[i]);
+                for (char *p = path + strlen("/proc/sys/"); *p; p++)
+                        if (*p == '.')
+                                *p = '/';
+                file_value(argv[i], path);
+        }
+        return 0;
+}
+
+static int cmd_time(int argc, char **argv)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        kint("monotonic", ts.tv_sec);
+        clock_gettime(CLOCK_BOOTTIME, &ts);
+        kint("boottime", ts.tv_sec);
+        file_value("uptime", "/proc/uptime");
+        return 0;
+}
+
+static int cmd_cat(int argc, char **argv)
+{
+        for (int i = 0; i < argc; i++)
+                file_value(argv[i], argv[i]);
+        return 0;
+}
+
+static int cmd_ls(int argc, char **argv)
+{
+        DIR *d = opendir(argc ? argv[0] : ".");
+        key("entries");
+        if (!d) {
+                jstr(errname(errno));
+                return 0;
+        }
+        putchar('[');
+        int n = 0;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                        continue;
+                if (n++)
+                        putchar(',');
+                jstr(de->d_name);
+        }
+        putchar(']');
+        closedir(d);
+        return 0;
+}
+
+static int signum(const char *s)
+{
+        static const struct {
+                const char *n;
+                int s;
+        } sig[] = {{"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT}, {"KILL", SIGKILL},
+                   {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"TERM", SIGTERM}, {"SEGV", SIGSEGV},
+                   {"ABRT", SIGABRT}, {"SYS", SIGSYS}};
+        if (strncmp(s, "SIG", 3) == 0)
+                s += 3;
+        for (size_t i = 0; i < sizeof(sig) / sizeof(sig[0]); i++)
+                if (strcmp(s, sig[i].n) == 0)
+                        return sig[i].s;
+        return atoi(s);
+}
+
+static int cmd_kill_self(int argc, char **argv)
+{
+        int s = argc ? signum(argv[0]) : SIGKILL;
+        fflush(stdout);
+        signal(s, SIG_DFL);
+        kill(getpid(), s);
+        pause();
+        return 1;
+}
+
+static int cmd_exit(int argc, char **argv)
+{
+        fflush(stdout);
+        _exit(argc ? atoi(argv[0]) : 0);
+}
+
+static volatile sig_atomic_t got_signal;
+
+static void on_signal(int s)
+{
+        got_signal = s;
+}
+
+/* sleep N seconds; with "report" as 2nd arg, a caught SIGTERM/SIGINT/SIGHUP/SIGUSR1 is printed
+ * and the checker exits 100+signal, so tests can see that a signal was forwarded */
+static int cmd_sleep(int argc, char **argv)
+{
+        int secs = argc ? atoi(argv[0]) : 1;
+        if (argc > 1 && strcmp(argv[1], "report") == 0) {
+                signal(SIGTERM, on_signal);
+                signal(SIGINT, on_signal);
+                signal(SIGHUP, on_signal);
+                signal(SIGUSR1, on_signal);
+        }
+        time_t end = time(NULL) + secs;
+        while (!got_signal && time(NULL) < end)
+                sleep(1);
+        kint("slept", 1);
+        kint("signal", got_signal);
+        return got_signal ? 100 + got_signal : 0;
+}
+
+struct cmd {
+        const char *name;
+        int (*fn)(int argc, char **argv);
+};
+
+static const struct cmd cmds[] = {
+    {"ids", cmd_ids},         {"caps", cmd_caps},
+    {"mounts", cmd_mounts},   {"cgroup", cmd_cgroup},
+    {"cgfile", cmd_cgfile},   {"hostname", cmd_hostname},
+    {"rlimits", cmd_rlimits}, {"env", cmd_env},
+    {"cwd", cmd_cwd},         {"umask", cmd_umask},
+    {"nnp", cmd_nnp},         {"seccomp", cmd_seccomp},
+    {"ns", cmd_ns},           {"fds", cmd_fds},
+    {"stat", cmd_stat},       {"open", cmd_open},
+    {"write", cmd_write},     {"syscall", cmd_syscall},
+    {"oom", cmd_oom},         {"pid", cmd_pid},
+    {"sysctl", cmd_sysctl},   {"time", cmd_time},
+    {"cat", cmd_cat},         {"ls", cmd_ls},
+    {"exit", cmd_exit},       {"kill-self", cmd_kill_self},
+    {"sleep", cmd_sleep},
+};
+
+static void usage(void)
+{
+        fputs("usage: capsa-checker CMD [ARGS]\ncommands:", stderr);
+        for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+                fprintf(stderr, " %s", cmds[i].name);
+        fputc('\n', stderr);
+}
+
+int main(int argc, char **argv)
+{
+        if (argc < 2) {
+                usage();
+                return 2;
+        }
+        for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+                if (strcmp(argv[1], cmds[i].name) != 0)
+                        continue;
+                /* exit and kill-self print nothing: their result is the exit status */
+                int quiet = cmds[i].fn == cmd_exit || cmds[i].fn == cmd_kill_self;
+                if (quiet)
+                        return cmds[i].fn(argc - 2, argv + 2);
+                putchar('{');
+                int r = cmds[i].fn(argc - 2, argv + 2);
+                puts("}");
+                fflush(stdout);
+                return r;
+        }
+        usage();
+        return 2;
+}

@@ -1,0 +1,452 @@
+"""Integration-test fixtures for capsa (or any runc-compatible runtime).
+
+The runtime under test is the binary named by $CAPSA (default: <repo>/build/capsa); the suite is
+also run against runc (`CAPSA=/usr/sbin/runc`) to check that the tests assert runc-compatible
+behaviour. Tests that check capsa-only behaviour are marked `capsa_only`.
+
+Every test gets a unique container id, its own state root (`--root`) and its own bundle (a copy
+of a busybox + capsa-checker rootfs built once per session). The teardown force-deletes whatever
+the test created and then asserts that nothing is left behind: no state directory, no mount
+mentioning the bundle, no cgroup named after the container, no process inside the bundle.
+"""
+
+import copy
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CAPSA = os.environ.get("CAPSA") or str(REPO / "build" / "capsa")
+IS_CAPSA = os.path.basename(CAPSA).startswith("capsa")
+DEFAULT_TIMEOUT = 30
+CHECKER = "/bin/capsa-checker"
+
+# `runc spec` (runc 1.1.5) output, as the base of every test config; see default_config().
+RUNC_SPEC = {
+    "ociVersion": "1.0.2-dev",
+    "process": {
+        "terminal": True,
+        "user": {"uid": 0, "gid": 0},
+        "args": ["sh"],
+        "env": [
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "TERM=xterm",
+        ],
+        "cwd": "/",
+        "capabilities": {
+            s: ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
+            for s in ("bounding", "effective", "permitted", "ambient")
+        },
+        "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
+        "noNewPrivileges": True,
+    },
+    "root": {"path": "rootfs", "readonly": True},
+    "hostname": "runc",
+    "mounts": [
+        {"destination": "/proc", "type": "proc", "source": "proc"},
+        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+         "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+        {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+         "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+        {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+         "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+        {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
+         "options": ["nosuid", "noexec", "nodev"]},
+        {"destination": "/sys", "type": "sysfs", "source": "sysfs",
+         "options": ["nosuid", "noexec", "nodev", "ro"]},
+        {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+         "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]},
+    ],
+    "linux": {
+        "resources": {"devices": [{"allow": False, "access": "rwm"}]},
+        "namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount")],
+        "maskedPaths": [
+            "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+            "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware",
+            "/proc/scsi",
+        ],
+        "readonlyPaths": [
+            "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+        ],
+    },
+}
+
+
+def default_config(args):
+    """runc's default spec, adjusted for tests: no terminal, the given args, no cgroupsPath,
+    no user namespace, no cgroup resources (each cgroup test adds its own)."""
+    cfg = copy.deepcopy(RUNC_SPEC)
+    cfg["process"]["terminal"] = False
+    cfg["process"]["args"] = list(args)
+    cfg["linux"].pop("resources", None)
+    return cfg
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "capsa_only: checks capsa-specific behaviour")
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.geteuid() != 0:
+        skip = pytest.mark.skip(reason="integration tests need root (run: sudo tests/run)")
+        for item in items:
+            item.add_marker(skip)
+        return
+    if not IS_CAPSA:
+        skip = pytest.mark.skip(reason=f"capsa-only behaviour; runtime is {CAPSA}")
+        for item in items:
+            if "capsa_only" in item.keywords:
+                item.add_marker(skip)
+
+
+# ---- session: checker and rootfs -------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def workdir():
+    """A world-traversable base directory (user-namespaced containers must reach their
+    rootfs as an unprivileged host uid, and pytest's tmp_path is 0700)."""
+    d = tempfile.mkdtemp(prefix="capsa-it-", dir="/tmp")
+    os.chmod(d, 0o755)
+    yield Path(d)
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def checker_bin(workdir):
+    env = os.environ.get("CAPSA_CHECKER")
+    if env:
+        return Path(env)
+    for b in (Path(CAPSA).parent / "tests" / "checker" / "capsa-checker",):
+        if b.is_file() and os.access(b, os.X_OK):
+            return b
+    out = workdir / "capsa-checker"
+    src = REPO / "tests" / "checker" / "checker.c"
+    r = subprocess.run(["cc", "-static", "-O2", "-o", str(out), str(src)],
+                       capture_output=True, text=True, timeout=120)
+    if r.returncode != 0:
+        pytest.fail(f"cannot build the checker: {r.stderr}")
+    return out
+
+
+@pytest.fixture(scope="session")
+def base_rootfs(workdir, checker_bin):
+    d = workdir / "rootfs"
+    r = subprocess.run([str(REPO / "tools" / "mkrootfs.sh"), str(d), "--with-checker",
+                        str(checker_bin)], capture_output=True, text=True, timeout=120)
+    if r.returncode != 0:
+        pytest.fail(f"mkrootfs.sh failed: {r.stderr}")
+    return d
+
+
+# ---- running the runtime ---------------------------------------------------------------------
+
+
+class Result:
+    def __init__(self, argv, rc, out, err):
+        self.argv, self.rc, self.out, self.err = argv, rc, out, err
+
+    @property
+    def json(self):
+        try:
+            return json.loads(self.out)
+        except ValueError:
+            raise AssertionError(f"not JSON: {self}") from None
+
+    def __repr__(self):
+        return (f"<{' '.join(self.argv)} -> rc={self.rc}\n--- stdout ---\n{self.out}"
+                f"\n--- stderr ---\n{self.err}>")
+
+
+class Bundle:
+    def __init__(self, path, config):
+        self.path = path
+        self.rootfs = path / "rootfs"
+        self.config = config
+
+    def save(self):
+        (self.path / "config.json").write_text(json.dumps(self.config, indent=1))
+
+    @property
+    def process(self):
+        return self.config["process"]
+
+    @property
+    def linux(self):
+        return self.config["linux"]
+
+    def add_mount(self, destination, type_, source, options=None):
+        m = {"destination": destination, "type": type_, "source": str(source)}
+        if options is not None:
+            m["options"] = options
+        self.config["mounts"].append(m)
+
+    def set_namespaces(self, types):
+        self.linux["namespaces"] = [{"type": t} for t in types]
+
+
+class Runtime:
+    """Drives the runtime binary with a private --root; remembers the ids it touched."""
+
+    def __init__(self, testdir, root):
+        self.testdir = testdir
+        self.root = root
+        self.ids = []
+        self.procs = []
+        self.n = 0
+
+    def new_id(self):
+        self.n += 1
+        cid = f"capsa-it-{uuid.uuid4().hex[:10]}-{self.n}"
+        self.ids.append(cid)
+        return cid
+
+    def argv(self, *args, root=True):
+        base = [CAPSA] + (["--root", str(self.root)] if root else [])
+        return base + [str(a) for a in args]
+
+    def __call__(self, *args, timeout=DEFAULT_TIMEOUT, root=True, input=None, cwd=None):
+        argv = self.argv(*args, root=root)
+        try:
+            p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                               input=input if input is not None else "",
+                               cwd=cwd or self.testdir)
+        except subprocess.TimeoutExpired as e:
+            raise AssertionError(f"timed out after {timeout}s: {' '.join(argv)}\n"
+                                 f"stdout: {e.stdout}\nstderr: {e.stderr}") from None
+        return Result(argv, p.returncode, p.stdout, p.stderr)
+
+    def spawn(self, *args, **kw):
+        """Start the runtime in the background; killed (by pid) in teardown if still alive."""
+        p = subprocess.Popen(self.argv(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             stdin=subprocess.DEVNULL, text=True, cwd=self.testdir, **kw)
+        self.procs.append(p)
+        return p
+
+    # lifecycle shortcuts
+    def run(self, bundle, *extra, cid=None, timeout=DEFAULT_TIMEOUT):
+        bundle.save()
+        cid = cid or self.new_id()
+        return self("run", "--bundle", bundle.path, *extra, cid, timeout=timeout)
+
+    def create(self, bundle, *extra, cid=None):
+        bundle.save()
+        cid = cid or self.new_id()
+        r = self("create", "--bundle", bundle.path, *extra, cid)
+        r.id = cid
+        return r
+
+    def state(self, cid):
+        r = self("state", cid)
+        assert r.rc == 0, r
+        return r.json
+
+    def wait_status(self, cid, status, timeout=10):
+        end = time.monotonic() + timeout
+        st = None
+        while time.monotonic() < end:
+            r = self("state", cid)
+            if r.rc == 0:
+                st = r.json
+                if st.get("status") == status:
+                    return st
+            time.sleep(0.05)
+        raise AssertionError(f"{cid} did not reach {status!r}; last state {st}")
+
+    def check(self, bundle, *cmd, expect_rc=0, **kw):
+        """Run capsa-checker CMD inside a container; return its JSON."""
+        bundle.process["args"] = [CHECKER] + [str(c) for c in cmd]
+        r = self.run(bundle, **kw)
+        assert r.rc == expect_rc, r
+        try:
+            return json.loads(r.out)
+        except ValueError:
+            raise AssertionError(f"checker output is not JSON: {r}") from None
+
+
+# ---- leak checks -----------------------------------------------------------------------------
+
+
+def find_cgroups(needle, maxdepth=6):
+    found = []
+    base = "/sys/fs/cgroup"
+    base_depth = base.count("/")
+    for dirpath, dirnames, _ in os.walk(base):
+        if dirpath.count("/") - base_depth >= maxdepth:
+            dirnames[:] = []
+        for d in dirnames:
+            if needle in d:
+                found.append(os.path.join(dirpath, d))
+    return found
+
+
+def find_processes(ids, paths):
+    me = os.getpid()
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == me:
+            continue
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(
+                errors="replace")
+        except OSError:
+            continue
+        why = [i for i in ids if i in cmd]
+        for link in ("cwd", "root"):
+            try:
+                t = os.readlink(f"/proc/{pid}/{link}")
+            except OSError:
+                continue
+            why += [f"{link}={t}" for p in paths if t == p or t.startswith(p + "/")]
+        if why:
+            found.append(f"pid {pid} ({cmd.strip()[:80]}): {why}")
+    return found
+
+
+def leftovers(rt, bundle_paths):
+    left = []
+    if rt.root.exists():
+        left += [f"state: {rt.root / e}" for e in os.listdir(rt.root)]
+    mi = Path("/proc/self/mountinfo").read_text()
+    for p in bundle_paths:
+        left += [f"mount: {line}" for line in mi.splitlines() if str(p) in line]
+    for cid in rt.ids:
+        if cid:
+            left += [f"cgroup: {c}" for c in find_cgroups(cid)]
+    left += [f"process: {p}" for p in find_processes([i for i in rt.ids if i],
+                                                     [str(p) for p in bundle_paths])]
+    return left
+
+
+# ---- per-test fixtures -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def testdir(workdir):
+    d = workdir / uuid.uuid4().hex[:12]
+    d.mkdir()
+    os.chmod(d, 0o755)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def runtime(testdir):
+    if not os.access(CAPSA, os.X_OK):
+        pytest.fail(f"runtime binary {CAPSA} not found or not executable (set CAPSA=...)")
+    rt = Runtime(testdir, testdir / "state")
+    rt.bundles = []
+    yield rt
+    # teardown: kill background runtimes we spawned (by pid), force-delete every id
+    for p in rt.procs:
+        if p.poll() is None:
+            p.kill()
+        try:
+            p.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+    for cid in rt.ids:
+        if cid and "/" not in cid and cid != "..":
+            rt("delete", "--force", cid, timeout=DEFAULT_TIMEOUT)
+    deadline = time.monotonic() + 5
+    while True:
+        left = leftovers(rt, rt.bundles)
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert not left, "left behind after the test:\n  " + "\n  ".join(left)
+
+
+@pytest.fixture
+def bundle(runtime, testdir, base_rootfs):
+    """Factory: bundle(args=[...]) -> Bundle with a private copy of the rootfs."""
+    n = [0]
+
+    def make(args=(CHECKER, "ids"), config=None):
+        n[0] += 1
+        path = testdir / f"bundle{n[0]}"
+        path.mkdir()
+        os.chmod(path, 0o755)
+        subprocess.run(["cp", "-a", str(base_rootfs), str(path / "rootfs")], check=True,
+                       timeout=60)
+        b = Bundle(path, config if config is not None else default_config(args))
+        b.save()
+        runtime.bundles.append(path)
+        return b
+
+    return make
+
+
+# ---- host helpers shared by tests ------------------------------------------------------------
+
+
+def host_ns(name):
+    return os.readlink(f"/proc/self/ns/{name}")
+
+
+def own_cgroup(controller):
+    """This process's cgroup path in the v1 hierarchy of CONTROLLER (or v2 with '')."""
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, ctrls, path = line.split(":", 2)
+        if controller in ctrls.split(","):
+            return path
+    return None
+
+
+def cgroup_file(pid, controller, name):
+    """Host path of cgroup file NAME for process PID: the v1 hierarchy of CONTROLLER, or v2."""
+    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+        hid, ctrls, path = line.split(":", 2)
+        if controller in ctrls.split(","):
+            for mnt in (controller, ",".join(sorted(ctrls.split(",")))):
+                p = Path("/sys/fs/cgroup") / mnt / path.lstrip("/") / name
+                if p.exists():
+                    return p
+    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+        if line.startswith("0::"):
+            for base in ("/sys/fs/cgroup/unified", "/sys/fs/cgroup"):
+                p = Path(base) / line[3:].lstrip("/") / name
+                if p.exists():
+                    return p
+    return None
+
+
+def features(runtime):
+    r = runtime("features", root=False)
+    if r.rc != 0:
+        return None
+    try:
+        return r.json
+    except AssertionError:
+        return None
+
+
+@pytest.fixture
+def netns():
+    """Factory for named network namespaces (ip netns add), deleted in teardown."""
+    made = []
+
+    def make():
+        name = f"capsa-it-{uuid.uuid4().hex[:8]}"
+        subprocess.run(["ip", "netns", "add", name], check=True, timeout=10)
+        made.append(name)
+        return f"/var/run/netns/{name}"
+
+    yield make
+    for name in made:
+        subprocess.run(["ip", "netns", "delete", name], timeout=10)
+
+
+def kill_pid(pid, sig=signal.SIGKILL):
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
