@@ -39,13 +39,22 @@ int cg_manager_load(const char *driver, char *const *dirs, struct cg_manager **r
                     struct cx_error **err);
 void cg_manager_free(struct cg_manager *m);
 void cg_manager_freep(struct cg_manager **m);
+/* "v1" (v1 and hybrid hosts) or "v2"; store it with cg_manager_dirs for cg_manager_load.  A
+ * loaded manager knows only the leaf directories: cg_destroy then removes the leaves (and any
+ * child cgroups), not parents that cg_create made for a nested cgroupsPath. */
 const char *cg_manager_driver_name(const struct cg_manager *m);
 char *const *cg_manager_dirs(const struct cg_manager *m); /* absolute, NULL-terminated */
 
 /* Creates the cgroup directories and applies the resources (r may be NULL).  Values the
- * layout cannot express are a clear error naming the JSON path.  On failure nothing is left. */
+ * layout cannot express are a clear error naming the JSON path.  On failure nothing is left.
+ * Call it before any process joins (v1 cpuset needs cpus/mems first; v1 devices rules are
+ * written here, followed by the standard nodes /dev/null, zero, full, random, urandom, tty,
+ * ptmx, pts/N and mknod of any node, as runc does).  A leaf that exists already is reused when
+ * empty and is an error ("already exists and is in use") when it holds processes. */
 int cg_create(struct cg_manager *m, const struct spec_resources *r, struct cx_error **err);
-/* Moves pid into the container's cgroup in every hierarchy. */
+/* Moves pid into the container's cgroup in every hierarchy.  For a container with a cgroup
+ * namespace, call it before the init unshares CLONE_NEWCGROUP, so that the namespace's root is
+ * the container's cgroup. */
 int cg_enter(struct cg_manager *m, pid_t pid, struct cx_error **err);
 /* Applies (or updates) resource limits. */
 int cg_apply(struct cg_manager *m, const struct spec_resources *r, struct cx_error **err);

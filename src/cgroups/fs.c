@@ -127,11 +127,14 @@ int cg_read_pids(const char *dir, pid_t **ret, size_t *ret_n, struct cx_error **
 
 /* ---- directories ------------------------------------------------------------------------- */
 
+static int collect_pids(const char *dir, pid_t **v, size_t *n, struct cx_error **err);
+
+/* An existing leaf is reused when neither it nor a child cgroup holds a process. */
 static int leaf_in_use(const char *path, struct cx_error **err)
 {
         _cleanup_free_ pid_t *pids = NULL;
         size_t n = 0;
-        int r = cg_read_pids(path, &pids, &n, err);
+        int r = collect_pids(path, &pids, &n, err);
         if (r < 0)
                 return r;
         if (n > 0)
@@ -145,8 +148,14 @@ int cg_mkdir_leaf(const char *path, const char *mount_point, char ***created, st
         if (strncmp(path, mount_point, ml) != 0 || path[ml] != '/')
                 return cx_error_msg(err, EINVAL, "cgroup `%s` is not below `%s`", path,
                                     mount_point);
-        _cleanup_free_ char *p = xstrdup(path);
         /* Try the leaf first: in the common case its parent exists and one mkdir is all. */
+        if (mkdir(path, 0755) == 0)
+                return strv_append(created, path);
+        if (errno == EEXIST)
+                return leaf_in_use(path, err);
+        if (errno != ENOENT)
+                return cx_error_set(err, errno, "mkdir %s", path);
+        _cleanup_free_ char *p = xstrdup(path);
         for (char *slash = p + ml;;) {
                 slash = strchr(slash + 1, '/');
                 if (slash)

@@ -131,10 +131,8 @@ static int setup_filesystem(const struct init_args *a, struct cx_error **err)
             .before_pivot = init_hooks_round_trip,
             .userdata = (void *)a,
         };
-        int r = ns_rootfs_setup(s, &ro, err);
-        if (r < 0)
-                return r;
-        return ns_sysctl_apply(&s->linux_, err);
+        /* ns_rootfs_setup also writes linux.sysctl, before /proc/sys turns read-only. */
+        return ns_rootfs_setup(s, &ro, err);
 }
 
 /* Everything up to READY. */

@@ -29,8 +29,7 @@ static int mount_hierarchy(struct ns_ctx *c, const struct cg_hierarchy *h, int f
                         return cx_error_set(err, errno, "mount %s `%s`", h->fstype, h->options);
         }
         if (!h->host_dir)
-                return cx_error_msg(err, EINVAL, "no cgroup directory for hierarchy `%s`",
-                                    h->name);
+                return cx_error_msg(err, EINVAL, "no cgroup directory for hierarchy `%s`", h->name);
         if (mount(h->host_dir, ns_procfd(p, fd), NULL, MS_BIND, NULL) < 0)
                 return cx_error_set(err, errno, "bind `%s`", h->host_dir);
         if (!(flags & ~(unsigned long)(MS_BIND | MS_REC)))
@@ -82,8 +81,8 @@ static int mount_v1_tree(struct ns_ctx *c, const char *dest, unsigned long flags
                 const struct cg_hierarchy *h = &o->cgroups[i];
                 if (mkdirat(tfd, h->name, 0755) < 0 && errno != EEXIST)
                         return cx_error_set(err, errno, "mkdir `%s/%s`", dest, h->name);
-                _cleanup_close_ int hfd = openat(tfd, h->name, O_PATH | O_DIRECTORY | O_NOFOLLOW |
-                                                                   O_CLOEXEC);
+                _cleanup_close_ int hfd =
+                    openat(tfd, h->name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (hfd < 0)
                         return cx_error_set(err, errno, "open `%s/%s`", dest, h->name);
                 r = mount_hierarchy(c, h, hfd, tfd, h->name, flags, mo, err);
@@ -106,8 +105,7 @@ int ns_mount_cgroup(struct ns_ctx *c, size_t idx, const struct ns_mount_opts *mo
         unsigned long flags = mo->flags & ~(unsigned long)(MS_BIND | MS_REC | MS_REMOUNT);
 
         if (o->n_cgroups == 0 || !o->cgroups)
-                return cx_error_msg(err, EINVAL, "mounts[%zu]: no cgroup hierarchies known",
-                                    idx);
+                return cx_error_msg(err, EINVAL, "mounts[%zu]: no cgroup hierarchies known", idx);
         if (o->n_cgroups > 1 || o->cgroups[0].name[0] != '\0')
                 return mount_v1_tree(c, m->destination, flags, mo, err);
 

@@ -165,21 +165,28 @@ int ns_mount_entry(struct ns_ctx *c, size_t idx, struct cx_error **err)
         _cleanup_(ns_mount_opts_clear) struct ns_mount_opts mo = {0};
 
         if (!m->destination || m->destination[0] != '/')
-                return cx_error_msg(err, EINVAL, "mounts[%zu].destination: `%s` is not an "
-                                                 "absolute path", idx,
-                                    m->destination ? m->destination : "");
+                return cx_error_msg(err, EINVAL,
+                                    "mounts[%zu].destination: `%s` is not an "
+                                    "absolute path",
+                                    idx, m->destination ? m->destination : "");
         int r = ns_mount_opts_parse(m->options, &mo, err);
         if (r < 0)
                 return cx_error_prefix(err, "mounts[%zu].options", idx);
         if (mo.idmap || m->n_uid_mappings || m->n_gid_mappings)
-                return cx_error_msg(err, EOPNOTSUPP, "mounts[%zu]: idmap mounts are not "
-                                                     "supported yet", idx);
+                return cx_error_msg(err, EOPNOTSUPP,
+                                    "mounts[%zu]: idmap mounts are not "
+                                    "supported yet",
+                                    idx);
         if (mo.tmpcopyup)
-                return cx_error_msg(err, EOPNOTSUPP, "mounts[%zu]: tmpcopyup is not supported "
-                                                     "yet", idx);
+                return cx_error_msg(err, EOPNOTSUPP,
+                                    "mounts[%zu]: tmpcopyup is not supported "
+                                    "yet",
+                                    idx);
         if (!m->type && !mo.bind)
-                return cx_error_msg(err, EINVAL, "mounts[%zu].type: required unless the options "
-                                                 "say bind or rbind", idx);
+                return cx_error_msg(err, EINVAL,
+                                    "mounts[%zu].type: required unless the options "
+                                    "say bind or rbind",
+                                    idx);
         if (!m->source && (mo.bind || streq_ptr(m->type, "bind")))
                 return cx_error_msg(err, EINVAL, "mounts[%zu].source: required for a bind mount",
                                     idx);

@@ -60,12 +60,16 @@ struct ns_rootfs_opts {
 
 /* Builds the root filesystem and enters it.  Must run in the container's new mount
  * namespace.  Order (as runc): rootfs propagation, bind root onto itself, `mounts` in order,
- * default /dev nodes and symlinks, linux.devices, pivot_root (or chroot), maskedPaths,
- * readonlyPaths, root.readonly, rootfsPropagation.  Errors name the mount and its path:
- * "mount `proc` to rootfs at `/proc`: ...". */
+ * default /dev nodes and symlinks (unless /dev is a bind mount), linux.devices, pivot_root (or
+ * chroot), linux.sysctl (ns_sysctl_apply: before /proc/sys can turn read-only), maskedPaths,
+ * readonlyPaths, a read-only /dev, root.readonly, rootfsPropagation.  Errors name the mount and
+ * its path: "mount `proc` to rootfs at `/proc`: ...".  Needs the host's /proc in the current
+ * mount namespace (targets are reached through /proc/self/fd/N). */
 int ns_rootfs_setup(const struct spec *s, const struct ns_rootfs_opts *o, struct cx_error **err);
 
-/* Writes linux.sysctl under /proc/sys (after the rootfs is set up). */
+/* Writes linux.sysctl under /proc/sys.  ns_rootfs_setup already calls it at the right point;
+ * once it succeeded, later calls in the same process do nothing (so calling it again after
+ * ns_rootfs_setup is harmless).  Call it directly only for a container without its own root. */
 int ns_sysctl_apply(const struct spec_linux *l, struct cx_error **err);
 /* Checks that each sysctl belongs to a namespace the container has its own of (as runc). */
 int ns_sysctl_validate(const struct spec *s, struct cx_error **err);

@@ -17,8 +17,8 @@ static bool have_openat2 = true;
 static int openat2_in_root(int rootfd, const char *path)
 {
         struct open_how how = {
-                .flags = O_PATH | O_CLOEXEC,
-                .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+            .flags = O_PATH | O_CLOEXEC,
+            .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
         };
 
         for (int tries = 0; tries < 16; tries++) {
@@ -58,17 +58,22 @@ static void walk_release(struct walk *w)
                 walk_pop(w);
 }
 
-/* Opens one component below the top of the walk, creating it when asked. */
-static int walk_open(struct walk *w, const char *name, bool last, enum ns_create create)
+/* Opens one component below the top of the walk, creating it when asked.  *created: it was
+ * made here (its type is known; and everything below it is missing too). */
+static int walk_open(struct walk *w, const char *name, bool last, enum ns_create create,
+                     bool *created)
 {
-        int fd = openat(walk_top(w), name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-        if (fd >= 0 || errno != ENOENT || create == NS_CREATE_NONE)
-                return fd >= 0 ? fd : -errno;
-
+        int fd = -1;
+        if (!*created) {
+                fd = openat(walk_top(w), name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+                if (fd >= 0 || errno != ENOENT || create == NS_CREATE_NONE)
+                        return fd >= 0 ? fd : -errno;
+        }
         int r = last && create == NS_CREATE_FILE ? mknodat(walk_top(w), name, S_IFREG | 0644, 0)
                                                  : mkdirat(walk_top(w), name, 0755);
         if (r < 0 && errno != EEXIST)
                 return -errno;
+        *created = r == 0;
         fd = openat(walk_top(w), name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
         return fd >= 0 ? fd : -errno;
 }
@@ -95,6 +100,7 @@ static int walk_path(int rootfd, const char *path, enum ns_create create, int *r
         char *todo = xstrdup(path);
         const char *p = todo;
         int links = 0, r = 0;
+        bool created = false;
 
         w->fds[0] = rootfd;
         w->n = 1;
@@ -119,10 +125,18 @@ static int walk_path(int rootfd, const char *path, enum ns_create create, int *r
                         walk_pop(w);
                         continue;
                 }
-                int fd = walk_open(w, name, last, create);
+                int fd = walk_open(w, name, last, create, &created);
                 if (fd < 0) {
                         r = fd;
                         break;
+                }
+                if (created) {
+                        w->fds[w->n++] = fd; /* known: what was just made, in a fresh dir */
+                        if (w->n == ARRAY_SIZE(w->fds)) {
+                                r = -ENAMETOOLONG;
+                                break;
+                        }
+                        continue;
                 }
                 struct stat st;
                 if (fstatat(fd, "", &st, AT_EMPTY_PATH) < 0) {

@@ -183,7 +183,14 @@ static int apply_caps(const struct spec_caps *c, struct cx_error **err)
 
 static int apply_ambient(const struct spec_caps *c, struct cx_error **err)
 {
-        uint64_t amb = c && c->present ? c->ambient : 0;
+        /* The kernel only lets ambient capabilities that are permitted and inheritable be
+         * raised.  runc skips the others silently, and its default config (ambient without
+         * inheritable) depends on that, so we skip them too (with a debug line). */
+        uint64_t amb = c && c->present ? c->ambient & c->permitted & c->inheritable : 0;
+        if (c && c->present && amb != c->ambient)
+                log_debug("process.capabilities.ambient: skipping capabilities 0x%llx that are "
+                          "not both permitted and inheritable",
+                          (unsigned long long)(c->ambient & ~amb));
         char buf[32];
 
         if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
@@ -198,8 +205,8 @@ static int apply_ambient(const struct spec_caps *c, struct cx_error **err)
         return 0;
 }
 
-/* The kernel requires effective and ambient capabilities to be permitted, and ambient ones to
- * be inheritable too (capabilities(7)); say so instead of failing with a bare EPERM. */
+/* The kernel requires effective capabilities to be permitted (capabilities(7)); say so
+ * instead of failing with a bare EPERM. */
 static int check_sets(const struct spec_caps *c, struct cx_error **err)
 {
         uint64_t bad;
@@ -212,12 +219,6 @@ static int check_sets(const struct spec_caps *c, struct cx_error **err)
                 return cx_error_msg(err, EINVAL,
                                     "process.capabilities.effective: %s must also be in the "
                                     "permitted set",
-                                    cap_label(__builtin_ctzll(bad), buf, sizeof(buf)));
-        bad = c->ambient & ~(c->permitted & c->inheritable);
-        if (bad)
-                return cx_error_msg(err, EINVAL,
-                                    "process.capabilities.ambient: %s must also be in the "
-                                    "permitted and inheritable sets",
                                     cap_label(__builtin_ctzll(bad), buf, sizeof(buf)));
         return 0;
 }

@@ -16,6 +16,7 @@ static int j_syntax_error(const char *json, size_t len, const char *name, struct
 
         if (!h)
                 return cx_error_msg(err, EINVAL, "%s: invalid JSON", name);
+        yajl_config(h, yajl_allow_comments, 1); /* as yajl_tree_parse does */
         yajl_status st = yajl_parse(h, (const unsigned char *)json, len);
         if (st == yajl_status_ok)
                 st = yajl_complete_parse(h);

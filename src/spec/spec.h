@@ -115,8 +115,8 @@ struct spec_mount {
 /* ---- hooks ------------------------------------------------------------------------------- */
 struct spec_hook {
         char *path;
-        char **args; /* NULL-terminated or NULL */
-        char **env;  /* NULL-terminated or NULL */
+        char **args;                 /* NULL-terminated or NULL */
+        char **env;                  /* NULL-terminated or NULL */
         struct spec_opt_i64 timeout; /* seconds, > 0 */
 };
 
@@ -149,7 +149,7 @@ enum spec_ns_type {
         SPEC_NS_MAX,
 };
 extern const char *const spec_ns_type_names[SPEC_NS_MAX]; /* "pid", "network", ... */
-int spec_ns_clone_flag(enum spec_ns_type t);                 /* CLONE_NEWPID, ... */
+int spec_ns_clone_flag(enum spec_ns_type t);              /* CLONE_NEWPID, ... */
 
 struct spec_namespace {
         bool present; /* listed in linux.namespaces */
@@ -166,7 +166,7 @@ struct spec_device {
 
 struct spec_device_cgroup {
         bool allow;
-        char type; /* 'a', 'c', 'b' */
+        char type;                        /* 'a', 'c', 'b' */
         struct spec_opt_i64 major, minor; /* unset = wildcard */
         char *access;                     /* "rwm" subset; NULL = "rwm" */
 };
@@ -319,12 +319,12 @@ struct spec_linux {
         char **readonly_paths;
         char *mount_label;
         struct spec_opt_u64 personality_domain; /* PER_LINUX / PER_LINUX32 */
-        bool intel_rdt;                          /* present: unsupported -> error */
+        bool intel_rdt;                         /* present: unsupported -> error */
 };
 
 struct spec {
         char *oci_version;
-        char *bundle;  /* absolute bundle directory */
+        char *bundle; /* absolute bundle directory */
         char *hostname;
         char *domainname;
         struct spec_root root;
@@ -343,7 +343,9 @@ struct spec {
  * column; for type/value errors the JSON path.  On success *ret owns everything.
  * raw (optional): receives the file contents (to store with the container state). */
 int spec_load(const char *bundle, struct spec **ret, char **raw, struct cx_error **err);
-/* Parses config JSON from memory; `name` is used in error messages ("config.json"). */
+/* Parses config JSON from memory; `name` is used in error messages ("config.json").
+ * json must be NUL-terminated at json[len] (as read_file_at returns it): yajl_tree reads it as
+ * a C string, and the text is not copied.  bundle (may be NULL) resolves a relative root.path. */
 int spec_parse(const char *json, size_t len, const char *name, const char *bundle,
                struct spec **ret, struct cx_error **err);
 /* Checks the cross-field rules: namespaces needed by sysctls/hostname, mappings with userns,
@@ -353,9 +355,10 @@ int spec_validate(const struct spec *s, struct cx_error **err);
 void spec_free(struct spec *s);
 void spec_freep(struct spec **s);
 
-/* Parses a standalone JSON resources object (for `update -r`, a later issue). */
-int spec_parse_resources(const char *json, size_t len, const char *name,
-                         struct spec_resources *ret, struct cx_error **err);
+/* Parses a standalone JSON resources object (for `update -r`, a later issue); error paths start
+ * at the top ("memory.limit: ...").  json must be NUL-terminated at json[len]. */
+int spec_parse_resources(const char *json, size_t len, const char *name, struct spec_resources *ret,
+                         struct cx_error **err);
 void spec_resources_clear(struct spec_resources *r);
 
 /* Annotation lookup: NULL if absent. */

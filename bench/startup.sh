@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Container start-up benchmark: /bin/true in a container with capsa, crun and runc, side by
+# side with hyperfine, from the same bundle; prints medians, ratios and each runtime's peak RSS.
+# crun refuses this host's hybrid cgroups, so all three run in a private mount namespace with
+# a tmpfs over /sys/fs/cgroup/unified: a pure v1 view that changes nothing outside it.
+# Usage: sudo bench/startup.sh [RUNS]   (CAPSA=path/to/capsa, default build/capsa)
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+runs=${1:-100}
+capsa=$(readlink -f "${CAPSA:-$here/build/capsa}")
+for b in hyperfine runc crun; do
+        command -v $b >/dev/null || { echo "bench: $b is missing (apt-get install $b)" >&2; exit 1; }
+done
+[ -x "$capsa" ] || { echo "bench: $capsa is not built" >&2; exit 1; }
+
+work=$(mktemp -d /tmp/capsa-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+"$here/tools/mkrootfs.sh" "$work/bundle/rootfs" >/dev/null
+(cd "$work/bundle" && runc spec)
+python3 - "$work/bundle/config.json" <<'PY'
+import json, sys
+p = sys.argv[1]
+c = json.load(open(p))
+c["process"]["terminal"] = False
+c["process"]["args"] = ["/bin/true"]
+json.dump(c, open(p, "w"), indent=1)
+PY
+
+inner() {
+        set -e
+        mount -t tmpfs none /sys/fs/cgroup/unified
+        cd "$work/bundle"
+        hyperfine -N --warmup 10 --runs "$runs" --export-json "$work/hf.json" \
+                -n capsa "$capsa --root $work/state-capsa run bench-capsa" \
+                -n crun "crun --root $work/state-crun run bench-crun" \
+                -n runc "runc --root $work/state-runc run bench-runc" >&2
+        for rt in capsa crun runc; do
+                bin=$capsa
+                [ $rt = capsa ] || bin=$(command -v $rt)
+                python3 -c 'import resource,subprocess,sys
+subprocess.run(sys.argv[1:], check=True)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' \
+                        "$bin" --root "$work/state-$rt" run "rss-$rt" >"$work/rss-$rt"
+        done
+}
+export -f inner
+export work runs capsa
+unshare -m --propagation private bash -c inner
+
+python3 - "$work" <<'PY'
+import json, sys
+work = sys.argv[1]
+res = {r["command"]: r for r in json.load(open(f"{work}/hf.json"))["results"]}
+med = {k: v["median"] * 1000 for k, v in res.items()}
+rss = {k: int(open(f"{work}/rss-{k}").read()) for k in ("capsa", "crun", "runc")}
+print(f"{'runtime':8} {'median ms':>10} {'mean ms':>9} {'peak RSS KiB':>13}")
+for k in ("capsa", "crun", "runc"):
+    print(f"{k:8} {med[k]:10.2f} {res[k]['mean']*1000:9.2f} {rss[k]:13d}")
+print(f"capsa/crun median ratio: {med['capsa']/med['crun']:.2f}")
+print(f"capsa/runc median ratio: {med['capsa']/med['runc']:.2f}")
+print(f"peak RSS: capsa {rss['capsa']/1024:.2f} MiB, crun {rss['crun']/1024:.2f} MiB, runc {rss['runc']/1024:.2f} MiB")
+PY
