@@ -104,8 +104,8 @@ static int prepare(struct create_ctx *c, struct cx_error **err)
         state_init(c);
         if ((r = state_write(&c->dir, &c->st, err)) < 0)
                 return r;
-        if (s->hooks.n[SPEC_HOOK_POSTSTOP] > 0 &&
-            (r = write_file_atomic_at(c->dir.fd, "config.json", c->raw, strlen(c->raw), err)) < 0)
+        /* The config as created: exec takes its defaults from it, delete its poststop hooks. */
+        if ((r = write_file_atomic_at(c->dir.fd, "config.json", c->raw, strlen(c->raw), err)) < 0)
                 return r;
         if (mkfifoat(c->dir.fd, "exec.fifo", 0600) < 0)
                 return cx_error_set(err, errno, "create exec.fifo in `%s/%s`", c->o->root,
