@@ -1,5 +1,6 @@
 /* capsa: an OCI container runtime.  Global options, then one command from the table. */
 #include "cmd/cmd.h"
+#include "security/security.h"
 
 #include <seccomp.h>
 #include <string.h>
@@ -18,6 +19,12 @@ static const struct command {
     {"list", cmd_list, "list containers"},
     {"spec", cmd_spec, "write a default config.json"},
     {"features", cmd_features, "print the OCI features document"},
+    {"exec", cmd_exec, "run a process in a running container"},
+    {"ps", cmd_ps, "list the processes of a container"},
+    {"update", cmd_update, "change the resource limits of a container"},
+    {"events", cmd_events, "print resource usage and OOM events of a container"},
+    {"pause", cmd_pause, "freeze every process of a container"},
+    {"resume", cmd_resume, "thaw a paused container"},
 };
 
 static void usage(FILE *f)
@@ -105,6 +112,11 @@ int main(int argc, char **argv)
                 return 1;
         }
         const char *name = argv[optind];
+        /* commands whose processes enter a container run from a protected copy of capsa */
+        if ((strcmp(name, "create") == 0 || strcmp(name, "run") == 0 ||
+             strcmp(name, "exec") == 0) &&
+            sec_exe_seal(argv, &err) < 0)
+                return cmd_fail(err);
         for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
                 if (strcmp(commands[i].name, name) == 0)
                         return commands[i].fn(argc - optind, argv + optind, &g);

@@ -77,6 +77,10 @@ struct cg_manager {
         char **paths;    /* NULL-terminated copy of every dirs[i].path (cg_manager_dirs) */
         ssize_t unified; /* index of the cgroup2 dir (v2, or hybrid's unified), -1 if none */
         void *priv;      /* driver data (systemd, later) */
+        /* allow rules for linux.devices (cg_manager_set_devices); access strings are static */
+        struct spec_device_cgroup *extra_devices;
+        size_t n_extra_devices;
+        uint64_t oom_seen; /* v2: memory.events oom_kill count at the last cg_oom_read */
 };
 
 extern const struct cg_driver cg_driver_v1;
@@ -114,6 +118,11 @@ int cg_remove_dir(struct cg_dir *d, struct cx_error **err);
 /* Undoes a failed cg_create: removes only the directories it made (deepest first). */
 void cg_remove_created(struct cg_dir *d);
 
+/* The v1 directory of a controller ("memory", "freezer"), NULL when it is not a v1 one. */
+const char *cg_v1_dir(const struct cg_manager *m, const char *controller);
+/* The cgroup2 directory (v2, or hybrid's unified), or NULL. */
+const char *cg_v2_dir(const struct cg_manager *m);
+
 /* Driver ops shared by v1 and v2. */
 int cg_common_enter(struct cg_manager *m, pid_t pid, struct cx_error **err);
 int cg_common_kill(struct cg_manager *m, int sig, struct cx_error **err);
@@ -122,8 +131,32 @@ int cg_common_destroy(struct cg_manager *m, struct cx_error **err);
 int cg_common_hierarchies(const struct cg_manager *m, struct cg_hierarchy **ret, size_t *ret_n,
                           struct cx_error **err);
 
-/* Rejects the resource kinds this step does not implement (blockIO, hugepageLimits, network,
- * rdma, unified), naming the JSON path. */
-int cg_check_unsupported(const struct spec_resources *r, struct cx_error **err);
+/* ---- resources (resources.c, bpf-devices.c) ---------------------------------------------- */
+
+bool cg_blkio_set(const struct spec_blkio *b);
+/* checkBeforeUpdate: EBUSY when limit (>= 0) is below DIR/USAGE_FILE. */
+int cg_check_usage(const char *dir, const char *usage_file, int64_t limit, struct cx_error **err);
+/* The full device rule list, in the order v1 applies it: linux.resources.devices, the
+ * linux.devices nodes, the standard nodes.  The array is the caller's; its strings are not. */
+int cg_device_rules(const struct cg_manager *m, const struct spec_resources *r,
+                    struct spec_device_cgroup **ret, size_t *ret_n);
+/* Refuses what v2 cannot express (swappiness, disableOOMKiller, kernel memory, realtime,
+ * network, leaf weights), naming the JSON path. */
+int cg_v2_check(const struct spec_resources *r, struct cx_error **err);
+int cg_v1_blkio(const char *dir, const struct spec_blkio *b, struct cx_error **err);
+int cg_v2_io(const char *dir, const struct spec_blkio *b, struct cx_error **err);
+/* hugepageLimits into DIR: hugetlb.SIZE.max (v2) or hugetlb.SIZE.limit_in_bytes (v1). */
+int cg_hugetlb(const char *dir, const struct spec_resources *r, bool v2, struct cx_error **err);
+int cg_rdma(const char *dir, const struct spec_resources *r, struct cx_error **err);
+int cg_v1_network(const struct cg_manager *m, const struct spec_network_res *n,
+                  const char *(*dir_for)(const struct cg_manager *, const char *),
+                  struct cx_error **err);
+/* linux.resources.unified: each key must be an existing file of DIR. */
+int cg_v2_unified(const char *dir, const struct spec_resources *r, struct cx_error **err);
+/* Builds the eBPF device filter from the rule list and attaches it to DIR, replacing the
+ * programs attached before (bpf-devices.c). */
+int cg_bpf_devices_apply(const struct cg_manager *m, const char *dir,
+                         const struct spec_resources *r, struct cx_error **err);
+
 /* shares (v1, 2..262144) -> weight (v2, 1..10000). */
 uint64_t cg_shares_to_weight(uint64_t shares);

@@ -200,6 +200,7 @@ void cg_manager_free(struct cg_manager *m)
                 strv_free(m->dirs[i].created);
         }
         free(m->dirs);
+        free(m->extra_devices);
         strv_free(m->paths);
         free(m);
 }
@@ -223,11 +224,6 @@ char *const *cg_manager_dirs(const struct cg_manager *m)
 
 int cg_create(struct cg_manager *m, const struct spec_resources *r, struct cx_error **err)
 {
-        if (r) {
-                int q = cg_check_unsupported(r, err);
-                if (q < 0)
-                        return q;
-        }
         int q = m->drv->create(m, r, err);
         if (q < 0)
                 for (size_t i = 0; i < m->n_dirs; i++)
@@ -242,10 +238,7 @@ int cg_enter(struct cg_manager *m, pid_t pid, struct cx_error **err)
 
 int cg_apply(struct cg_manager *m, const struct spec_resources *r, struct cx_error **err)
 {
-        if (!r)
-                return 0;
-        int q = cg_check_unsupported(r, err);
-        return q < 0 ? q : m->drv->apply(m, r, err);
+        return r ? m->drv->apply(m, r, err) : 0;
 }
 
 int cg_kill(struct cg_manager *m, int sig, struct cx_error **err)

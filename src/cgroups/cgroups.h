@@ -38,6 +38,9 @@ int cg_manager_new(const char *cgroups_path, const char *id, bool systemd, struc
 int cg_manager_load(const char *driver, char *const *dirs, struct cg_manager **ret,
                     struct cx_error **err);
 void cg_manager_free(struct cg_manager *m);
+/* linux.devices: cg_create adds an allow rule (rwm) for each of these nodes after
+ * linux.resources.devices, as runc does, whenever device rules are applied at all. */
+void cg_manager_set_devices(struct cg_manager *m, const struct spec_device *d, size_t n);
 void cg_manager_freep(struct cg_manager **m);
 /* "v1" (v1 and hybrid hosts) or "v2"; store it with cg_manager_dirs for cg_manager_load.  A
  * loaded manager knows only the leaf directories: cg_destroy then removes the leaves (and any
@@ -62,9 +65,58 @@ int cg_apply(struct cg_manager *m, const struct spec_resources *r, struct cx_err
 int cg_kill(struct cg_manager *m, int sig, struct cx_error **err);
 /* Lists the pids in the cgroup. */
 int cg_pids(struct cg_manager *m, pid_t **ret, size_t *ret_n, struct cx_error **err);
+/* Freezes (frozen=true) or thaws every process of the cgroup and waits until the kernel reports
+ * the new state: freezer.state on v1 (hybrid too), cgroup.freeze and cgroup.events on v2. */
+int cg_freeze(struct cg_manager *m, bool frozen, struct cx_error **err);
+/* 1 when the cgroup is frozen (or freezing), 0 when not, negative errno on failure. */
+int cg_frozen(struct cg_manager *m, struct cx_error **err);
+/* The same for a container's recorded driver and directories (state.json); false on errors. */
+bool cg_dirs_frozen(const char *driver, char *const *dirs);
+
+/* Usage statistics, as `events --stats` reports them (runc's names in comments). */
+struct cg_stats {
+        bool has_cpu, has_memory, has_pids;
+        struct {
+                uint64_t total, user, kernel; /* ns: cpu.usage.{total,user,kernel} */
+                uint64_t *percpu;             /* ns per cpu (v1 only) */
+                size_t n_percpu;
+                uint64_t periods, throttled_periods, throttled_time; /* cpu.throttling */
+        } cpu;
+        struct {
+                uint64_t usage, limit, max_usage, failcnt; /* memory.usage */
+                uint64_t swap_usage, swap_limit;           /* memory.swap (memory+swap on v1) */
+                uint64_t cache;                            /* memory.cache */
+                uint64_t oom_kills;                        /* OOM kills seen (v2: oom_kill) */
+                char **raw;                                /* memory.stat, flat key, value list */
+        } memory;
+        struct {
+                uint64_t current, limit; /* limit 0 = max */
+        } pids;
+};
+int cg_stats(struct cg_manager *m, struct cg_stats *ret, struct cx_error **err);
+void cg_stats_clear(struct cg_stats *s);
+
+/* OOM notification: a pollable fd (v1: an eventfd on memory.oom_control; v2: inotify on
+ * memory.events).  After it polls readable, cg_oom_read drains it and tells how many OOM
+ * events happened since the last call. */
+int cg_oom_open(struct cg_manager *m, int *ret_fd, struct cx_error **err);
+int cg_oom_read(struct cg_manager *m, int fd, uint64_t *ret_new, struct cx_error **err);
+
 /* Kills what is left, waits for it to go, removes every directory.  Missing dirs are fine. */
 int cg_destroy(struct cg_manager *m, struct cx_error **err);
 /* The hierarchies for mounting cgroupfs inside the container. */
 int cg_hierarchies(const struct cg_manager *m, struct cg_hierarchy **ret, size_t *ret_n,
                    struct cx_error **err);
 void cg_hierarchies_free(struct cg_hierarchy *h, size_t n);
+
+/* Joining without a migration (join.c): the parent opens the cgroup before clone; the
+ * cgroup2 hierarchy is joined with clone3(CLONE_INTO_CGROUP, v2_fd) and the v1 hierarchies by
+ * the single-threaded child itself with cg_join_self(), both far cheaper than cg_enter(). */
+struct cg_join {
+        int tasks_fds[16]; /* v1 hierarchies' `tasks`, opened for writing */
+        size_t n_tasks;
+        int v2_fd; /* the cgroup2 directory, or -1 */
+};
+int cg_join_open(const struct cg_manager *m, struct cg_join *ret, struct cx_error **err);
+int cg_join_self(const struct cg_join *j, struct cx_error **err);
+void cg_join_close(struct cg_join *j);

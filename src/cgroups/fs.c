@@ -236,6 +236,20 @@ void cg_remove_created(struct cg_dir *d)
         d->created = NULL;
 }
 
+const char *cg_v1_dir(const struct cg_manager *m, const char *controller)
+{
+        for (size_t i = 0; i < m->n_dirs; i++)
+                if (m->dirs[i].mnt && !m->dirs[i].mnt->v2 &&
+                    cg_mount_has(m->dirs[i].mnt, controller))
+                        return m->dirs[i].path;
+        return NULL;
+}
+
+const char *cg_v2_dir(const struct cg_manager *m)
+{
+        return m->unified >= 0 ? m->dirs[m->unified].path : NULL;
+}
+
 /* ---- operations common to every driver --------------------------------------------------- */
 
 int cg_common_enter(struct cg_manager *m, pid_t pid, struct cx_error **err)
@@ -424,28 +438,6 @@ int cg_common_hierarchies(const struct cg_manager *m, struct cg_hierarchy **ret,
         }
         *ret = v;
         *ret_n = n;
-        return 0;
-}
-
-int cg_check_unsupported(const struct spec_resources *r, struct cx_error **err)
-{
-        const struct spec_blkio *b = &r->blkio;
-        bool blkio = b->weight.set || b->leaf_weight.set || b->n_weight_device > 0;
-        for (size_t i = 0; i < ARRAY_SIZE(b->n_throttle); i++)
-                blkio |= b->n_throttle[i] > 0;
-        const char *what = NULL;
-        if (blkio)
-                what = "linux.resources.blockIO";
-        else if (r->n_hugepage_limits > 0)
-                what = "linux.resources.hugepageLimits";
-        else if (r->network.class_id.set || r->network.n_priorities > 0)
-                what = "linux.resources.network";
-        else if (r->n_rdma > 0)
-                what = "linux.resources.rdma";
-        else if (r->n_unified > 0)
-                what = "linux.resources.unified";
-        if (what)
-                return cx_error_msg(err, EOPNOTSUPP, "%s: not supported yet", what);
         return 0;
 }
 

@@ -5,7 +5,8 @@
  * Files: memory.{limit,soft_limit,memsw.limit,kmem.limit,kmem.tcp.limit}_in_bytes,
  * memory.swappiness, memory.oom_control, memory.use_hierarchy, cpu.shares,
  * cpu.cfs_{quota,period,burst}_us, cpu.rt_{runtime,period}_us, cpu.idle, cpuset.{cpus,mems},
- * pids.max, devices.{allow,deny}. */
+ * pids.max, devices.{allow,deny}, blkio.{weight,bfq.weight,leaf_weight,weight_device,
+ * throttle.*}, hugetlb.SIZE.limit_in_bytes, net_cls.classid, net_prio.ifpriomap, rdma.max. */
 #include "cgroups/cgroups-internal.h"
 
 #include <inttypes.h>
@@ -98,6 +99,9 @@ static int v1_memory(const struct cg_manager *m, const struct spec_memory *mem,
         if (r < 0)
                 return r;
         if (mem->use_hierarchy && (r = cg_write(dir, "memory.use_hierarchy", "1", err)) < 0)
+                return r;
+        if (mem->check_before_update && mem->limit.set &&
+            (r = cg_check_usage(dir, "memory.usage_in_bytes", mem->limit.v, err)) < 0)
                 return r;
         if ((r = v1_memory_limits(dir, mem, err)) < 0)
                 return r;
@@ -228,13 +232,6 @@ static void device_rule(char *buf, size_t len, char type, const struct spec_opt_
         snprintf(buf, len, "%c %s:%s %s", type, ma, mi, access && *access ? access : "rwm");
 }
 
-/* The nodes every container needs, allowed after the configured rules (as runc and crun do):
- * mknod of any node, /dev/{null,zero,full,random,urandom,tty,ptmx} and /dev/pts/N. */
-static const char *const default_allow[] = {
-    "c *:* m",   "b *:* m",   "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm",
-    "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm", "c 5:2 rwm", "c 136:* rwm",
-};
-
 static int v1_devices(const struct cg_manager *m, const struct spec_resources *r,
                       struct cx_error **err)
 {
@@ -244,8 +241,11 @@ static int v1_devices(const struct cg_manager *m, const struct spec_resources *r
         int q = need_dir(m, "devices", "linux.resources.devices", &dir, err);
         if (q < 0)
                 return q;
-        for (size_t i = 0; i < r->n_devices; i++) {
-                const struct spec_device_cgroup *d = &r->devices[i];
+        _cleanup_free_ struct spec_device_cgroup *rules = NULL;
+        size_t n = 0;
+        cg_device_rules(m, r, &rules, &n);
+        for (size_t i = 0; i < n; i++) {
+                const struct spec_device_cgroup *d = &rules[i];
                 char rule[80];
                 device_rule(rule, sizeof(rule), d->type ? d->type : 'a', &d->major, &d->minor,
                             d->access);
@@ -253,9 +253,55 @@ static int v1_devices(const struct cg_manager *m, const struct spec_resources *r
                 if (q < 0)
                         return q;
         }
-        for (size_t i = 0; i < ARRAY_SIZE(default_allow); i++)
-                if ((q = cg_write(dir, "devices.allow", default_allow[i], err)) < 0)
+        return 0;
+}
+
+/* hugetlb: a v1 hierarchy, or on hybrid hosts the unified one when it holds the controller. */
+static int v1_hugetlb(const struct cg_manager *m, const struct spec_resources *r,
+                      struct cx_error **err)
+{
+        if (r->n_hugepage_limits == 0)
+                return 0;
+        const char *dir = dir_for(m, "hugetlb");
+        if (dir)
+                return cg_hugetlb(dir, r, false, err);
+        if (m->unified >= 0) {
+                const char *u = m->dirs[m->unified].path;
+                if (cg_file_exists(u, "hugetlb.2MB.max") || cg_file_exists(u, "hugetlb.1GB.max"))
+                        return cg_hugetlb(u, r, true, err);
+                return cx_error_msg(err, EOPNOTSUPP,
+                                    "linux.resources.hugepageLimits: the hugetlb controller is "
+                                    "neither mounted as cgroup v1 nor enabled for %s (the "
+                                    "parent's cgroup.subtree_control lacks hugetlb)",
+                                    u);
+        }
+        return cx_error_msg(err, EOPNOTSUPP,
+                            "linux.resources.hugepageLimits: the hugetlb cgroup controller is not "
+                            "mounted on this host");
+}
+
+static int v1_other(const struct cg_manager *m, const struct spec_resources *r,
+                    struct cx_error **err)
+{
+        const char *dir;
+        int q;
+        if (r->n_unified > 0)
+                return cx_error_msg(err, EOPNOTSUPP,
+                                    "linux.resources.unified: raw cgroup v2 keys (`%s`) need a "
+                                    "cgroup v2 host; this host's layout is %s",
+                                    r->unified[0].key, cg_layout_name(m->layout));
+        if (cg_blkio_set(&r->blkio)) {
+                if ((q = need_dir(m, "blkio", "linux.resources.blockIO", &dir, err)) < 0 ||
+                    (q = cg_v1_blkio(dir, &r->blkio, err)) < 0)
                         return q;
+        }
+        if ((q = v1_hugetlb(m, r, err)) < 0 || (q = cg_v1_network(m, &r->network, dir_for, err)) < 0)
+                return q;
+        if (r->n_rdma > 0) {
+                if ((q = need_dir(m, "rdma", "linux.resources.rdma", &dir, err)) < 0 ||
+                    (q = cg_rdma(dir, r, err)) < 0)
+                        return q;
+        }
         return 0;
 }
 
@@ -268,7 +314,9 @@ static int v1_apply(struct cg_manager *m, const struct spec_resources *r, struct
                 return q;
         if ((q = v1_cpu(m, &r->cpu, err)) < 0)
                 return q;
-        return v1_pids(m, &r->pids_limit, err);
+        if ((q = v1_pids(m, &r->pids_limit, err)) < 0)
+                return q;
+        return v1_other(m, r, err);
 }
 
 /* A new v1 cpuset cgroup starts with empty cpus and mems, and no task can join it until both

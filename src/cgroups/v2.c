@@ -1,7 +1,9 @@
 /* The unified (cgroup v2) driver: one directory in the cgroup2 hierarchy.
  *
  * Files: memory.{max,low,swap.max}, cpu.weight, cpu.max, cpu.max.burst, cpu.idle,
- * cpuset.{cpus,mems}, pids.max, and cgroup.subtree_control of the parents.
+ * cpuset.{cpus,mems}, pids.max, io.{weight,bfq.weight,max}, hugetlb.SIZE.{max,rsvd.max},
+ * rdma.max, any file named in linux.resources.unified, and cgroup.subtree_control of the
+ * parents; devices through an eBPF BPF_CGROUP_DEVICE program (bpf-devices.c).
  *
  * Controllers.  A v2 controller's files appear in a cgroup only when its parent lists the
  * controller in cgroup.subtree_control.  cg_create enables the controllers the resources need
@@ -20,8 +22,23 @@ enum {
         NEED_CPUSET = 1 << 1,
         NEED_MEMORY = 1 << 2,
         NEED_PIDS = 1 << 3,
+        NEED_IO = 1 << 4,
+        NEED_HUGETLB = 1 << 5,
+        NEED_RDMA = 1 << 6,
+        NEED_MISC = 1 << 7,
 };
-static const char *const controller_names[] = {"cpu", "cpuset", "memory", "pids"};
+static const char *const controller_names[] = {"cpu", "cpuset",  "memory", "pids",
+                                               "io",  "hugetlb", "rdma",   "misc"};
+
+/* The controller owning a unified key ("memory.high" -> NEED_MEMORY), 0 for core files. */
+static unsigned key_controller(const char *key)
+{
+        size_t len = strcspn(key, ".");
+        for (size_t i = 0; i < ARRAY_SIZE(controller_names); i++)
+                if (strlen(controller_names[i]) == len && strncmp(key, controller_names[i], len) == 0)
+                        return 1u << i;
+        return 0;
+}
 
 static unsigned needed(const struct spec_resources *r)
 {
@@ -38,6 +55,14 @@ static unsigned needed(const struct spec_resources *r)
                 n |= NEED_CPUSET;
         if (r->pids_limit.set)
                 n |= NEED_PIDS;
+        if (cg_blkio_set(&r->blkio))
+                n |= NEED_IO;
+        if (r->n_hugepage_limits > 0)
+                n |= NEED_HUGETLB;
+        if (r->n_rdma > 0)
+                n |= NEED_RDMA;
+        for (size_t i = 0; i < r->n_unified; i++)
+                n |= key_controller(r->unified[i].key);
         return n;
 }
 
@@ -57,7 +82,7 @@ static int enable_controllers(const char *dir, unsigned need, bool ours, struct 
         int r = cg_read(dir, "cgroup.subtree_control", &enabled, false, err);
         if (r < 0)
                 return r;
-        char buf[64] = "";
+        char buf[128] = "";
         for (size_t i = 0; i < ARRAY_SIZE(controller_names); i++) {
                 if (!(need & (1u << i)) || has_word(enabled, controller_names[i]))
                         continue;
@@ -122,6 +147,9 @@ static int v2_memory(const char *dir, const struct spec_memory *mem, struct cx_e
                                     "deprecated and not supported on cgroup v2",
                                     mem->kernel.set ? "kernel" : "kernelTCP");
         int r;
+        if (mem->check_before_update && mem->limit.set &&
+            (r = cg_check_usage(dir, "memory.current", mem->limit.v, err)) < 0)
+                return r;
         if (mem->limit.set && (r = write_u64_or_max(dir, "memory.max", mem->limit.v, err)) < 0)
                 return r;
         if (mem->reservation.set &&
@@ -130,19 +158,28 @@ static int v2_memory(const char *dir, const struct spec_memory *mem, struct cx_e
         if (!mem->swap.set)
                 return 0;
         /* OCI swap is memory+swap; memory.swap.max is swap alone */
-        int64_t swap = -1;
+        int64_t swap = -1, limit = mem->limit.set ? mem->limit.v : -1;
+        if (mem->swap.v >= 0 && !mem->limit.set) {
+                /* an update of the swap limit alone: relative to the current memory.max */
+                _cleanup_free_ char *cur = NULL;
+                if ((r = cg_read(dir, "memory.max", &cur, false, err)) < 0)
+                        return r;
+                cur[strcspn(cur, "\n")] = '\0';
+                if (parse_i64(cur, &limit) < 0)
+                        limit = -1;
+        }
         if (mem->swap.v >= 0) {
-                if (!mem->limit.set || mem->limit.v < 0)
+                if (limit < 0)
                         return cx_error_msg(err, EINVAL,
                                             "linux.resources.memory.swap: a swap limit needs "
                                             "linux.resources.memory.limit on cgroup v2");
-                if (mem->swap.v < mem->limit.v)
+                if (mem->swap.v < limit)
                         return cx_error_msg(err, EINVAL,
                                             "linux.resources.memory.swap: %" PRId64
                                             " is below linux.resources.memory.limit %" PRId64
                                             " (swap is the memory+swap limit)",
-                                            mem->swap.v, mem->limit.v);
-                swap = mem->swap.v - mem->limit.v;
+                                            mem->swap.v, limit);
+                swap = mem->swap.v - limit;
         }
         char buf[32];
         if (swap < 0)
@@ -167,10 +204,17 @@ static int v2_cpu(const char *dir, const struct spec_cpu *cpu, struct cx_error *
                            cg_shares_to_weight(cpu->shares.v))) < 0)
                 return r;
         if (cpu->quota.set || cpu->period.set) {
-                if (cpu->quota.set && cpu->quota.v > 0)
+                _cleanup_free_ char *cur = NULL;
+                if (cpu->quota.set && cpu->quota.v > 0) {
                         snprintf(buf, sizeof(buf), "%" PRId64, cpu->quota.v);
-                else
+                } else if (cpu->quota.set) {
                         snprintf(buf, sizeof(buf), "max");
+                } else {
+                        /* a period alone keeps the current quota */
+                        if ((r = cg_read(dir, "cpu.max", &cur, false, err)) < 0)
+                                return r;
+                        snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(cur, " \n"), cur);
+                }
                 if (cpu->period.set)
                         snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), " %" PRIu64,
                                  cpu->period.v);
@@ -199,31 +243,36 @@ static int v2_apply(struct cg_manager *m, const struct spec_resources *r, struct
 {
         if (m->unified < 0)
                 return cx_error_msg(err, ENOENT, "cgroup: no cgroup2 directory");
-        if (r->n_devices > 0)
-                return cx_error_msg(err, EOPNOTSUPP,
-                                    "linux.resources.devices: not supported yet on cgroup v2 "
-                                    "(needs an eBPF device filter)");
+        int q = cg_v2_check(r, err);
+        if (q < 0)
+                return q;
         const char *dir = m->dirs[m->unified].path;
-        int q = v2_memory(dir, &r->memory, err);
-        if (q >= 0)
-                q = v2_cpu(dir, &r->cpu, err);
-        if (q >= 0 && r->pids_limit.set)
-                q = write_u64_or_max(dir, "pids.max", r->pids_limit.v <= 0 ? -1 : r->pids_limit.v,
-                                     err);
-        return q;
+        if (r->n_devices > 0 && (q = cg_bpf_devices_apply(m, dir, r, err)) < 0)
+                return q;
+        if ((q = v2_memory(dir, &r->memory, err)) < 0 || (q = v2_cpu(dir, &r->cpu, err)) < 0)
+                return q;
+        if (r->pids_limit.set &&
+            (q = write_u64_or_max(dir, "pids.max", r->pids_limit.v <= 0 ? -1 : r->pids_limit.v,
+                                  err)) < 0)
+                return q;
+        if ((q = cg_v2_io(dir, &r->blkio, err)) < 0 || (q = cg_hugetlb(dir, r, true, err)) < 0 ||
+            (q = cg_rdma(dir, r, err)) < 0)
+                return q;
+        return cg_v2_unified(dir, r, err);
 }
 
 static int v2_create(struct cg_manager *m, const struct spec_resources *r, struct cx_error **err)
 {
         if (m->unified < 0)
                 return cx_error_msg(err, ENOENT, "cgroup: no cgroup2 directory");
-        if (r && r->n_devices > 0) /* fail before creating anything */
-                return v2_apply(m, r, err);
+        int q = r ? cg_v2_check(r, err) : 0; /* fail before creating anything */
+        if (q < 0)
+                return q;
         struct cg_dir *d = &m->dirs[m->unified];
         if (!d->mnt)
                 return cx_error_msg(err, ENOENT, "cgroup `%s`: no hierarchy mounted there",
                                     d->path);
-        int q = cg_mkdir_leaf(d->path, d->mnt->mount_point, &d->created, err);
+        q = cg_mkdir_leaf(d->path, d->mnt->mount_point, &d->created, err);
         if (q >= 0)
                 q = v2_prepare_parents(d, needed(r), err);
         if (q >= 0 && r)

@@ -25,6 +25,8 @@ struct container_opts {
         bool systemd_cgroup;
         bool detach; /* run only */
         bool keep;   /* run only: keep the state after the process exits */
+        bool own_console; /* set by run in the foreground: no --console-socket needed, capsa
+                             receives the pty master and proxies it to its stdin/stdout */
 };
 
 int container_create(const struct container_opts *o, struct cx_error **err);
@@ -35,6 +37,19 @@ int container_kill(const char *root, const char *id, int sig, bool all, struct c
 int container_delete(const char *root, const char *id, bool force, struct cx_error **err);
 /* The OCI state JSON of one container. */
 int container_state(const char *root, const char *id, char **ret_json, struct cx_error **err);
+
+struct spec_resources;
+/* Applies new resource limits to a created, running or paused container (update.c/pause.c). */
+int container_update(const char *root, const char *id, const struct spec_resources *r,
+                     struct cx_error **err);
+/* Freezes (pause=true) a running container, or thaws a paused one. */
+int container_pause(const char *root, const char *id, bool pause, struct cx_error **err);
+/* Events: fn gets each event as one JSON object (runc's format: {"type":"stats"|"oom",
+ * "id":ID,"data":{...}}).  stats_once: one stats event, then return.  Otherwise stats every
+ * interval_ms and OOM events as they happen, until the container stops or fn returns < 0. */
+typedef int (*container_event_fn)(const char *json, void *userdata);
+int container_events(const char *root, const char *id, bool stats_once, unsigned interval_ms,
+                     container_event_fn fn, void *userdata, struct cx_error **err);
 
 struct container_info {
         char *id;

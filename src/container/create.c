@@ -12,11 +12,35 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <linux/sched.h>
 
 static pid_t raw_clone(unsigned long flags)
 {
         /* fork() semantics (no new stack) with namespace flags. */
         return (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, 0);
+}
+
+/* clone3 straight into the cgroup2 directory when there is one (no migration later); falls
+ * back to clone where clone3 or CLONE_INTO_CGROUP is refused.  *ret_joined tells which. */
+static pid_t clone_into(unsigned long flags, int cgroup_fd, bool *ret_joined)
+{
+        *ret_joined = false;
+        if (cgroup_fd >= 0) {
+                struct clone_args a = {
+                        .flags = (flags & ~0xffUL) | CLONE_INTO_CGROUP,
+                        .exit_signal = (flags & CLONE_PARENT) ? 0 : (flags & 0xff),
+                        .cgroup = (uint64_t)cgroup_fd,
+                };
+                pid_t pid = (pid_t)syscall(SYS_clone3, &a, sizeof(a));
+                if (pid >= 0) {
+                        *ret_joined = pid > 0;
+                        return pid;
+                }
+                if (errno != ENOSYS && errno != E2BIG && errno != EINVAL && errno != EBUSY &&
+                    errno != EOPNOTSUPP)
+                        return -1;
+        }
+        return raw_clone(flags);
 }
 
 static int validate(struct create_ctx *c, struct cx_error **err)
@@ -27,11 +51,13 @@ static int validate(struct create_ctx *c, struct cx_error **err)
                 return r;
         if ((r = ns_sysctl_validate(s, err)) < 0)
                 return r;
+        if ((r = ns_idmap_validate(s, false, err)) < 0)
+                return r;
         if ((r = sec_caps_check(&s->process.caps, err)) < 0)
                 return r;
         if ((r = sec_lsm_check(&s->process, err)) < 0)
                 return r;
-        if (s->process.terminal && !c->o->console_socket)
+        if (s->process.terminal && !c->o->console_socket && !c->o->own_console)
                 return cx_error_msg(err, EINVAL,
                                     "process.terminal is true in config.json: --console-socket is "
                                     "required to hand the terminal to the caller");
@@ -101,6 +127,7 @@ static int prepare(struct create_ctx *c, struct cx_error **err)
         r = cg_manager_new(s->linux_.cgroups_path, c->o->id, c->o->systemd_cgroup, &c->cg, err);
         if (r < 0)
                 return r;
+        cg_manager_set_devices(c->cg, s->linux_.devices, s->linux_.n_devices);
         state_init(c);
         if ((r = state_write(&c->dir, &c->st, err)) < 0)
                 return r;
@@ -117,11 +144,20 @@ static int prepare(struct create_ctx *c, struct cx_error **err)
             0)
                 return r;
         c->cg_created = true;
+        if ((r = cg_join_open(c->cg, &c->join, err)) < 0)
+                return r;
         if (has_cgroup_mount(s) && (r = cg_hierarchies(c->cg, &c->hier, &c->n_hier, err)) < 0)
                 return r;
         if (c->o->console_socket &&
             (c->console_fd = connect_console(c->o->console_socket, err)) < 0)
                 return c->console_fd;
+        if (s->process.terminal && !c->o->console_socket) { /* own_console (validated) */
+                int sv[2];
+                if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+                        return cx_error_set(err, errno, "socketpair for the terminal");
+                c->console_peer = sv[0];
+                c->console_fd = sv[1];
+        }
         return 0;
 }
 
@@ -146,6 +182,7 @@ static _Noreturn void child_run_init(struct create_ctx *c, int child_fd, uint32_
             .sync_fd = child_fd,
             .fifo_fd = c->fifo_fd,
             .console_fd = c->console_fd,
+            .join = &c->join,
             .cgroups = c->hier,
             .n_cgroups = c->n_hier,
             .new_ns = new_ns,
@@ -174,7 +211,8 @@ static int spawn(struct create_ctx *c, int child_fd, struct cx_error **err)
                 goto out;
         unsigned long flags = (new_ns & ~(CLONE_NEWTIME | CLONE_NEWCGROUP)) | SIGCHLD;
 
-        pid_t pid = raw_clone(join ? SIGCHLD : flags);
+        bool joined = false;
+        pid_t pid = join ? raw_clone(SIGCHLD) : clone_into(flags, c->join.v2_fd, &joined);
         if (pid < 0) {
                 r = cx_error_set(err, errno, "clone the container init");
                 goto out;
@@ -188,7 +226,7 @@ static int spawn(struct create_ctx *c, int child_fd, struct cx_error **err)
                         sync_send_error(child_fd, e);
                         _exit(1);
                 }
-                pid_t init = raw_clone(flags | CLONE_PARENT);
+                pid_t init = clone_into(flags | CLONE_PARENT, c->join.v2_fd, &joined);
                 if (init == 0)
                         child_run_init(c, child_fd, new_ns);
                 if (init < 0) {
@@ -196,7 +234,7 @@ static int spawn(struct create_ctx *c, int child_fd, struct cx_error **err)
                         sync_send_error(child_fd, e);
                         _exit(1);
                 }
-                sync_send(child_fd, SYNC_PID, 0, init, NULL);
+                sync_send(child_fd, SYNC_PID, joined, init, NULL);
                 _exit(0);
         }
         if (join) {
@@ -206,8 +244,10 @@ static int spawn(struct create_ctx *c, int child_fd, struct cx_error **err)
                 if (r < 0)
                         goto out;
                 pid = m.pid;
+                joined = m.code;
         }
         c->pid = pid;
+        c->joined_at_clone = joined;
         r = 0;
 out:
         for (int t = 0; t < SPEC_NS_MAX; t++)
@@ -237,6 +277,27 @@ static int write_pid_file(const char *path, pid_t pid, struct cx_error **err)
         return r < 0 ? cx_error_prefix(err, "--pid-file") : 0;
 }
 
+/* The init's SYNC_SECCOMP: the listener fd goes to linux.seccomp.listenerPath. */
+static int forward_seccomp_fd(struct create_ctx *c, struct cx_error **err)
+{
+        struct sync_msg m = {0};
+        _cleanup_close_ int fd = -1;
+        int n = fd_recv(c->sync_fd, &fd, &m, sizeof(m));
+        if (n < 0)
+                return cx_error_set(err, -n, "receive the seccomp listener fd from the init");
+        if (m.type == SYNC_ERROR) {
+                m.text[sizeof(m.text) - 1] = '\0';
+                return cx_error_msg(err, m.code > 0 ? m.code : EIO, "%s", m.text);
+        }
+        if (m.type != SYNC_SECCOMP)
+                return cx_error_msg(err, EPROTO, "unexpected message %u from container init "
+                                                 "(expected the seccomp listener fd)", m.type);
+        if (fd < 0) /* no notify rule survived (unknown syscalls) */
+                return 0;
+        _cleanup_free_ char *json = state_oci_json(&c->st, STATE_CREATING);
+        return sec_seccomp_send_listener(&c->spec->linux_.seccomp, fd, c->pid, json, err);
+}
+
 /* Parent side after clone: maps, cgroup, GO, hooks, READY. */
 static int sync_with_init(struct create_ctx *c, struct cx_error **err)
 {
@@ -245,7 +306,9 @@ static int sync_with_init(struct create_ctx *c, struct cx_error **err)
         if (s->linux_.ns[SPEC_NS_USER].present && !s->linux_.ns[SPEC_NS_USER].path &&
             (r = ns_write_id_maps(c->pid, &s->linux_, err)) < 0)
                 return r;
-        if ((r = cg_enter(c->cg, c->pid, err)) < 0)
+        /* The init joins the v1 hierarchies itself; a migration is only needed when clone3
+         * could not place it in the cgroup2 hierarchy. */
+        if (c->join.v2_fd >= 0 && !c->joined_at_clone && (r = cg_enter(c->cg, c->pid, err)) < 0)
                 return r;
         if ((r = state_pid_start_time(c->pid, &c->st.pid_start_time)) < 0)
                 return cx_error_set(err, -r, "read the start time of the container init");
@@ -256,6 +319,9 @@ static int sync_with_init(struct create_ctx *c, struct cx_error **err)
                 return cx_error_set(err, -r, "start the container init");
         if (s->hooks.n[SPEC_HOOK_PRESTART] + s->hooks.n[SPEC_HOOK_CREATE_RUNTIME] > 0 &&
             (r = run_runtime_hooks(c, err)) < 0)
+                return r;
+        if (sec_seccomp_wants_listener(&s->linux_.seccomp) &&
+            (r = forward_seccomp_fd(c, err)) < 0)
                 return r;
         if ((r = sync_expect(c->sync_fd, SYNC_READY, NULL, err)) < 0)
                 return r;
@@ -270,13 +336,19 @@ static int sync_with_init(struct create_ctx *c, struct cx_error **err)
 int create_container(struct create_ctx *c, const struct container_opts *o, struct cx_error **err)
 {
         *c = (struct create_ctx){.o = o,
+                                 .join = {.v2_fd = -1},
                                  .dir = {.fd = -1, .root_fd = -1},
                                  .sync_fd = -1,
                                  .fifo_fd = -1,
-                                 .console_fd = -1};
+                                 .console_fd = -1,
+                                 .console_peer = -1};
         int r = spec_load(o->bundle ? o->bundle : ".", &c->spec, &c->raw, err);
         if (r < 0)
                 return r;
+        /* systemd socket activation: pass the fds on, as runc does */
+        c->opts_copy = *o;
+        c->opts_copy.preserve_fds += proc_listen_fds(&c->spec->process);
+        c->o = &c->opts_copy;
         if ((r = validate(c, err)) < 0 || (r = prepare(c, err)) < 0)
                 goto fail;
         int sv[2];
@@ -325,6 +397,7 @@ void create_ctx_clear(struct create_ctx *c)
         free(TAKE_PTR(c->raw));
         state_dir_close(&c->dir);
         state_clear(&c->st);
+        cg_join_close(&c->join);
         cg_manager_freep(&c->cg);
         cg_hierarchies_free(c->hier, c->n_hier);
         c->hier = NULL;
@@ -332,4 +405,5 @@ void create_ctx_clear(struct create_ctx *c)
         closep(&c->sync_fd);
         closep(&c->fifo_fd);
         closep(&c->console_fd);
+        closep(&c->console_peer);
 }

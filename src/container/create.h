@@ -12,12 +12,16 @@ struct create_ctx {
         struct state st;
         struct cg_manager *cg;
         bool cg_created;
+        struct cg_join join; /* fds to join the cgroup from the init */
+        bool joined_at_clone; /* clone3(CLONE_INTO_CGROUP) worked */
         struct cg_hierarchy *hier;
         size_t n_hier;
         pid_t pid;
         int sync_fd;
         int fifo_fd;
         int console_fd;
+        int console_peer;                /* own_console: our end, receives the pty master */
+        struct container_opts opts_copy; /* o, with the LISTEN_FDS fds added to preserve */
 };
 
 /* Everything up to a created container whose init waits on exec.fifo.  On failure every trace

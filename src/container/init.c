@@ -31,73 +31,6 @@ static int become_ns_root(struct cx_error **err)
         return 0;
 }
 
-static const char *env_path(char *const *env)
-{
-        for (size_t i = 0; env && env[i]; i++)
-                if (str_has_prefix(env[i], "PATH="))
-                        return env[i] + 5;
-        return NULL;
-}
-
-static bool is_executable_file(const char *path)
-{
-        struct stat st;
-        return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
-}
-
-/* Finds args[0] as execvp would, with the container's PATH, inside the new root. */
-static int resolve_exec(const struct spec_process *p, char **ret, struct cx_error **err)
-{
-        const char *name = p->args[0];
-        if (strchr(name, '/')) {
-                if (!is_executable_file(name))
-                        return cx_error_set(err, errno ? errno : EACCES, "exec: `%s`", name);
-                *ret = xstrdup(name);
-                return 0;
-        }
-        const char *path = env_path(p->env);
-        _cleanup_free_ char *copy =
-            xstrdup(path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-        char *save = NULL;
-        for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
-                _cleanup_free_ char *cand = xasprintf("%s/%s", *dir ? dir : ".", name);
-                if (is_executable_file(cand)) {
-                        *ret = TAKE_PTR(cand);
-                        return 0;
-                }
-        }
-        return cx_error_msg(err, ENOENT, "exec: `%s`: executable file not found in $PATH", name);
-}
-
-static int setup_terminal(const struct spec_process *p, int console_fd, struct cx_error **err)
-{
-        _cleanup_close_ int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
-        if (master < 0)
-                return cx_error_set(err, errno, "open /dev/ptmx for the terminal");
-        int unlock = 0;
-        if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
-                return cx_error_set(err, errno, "unlock pty");
-        _cleanup_close_ int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
-        if (slave < 0)
-                return cx_error_set(err, errno, "open pty peer");
-        if (p->console_size.set) {
-                struct winsize ws = {.ws_row = p->console_size.height,
-                                     .ws_col = p->console_size.width};
-                ioctl(slave, TIOCSWINSZ, &ws);
-        }
-        int r = fd_send(console_fd, master, "/dev/ptmx", strlen("/dev/ptmx"));
-        if (r < 0)
-                return cx_error_set(err, -r, "send the pty master to the console socket");
-        if (setsid() < 0)
-                return cx_error_set(err, errno, "setsid");
-        if (ioctl(slave, TIOCSCTTY, 0) < 0)
-                return cx_error_set(err, errno, "set the controlling terminal");
-        for (int fd = 0; fd < 3; fd++)
-                if (dup2(slave, fd) < 0)
-                        return cx_error_set(err, errno, "dup the pty onto fd %d", fd);
-        return 0;
-}
-
 static int init_hooks_round_trip(void *userdata, struct cx_error **err)
 {
         const struct init_args *a = userdata;
@@ -143,6 +76,8 @@ static int init_prepare(const struct init_args *a, char **ret_exec, struct sec_f
         const struct spec_process *p = &s->process;
         int r;
 
+        if ((r = cg_join_self(a->join, err)) < 0)
+                return r;
         r = sync_expect(a->sync_fd, SYNC_GO, NULL, err);
         if (r < 0)
                 return r;
@@ -163,11 +98,11 @@ static int init_prepare(const struct init_args *a, char **ret_exec, struct sec_f
                 return r;
         if ((r = setup_filesystem(a, err)) < 0)
                 return r;
-        if (p->terminal && (r = setup_terminal(p, a->console_fd, err)) < 0)
+        if (p->terminal && (r = proc_setup_terminal(p, a->console_fd, err)) < 0)
                 return r;
-        if (chdir(p->cwd) < 0)
-                return cx_error_set(err, errno, "chdir to cwd `%s` set in config.json", p->cwd);
-        if ((r = resolve_exec(p, ret_exec, err)) < 0)
+        if ((r = sec_chdir_cwd(p->cwd, err)) < 0) /* inside the root only: CVE-2024-21626 */
+                return r;
+        if ((r = proc_resolve_exec(p, ret_exec, err)) < 0)
                 return r;
         return sec_seccomp_compile(&s->linux_.seccomp, ret_filter, err);
 }
@@ -190,7 +125,6 @@ static int init_exec(const struct init_args *a, const char *exec_path, struct se
                      struct cx_error **err)
 {
         const struct spec_process *p = &a->spec->process;
-        bool late_seccomp = p->no_new_privileges;
         int r;
 
         if (a->spec->hooks.n[SPEC_HOOK_START_CONTAINER] > 0) {
@@ -201,20 +135,7 @@ static int init_exec(const struct init_args *a, const char *exec_path, struct se
                 if ((r = hooks_run(&a->spec->hooks, SPEC_HOOK_START_CONTAINER, json, err)) < 0)
                         return r;
         }
-        if ((r = sec_caps_drop_bounding(&p->caps, err)) < 0)
-                return r;
-        if (p->no_new_privileges && (r = sec_no_new_privs(err)) < 0)
-                return r;
-        if (filter && !late_seccomp && (r = sec_seccomp_load(filter, NULL, err)) < 0)
-                return r;
-        if ((r = sec_switch_user(&p->user, &p->caps, err)) < 0)
-                return r;
-        if ((r = sec_lsm_apply(p, err)) < 0)
-                return r;
-        if (filter && late_seccomp && (r = sec_seccomp_load(filter, NULL, err)) < 0)
-                return r;
-        execve(exec_path, p->args, p->env ? p->env : (char *[]){NULL});
-        return cx_error_set(err, errno, "exec `%s`", exec_path);
+        return proc_finalize_exec(p, exec_path, filter, err);
 }
 
 static _Noreturn void init_fail(const struct init_args *a, struct cx_error *e, bool parent_waits)
@@ -222,6 +143,23 @@ static _Noreturn void init_fail(const struct init_args *a, struct cx_error *e, b
         if (!parent_waits || sync_send_error(a->sync_fd, e) < 0)
                 fprintf(stderr, "capsa: %s\n", e ? e->msg : "container init failed");
         _exit(127);
+}
+
+/* SCMP_ACT_NOTIFY: the filter is loaded now (the listener must be handed over before the
+ * container runs) and its fd sent to the parent, which passes it to listenerPath. */
+static int init_send_seccomp(const struct init_args *a, struct sec_filter **filter,
+                             struct cx_error **err)
+{
+        _cleanup_close_ int nfd = -1;
+        int r;
+        if (sec_filter_has_listener(*filter)) {
+                if ((r = sec_seccomp_load(*filter, &nfd, err)) < 0)
+                        return r;
+                sec_filter_free(TAKE_PTR(*filter)); /* loaded: not again before execve */
+        }
+        struct sync_msg m = {.type = SYNC_SECCOMP};
+        r = fd_send(a->sync_fd, nfd, &m, offsetof(struct sync_msg, text));
+        return r < 0 ? cx_error_set(err, -r, "send the seccomp listener fd to the runtime") : 0;
 }
 
 void init_main(const struct init_args *a)
@@ -234,10 +172,16 @@ void init_main(const struct init_args *a)
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL); /* `run` blocks signals to forward them */
         prctl(PR_SET_PDEATHSIG, SIGKILL);
+        /* not ptrace-able nor readable through /proc until execve (CVE-2016-9962) */
+        if (sec_init_not_dumpable(&err) < 0)
+                init_fail(a, err, true);
         /* Nothing the caller left open may reach the container, except preserved fds. */
         syscall(SYS_close_range, 3 + a->opts->preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC);
 
         if (init_prepare(a, &exec_path, &filter, &err) < 0)
+                init_fail(a, err, true);
+        if (sec_seccomp_wants_listener(&a->spec->linux_.seccomp) &&
+            init_send_seccomp(a, &filter, &err) < 0)
                 init_fail(a, err, true);
         prctl(PR_SET_PDEATHSIG, 0); /* `create` exits now; the init lives on */
         if (sync_send(a->sync_fd, SYNC_READY, 0, 0, NULL) < 0)

@@ -17,6 +17,7 @@ enum sync_type {
         SYNC_HOOKS_DONE, /* parent -> init */
         SYNC_READY,      /* init -> parent: waiting for start */
         SYNC_ERROR,      /* either way: code + message */
+        SYNC_SECCOMP,    /* init -> parent: the seccomp listener fd (SCM_RIGHTS), if any */
 };
 
 struct sync_msg {
@@ -38,6 +39,7 @@ struct init_args {
         int sync_fd;
         int fifo_fd;
         int console_fd; /* connected --console-socket, or -1 */
+        const struct cg_join *join; /* the init joins its cgroup itself */
         const struct cg_hierarchy *cgroups;
         size_t n_cgroups;
         uint32_t new_ns;        /* CLONE_NEW* flags of namespaces created (not joined) */
@@ -45,6 +47,21 @@ struct init_args {
 };
 /* Runs in the cloned init; never returns. */
 _Noreturn void init_main(const struct init_args *a);
+
+/* ---- the user process (exec-process.c): shared by the init and `exec` ------------------- */
+struct sec_filter;
+/* Finds args[0] as execvp would, with the process's PATH, in the current root. */
+int proc_resolve_exec(const struct spec_process *p, char **ret, struct cx_error **err);
+/* Opens a pty (in the current /dev), sends the master to console_fd, makes the peer the
+ * controlling terminal of a new session and dups it onto fds 0-2. */
+int proc_setup_terminal(const struct spec_process *p, int console_fd, struct cx_error **err);
+/* systemd socket activation: when LISTEN_PID is our pid, returns LISTEN_FDS (the fds from 3
+ * on) and adds LISTEN_FDS=N and LISTEN_PID=1 to p->env, as runc does; else 0. */
+int proc_listen_fds(struct spec_process *p);
+/* Bounding set, no_new_privs, seccomp, user and capabilities, LSM label, then execve.  Returns
+ * only on failure. */
+int proc_finalize_exec(const struct spec_process *p, const char *exec_path,
+                       struct sec_filter *filter, struct cx_error **err);
 
 /* ---- hooks ------------------------------------------------------------------------------- */
 /* Runs hooks of one kind in order, each with state_json on stdin; stops at the first failure. */
@@ -54,5 +71,8 @@ int hooks_run(const struct spec_hooks *h, enum spec_hook_kind kind, const char *
 /* ---- shared by the lifecycle operations -------------------------------------------------- */
 /* Kills what remains, removes the cgroup and the state directory, runs poststop hooks. */
 int container_destroy(struct state_dir *d, const struct state *st, struct cx_error **err);
+/* Opens and locks ROOT/ID, reads its state and loads its cgroup manager (pause.c). */
+int container_cgroup_open(const char *root, const char *id, struct state_dir *d, struct state *st,
+                          struct cg_manager **m, struct cx_error **err);
 /* Signals a pid only if it is still the recorded process (pidfd). */
 int container_signal(const struct state *st, int sig, struct cx_error **err);

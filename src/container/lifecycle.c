@@ -150,6 +150,10 @@ int container_delete(const char *root, const char *id, bool force, struct cx_err
         struct state_dir d;
         struct state st;
         int r = open_container(root, id, &d, &st, err);
+        if (r == -ENOENT && force && id_validate(id, NULL) == 0) {
+                cx_error_freep(err); /* as runc: nothing to delete is not an error with --force */
+                return 0;
+        }
         if (r < 0)
                 return r;
         enum state_status status = state_status_get(&d, &st);

@@ -1,8 +1,11 @@
 /* `create` + `run`: the create plan, then (for run) start in-process and wait, forwarding
  * signals to the container and returning its exit status. */
 #include "container/create.h"
+#include "container/exec.h"
 
 #include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -47,63 +50,22 @@ static int start_own(struct create_ctx *c, struct cx_error **err)
         return 0;
 }
 
-static int exit_code(int status)
-{
-        if (WIFEXITED(status))
-                return WEXITSTATUS(status);
-        if (WIFSIGNALED(status))
-                return 128 + WTERMSIG(status);
-        return 255;
-}
-
-/* Forwards every signal we receive to the container; returns its exit status. */
-static int wait_forwarding(pid_t pid, int sfd)
-{
-        for (;;) {
-                struct signalfd_siginfo si;
-                ssize_t n = read(sfd, &si, sizeof(si));
-                if (n != sizeof(si)) {
-                        if (n < 0 && errno == EINTR)
-                                continue;
-                        int status;
-                        while (waitpid(pid, &status, 0) < 0)
-                                if (errno != EINTR)
-                                        return 255;
-                        return exit_code(status);
-                }
-                if (si.ssi_signo != SIGCHLD) {
-                        kill(pid, (int)si.ssi_signo);
-                        continue;
-                }
-                int status;
-                pid_t w;
-                while ((w = waitpid(-1, &status, WNOHANG)) > 0)
-                        if (w == pid)
-                                return exit_code(status);
-        }
-}
-
-static void block_signals(sigset_t *ret_old, sigset_t *ret_set)
-{
-        sigfillset(ret_set);
-        sigdelset(ret_set, SIGSEGV);
-        sigdelset(ret_set, SIGBUS);
-        sigdelset(ret_set, SIGILL);
-        sigdelset(ret_set, SIGFPE);
-        sigdelset(ret_set, SIGKILL);
-        sigdelset(ret_set, SIGSTOP);
-        sigprocmask(SIG_BLOCK, ret_set, ret_old);
-}
-
 int container_run(const struct container_opts *o, int *ret_status, struct cx_error **err)
 {
         sigset_t old, set;
         if (!o->detach)
-                block_signals(&old, &set);
+                console_block_signals(&old, &set);
+        struct container_opts fg = *o;
+        fg.own_console = !o->detach; /* a terminal without --console-socket: proxy it */
         struct create_ctx c;
-        int r = create_container(&c, o, err);
+        _cleanup_close_ int master = -1;
+        int r = create_container(&c, &fg, err);
         if (r < 0)
                 goto out;
+        if (c.console_peer >= 0 && (r = console_recv_master(c.console_peer, &master, err)) < 0) {
+                create_abort(&c);
+                goto out;
+        }
         if ((r = start_own(&c, err)) < 0) {
                 create_abort(&c);
                 goto out;
@@ -119,10 +81,15 @@ int container_run(const struct container_opts *o, int *ret_status, struct cx_err
                 create_abort(&c);
                 goto out;
         }
-        *ret_status = wait_forwarding(c.pid, sfd);
+        /* Other commands (state, kill, exec...) must work while we wait. */
+        flock(c.dir.fd, LOCK_UN);
+        *ret_status = console_wait(c.pid, sfd, master);
         close(sfd);
         c.st.pid = c.pid; /* reaped: the state now reads as stopped */
-        if (!o->keep) {
+        struct stat dst;
+        flock(c.dir.fd, LOCK_EX);
+        bool gone = fstat(c.dir.fd, &dst) < 0 || dst.st_nlink == 0; /* deleted meanwhile */
+        if (!o->keep && !gone) {
                 _cleanup_error_ struct cx_error *e = NULL;
                 if (container_destroy(&c.dir, &c.st, &e) < 0)
                         log_warn("%s", e->msg);

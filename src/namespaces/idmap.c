@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <sched.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* Writes data with one write(2), as the kernel requires for these files.  shown: the data as
  * it appears in an error message. */
@@ -99,4 +100,139 @@ int ns_time_prepare(const struct spec_linux *l, struct cx_error **err)
         if (r < 0)
                 return cx_error_prefix(err, "linux.timeOffsets");
         return 0;
+}
+
+/* ---- validation (parent side, before anything is created) --------------------------------- */
+
+/* True when [a, a+n) and [b, b+m) share an id. */
+static bool ranges_overlap(uint64_t a, uint64_t n, uint64_t b, uint64_t m)
+{
+        return a < b + m && b < a + n;
+}
+
+static int validate_map(const char *what, const struct spec_id_map *m, size_t n,
+                        struct cx_error **err)
+{
+        if (n > 340) /* the kernel's limit on lines in uid_map/gid_map */
+                return cx_error_msg(err, EINVAL,
+                                    "%s: %zu ranges given, the kernel takes at most 340", what, n);
+        for (size_t i = 0; i < n; i++) {
+                if (m[i].size == 0)
+                        return cx_error_msg(err, EINVAL, "%s[%zu].size: must be greater than 0",
+                                            what, i);
+                if ((uint64_t)m[i].container_id + m[i].size > UINT32_MAX ||
+                    (uint64_t)m[i].host_id + m[i].size > UINT32_MAX)
+                        return cx_error_msg(err, EINVAL,
+                                            "%s[%zu]: range %" PRIu32 "+%" PRIu32
+                                            " goes past the last id (4294967294)",
+                                            what, i, m[i].container_id, m[i].size);
+                for (size_t j = 0; j < i; j++) {
+                        if (ranges_overlap(m[j].container_id, m[j].size, m[i].container_id,
+                                           m[i].size))
+                                return cx_error_msg(
+                                    err, EINVAL,
+                                    "%s[%zu] and %s[%zu]: container ids %" PRIu32 "-%" PRIu64
+                                    " and %" PRIu32 "-%" PRIu64 " overlap",
+                                    what, j, what, i, m[j].container_id,
+                                    (uint64_t)m[j].container_id + m[j].size - 1, m[i].container_id,
+                                    (uint64_t)m[i].container_id + m[i].size - 1);
+                        if (ranges_overlap(m[j].host_id, m[j].size, m[i].host_id, m[i].size))
+                                return cx_error_msg(
+                                    err, EINVAL,
+                                    "%s[%zu] and %s[%zu]: host ids %" PRIu32 "-%" PRIu64
+                                    " and %" PRIu32 "-%" PRIu64 " overlap",
+                                    what, j, what, i, m[j].host_id,
+                                    (uint64_t)m[j].host_id + m[j].size - 1, m[i].host_id,
+                                    (uint64_t)m[i].host_id + m[i].size - 1);
+                }
+        }
+        return 0;
+}
+
+bool ns_id_mapped(const struct spec_id_map *m, size_t n, uint32_t container_id)
+{
+        for (size_t i = 0; i < n; i++)
+                if (container_id >= m[i].container_id &&
+                    (uint64_t)container_id < (uint64_t)m[i].container_id + m[i].size)
+                        return true;
+        return false;
+}
+
+static bool host_id_mapped(const struct spec_id_map *m, size_t n, uint32_t host_id)
+{
+        for (size_t i = 0; i < n; i++)
+                if (host_id >= m[i].host_id &&
+                    (uint64_t)host_id < (uint64_t)m[i].host_id + m[i].size)
+                        return true;
+        return false;
+}
+
+static int validate_process_ids(const struct spec *s, struct cx_error **err)
+{
+        const struct spec_linux *l = &s->linux_;
+        const struct spec_user *u = &s->process.user;
+
+        if (!ns_id_mapped(l->uid_mappings, l->n_uid_mappings, u->uid))
+                return cx_error_msg(
+                    err, EINVAL, "process.user.uid: %" PRIu32 " is not mapped by linux.uidMappings",
+                    u->uid);
+        if (!ns_id_mapped(l->gid_mappings, l->n_gid_mappings, u->gid))
+                return cx_error_msg(
+                    err, EINVAL, "process.user.gid: %" PRIu32 " is not mapped by linux.gidMappings",
+                    u->gid);
+        for (size_t i = 0; i < u->n_additional_gids; i++)
+                if (!ns_id_mapped(l->gid_mappings, l->n_gid_mappings, u->additional_gids[i]))
+                        return cx_error_msg(err, EINVAL,
+                                            "process.user.additionalGids[%zu]: %" PRIu32
+                                            " is not mapped by linux.gidMappings",
+                                            i, u->additional_gids[i]);
+        return 0;
+}
+
+/* The container's root must be able to own its rootfs: its host owner must be mapped. */
+static int validate_rootfs_owner(const struct spec *s, struct cx_error **err)
+{
+        const struct spec_linux *l = &s->linux_;
+        struct stat st;
+
+        if (stat(s->root.path, &st) < 0)
+                return cx_error_set(err, errno, "root.path: rootfs `%s`", s->root.path);
+        if (!host_id_mapped(l->uid_mappings, l->n_uid_mappings, st.st_uid))
+                return cx_error_msg(err, EINVAL,
+                                    "root.path: the rootfs `%s` is owned by host uid %u, which "
+                                    "linux.uidMappings does not map (chown it to a mapped id, "
+                                    "or map uid %u)",
+                                    s->root.path, (unsigned)st.st_uid, (unsigned)st.st_uid);
+        if (!host_id_mapped(l->gid_mappings, l->n_gid_mappings, st.st_gid))
+                return cx_error_msg(err, EINVAL,
+                                    "root.path: the rootfs `%s` is owned by host gid %u, which "
+                                    "linux.gidMappings does not map (chown it to a mapped id, "
+                                    "or map gid %u)",
+                                    s->root.path, (unsigned)st.st_gid, (unsigned)st.st_gid);
+        return 0;
+}
+
+int ns_idmap_validate(const struct spec *s, bool rootfs_idmapped, struct cx_error **err)
+{
+        const struct spec_linux *l = &s->linux_;
+        int r;
+
+        for (size_t i = 0; i < s->n_mounts; i++) {
+                const struct spec_mount *m = &s->mounts[i];
+                char what[64];
+                snprintf(what, sizeof(what), "mounts[%zu].uidMappings", i);
+                if ((r = validate_map(what, m->uid_mappings, m->n_uid_mappings, err)) < 0)
+                        return r;
+                snprintf(what, sizeof(what), "mounts[%zu].gidMappings", i);
+                if ((r = validate_map(what, m->gid_mappings, m->n_gid_mappings, err)) < 0)
+                        return r;
+        }
+        if (!l->ns[SPEC_NS_USER].present || l->ns[SPEC_NS_USER].path)
+                return 0;
+        if ((r = validate_map("linux.uidMappings", l->uid_mappings, l->n_uid_mappings, err)) < 0 ||
+            (r = validate_map("linux.gidMappings", l->gid_mappings, l->n_gid_mappings, err)) < 0)
+                return r;
+        if ((r = validate_process_ids(s, err)) < 0)
+                return r;
+        return rootfs_idmapped ? 0 : validate_rootfs_owner(s, err);
 }

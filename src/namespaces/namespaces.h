@@ -33,6 +33,12 @@ int ns_mount_opts_parse(char *const *options, struct ns_mount_opts *ret, struct 
 void ns_mount_opts_clear(struct ns_mount_opts *o);
 
 /* ---- parent side ------------------------------------------------------------------------- */
+/* Checks linux.uidMappings/gidMappings (and mounts[].uid/gidMappings): sizes, overlapping
+ * container or host ranges, the process user and groups mapped, the rootfs owner mapped (unless
+ * rootfs_idmapped: the rootfs is reached through an idmapped mount).  Errors name the JSON path. */
+int ns_idmap_validate(const struct spec *s, bool rootfs_idmapped, struct cx_error **err);
+/* True when container_id falls in one of the n ranges. */
+bool ns_id_mapped(const struct spec_id_map *m, size_t n, uint32_t container_id);
 /* Writes /proc/PID/{setgroups,uid_map,gid_map} from linux.uidMappings/gidMappings. */
 int ns_write_id_maps(pid_t pid, const struct spec_linux *l, struct cx_error **err);
 

@@ -97,6 +97,14 @@ static int build_tree(struct ns_ctx *c, struct cx_error **err)
                 if (r < 0)
                         return cx_error_prefix(err, "set up /dev");
         }
+        /* As runc: a missing cwd is created (after the mounts, so it may live on one).  It is
+         * resolved inside the root without magic links, so it cannot point at an fd. */
+        if (s->process.cwd) {
+                _cleanup_close_ int fd = -1;
+                r = ns_resolve_in_root(c->rootfd, s->process.cwd, NS_CREATE_DIR, &fd, err);
+                if (r < 0)
+                        return cx_error_prefix(err, "process.cwd `%s`", s->process.cwd);
+        }
         return 0;
 }
 

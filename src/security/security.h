@@ -48,7 +48,36 @@ void sec_filter_freep(struct sec_filter **f);
  * must hand to the runtime (linux.seccomp.listenerPath) before execve. */
 bool sec_filter_has_listener(const struct sec_filter *f);
 
+/* True when some rule's action is SCMP_ACT_NOTIFY: the init then hands the listener fd to the
+ * runtime before it waits for start (a SYNC_SECCOMP message, without an fd when libseccomp knew
+ * none of the notify rules' syscalls). */
+bool sec_seccomp_wants_listener(const struct spec_seccomp *s);
+/* Sends the listener fd with the ContainerProcessState JSON (state_json: the OCI state) to
+ * linux.seccomp.listenerPath. */
+int sec_seccomp_send_listener(const struct spec_seccomp *s, int notify_fd, pid_t pid,
+                              const char *state_json, struct cx_error **err);
+
+/* capsa's default profile for tenants (profile.c): allow by default, refuse the syscall groups
+ * documented there; mount-family calls are refused only when !user_ns.  Compile it with
+ * sec_seccomp_compile. */
+struct spec_seccomp *sec_default_profile(bool user_ns);
+void sec_default_profile_free(struct spec_seccomp *s);
+
 /* Fails clearly when the config asks for an AppArmor profile or SELinux label and the host has
  * no such LSM; otherwise prepares them to apply on exec. */
 int sec_lsm_check(const struct spec_process *p, struct cx_error **err);
 int sec_lsm_apply(const struct spec_process *p, struct cx_error **err);
+
+/* ---- hardening (hardening.c, exeseal.c) ------------------------------------------------- */
+/* Re-executes capsa from a read-only detached overlay of its own binary (or a sealed memfd
+ * when overlayfs cannot be mounted and the caller can write the binary), so that a container
+ * cannot overwrite it through /proc/PID/exe (CVE-2019-5736).  Returns 0 without doing anything
+ * when the binary already runs from a read-only mount or a sealed memfd; on success it does not
+ * return.  argv: main's argv, unchanged. */
+int sec_exe_seal(char **argv, struct cx_error **err);
+/* prctl(PR_SET_DUMPABLE, 0): the init cannot be ptraced or inspected through /proc before it
+ * execs the user's process, which makes it dumpable again (CVE-2016-9962). */
+int sec_init_not_dumpable(struct cx_error **err);
+/* chdir to process.cwd, resolved inside the current root without following magic links
+ * (CVE-2024-21626).  Call after pivot_root/chroot. */
+int sec_chdir_cwd(const char *cwd, struct cx_error **err);

@@ -232,3 +232,32 @@ void spec_process_clear(struct spec_process *p)
         free(p->selinux_label);
         *p = (struct spec_process){0};
 }
+
+int spec_parse_process_json(const char *json, size_t len, const char *name,
+                            struct spec_process *ret, struct cx_error **err)
+{
+        struct spec_process p = {0};
+        yajl_val tree;
+        int r;
+
+        if (!name)
+                name = "process";
+        if ((r = j_parse(json, len, name, &tree, err)) < 0)
+                return r;
+        struct jcur top = j_root(tree, err);
+        if (!YAJL_IS_OBJECT(tree))
+                r = j_type_fail(&top, NULL, "object", tree);
+        else
+                r = spec_parse_process(&top, &p);
+        yajl_tree_free(tree);
+        if (r >= 0 && (!p.args || !p.args[0]))
+                r = cx_error_msg(err, EINVAL, "args: must not be empty");
+        else if (r >= 0 && (!p.cwd || p.cwd[0] != '/'))
+                r = cx_error_msg(err, EINVAL, "cwd: must be an absolute path");
+        if (r < 0) {
+                spec_process_clear(&p);
+                return cx_error_prefix(err, "%s", name);
+        }
+        *ret = p;
+        return 0;
+}

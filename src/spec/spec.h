@@ -361,6 +361,13 @@ int spec_parse_resources(const char *json, size_t len, const char *name, struct 
                          struct cx_error **err);
 void spec_resources_clear(struct spec_resources *r);
 
+/* Parses a standalone JSON process object (for `exec --process FILE`); error paths start at
+ * the top ("user.uid: ...").  Checks that args is non-empty and cwd absolute.  json must be
+ * NUL-terminated at json[len].  Free with spec_process_clear. */
+int spec_parse_process_json(const char *json, size_t len, const char *name,
+                            struct spec_process *ret, struct cx_error **err);
+void spec_process_clear(struct spec_process *p);
+
 /* Annotation lookup: NULL if absent. */
 const char *spec_annotation(const struct spec *s, const char *key);
 

@@ -1,5 +1,6 @@
 /* ROOT/ID directories: creation, locking, removal, listing; the derived status. */
 #include "state/state.h"
+#include "cgroups/cgroups.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -148,6 +149,8 @@ enum state_status state_status_get(struct state_dir *d, const struct state *s)
         struct stat st;
         if (fstatat(d->fd, "exec.fifo", &st, AT_SYMLINK_NOFOLLOW) == 0)
                 return STATE_CREATED;
+        if (cg_dirs_frozen(s->cgroup_driver, s->cgroup_dirs))
+                return STATE_PAUSED;
         return STATE_RUNNING;
 }
 

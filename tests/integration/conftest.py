@@ -214,22 +214,46 @@ class Runtime:
         return base + [str(a) for a in args]
 
     def __call__(self, *args, timeout=DEFAULT_TIMEOUT, root=True, input=None, cwd=None):
+        """Run the runtime to completion. stdout/stderr go to files, not pipes: a created or
+        detached container inherits them and would keep a pipe open after the runtime exits."""
         argv = self.argv(*args, root=root)
-        try:
-            p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
-                               input=input if input is not None else "",
-                               cwd=cwd or self.testdir)
-        except subprocess.TimeoutExpired as e:
-            raise AssertionError(f"timed out after {timeout}s: {' '.join(argv)}\n"
-                                 f"stdout: {e.stdout}\nstderr: {e.stderr}") from None
-        return Result(argv, p.returncode, p.stdout, p.stderr)
+        with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+            p = subprocess.Popen(argv, stdout=out, stderr=err, text=True,
+                                 stdin=subprocess.PIPE if input is not None else
+                                 subprocess.DEVNULL, cwd=cwd or self.testdir)
+            try:
+                p.communicate(input=input, timeout=timeout)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+                out.seek(0)
+                err.seek(0)
+                raise AssertionError(f"timed out after {timeout}s: {' '.join(argv)}\n"
+                                     f"stdout: {out.read()}\nstderr: {err.read()}") from None
+            out.seek(0)
+            err.seek(0)
+            return Result(argv, p.returncode, out.read(), err.read())
 
     def spawn(self, *args, **kw):
-        """Start the runtime in the background; killed (by pid) in teardown if still alive."""
-        p = subprocess.Popen(self.argv(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             stdin=subprocess.DEVNULL, text=True, cwd=self.testdir, **kw)
+        """Start the runtime in the background (stdio to files); killed (by pid) in teardown
+        if still alive. Use finish(p) to wait and collect its Result."""
+        argv = self.argv(*args)
+        out = tempfile.TemporaryFile("w+")
+        err = tempfile.TemporaryFile("w+")
+        p = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL, text=True,
+                             cwd=self.testdir, **kw)
+        p.files = (out, err)
+        p.argv = argv
         self.procs.append(p)
         return p
+
+    @staticmethod
+    def finish(p, timeout=DEFAULT_TIMEOUT):
+        p.wait(timeout=timeout)
+        out, err = p.files
+        out.seek(0)
+        err.seek(0)
+        return Result(p.argv, p.returncode, out.read(), err.read())
 
     # lifecycle shortcuts
     def run(self, bundle, *extra, cid=None, timeout=DEFAULT_TIMEOUT):
@@ -289,7 +313,11 @@ def find_cgroups(needle, maxdepth=6):
 
 
 def find_processes(ids, paths):
+    """Processes that belong to a test container: the id in their cmdline or cgroup, their
+    cwd/root inside a bundle, or a bundle path in their mount table (a pivoted container's
+    root mount names its host source)."""
     me = os.getpid()
+    own_mnt = os.readlink("/proc/self/ns/mnt")
     found = []
     for pid in os.listdir("/proc"):
         if not pid.isdigit() or int(pid) == me:
@@ -297,15 +325,22 @@ def find_processes(ids, paths):
         try:
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(
                 errors="replace")
+            cg = Path(f"/proc/{pid}/cgroup").read_text()
         except OSError:
             continue
-        why = [i for i in ids if i in cmd]
+        why = [i for i in ids if i in cmd] + [f"cgroup {i}" for i in ids if i in cg]
         for link in ("cwd", "root"):
             try:
                 t = os.readlink(f"/proc/{pid}/{link}")
             except OSError:
                 continue
             why += [f"{link}={t}" for p in paths if t == p or t.startswith(p + "/")]
+        try:
+            if os.readlink(f"/proc/{pid}/ns/mnt") != own_mnt:
+                mi = Path(f"/proc/{pid}/mountinfo").read_text()
+                why += [f"mounts {p}" for p in paths if p + "/" in mi]
+        except OSError:
+            pass
         if why:
             found.append(f"pid {pid} ({cmd.strip()[:80]}): {why}")
     return found
@@ -324,6 +359,35 @@ def leftovers(rt, bundle_paths):
     left += [f"process: {p}" for p in find_processes([i for i in rt.ids if i],
                                                      [str(p) for p in bundle_paths])]
     return left
+
+
+def scrub(rt, bundle_paths):
+    """Remove what a failed runtime left: processes in our cgroups (by pid), the cgroups,
+    mounts under our bundles, state dirs. Only things named after this test's ids/paths."""
+    for line in find_processes([i for i in rt.ids if i], [str(p) for p in bundle_paths]):
+        kill_pid(int(line.split()[1]))
+    for cid in rt.ids:
+        if not cid:
+            continue
+        for cg in sorted(find_cgroups(cid), key=len, reverse=True):
+            for sub, _, _ in sorted(os.walk(cg), key=lambda w: -len(w[0])):
+                try:
+                    for pid in Path(sub, "cgroup.procs").read_text().split():
+                        kill_pid(int(pid))
+                except OSError:
+                    pass
+        time.sleep(0.2)
+        for cg in find_cgroups(cid):
+            for sub, _, _ in sorted(os.walk(cg), key=lambda w: -len(w[0])):
+                try:
+                    os.rmdir(sub)
+                except OSError:
+                    pass
+    for line in reversed(Path("/proc/self/mountinfo").read_text().splitlines()):
+        target = line.split()[4]
+        if any(str(p) in target for p in bundle_paths):
+            subprocess.run(["umount", "-l", target], timeout=10)
+    shutil.rmtree(rt.root, ignore_errors=True)
 
 
 # ---- per-test fixtures -----------------------------------------------------------------------
@@ -350,9 +414,11 @@ def runtime(testdir):
         if p.poll() is None:
             p.kill()
         try:
-            p.communicate(timeout=10)
+            p.wait(timeout=10)
         except subprocess.TimeoutExpired:
             pass
+        for f in p.files:
+            f.close()
     for cid in rt.ids:
         if cid and "/" not in cid and cid != "..":
             rt("delete", "--force", cid, timeout=DEFAULT_TIMEOUT)
@@ -362,6 +428,8 @@ def runtime(testdir):
         if not left or time.monotonic() > deadline:
             break
         time.sleep(0.1)
+    if left:
+        scrub(rt, rt.bundles)  # don't litter the shared machine; the test still fails
     assert not left, "left behind after the test:\n  " + "\n  ".join(left)
 
 
@@ -377,7 +445,8 @@ def bundle(runtime, testdir, base_rootfs):
         os.chmod(path, 0o755)
         subprocess.run(["cp", "-a", str(base_rootfs), str(path / "rootfs")], check=True,
                        timeout=60)
-        b = Bundle(path, config if config is not None else default_config(args))
+        cfg = copy.deepcopy(config) if config is not None else default_config(args)
+        b = Bundle(path, cfg)
         b.save()
         runtime.bundles.append(path)
         return b

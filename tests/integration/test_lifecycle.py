@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+import subprocess
 import time
 
 import pytest
@@ -18,7 +19,6 @@ def sleeper(bundle, secs=30):
 
 def test_create_start_stop_delete(runtime, bundle):
     b = bundle()
-    b.process["args"] = ["/bin/sh", "-c", "read x"]  # waits until stdin closes; stdin is ours
     b.process["args"] = [CHECKER, "sleep", "1"]
     r = runtime.create(b)
     assert r.rc == 0, r
@@ -100,8 +100,8 @@ def test_run_killed_from_outside(runtime, bundle):
     p = runtime.spawn("run", "--bundle", b.path, cid)
     runtime.wait_status(cid, "running")
     assert runtime("kill", cid, "KILL").rc == 0
-    p.communicate(timeout=10)
-    assert p.returncode == 128 + signal.SIGKILL
+    r = runtime.finish(p)
+    assert r.rc == 128 + signal.SIGKILL, r
 
 
 def test_run_forwards_sigterm(runtime, bundle):
@@ -110,16 +110,17 @@ def test_run_forwards_sigterm(runtime, bundle):
     cid = runtime.new_id()
     p = runtime.spawn("run", "--bundle", b.path, cid)
     runtime.wait_status(cid, "running")
+    r = None
     for _ in range(20):  # until the checker has installed its handler
         time.sleep(0.25)
         p.send_signal(signal.SIGTERM)
         try:
-            out, err = p.communicate(timeout=1)
+            r = runtime.finish(p, timeout=1)
             break
-        except Exception:
+        except subprocess.TimeoutExpired:
             continue
-    assert p.returncode == 100 + signal.SIGTERM, (p.returncode, out, err)
-    assert json.loads(out)["signal"] == signal.SIGTERM
+    assert r is not None and r.rc == 100 + signal.SIGTERM, r
+    assert json.loads(r.out)["signal"] == signal.SIGTERM
 
 
 def test_run_detach(runtime, bundle):
@@ -278,7 +279,7 @@ def test_delete_force_after_runtime_killed_midway(runtime, bundle):
     while time.monotonic() < end and not (runtime.root / cid).exists() and p.poll() is None:
         time.sleep(0.001)
     kill_pid(p.pid)
-    p.communicate(timeout=10)
+    p.wait(timeout=10)
     r = runtime("delete", "--force", cid)
     assert r.rc == 0, r
     # teardown asserts no state, mount, cgroup or process is left
@@ -291,7 +292,7 @@ def test_delete_force_after_runtime_killed_late(runtime, bundle):
     p = runtime.spawn("create", "--bundle", b.path, cid)
     time.sleep(0.05)
     kill_pid(p.pid)
-    p.communicate(timeout=10)
+    p.wait(timeout=10)
     r = runtime("delete", "--force", cid)
     assert r.rc == 0, r
 
@@ -303,12 +304,13 @@ def test_run_killed_runtime_then_delete_force(runtime, bundle):
     p = runtime.spawn("run", "--bundle", b.path, cid)
     runtime.wait_status(cid, "running")
     kill_pid(p.pid)
-    p.communicate(timeout=10)
+    p.wait(timeout=10)
     assert runtime("state", cid).rc == 0
     r = runtime("delete", "--force", cid)
     assert r.rc == 0, r
 
 
+@pytest.mark.capsa_only  # runc 1.1.5: two racing creates of one id can both succeed (and leak)
 def test_concurrent_creates_same_id(runtime, bundle):
     b = sleeper(bundle)
     b.save()

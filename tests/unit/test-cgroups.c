@@ -85,14 +85,35 @@ static void test_helpers(void)
 
         struct spec_resources r = {0};
         _cleanup_error_ struct cx_error *err = NULL;
-        ok(cg_check_unsupported(&r, &err) == 0, "empty resources are fine");
-        r.blkio.weight = (struct spec_opt_u64){true, 100};
-        ok(cg_check_unsupported(&r, &err) == -EOPNOTSUPP, "blockIO refused");
-        is_str(err ? err->msg : NULL, "linux.resources.blockIO: not supported yet", "message");
+        ok(cg_v2_check(&r, &err) == 0, "empty resources are fine on v2");
+        r.memory.swappiness = (struct spec_opt_u64){true, 10};
+        ok(cg_v2_check(&r, &err) == -EOPNOTSUPP, "swappiness refused on v2");
+        contains(err ? err->msg : NULL, "linux.resources.memory.swappiness", "names the path");
         cx_error_freep(&err);
-        r = (struct spec_resources){.n_hugepage_limits = 1};
-        ok(cg_check_unsupported(&r, &err) == -EOPNOTSUPP, "hugepageLimits refused");
-        contains(err ? err->msg : NULL, "linux.resources.hugepageLimits", "names the path");
+        r = (struct spec_resources){0};
+        r.network.class_id = (struct spec_opt_u64){true, 0x100001};
+        ok(cg_v2_check(&r, &err) == -EOPNOTSUPP, "network classID refused on v2");
+        contains(err ? err->msg : NULL, "linux.resources.network.classID", "names the path");
+        cx_error_freep(&err);
+        r = (struct spec_resources){0};
+        ok(!cg_blkio_set(&r.blkio), "no blockIO");
+        r.blkio.n_throttle[2] = 1;
+        ok(cg_blkio_set(&r.blkio), "a throttle is blockIO");
+
+        /* device rule list: configured, then linux.devices, then the standard nodes */
+        struct cg_manager mgr = {0};
+        struct spec_device dev = {.path = "/dev/fuse", .type = 'c', .major = 10, .minor = 229};
+        cg_manager_set_devices(&mgr, &dev, 1);
+        struct spec_device_cgroup deny = {.allow = false, .type = 'a'};
+        r = (struct spec_resources){.devices = &deny, .n_devices = 1};
+        struct spec_device_cgroup *rules = NULL;
+        n = 0;
+        cg_device_rules(&mgr, &r, &rules, &n);
+        ok(n > 3 && !rules[0].allow && rules[1].allow && rules[1].major.v == 10 &&
+               rules[1].minor.v == 229 && rules[1].type == 'c',
+           "deny-all, then the linux.devices node, then defaults (%zu rules)", n);
+        free(rules);
+        free(mgr.extra_devices);
 }
 
 static void test_manager(void)
@@ -358,10 +379,11 @@ static void test_v2_on_unified(const char *name)
         ok(access(dir, F_OK) < 0, "nothing left");
         cx_error_freep(&err);
 
-        struct spec_device_cgroup dev = {.allow = false, .type = 'a'};
-        r = (struct spec_resources){.present = true, .devices = &dev, .n_devices = 1};
-        ok(cg_create(m, &r, &err) == -EOPNOTSUPP, "v2 devices refused");
-        contains(err ? err->msg : NULL, "linux.resources.devices", "names the path");
+        r = (struct spec_resources){.present = true};
+        r.memory.swappiness = (struct spec_opt_u64){true, 10};
+        ok(cg_create(m, &r, &err) == -EOPNOTSUPP, "v2 swappiness refused");
+        contains(err ? err->msg : NULL, "linux.resources.memory.swappiness", "names the path");
+        ok(access(dir, F_OK) < 0, "nothing left");
         cx_error_freep(&err);
 
         ok(cg_create(m, NULL, &err) == 0, "v2 create: %s", err ? err->msg : "");

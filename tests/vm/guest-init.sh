@@ -1,0 +1,33 @@
+#!/bin/bash
+# Stage 2 of the VM tier's guest (see vm-run): PID 1 in the overlay of the host's root.
+# Sets up the mounts a container runtime needs, enables every cgroup v2 controller, runs
+# OUT/cmd.sh with its output in OUT/output (and on the console), writes its status to OUT/rc
+# and powers off.
+out=$1
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/root
+
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+mount -t tmpfs -o mode=0755 tmpfs /run
+mkdir -p /dev/pts /dev/shm
+mount -t devpts -o newinstance,ptmxmode=0666,mode=0620,gid=5 devpts /dev/pts
+ln -sf pts/ptmx /dev/ptmx 2>/dev/null
+mount -t tmpfs -o mode=1777 shm /dev/shm
+mkdir -p "$out"
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 out "$out"
+mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup
+ctrls=$(cat /sys/fs/cgroup/cgroup.controllers)
+echo "$ctrls" | sed 's/\([a-z_]\+\)/+\1/g' > /sys/fs/cgroup/cgroup.subtree_control
+ip link set lo up 2>/dev/null || true
+hostname capsa-vm
+
+{
+        echo "vm-init: kernel $(uname -r), cgroup2 controllers: $ctrls"
+        bash "$out/cmd.sh"
+        echo $? > "$out/rc.tmp"
+} 2>&1 | tee "$out/output" > /dev/console
+mv "$out/rc.tmp" "$out/rc"
+sync
+/bin/busybox poweroff -f
+sleep 5
+echo o > /proc/sysrq-trigger
