@@ -146,6 +146,7 @@ int cg_v2_check(const struct spec_resources *r, struct cx_error **err);
 int cg_v1_blkio(const char *dir, const struct spec_blkio *b, struct cx_error **err);
 int cg_v2_io(const char *dir, const struct spec_blkio *b, struct cx_error **err);
 /* hugepageLimits into DIR: hugetlb.SIZE.max (v2) or hugetlb.SIZE.limit_in_bytes (v1). */
+int cg_hugetlb_check(const struct spec_resources *r, struct cx_error **err);
 int cg_hugetlb(const char *dir, const struct spec_resources *r, bool v2, struct cx_error **err);
 int cg_rdma(const char *dir, const struct spec_resources *r, struct cx_error **err);
 int cg_v1_network(const struct cg_manager *m, const struct spec_network_res *n,

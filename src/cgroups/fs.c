@@ -385,6 +385,9 @@ static int kill_all_and_wait(struct cg_manager *m, struct cx_error **err)
                                 return r;
                         total += n;
                 }
+                /* frozen processes die only once thawed (a paused container) */
+                if (round == 0 && total > 0 && cg_frozen(m, NULL) > 0)
+                        cg_freeze(m, false, NULL);
                 if (total == 0)
                         return 0;
                 if (now_ms() > deadline) {

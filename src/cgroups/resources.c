@@ -296,6 +296,17 @@ static bool valid_page_size(const char *s)
         return strlen(s + d) == 2 && strchr("KMGTP", s[d]) && s[d + 1] == 'B';
 }
 
+int cg_hugetlb_check(const struct spec_resources *r, struct cx_error **err)
+{
+        for (size_t i = 0; i < r->n_hugepage_limits; i++)
+                if (!valid_page_size(r->hugepage_limits[i].page_size))
+                        return cx_error_msg(err, EINVAL,
+                                            "linux.resources.hugepageLimits[%zu].pageSize: "
+                                            "invalid page size `%s` (expected e.g. 2MB or 1GB)",
+                                            i, r->hugepage_limits[i].page_size);
+        return 0;
+}
+
 int cg_hugetlb(const char *dir, const struct spec_resources *r, bool v2, struct cx_error **err)
 {
         for (size_t i = 0; i < r->n_hugepage_limits; i++) {

@@ -6,9 +6,10 @@
 #include <string.h>
 #include <sys/wait.h>
 
-static const char ps_help[] = "Usage: capsa ps [--format table|json] <container-id> [ps options]\n\n"
-                              "  -f, --format FORMAT   table (default: `ps -ef` rows of the "
-                              "container) or json (array of pids)\n";
+static const char ps_help[] =
+    "Usage: capsa ps [--format table|json] <container-id> [ps options]\n\n"
+    "  -f, --format FORMAT   table (default: `ps -ef` rows of the "
+    "container) or json (array of pids)\n";
 
 static bool has_pid(const pid_t *pids, size_t n, long pid)
 {

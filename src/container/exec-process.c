@@ -111,3 +111,26 @@ int proc_listen_fds(struct spec_process *p)
         strv_append(&p->env, "LISTEN_PID=1");
         return (int)n;
 }
+
+char *proc_exe(pid_t pid)
+{
+        char path[64], buf[4096];
+        snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+        ssize_t n = readlink(path, buf, sizeof(buf) - 1);
+        if (n < 0)
+                return NULL;
+        buf[n] = '\0';
+        return xstrdup(buf);
+}
+
+void proc_wait_exec(pid_t pid, const char *exe_before)
+{
+        if (!exe_before)
+                return;
+        for (;;) {
+                _cleanup_free_ char *now = proc_exe(pid);
+                if (!now || strcmp(now, exe_before) != 0)
+                        return; /* exec'd, or gone */
+                usleep(1000);
+        }
+}

@@ -36,8 +36,8 @@ struct exec_ctx {
 
 /* /proc/PID/ns names, indexed by enum spec_ns_type. */
 static const char *const proc_ns_names[SPEC_NS_MAX] = {
-    [SPEC_NS_PID] = "pid",   [SPEC_NS_NETWORK] = "net", [SPEC_NS_MOUNT] = "mnt",
-    [SPEC_NS_IPC] = "ipc",   [SPEC_NS_UTS] = "uts",     [SPEC_NS_USER] = "user",
+    [SPEC_NS_PID] = "pid",       [SPEC_NS_NETWORK] = "net", [SPEC_NS_MOUNT] = "mnt",
+    [SPEC_NS_IPC] = "ipc",       [SPEC_NS_UTS] = "uts",     [SPEC_NS_USER] = "user",
     [SPEC_NS_CGROUP] = "cgroup", [SPEC_NS_TIME] = "time",
 };
 
@@ -419,7 +419,8 @@ static int exec_spawn(struct exec_ctx *x, pid_t *ret_pid, int *ret_master, struc
                 return r;
         pid_t pid = m.pid;
         closep(&x->console_fd);
-        if (x->console_peer >= 0 && (r = console_recv_master(x->console_peer, ret_master, err)) < 0) {
+        if (x->console_peer >= 0 &&
+            (r = console_recv_master(x->console_peer, ret_master, err)) < 0) {
                 /* the process failed before it sent its terminal: report why */
                 _cleanup_error_ struct cx_error *why = NULL;
                 if (wait_exec(sync_fd, &why) < 0) {

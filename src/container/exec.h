@@ -28,7 +28,7 @@ struct container_exec_opts {
         uint32_t uid, gid;
         uint32_t *additional_gids; /* appended */
         size_t n_additional_gids;
-        char **caps; /* --cap names: added to bounding, effective, permitted (and ambient) */
+        char **caps;      /* --cap names: added to bounding, effective, permitted (and ambient) */
         int no_new_privs; /* -1: keep */
         const char *apparmor;
         const char *process_label;

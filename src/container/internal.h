@@ -58,6 +58,10 @@ int proc_setup_terminal(const struct spec_process *p, int console_fd, struct cx_
 /* systemd socket activation: when LISTEN_PID is our pid, returns LISTEN_FDS (the fds from 3
  * on) and adds LISTEN_FDS=N and LISTEN_PID=1 to p->env, as runc does; else 0. */
 int proc_listen_fds(struct spec_process *p);
+/* The target of /proc/PID/exe (NULL if gone), and a wait until it changes: `start` runs
+ * poststart hooks only once the init has exec'd the user process (after startContainer). */
+char *proc_exe(pid_t pid);
+void proc_wait_exec(pid_t pid, const char *exe_before);
 /* Bounding set, no_new_privs, seccomp, user and capabilities, LSM label, then execve.  Returns
  * only on failure. */
 int proc_finalize_exec(const struct spec_process *p, const char *exec_path,

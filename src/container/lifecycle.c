@@ -44,6 +44,7 @@ int container_start(const char *root, const char *id, struct cx_error **err)
                 r = cx_error_set(err, errno, "cannot start container `%s`: open exec.fifo", id);
                 goto out;
         }
+        _cleanup_free_ char *exe = proc_exe(st.pid);
         if (write(fifo, "0", 1) != 1) {
                 r = cx_error_set(err, errno, "cannot start container `%s`: write exec.fifo", id);
                 goto out;
@@ -53,6 +54,7 @@ int container_start(const char *root, const char *id, struct cx_error **err)
         if (read_file_at(d.fd, "config.json", &cfg, NULL, NULL) == 0 && strstr(cfg, "poststart")) {
                 struct spec *s = NULL;
                 if (spec_parse(cfg, strlen(cfg), "config.json", st.bundle, &s, NULL) == 0) {
+                        proc_wait_exec(st.pid, exe); /* poststart: after the user process */
                         _cleanup_free_ char *json = state_oci_json(&st, STATE_RUNNING);
                         _cleanup_error_ struct cx_error *e = NULL;
                         if (hooks_run(&s->hooks, SPEC_HOOK_POSTSTART, json, &e) < 0)

@@ -189,26 +189,22 @@ static int validate_process_ids(const struct spec *s, struct cx_error **err)
         return 0;
 }
 
-/* The container's root must be able to own its rootfs: its host owner must be mapped. */
-static int validate_rootfs_owner(const struct spec *s, struct cx_error **err)
+/* The container's root should own its rootfs: a host owner outside the mappings shows up as
+ * the overflow id ("nobody") and the container's root cannot write it.  runc accepts such a
+ * rootfs (engines use it read-only), so this is a warning naming the JSON path, not an error. */
+static int check_rootfs_owner(const struct spec *s, struct cx_error **err)
 {
         const struct spec_linux *l = &s->linux_;
         struct stat st;
 
         if (stat(s->root.path, &st) < 0)
                 return cx_error_set(err, errno, "root.path: rootfs `%s`", s->root.path);
-        if (!host_id_mapped(l->uid_mappings, l->n_uid_mappings, st.st_uid))
-                return cx_error_msg(err, EINVAL,
-                                    "root.path: the rootfs `%s` is owned by host uid %u, which "
-                                    "linux.uidMappings does not map (chown it to a mapped id, "
-                                    "or map uid %u)",
-                                    s->root.path, (unsigned)st.st_uid, (unsigned)st.st_uid);
-        if (!host_id_mapped(l->gid_mappings, l->n_gid_mappings, st.st_gid))
-                return cx_error_msg(err, EINVAL,
-                                    "root.path: the rootfs `%s` is owned by host gid %u, which "
-                                    "linux.gidMappings does not map (chown it to a mapped id, "
-                                    "or map gid %u)",
-                                    s->root.path, (unsigned)st.st_gid, (unsigned)st.st_gid);
+        if (!host_id_mapped(l->uid_mappings, l->n_uid_mappings, st.st_uid) ||
+            !host_id_mapped(l->gid_mappings, l->n_gid_mappings, st.st_gid))
+                log_warn("root.path: the rootfs `%s` is owned by host uid %u gid %u, which "
+                         "linux.uidMappings/gidMappings do not map: the container sees it owned "
+                         "by nobody and cannot write it (chown it to a mapped id)",
+                         s->root.path, (unsigned)st.st_uid, (unsigned)st.st_gid);
         return 0;
 }
 
@@ -234,5 +230,5 @@ int ns_idmap_validate(const struct spec *s, bool rootfs_idmapped, struct cx_erro
                 return r;
         if ((r = validate_process_ids(s, err)) < 0)
                 return r;
-        return rootfs_idmapped ? 0 : validate_rootfs_owner(s, err);
+        return rootfs_idmapped ? 0 : check_rootfs_owner(s, err);
 }

@@ -34,8 +34,8 @@ void ns_mount_opts_clear(struct ns_mount_opts *o);
 
 /* ---- parent side ------------------------------------------------------------------------- */
 /* Checks linux.uidMappings/gidMappings (and mounts[].uid/gidMappings): sizes, overlapping
- * container or host ranges, the process user and groups mapped, the rootfs owner mapped (unless
- * rootfs_idmapped: the rootfs is reached through an idmapped mount).  Errors name the JSON path. */
+ * container or host ranges, the process user and groups mapped.  Errors name the JSON path.  A
+ * rootfs whose host owner is not mapped gets a warning (runc accepts it) unless rootfs_idmapped. */
 int ns_idmap_validate(const struct spec *s, bool rootfs_idmapped, struct cx_error **err);
 /* True when container_id falls in one of the n ranges. */
 bool ns_id_mapped(const struct spec_id_map *m, size_t n, uint32_t container_id);

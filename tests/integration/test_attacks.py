@@ -83,7 +83,9 @@ def test_cve_2024_21626_cwd_magic_link(runtime, bundle):
     b.process["cwd"] = "/proc/self/fd/0"
     r = runtime.run(b)
     assert r.rc != 0
-    assert "process.cwd: `/proc/self/fd/0` goes through a magic link" in r.err, r
+    assert "process.cwd" in r.err and "/proc/self/fd/0" in r.err, r
+    # ELOOP: the magic link is refused (RESOLVE_NO_MAGICLINKS), whichever step resolves it first
+    assert "magic link" in r.err or "Too many levels of symbolic links" in r.err, r
 
 
 @pytest.mark.parametrize("link", ["/proc/self/cwd", "/proc/1/root/tmp"])
@@ -91,7 +93,8 @@ def test_cve_2024_21626_other_magic_links(runtime, bundle, link):
     b = bundle()
     b.process["cwd"] = link
     r = runtime.run(b)
-    assert r.rc != 0 and "magic link" in r.err, r
+    assert r.rc != 0 and "process.cwd" in r.err, r
+    assert "magic link" in r.err or "Too many levels of symbolic links" in r.err, r
 
 
 def test_no_host_fd_in_container(runtime, bundle):

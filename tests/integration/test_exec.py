@@ -107,8 +107,8 @@ def test_exec_takes_process_defaults_from_config(runtime, bundle):
 
 def test_exec_overrides(runtime, bundle):
     cid, _, _ = running(runtime, bundle)
-    r = runtime("exec", "--env", "A=1", "-e", "PATH=/sbin:/bin", "--cwd", "/home/user",
-                "--user", "1000:1000", "--additional-gids", "5", "-g", "65534",
+    r = runtime("exec", "--env", "A=1", "--env", "PATH=/sbin:/bin", "--cwd", "/home/user",
+                "--user", "1000:1000", "--additional-gids", "5", "--additional-gids", "65534",
                 cid, CHECKER, "env")
     env = check_json(r)["env"]
     assert "A=1" in env and "PATH=/sbin:/bin" in env
@@ -357,3 +357,27 @@ def test_ps_json_and_table(runtime, bundle):
     r = runtime("ps", cid, "-o", "pid,comm")
     assert r.rc == 0, r
     assert r.out.splitlines()[1].split() == [str(pid), "capsa-checker"], r
+
+
+def test_run_passes_listen_fds(runtime, bundle, testdir):
+    """systemd socket activation: LISTEN_FDS fds from 3 on reach the container, with
+    LISTEN_FDS=N and LISTEN_PID=1 in its environment (as runc does)."""
+    b = bundle()
+    b.process["args"] = ["/bin/sh", "-c", "echo $LISTEN_FDS $LISTEN_PID; ls /proc/self/fd"]
+    b.save()
+    fd = os.open(testdir / "sock", os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+
+    try:
+        # LISTEN_PID must be the runtime's own pid: set it in a shell that execs the runtime
+        argv = ["/bin/sh", "-c", 'export LISTEN_PID=$$; exec "$@"', "sh"] + runtime.argv(
+            "run", "--bundle", b.path, runtime.new_id())
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=30, close_fds=False,
+                           preexec_fn=lambda: os.dup2(fd, 3),
+                           env=dict(os.environ, LISTEN_FDS="1"), stdin=subprocess.DEVNULL)
+    finally:
+        os.close(fd)
+    assert p.returncode == 0, p
+    lines = p.stdout.split("\n", 1)
+    assert lines[0] == "1 1", p
+    # fd 3 is the passed socket; ls's own directory fd comes after it
+    assert {"3", "4"} <= set(lines[1].split()), p

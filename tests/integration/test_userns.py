@@ -144,7 +144,12 @@ def test_additional_gid_not_mapped(runtime, bundle):
     expect_error(runtime, b, "process.user.additionalGids[1]: 5000 is not mapped")
 
 
-def test_rootfs_owner_not_mapped(runtime, bundle):
+def test_rootfs_owner_not_mapped_warns(runtime, bundle):
+    """runc accepts a rootfs owned by an unmapped host id (read-only use): a warning naming
+    root.path, and the container runs, seeing its root owned by the overflow id."""
     b = userns(bundle(), chown=False)  # the rootfs stays owned by host root
-    expect_error(runtime, b, "root.path:", "owned by host uid 0",
-                 "linux.uidMappings does not map")
+    b.process["args"] = ["/bin/stat", "-c", "%u", "/"]
+    r = runtime.run(b)
+    assert r.rc == 0, r
+    assert r.out.strip() == "65534"
+    assert "root.path:" in r.err and "owned by host uid 0 gid 0" in r.err, r
