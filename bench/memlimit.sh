@@ -26,16 +26,15 @@ inner() {
         ok() {
                 local kib=$1 rt=$2 bin=$3 b=$work/b-$rt-$1
                 mkdir -p "$b"
-                ln -sfn "$work/rootfs" "$b/rootfs"
-                python3 - "$b/config.json" "$kib" <<'PY'
+                python3 - "$b/config.json" "$kib" "$work/rootfs" <<'PY'
 import json, sys
-path, kib = sys.argv[1], int(sys.argv[2])
+path, kib, rootfs = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 c = {
  "ociVersion": "1.0.2", "process": {"terminal": False, "user": {"uid": 0, "gid": 0},
  "args": ["echo", "ok"], "env": ["PATH=/bin"], "cwd": "/",
  "capabilities": {s: ["CAP_KILL"] for s in ("bounding", "effective", "permitted")},
  "noNewPrivileges": True},
- "root": {"path": "rootfs", "readonly": True}, "hostname": "m",
+ "root": {"path": rootfs, "readonly": True}, "hostname": "m",
  "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"},
             {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
              "options": ["nosuid", "mode=755", "size=65536k"]}],

@@ -112,10 +112,11 @@ int main(int argc, char **argv)
                 return 1;
         }
         const char *name = argv[optind];
-        /* commands whose processes enter a container run from a protected copy of capsa */
-        if ((strcmp(name, "create") == 0 || strcmp(name, "run") == 0 ||
-             strcmp(name, "exec") == 0) &&
-            sec_exe_seal(argv, &err) < 0)
+        /* exec's process enters a running container, whose processes could reach it through
+         * /proc/PID/exe: it runs from a protected copy of capsa (CVE-2019-5736).  create and
+         * run decide once they know the config (container_opts.self_argv). */
+        g.argv = argv;
+        if (strcmp(name, "exec") == 0 && sec_exe_seal(argv, &err) < 0)
                 return cmd_fail(err);
         for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
                 if (strcmp(commands[i].name, name) == 0)

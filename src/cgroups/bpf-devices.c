@@ -20,12 +20,12 @@
 
 #define INSN(c, d, s, o, i)                                                                        \
         ((struct bpf_insn){.code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i)})
-#define LDX_W(d, s, off) INSN(BPF_LDX | BPF_MEM | BPF_W, d, s, off, 0)
-#define ALU_K(op, d, imm) INSN(BPF_ALU64 | (op) | BPF_K, d, 0, 0, imm)
-#define MOV_R(d, s) INSN(BPF_ALU64 | BPF_MOV | BPF_X, d, s, 0, 0)
-#define MOV_K(d, imm) INSN(BPF_ALU64 | BPF_MOV | BPF_K, d, 0, 0, imm)
+#define LDX_W(d, s, off)   INSN(BPF_LDX | BPF_MEM | BPF_W, d, s, off, 0)
+#define ALU_K(op, d, imm)  INSN(BPF_ALU64 | (op) | BPF_K, d, 0, 0, imm)
+#define MOV_R(d, s)        INSN(BPF_ALU64 | BPF_MOV | BPF_X, d, s, 0, 0)
+#define MOV_K(d, imm)      INSN(BPF_ALU64 | BPF_MOV | BPF_K, d, 0, 0, imm)
 #define JNE_K(d, imm, off) INSN(BPF_JMP | BPF_JNE | BPF_K, d, 0, off, imm)
-#define EXIT() INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0)
+#define EXIT()             INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0)
 
 struct prog {
         struct bpf_insn *v;
@@ -45,7 +45,7 @@ static int access_bits(const char *a)
                 return BPF_DEVCG_ACC_MKNOD | BPF_DEVCG_ACC_READ | BPF_DEVCG_ACC_WRITE;
         int bits = 0;
         for (; *a; a++)
-                bits |= *a == 'm' ? BPF_DEVCG_ACC_MKNOD
+                bits |= *a == 'm'   ? BPF_DEVCG_ACC_MKNOD
                         : *a == 'r' ? BPF_DEVCG_ACC_READ
                                     : BPF_DEVCG_ACC_WRITE;
         return bits;

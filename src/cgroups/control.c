@@ -117,9 +117,8 @@ static int freeze_v2(const char *dir, bool frozen, struct cx_error **err)
                 if (waited >= FREEZE_TIMEOUT_MS) {
                         if (frozen)
                                 cg_write(dir, "cgroup.freeze", "0", NULL);
-                        return cx_error_msg(err, ETIMEDOUT,
-                                            "%s/cgroup.events: not %s after %d ms", dir,
-                                            frozen ? "frozen" : "thawed", FREEZE_TIMEOUT_MS);
+                        return cx_error_msg(err, ETIMEDOUT, "%s/cgroup.events: not %s after %d ms",
+                                            dir, frozen ? "frozen" : "thawed", FREEZE_TIMEOUT_MS);
                 }
                 sleep_ms(10);
         }

@@ -40,12 +40,14 @@ int cg_check_usage(const char *dir, const char *usage_file, int64_t limit, struc
 /* The nodes every container needs, allowed after the configured rules (as runc and crun do):
  * mknod of any node, /dev/{null,zero,full,random,urandom,tty,ptmx} and /dev/pts/N. */
 #define RULE(t, ma, mi, acc)                                                                       \
-        {.allow = true, .type = (t), .major = {(ma) >= 0, (ma)}, .minor = {(mi) >= 0, (mi)},      \
-         .access = (char *)(acc)}
+        {                                                                                          \
+                .allow = true, .type = (t), .major = {(ma) >= 0, (ma)},                            \
+                .minor = {(mi) >= 0, (mi)}, .access = (char *)(acc)                                \
+        }
 static const struct spec_device_cgroup default_allow[] = {
-    RULE('c', -1, -1, "m"), RULE('b', -1, -1, "m"), RULE('c', 1, 3, "rwm"),
-    RULE('c', 1, 5, "rwm"), RULE('c', 1, 7, "rwm"), RULE('c', 1, 8, "rwm"),
-    RULE('c', 1, 9, "rwm"), RULE('c', 5, 0, "rwm"), RULE('c', 5, 2, "rwm"),
+    RULE('c', -1, -1, "m"),    RULE('b', -1, -1, "m"), RULE('c', 1, 3, "rwm"),
+    RULE('c', 1, 5, "rwm"),    RULE('c', 1, 7, "rwm"), RULE('c', 1, 8, "rwm"),
+    RULE('c', 1, 9, "rwm"),    RULE('c', 5, 0, "rwm"), RULE('c', 5, 2, "rwm"),
     RULE('c', 136, -1, "rwm"),
 };
 
@@ -161,8 +163,7 @@ static int no_weight_file(const char *dir, const char *json_path, const char *fi
 int cg_v1_blkio(const char *dir, const struct spec_blkio *b, struct cx_error **err)
 {
         static const char *const weight_files[] = {"blkio.weight", "blkio.bfq.weight"};
-        static const char *const wdev_files[] = {"blkio.weight_device",
-                                                 "blkio.bfq.weight_device"};
+        static const char *const wdev_files[] = {"blkio.weight_device", "blkio.bfq.weight_device"};
         static const char *const throttle_files[4] = {
             "blkio.throttle.read_bps_device",
             "blkio.throttle.write_bps_device",
@@ -189,8 +190,7 @@ int cg_v1_blkio(const char *dir, const struct spec_blkio *b, struct cx_error **e
         }
         for (size_t i = 0; i < b->n_weight_device; i++) {
                 const struct spec_weight_device *w = &b->weight_device[i];
-                _cleanup_free_ char *jp =
-                    xasprintf("linux.resources.blockIO.weightDevice[%zu]", i);
+                _cleanup_free_ char *jp = xasprintf("linux.resources.blockIO.weightDevice[%zu]", i);
                 if (w->leaf_weight.set)
                         return cx_error_msg(err, EOPNOTSUPP,
                                             "%s.leafWeight: not supported by this kernel "
@@ -249,8 +249,7 @@ int cg_v2_io(const char *dir, const struct spec_blkio *b, struct cx_error **err)
         }
         for (size_t i = 0; i < b->n_weight_device; i++) {
                 const struct spec_weight_device *w = &b->weight_device[i];
-                _cleanup_free_ char *jp =
-                    xasprintf("linux.resources.blockIO.weightDevice[%zu]", i);
+                _cleanup_free_ char *jp = xasprintf("linux.resources.blockIO.weightDevice[%zu]", i);
                 if (!w->weight.set)
                         continue;
                 if ((r = check_weight(w->weight.v, jp, err)) < 0)
@@ -274,9 +273,8 @@ int cg_v2_io(const char *dir, const struct spec_blkio *b, struct cx_error **err)
                                 snprintf(buf, sizeof(buf), "%" PRId64 ":%" PRId64 " %s=max",
                                          t->major, t->minor, keys[k]);
                         else
-                                snprintf(buf, sizeof(buf),
-                                         "%" PRId64 ":%" PRId64 " %s=%" PRIu64, t->major,
-                                         t->minor, keys[k], t->rate);
+                                snprintf(buf, sizeof(buf), "%" PRId64 ":%" PRId64 " %s=%" PRIu64,
+                                         t->major, t->minor, keys[k], t->rate);
                         _cleanup_free_ char *jp =
                             xasprintf("linux.resources.blockIO.%s[%zu]", throttle_json[k], i);
                         if ((r = cg_write_opt(dir, "io.max", buf, jp, err)) < 0)
@@ -317,8 +315,8 @@ int cg_hugetlb(const char *dir, const struct spec_resources *r, bool v2, struct 
                                             "%s.pageSize: invalid page size `%s` (expected e.g. "
                                             "2MB or 1GB)",
                                             jp, h->page_size);
-                _cleanup_free_ char *f = xasprintf("hugetlb.%s.%s", h->page_size,
-                                                   v2 ? "max" : "limit_in_bytes");
+                _cleanup_free_ char *f =
+                    xasprintf("hugetlb.%s.%s", h->page_size, v2 ? "max" : "limit_in_bytes");
                 if (!cg_file_exists(dir, f))
                         return cx_error_msg(err, EOPNOTSUPP,
                                             "%s.pageSize: huge pages of %s are not supported on "
@@ -328,10 +326,10 @@ int cg_hugetlb(const char *dir, const struct spec_resources *r, bool v2, struct 
                 if (q < 0)
                         return q;
                 /* reservations are limited too where the kernel accounts them */
-                _cleanup_free_ char *rsvd = xasprintf("hugetlb.%s.rsvd.%s", h->page_size,
-                                                      v2 ? "max" : "limit_in_bytes");
-                if (cg_file_exists(dir, rsvd) && (q = cg_writef(dir, rsvd, err, "%" PRIu64,
-                                                                h->limit)) < 0)
+                _cleanup_free_ char *rsvd =
+                    xasprintf("hugetlb.%s.rsvd.%s", h->page_size, v2 ? "max" : "limit_in_bytes");
+                if (cg_file_exists(dir, rsvd) &&
+                    (q = cg_writef(dir, rsvd, err, "%" PRIu64, h->limit)) < 0)
                         return q;
         }
         return 0;
@@ -350,7 +348,8 @@ int cg_rdma(const char *dir, const struct spec_resources *r, struct cx_error **e
                         snprintf(h, sizeof(h), "%" PRIu64, d->hca_handles.v);
                 if (d->hca_objects.set)
                         snprintf(o, sizeof(o), "%" PRIu64, d->hca_objects.v);
-                _cleanup_free_ char *v = xasprintf("%s hca_handle=%s hca_object=%s", d->device, h, o);
+                _cleanup_free_ char *v =
+                    xasprintf("%s hca_handle=%s hca_object=%s", d->device, h, o);
                 _cleanup_free_ char *jp = xasprintf("linux.resources.rdma.%s", d->device);
                 int q = cg_write_opt(dir, "rdma.max", v, jp, err);
                 if (q < 0)
@@ -404,7 +403,8 @@ int cg_v2_unified(const char *dir, const struct spec_resources *r, struct cx_err
                                             "%s (unknown key, or its controller is not enabled)",
                                             kv->key, dir);
                 if (strncmp(kv->key, "cgroup.", 7) == 0 && strcmp(kv->key, "cgroup.freeze") &&
-                    strcmp(kv->key, "cgroup.max.depth") && strcmp(kv->key, "cgroup.max.descendants"))
+                    strcmp(kv->key, "cgroup.max.depth") &&
+                    strcmp(kv->key, "cgroup.max.descendants"))
                         return cx_error_msg(err, EINVAL,
                                             "linux.resources.unified.%s: a core cgroup file the "
                                             "runtime manages itself",

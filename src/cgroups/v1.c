@@ -298,7 +298,8 @@ static int v1_other(const struct cg_manager *m, const struct spec_resources *r,
                     (q = cg_v1_blkio(dir, &r->blkio, err)) < 0)
                         return q;
         }
-        if ((q = v1_hugetlb(m, r, err)) < 0 || (q = cg_v1_network(m, &r->network, dir_for, err)) < 0)
+        if ((q = v1_hugetlb(m, r, err)) < 0 ||
+            (q = cg_v1_network(m, &r->network, dir_for, err)) < 0)
                 return q;
         if (r->n_rdma > 0) {
                 if ((q = need_dir(m, "rdma", "linux.resources.rdma", &dir, err)) < 0 ||

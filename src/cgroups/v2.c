@@ -35,7 +35,8 @@ static unsigned key_controller(const char *key)
 {
         size_t len = strcspn(key, ".");
         for (size_t i = 0; i < ARRAY_SIZE(controller_names); i++)
-                if (strlen(controller_names[i]) == len && strncmp(key, controller_names[i], len) == 0)
+                if (strlen(controller_names[i]) == len &&
+                    strncmp(key, controller_names[i], len) == 0)
                         return 1u << i;
         return 0;
 }

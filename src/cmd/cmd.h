@@ -12,6 +12,7 @@ struct global_opts {
         enum log_format log_format;
         bool debug;
         bool systemd_cgroup;
+        char **argv; /* main's argv, to re-execute capsa from a protected copy */
 };
 
 /* Prints the error (stderr and --log) and returns the exit code for a failure: 1. */

@@ -87,6 +87,7 @@ static void fill_globals(struct container_opts *o, const struct global_opts *g)
 {
         o->root = g->root;
         o->systemd_cgroup = g->systemd_cgroup;
+        o->self_argv = g->argv;
 }
 
 int cmd_create(int argc, char **argv, const struct global_opts *g)

@@ -13,11 +13,11 @@ static int parse_interval(const char *s, unsigned *ret)
         double v = strtod(s, &end);
         if (errno || end == s || v <= 0)
                 return -EINVAL;
-        double mult = strcmp(end, "ms") == 0                   ? 1
-                      : strcmp(end, "s") == 0 || !*end         ? 1000
-                      : strcmp(end, "m") == 0                  ? 60000
-                      : strcmp(end, "h") == 0                  ? 3600000
-                                                               : -1;
+        double mult = strcmp(end, "ms") == 0           ? 1
+                      : strcmp(end, "s") == 0 || !*end ? 1000
+                      : strcmp(end, "m") == 0          ? 60000
+                      : strcmp(end, "h") == 0          ? 3600000
+                                                       : -1;
         if (mult < 0 || v * mult < 1 || v * mult > 86400000.0)
                 return -EINVAL;
         *ret = (unsigned)(v * mult);

@@ -105,8 +105,10 @@ static int uflag(const char *name, const char *arg, struct spec_opt_u64 *ret)
 {
         uint64_t v;
         if (parse_u64(arg, &v) < 0)
-                return cmd_usage_error("update", "--%s: invalid value `%s` (expected an "
-                                       "unsigned integer)", name, arg);
+                return cmd_usage_error("update",
+                                       "--%s: invalid value `%s` (expected an "
+                                       "unsigned integer)",
+                                       name, arg);
         *ret = (struct spec_opt_u64){true, v};
         return 0;
 }
@@ -154,8 +156,8 @@ static int read_resources(const char *path, struct spec_resources *r, struct cx_
 {
         _cleanup_free_ char *json = NULL;
         size_t len = 0;
-        int q = read_file_at(AT_FDCWD, strcmp(path, "-") == 0 ? "/dev/stdin" : path, &json, &len,
-                             err);
+        int q =
+            read_file_at(AT_FDCWD, strcmp(path, "-") == 0 ? "/dev/stdin" : path, &json, &len, err);
         if (q < 0)
                 return cx_error_prefix(err, "--resources");
         return spec_parse_resources(json, len, strcmp(path, "-") == 0 ? "stdin" : path, r, err);

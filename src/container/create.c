@@ -51,7 +51,7 @@ static int validate(struct create_ctx *c, struct cx_error **err)
                 return r;
         if ((r = ns_sysctl_validate(s, err)) < 0)
                 return r;
-        if ((r = ns_idmap_validate(s, false, err)) < 0)
+        if ((r = ns_idmap_validate(s, c->rootfs_idmap, err)) < 0)
                 return r;
         if ((r = sec_caps_check(&s->process.caps, err)) < 0)
                 return r;
@@ -188,6 +188,7 @@ static _Noreturn void child_run_init(struct create_ctx *c, int child_fd, uint32_
             .new_ns = new_ns,
             .has_runtime_hooks =
                 s->hooks.n[SPEC_HOOK_PRESTART] + s->hooks.n[SPEC_HOOK_CREATE_RUNTIME] > 0,
+            .idmap = &c->idmap,
         };
         init_main(&a);
 }
@@ -341,10 +342,22 @@ int create_container(struct create_ctx *c, const struct container_opts *o, struc
                                  .sync_fd = -1,
                                  .fifo_fd = -1,
                                  .console_fd = -1,
-                                 .console_peer = -1};
+                                 .console_peer = -1,
+                                 .idmap = {.rootfs_fd = -1},
+                                 .tenant_lock = -1};
         int r = spec_load(o->bundle ? o->bundle : ".", &c->spec, &c->raw, err);
         if (r < 0)
                 return r;
+        /* In a new pid namespace nothing of the container can see the init before it execs the
+         * user's binary; otherwise (host or joined pid namespace) a container process could
+         * open /proc/INIT/exe, so capsa re-executes itself from a protected copy first. */
+        const struct spec_namespace *pidns = &c->spec->linux_.ns[SPEC_NS_PID];
+        if (o->self_argv && !(pidns->present && !pidns->path) &&
+            (r = sec_exe_seal(o->self_argv, err)) < 0) {
+                spec_freep(&c->spec);
+                free(TAKE_PTR(c->raw));
+                return r;
+        }
         /* systemd socket activation: pass the fds on, as runc does */
         c->opts_copy = *o;
         c->opts_copy.preserve_fds += proc_listen_fds(&c->spec->process);
@@ -357,8 +370,14 @@ int create_container(struct create_ctx *c, const struct container_opts *o, struc
                 goto fail;
         }
         c->sync_fd = sv[0];
+        /* idmapped mounts are made here, in the host's namespaces; the init inherits them */
+        if ((r = ns_idmap_mounts_open(c->spec, c->rootfs_idmap, &c->idmap, err)) < 0) {
+                close(sv[1]);
+                goto fail;
+        }
         r = spawn(c, sv[1], err);
         close(sv[1]);
+        ns_idmap_mounts_clear(&c->idmap);
         if (r < 0 || (r = sync_with_init(c, err)) < 0)
                 goto fail;
         closep(&c->console_fd);
@@ -406,4 +425,6 @@ void create_ctx_clear(struct create_ctx *c)
         closep(&c->fifo_fd);
         closep(&c->console_fd);
         closep(&c->console_peer);
+        closep(&c->tenant_lock);
+        ns_idmap_mounts_clear(&c->idmap);
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "container/internal.h"
+#include "namespaces/namespaces.h"
 
 struct create_ctx {
         const struct container_opts *o;
@@ -22,6 +23,9 @@ struct create_ctx {
         int console_fd;
         int console_peer;                /* own_console: our end, receives the pty master */
         struct container_opts opts_copy; /* o, with the LISTEN_FDS fds added to preserve */
+        bool rootfs_idmap;               /* a tenant's rootfs: mounted idmapped */
+        struct ns_idmap_mounts idmap;    /* idmapped clones; the init inherits them */
+        int tenant_lock;                 /* ROOT/tenants.lock, held until the state exists */
 };
 
 /* Everything up to a created container whose init waits on exec.fifo.  On failure every trace

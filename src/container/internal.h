@@ -32,6 +32,8 @@ int sync_send_error(int fd, const struct cx_error *e);
 /* Receives the next message; an ERROR message becomes *err; EOF becomes an error too. */
 int sync_expect(int fd, enum sync_type type, struct sync_msg *ret, struct cx_error **err);
 
+struct ns_idmap_mounts;
+
 /* ---- the init ---------------------------------------------------------------------------- */
 struct init_args {
         const struct spec *spec;
@@ -44,6 +46,7 @@ struct init_args {
         size_t n_cgroups;
         uint32_t new_ns;        /* CLONE_NEW* flags of namespaces created (not joined) */
         bool has_runtime_hooks; /* prestart or createRuntime hooks exist */
+        const struct ns_idmap_mounts *idmap; /* detached idmapped mounts to attach */
 };
 /* Runs in the cloned init; never returns. */
 _Noreturn void init_main(const struct init_args *a);

@@ -38,7 +38,7 @@ static char *format_map(const struct spec_id_map *m, size_t n, char **ret_shown)
         return buf;
 }
 
-static int write_map(pid_t pid, const char *file, const struct spec_id_map *m, size_t n,
+int ns_write_map(pid_t pid, const char *file, const struct spec_id_map *m, size_t n,
                      struct cx_error **err)
 {
         if (n == 0)
@@ -65,10 +65,10 @@ int ns_write_id_maps(pid_t pid, const struct spec_linux *l, struct cx_error **er
                 if (r < 0)
                         return r;
         }
-        int r = write_map(pid, "uid_map", l->uid_mappings, l->n_uid_mappings, err);
+        int r = ns_write_map(pid, "uid_map", l->uid_mappings, l->n_uid_mappings, err);
         if (r < 0)
                 return cx_error_prefix(err, "linux.uidMappings");
-        r = write_map(pid, "gid_map", l->gid_mappings, l->n_gid_mappings, err);
+        r = ns_write_map(pid, "gid_map", l->gid_mappings, l->n_gid_mappings, err);
         if (r < 0)
                 return cx_error_prefix(err, "linux.gidMappings");
         return 0;

@@ -79,11 +79,13 @@ static int mount_finish(struct ns_ctx *c, const char *dest, const struct ns_moun
         return 0;
 }
 
+/* idmap_fd: the parent's detached idmapped clone of src (attached with move_mount), or -1. */
 static int mount_bind(struct ns_ctx *c, const char *src, const char *dest,
-                      const struct ns_mount_opts *mo, struct cx_error **err)
+                      const struct ns_mount_opts *mo, int idmap_fd, struct cx_error **err)
 {
-        _cleanup_close_ int sfd = open(src, O_PATH | O_CLOEXEC);
-        if (sfd < 0)
+        _cleanup_close_ int own = -1;
+        int sfd = idmap_fd;
+        if (sfd < 0 && (sfd = own = open(src, O_PATH | O_CLOEXEC)) < 0)
                 return cx_error_set(err, errno, "open source `%s`", src);
         struct stat st;
         if (fstat(sfd, &st) < 0)
@@ -96,8 +98,12 @@ static int mount_bind(struct ns_ctx *c, const char *src, const char *dest,
                 return r;
         char sp[NS_PROCFD_LEN], dp[NS_PROCFD_LEN];
         unsigned long rec = mo->recursive ? MS_REC : 0;
-        if (mount(ns_procfd(sp, sfd), ns_procfd(dp, dfd), NULL, MS_BIND | rec, NULL) < 0)
+        if (idmap_fd >= 0) {
+                if ((r = ns_move_mount_fd(idmap_fd, dfd, err)) < 0)
+                        return r;
+        } else if (mount(ns_procfd(sp, sfd), ns_procfd(dp, dfd), NULL, MS_BIND | rec, NULL) < 0) {
                 return cx_error_set(err, errno, "bind");
+        }
         return mount_finish(c, dest, mo, mo->flags & BIND_REMOUNT_FLAGS, err);
 }
 
@@ -131,7 +137,7 @@ static int mount_sys_bind(struct ns_ctx *c, const char *dest, const struct ns_mo
         b.bind = b.recursive = true;
         b.flags = (mo->flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)) | MS_BIND | MS_REC;
         b.data = NULL;
-        return mount_bind(c, "/sys", dest, &b, err);
+        return mount_bind(c, "/sys", dest, &b, -1, err);
 }
 
 static int mount_dispatch(struct ns_ctx *c, size_t idx, const struct spec_mount *m,
@@ -141,7 +147,8 @@ static int mount_dispatch(struct ns_ctx *c, size_t idx, const struct spec_mount 
 
         if (mo->bind || streq_ptr(type, "bind")) {
                 c->dev_bind = c->dev_bind || strcmp(m->destination, "/dev") == 0;
-                return mount_bind(c, m->source, m->destination, mo, err);
+                return mount_bind(c, m->source, m->destination, mo, ns_idmap_mount_fd(c, idx),
+                                  err);
         }
         if (streq_ptr(type, "cgroup") || streq_ptr(type, "cgroup2"))
                 return ns_mount_cgroup(c, idx, mo, err);
@@ -172,10 +179,10 @@ int ns_mount_entry(struct ns_ctx *c, size_t idx, struct cx_error **err)
         int r = ns_mount_opts_parse(m->options, &mo, err);
         if (r < 0)
                 return cx_error_prefix(err, "mounts[%zu].options", idx);
-        if (mo.idmap || m->n_uid_mappings || m->n_gid_mappings)
-                return cx_error_msg(err, EOPNOTSUPP,
-                                    "mounts[%zu]: idmap mounts are not "
-                                    "supported yet",
+        if ((mo.idmap || m->n_uid_mappings || m->n_gid_mappings) && ns_idmap_mount_fd(c, idx) < 0)
+                return cx_error_msg(err, EINVAL,
+                                    "mounts[%zu]: idmapped, but the runtime prepared no "
+                                    "idmapped clone of its source",
                                     idx);
         if (mo.tmpcopyup)
                 return cx_error_msg(err, EOPNOTSUPP,

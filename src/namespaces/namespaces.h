@@ -42,6 +42,20 @@ bool ns_id_mapped(const struct spec_id_map *m, size_t n, uint32_t container_id);
 /* Writes /proc/PID/{setgroups,uid_map,gid_map} from linux.uidMappings/gidMappings. */
 int ns_write_id_maps(pid_t pid, const struct spec_linux *l, struct cx_error **err);
 
+/* idmapped mounts (idmap-mount.c): detached clones with MOUNT_ATTR_IDMAP, made by the parent
+ * (in the host's namespaces) and attached by the init with move_mount. */
+struct ns_idmap_mounts {
+        int rootfs_fd; /* clone of root.path idmapped like the container, or -1 */
+        int *fds;      /* fds[i]: clone of mounts[i].source, or -1 when not idmapped */
+        size_t n;
+};
+/* Opens the idmapped clones: each bind mount with the idmap/ridmap option or its own
+ * uidMappings/gidMappings (the container's mappings when it has none), and with rootfs_idmap
+ * root.path (a tenant's rootfs owned by host root).  Errors name mounts[i]. */
+int ns_idmap_mounts_open(const struct spec *s, bool rootfs_idmap, struct ns_idmap_mounts *ret,
+                         struct cx_error **err);
+void ns_idmap_mounts_clear(struct ns_idmap_mounts *m);
+
 /* Opens every namespace path of the config (O_RDONLY|O_CLOEXEC) before anything changes, and
  * checks that each is a namespace of the right type.  fds[t] = -1 where none. */
 int ns_open_paths(const struct spec_linux *l, int fds[SPEC_NS_MAX], struct cx_error **err);
@@ -58,6 +72,7 @@ struct ns_rootfs_opts {
         size_t n_cgroups;
         bool cgroup_ns;                        /* a new cgroup namespace was created */
         bool user_ns;                          /* running in a new user namespace */
+        const struct ns_idmap_mounts *idmap;   /* from ns_idmap_mounts_open, or NULL */
         /* Called after the `mounts` are in place and before pivot_root (createRuntime and
          * createContainer hooks run there).  May be NULL. */
         int (*before_pivot)(void *userdata, struct cx_error **err);

@@ -36,6 +36,14 @@ struct ns_ctx {
         bool dev_ro;   /* a /dev mount asked for ro: remounted ro once the nodes exist */
 };
 
+/* Writes n ranges to /proc/PID/FILE (uid_map or gid_map) with one write (idmap.c). */
+int ns_write_map(pid_t pid, const char *file, const struct spec_id_map *m, size_t n,
+                 struct cx_error **err);
+/* The detached idmapped clone made by the parent for mounts[idx], or -1 (idmap-mount.c). */
+int ns_idmap_mount_fd(const struct ns_ctx *c, size_t idx);
+/* Attaches a detached mount (open_tree) on the directory or file target_fd (O_PATH). */
+int ns_move_mount_fd(int mount_fd, int target_fd, struct cx_error **err);
+
 /* Mounts spec->mounts[idx] inside the root. */
 int ns_mount_entry(struct ns_ctx *c, size_t idx, struct cx_error **err);
 /* Mounts of type cgroup/cgroup2 (the hierarchies come from ns_rootfs_opts). */

@@ -30,7 +30,8 @@ static int parent_mount_private(const char *path, struct cx_error **err)
         }
 }
 
-static int prepare_root(const struct spec *s, struct cx_error **err)
+static int prepare_root(const struct spec *s, const struct ns_rootfs_opts *o,
+                        struct cx_error **err)
 {
         unsigned long prop = s->linux_.rootfs_propagation;
         if (!prop)
@@ -42,6 +43,13 @@ static int prepare_root(const struct spec *s, struct cx_error **err)
                 int r = parent_mount_private(s->root.path, err);
                 if (r < 0)
                         return r;
+        }
+        if (o->idmap && o->idmap->rootfs_fd >= 0) { /* a tenant's rootfs owned by host root */
+                if (move_mount(o->idmap->rootfs_fd, "", AT_FDCWD, s->root.path,
+                               MOVE_MOUNT_F_EMPTY_PATH) < 0)
+                        return cx_error_set(err, errno, "mount the idmapped rootfs on `%s`",
+                                            s->root.path);
+                return 0;
         }
         if (mount(s->root.path, s->root.path, NULL, MS_BIND | MS_REC, NULL) < 0)
                 return cx_error_set(err, errno, "bind `%s` onto itself", s->root.path);
@@ -143,7 +151,7 @@ int ns_rootfs_setup(const struct spec *s, const struct ns_rootfs_opts *o, struct
 
         if (!s->root.path || s->root.path[0] != '/')
                 return cx_error_msg(err, EINVAL, "root.path: must be an absolute path");
-        int r = prepare_root(s, err);
+        int r = prepare_root(s, o, err);
         if (r < 0)
                 return cx_error_prefix(err, "prepare rootfs");
         _cleanup_close_ int rootfd = open(s->root.path, O_PATH | O_DIRECTORY | O_CLOEXEC);

@@ -105,7 +105,7 @@ static void gen_linux(yajl_gen g)
         gen_enabled(g, "intelRdt", false);
         g_str(g, "mountExtensions");
         yajl_gen_map_open(g);
-        gen_enabled(g, "idmap", false);
+        gen_enabled(g, "idmap", true); /* src/namespaces/idmap-mount.c */
         yajl_gen_map_close(g);
         yajl_gen_map_close(g);
 }

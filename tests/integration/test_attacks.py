@@ -43,11 +43,16 @@ def sha(path):
 def test_cve_2019_5736_runtime_binary_read_only(runtime, bundle, testdir):
     """A privileged container (all capabilities, host pid namespace) keeps /proc/PID/exe of a
     running capsa open and, once capsa exited, reopens it for writing: EROFS, the binary is
-    intact.  (Unprotected, the write succeeds and replaces the runtime.)"""
+    intact.  (Unprotected, the write succeeds and replaces the runtime.)
+
+    The victim container shares the host pid namespace: that is when capsa re-executes itself
+    (and always for exec).  With a new pid namespace the init is alone in it until it execs
+    the user's binary, so nothing of the container can reach capsa's /proc/PID/exe."""
     copy = testdir / "capsa-copy"
     shutil.copy2(CAPSA, copy)
     before = sha(copy)
     victim = bundle()
+    victim.set_namespaces(["mount", "ipc", "uts", "network"])
     victim.process["args"] = ["/bin/sleep", "1.5"]
     victim.save()
     vid = runtime.new_id()
