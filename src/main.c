@@ -25,6 +25,7 @@ static const struct command {
     {"events", cmd_events, "print resource usage and OOM events of a container"},
     {"pause", cmd_pause, "freeze every process of a container"},
     {"resume", cmd_resume, "thaw a paused container"},
+    {"tenant", cmd_tenant, "list tenants (their id ranges and containers) or remove one"},
 };
 
 static void usage(FILE *f)

@@ -12,6 +12,7 @@ static const char create_help[] =
     "      --preserve-fds N      pass N extra fds (after stdio) to the container\n"
     "      --no-pivot            use chroot instead of pivot_root\n"
     "      --no-new-keyring      keep the caller's session keyring\n"
+    "      --tenant NAME         run as tenant NAME: its own id range and hardened defaults\n"
     "%s";
 static const char run_extra[] =
     "  -d, --detach              do not wait for the container to exit\n"
@@ -19,7 +20,8 @@ static const char run_extra[] =
 
 static int parse(const char *cmd, int argc, char **argv, struct container_opts *o, bool is_run)
 {
-        enum { OPT_PID = 1000, OPT_CONSOLE, OPT_PRESERVE, OPT_NOPIVOT, OPT_NOKEYRING, OPT_KEEP };
+        enum { OPT_PID = 1000, OPT_CONSOLE, OPT_PRESERVE, OPT_NOPIVOT, OPT_NOKEYRING, OPT_KEEP,
+               OPT_TENANT };
         static const struct option opts[] = {
             {"bundle", required_argument, NULL, 'b'},
             {"pid-file", required_argument, NULL, OPT_PID},
@@ -29,6 +31,7 @@ static int parse(const char *cmd, int argc, char **argv, struct container_opts *
             {"no-new-keyring", no_argument, NULL, OPT_NOKEYRING},
             {"detach", no_argument, NULL, 'd'},
             {"keep", no_argument, NULL, OPT_KEEP},
+            {"tenant", required_argument, NULL, OPT_TENANT},
             {"help", no_argument, NULL, 'h'},
             {},
         };
@@ -57,6 +60,9 @@ static int parse(const char *cmd, int argc, char **argv, struct container_opts *
                         break;
                 case OPT_NOKEYRING:
                         o->no_new_keyring = true;
+                        break;
+                case OPT_TENANT:
+                        o->tenant = optarg;
                         break;
                 case 'd':
                         if (!is_run)

@@ -1,5 +1,7 @@
 /* `create`: validate, lock, cgroup, clone the init, sync with it until it waits for start. */
 #include "container/create.h"
+#include "container/exec.h"
+#include "container/tenant.h"
 #include "namespaces/namespaces.h"
 #include "security/security.h"
 
@@ -74,17 +76,17 @@ static int validate(struct create_ctx *c, struct cx_error **err)
         return 0;
 }
 
-static int connect_console(const char *path, struct cx_error **err)
+/* --tenant or the annotation: the tenant's range and hardened defaults (tenant.h). */
+static int apply_tenant(struct create_ctx *c, struct cx_error **err)
 {
-        struct sockaddr_un addr = {.sun_family = AF_UNIX};
-        if (strlen(path) >= sizeof(addr.sun_path))
-                return cx_error_msg(err, ENAMETOOLONG, "--console-socket `%s`: path too long",
-                                    path);
-        strcpy(addr.sun_path, path);
-        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
-                return cx_error_set(err, errno, "connect to --console-socket `%s`", path);
-        return TAKE_FD(fd);
+        const char *name = NULL;
+        uint32_t first_id;
+        int r = tenant_name(c->o->tenant, c->spec, &name, err);
+        if (r < 0 || !name)
+                return r;
+        if ((r = tenant_acquire(c->o->root, name, &first_id, &c->tenant_lock, err)) < 0)
+                return r;
+        return tenant_harden(name, first_id, c->spec, &c->rootfs_idmap, err);
 }
 
 static bool has_cgroup_mount(const struct spec *s)
@@ -149,7 +151,7 @@ static int prepare(struct create_ctx *c, struct cx_error **err)
         if (has_cgroup_mount(s) && (r = cg_hierarchies(c->cg, &c->hier, &c->n_hier, err)) < 0)
                 return r;
         if (c->o->console_socket &&
-            (c->console_fd = connect_console(c->o->console_socket, err)) < 0)
+            (c->console_fd = console_connect(c->o->console_socket, err)) < 0)
                 return c->console_fd;
         if (s->process.terminal && !c->o->console_socket) { /* own_console (validated) */
                 int sv[2];
@@ -362,8 +364,10 @@ int create_container(struct create_ctx *c, const struct container_opts *o, struc
         c->opts_copy = *o;
         c->opts_copy.preserve_fds += proc_listen_fds(&c->spec->process);
         c->o = &c->opts_copy;
-        if ((r = validate(c, err)) < 0 || (r = prepare(c, err)) < 0)
+        if ((r = apply_tenant(c, err)) < 0 || (r = validate(c, err)) < 0 ||
+            (r = prepare(c, err)) < 0)
                 goto fail;
+        closep(&c->tenant_lock); /* the state names the tenant now: `tenant remove` sees it */
         int sv[2];
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
                 r = cx_error_set(err, errno, "socketpair");

@@ -12,9 +12,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define TENANT_ANNOTATION "run.capsa.tenant"
-#define TENANT_FIRST_ID 200000u
-#define TENANT_RANGE 65536u
+#define TENANT_ANNOTATION   "run.capsa.tenant"
+#define TENANT_FIRST_ID     200000u
+#define TENANT_RANGE        65536u
 #define TENANT_PIDS_DEFAULT 1024
 
 /* The tenant a container belongs to: --tenant (opt, may be NULL) or the annotation; an error
@@ -36,6 +36,12 @@ int tenant_acquire(const char *root, const char *name, uint32_t *ret_first_id, i
  * mount it idmapped. */
 int tenant_harden(const char *name, uint32_t first_id, struct spec *s, bool *ret_rootfs_idmap,
                   struct cx_error **err);
+
+/* For `exec` into a container whose state (annotations: flat key, value, ..., NULL) names a
+ * tenant: the same process rules as at create (capabilities cut, noNewPrivileges, the default
+ * seccomp profile in s when the container's config has none).  Call it once the exec'd
+ * process is complete (after --cap/--no-new-privs).  Returns whether it applied. */
+bool tenant_harden_exec(char *const *state_annotations, struct spec *s, struct spec_process *p);
 
 struct tenant_info {
         char *name;

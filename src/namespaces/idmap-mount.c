@@ -66,8 +66,8 @@ static int clone_idmapped(const char *src, bool rec_clone, bool rec_idmap, int u
         if (fd < 0)
                 return cx_error_set(err, errno, "open_tree `%s`", src);
         struct mount_attr a = {.attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns_fd};
-        if (mount_setattr(fd, "", AT_EMPTY_PATH | (rec_idmap ? AT_RECURSIVE : 0), &a,
-                          sizeof(a)) < 0) {
+        if (mount_setattr(fd, "", AT_EMPTY_PATH | (rec_idmap ? AT_RECURSIVE : 0), &a, sizeof(a)) <
+            0) {
                 if (errno == EINVAL)
                         return cx_error_msg(err, EINVAL,
                                             "idmap `%s`: the filesystem (or a mount beneath it) "
@@ -106,8 +106,8 @@ static int container_userns(const struct spec *s, int *cache, struct cx_error **
                 *cache = fd;
                 return fd;
         }
-        r = userns_for_maps(l->uid_mappings, l->n_uid_mappings, l->gid_mappings,
-                            l->n_gid_mappings, cache, err);
+        r = userns_for_maps(l->uid_mappings, l->n_uid_mappings, l->gid_mappings, l->n_gid_mappings,
+                            cache, err);
         return r < 0 ? r : *cache;
 }
 
@@ -147,8 +147,8 @@ static int open_mount(const struct spec *s, size_t i, int *cache, int *ret_fd,
         } else if ((ns = container_userns(s, cache, err)) < 0) {
                 return ns;
         }
-        return clone_idmapped(m->source, mo.recursive, has_option(m->options, "ridmap"), ns,
-                              ret_fd, err);
+        return clone_idmapped(m->source, mo.recursive, has_option(m->options, "ridmap"), ns, ret_fd,
+                              err);
 }
 
 int ns_idmap_mounts_open(const struct spec *s, bool rootfs_idmap, struct ns_idmap_mounts *ret,

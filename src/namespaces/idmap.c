@@ -39,7 +39,7 @@ static char *format_map(const struct spec_id_map *m, size_t n, char **ret_shown)
 }
 
 int ns_write_map(pid_t pid, const char *file, const struct spec_id_map *m, size_t n,
-                     struct cx_error **err)
+                 struct cx_error **err)
 {
         if (n == 0)
                 return 0;

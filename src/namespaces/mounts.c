@@ -107,9 +107,45 @@ static int mount_bind(struct ns_ctx *c, const char *src, const char *dest,
         return mount_finish(c, dest, mo, mo->flags & BIND_REMOUNT_FLAGS, err);
 }
 
+/* A tmpfs that starts with a copy of the directory it hides (dfd, resolved before mounting,
+ * still reaches that directory afterwards).  Read-only is applied after the copy. */
+static int mount_tmpfs_copyup(struct ns_ctx *c, const char *dest, unsigned long flags,
+                              const struct ns_mount_opts *mo, struct cx_error **err)
+{
+        _cleanup_close_ int dfd = -1;
+        /* a directory that existed lends its mode to the tmpfs root, as runc does (except that
+         * an explicit mode= wins) */
+        bool existed = ns_resolve_in_root(c->rootfd, dest, NS_CREATE_NONE, &dfd, NULL) >= 0;
+        int r = existed ? 0 : ns_resolve_in_root(c->rootfd, dest, NS_CREATE_DIR, &dfd, err);
+        if (r < 0)
+                return r;
+        _cleanup_close_ int src = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (src < 0)
+                return cx_error_set(err, errno, "tmpcopyup: open the directory beneath");
+        char p[NS_PROCFD_LEN];
+        if (mount("tmpfs", ns_procfd(p, dfd), "tmpfs", flags & ~(unsigned long)MS_RDONLY,
+                  mo->data) < 0)
+                return cx_error_set(err, errno, "mount");
+        _cleanup_close_ int top = -1;
+        r = ns_resolve_in_root(c->rootfd, dest, NS_CREATE_NONE, &top, err);
+        if (r < 0)
+                return r;
+        _cleanup_close_ int dst = openat(top, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dst < 0)
+                return cx_error_set(err, errno, "tmpcopyup: open the new tmpfs");
+        const char *d = mo->data ? mo->data : "";
+        r = ns_copyup(src, dst, existed && !strstr(d, "mode="), err);
+        if (r < 0)
+                return r;
+        return mount_finish(c, dest, mo, flags & MS_RDONLY ? flags : 0, err);
+}
+
 static int mount_fs(struct ns_ctx *c, const char *src, const char *type, const char *dest,
                     const struct ns_mount_opts *mo, struct cx_error **err)
 {
+        if (mo->tmpcopyup)
+                return mount_tmpfs_copyup(c, dest, mo->flags & ~(unsigned long)MS_REMOUNT, mo,
+                                          err);
         _cleanup_close_ int dfd = -1;
         int r = ns_resolve_in_root(c->rootfd, dest, NS_CREATE_DIR, &dfd, err);
         if (r < 0)
@@ -147,8 +183,7 @@ static int mount_dispatch(struct ns_ctx *c, size_t idx, const struct spec_mount 
 
         if (mo->bind || streq_ptr(type, "bind")) {
                 c->dev_bind = c->dev_bind || strcmp(m->destination, "/dev") == 0;
-                return mount_bind(c, m->source, m->destination, mo, ns_idmap_mount_fd(c, idx),
-                                  err);
+                return mount_bind(c, m->source, m->destination, mo, ns_idmap_mount_fd(c, idx), err);
         }
         if (streq_ptr(type, "cgroup") || streq_ptr(type, "cgroup2"))
                 return ns_mount_cgroup(c, idx, mo, err);
@@ -184,10 +219,10 @@ int ns_mount_entry(struct ns_ctx *c, size_t idx, struct cx_error **err)
                                     "mounts[%zu]: idmapped, but the runtime prepared no "
                                     "idmapped clone of its source",
                                     idx);
-        if (mo.tmpcopyup)
-                return cx_error_msg(err, EOPNOTSUPP,
-                                    "mounts[%zu]: tmpcopyup is not supported "
-                                    "yet",
+        if (mo.tmpcopyup && (!streq_ptr(m->type, "tmpfs") || mo.bind))
+                return cx_error_msg(err, EINVAL,
+                                    "mounts[%zu].options: tmpcopyup applies to tmpfs mounts "
+                                    "only",
                                     idx);
         if (!m->type && !mo.bind)
                 return cx_error_msg(err, EINVAL,

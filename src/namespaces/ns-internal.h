@@ -49,6 +49,10 @@ int ns_mount_entry(struct ns_ctx *c, size_t idx, struct cx_error **err);
 /* Mounts of type cgroup/cgroup2 (the hierarchies come from ns_rootfs_opts). */
 int ns_mount_cgroup(struct ns_ctx *c, size_t idx, const struct ns_mount_opts *mo,
                     struct cx_error **err);
+/* tmpcopyup: copies the tree under src_dirfd (the directory a new tmpfs hides) into the
+ * tmpfs at dst_dirfd, keeping modes and owners; set_root: also give the tmpfs root the hidden
+ * directory's mode. */
+int ns_copyup(int src_dirfd, int dst_dirfd, bool set_root, struct cx_error **err);
 /* Bind-remounts the mount at fd with flags (MS_* without MS_REMOUNT|MS_BIND); when that is
  * refused (EPERM: flags locked by a user namespace) keeps the mount's locked flags, except those
  * in clear_flags, and retries. */

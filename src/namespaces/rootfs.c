@@ -30,8 +30,7 @@ static int parent_mount_private(const char *path, struct cx_error **err)
         }
 }
 
-static int prepare_root(const struct spec *s, const struct ns_rootfs_opts *o,
-                        struct cx_error **err)
+static int prepare_root(const struct spec *s, const struct ns_rootfs_opts *o, struct cx_error **err)
 {
         unsigned long prop = s->linux_.rootfs_propagation;
         if (!prop)

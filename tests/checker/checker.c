@@ -22,6 +22,19 @@
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stddef.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
+#include <sys/ptrace.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 
 extern char **environ;
 
@@ -117,6 +130,9 @@ static const char *errname(int e)
                 E(ELOOP);
                 E(ENOTSUP);
                 E(EOVERFLOW);
+        E(ECONNREFUSED);
+        E(ENETUNREACH);
+        E(EHOSTUNREACH);
 #undef E
         case 0:
                 return "OK";
@@ -716,6 +732,212 @@ static int cmd_sleep(int argc, char **argv)
         return got_signal ? 100 + got_signal : 0;
 }
 
+/* ---- tenant attacks (tests/integration/test_attacks_tenants.py) -------------------------- */
+
+/* serve: tenant B's bait.  SysV shm/msg/sem with key 0x4341 ("CA"), a POSIX shm file, an
+ * abstract unix socket "@capsa-bait" and TCP 127.0.0.1:8080, all listening; then (the sign
+ * that all is in place) a 0600 file DIR/secret when DIR is given; then sleeps N seconds. */
+static int cmd_serve(int argc, char **argv)
+{
+        int secs = argc > 0 ? atoi(argv[0]) : 30;
+        shmget(0x4341, 4096, IPC_CREAT | 0600);
+        msgget(0x4341, IPC_CREAT | 0600);
+        semget(0x4341, 1, IPC_CREAT | 0600);
+        int pfd = open("/dev/shm/capsa-bait", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (pfd >= 0)
+                close(pfd);
+        int u = socket(AF_UNIX, SOCK_STREAM, 0);
+        struct sockaddr_un ua = {.sun_family = AF_UNIX};
+        memcpy(ua.sun_path, "\0capsa-bait", 11);
+        if (bind(u, (struct sockaddr *)&ua, offsetof(struct sockaddr_un, sun_path) + 11) < 0 ||
+            listen(u, 8) < 0)
+                kerr("unix", errno);
+        int t = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in ta = {.sin_family = AF_INET, .sin_port = htons(8080),
+                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        if (bind(t, (struct sockaddr *)&ta, sizeof(ta)) < 0 || listen(t, 8) < 0)
+                kerr("tcp", errno);
+        if (argc > 1) {
+                char path[512];
+                snprintf(path, sizeof(path), "%s/secret", argv[1]);
+                int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+                if (fd < 0 || write(fd, "b-secret", 8) != 8)
+                        kerr("secret", errno);
+                if (fd >= 0)
+                        close(fd);
+        }
+        sleep(secs);
+        kint("served", 1);
+        return 0;
+}
+
+static int connect_to(struct sockaddr *a, socklen_t len, int family)
+{
+        int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int r = connect(fd, a, len);
+        int e = r < 0 ? errno : 0;
+        close(fd);
+        return e;
+}
+
+static int attack_net(const char *what, const char *arg, const char *arg2)
+{
+        if (strcmp(what, "abstract") == 0) {
+                struct sockaddr_un ua = {.sun_family = AF_UNIX};
+                size_t n = strlen(arg);
+                ua.sun_path[0] = '\0';
+                memcpy(ua.sun_path + 1, arg, n);
+                return connect_to((struct sockaddr *)&ua,
+                                  (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n),
+                                  AF_UNIX);
+        }
+        struct sockaddr_in ta = {.sin_family = AF_INET, .sin_port = htons(atoi(arg2))};
+        inet_pton(AF_INET, arg, &ta.sin_addr);
+        return connect_to((struct sockaddr *)&ta, sizeof(ta), AF_INET);
+}
+
+/* forks until fork fails; reports the errno and how many children it got, then kills them */
+static int attack_forkbomb(void)
+{
+        static pid_t kids[1 << 16];
+        int n = 0, e = 0;
+        while (n < (int)(sizeof(kids) / sizeof(kids[0]))) {
+                pid_t p = fork();
+                if (p == 0) {
+                        pause();
+                        _exit(0);
+                }
+                if (p < 0) {
+                        e = errno;
+                        break;
+                }
+                kids[n++] = p;
+        }
+        for (int i = 0; i < n; i++)
+                kill(kids[i], SIGKILL);
+        for (int i = 0; i < n; i++)
+                waitpid(kids[i], NULL, 0);
+        kint("children", n);
+        return e;
+}
+
+/* touches MB megabytes one page at a time (the memory limit should kill it first) */
+static int attack_memhog(long mb)
+{
+        for (long i = 0; i < mb; i++) {
+                char *p = malloc(1 << 20);
+                if (!p)
+                        return ENOMEM;
+                memset(p, 1, 1 << 20);
+        }
+        return 0;
+}
+
+static int attack_ptrace_child(void)
+{
+        pid_t p = fork();
+        if (p == 0) {
+                pause();
+                _exit(0);
+        }
+        int e = syscall(SYS_ptrace, PTRACE_ATTACH, p, 0, 0) < 0 ? errno : 0;
+        kill(p, SIGKILL);
+        waitpid(p, NULL, 0);
+        return e;
+}
+
+static int attack_file(const char *what, const char *a1)
+{
+        if (strcmp(what, "read") == 0) {
+                int fd = open(a1, O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        return errno;
+                char buf[4096];
+                ssize_t n = read(fd, buf, sizeof(buf));
+                int e = n < 0 ? errno : 0;
+                close(fd);
+                kint("bytes", n < 0 ? 0 : n);
+                return e;
+        }
+        if (strcmp(what, "write") == 0) {
+                int fd = open(a1, O_WRONLY | O_CLOEXEC);
+                if (fd < 0)
+                        return errno;
+                int e = write(fd, "1", 1) < 0 ? errno : 0;
+                close(fd);
+                return e;
+        }
+        if (strcmp(what, "chmod") == 0)
+                return chmod(a1, 0666) < 0 ? errno : 0;
+        if (strcmp(what, "unlink") == 0)
+                return unlink(a1) < 0 ? errno : 0;
+        return -1;
+}
+
+/* attack NAME [ARGS]: one attempt; prints {"attack":NAME,"result":ERRNO-NAME|"OK",...} */
+static int cmd_attack(int argc, char **argv)
+{
+        if (argc < 1)
+                return 2;
+        const char *w = argv[0];
+        const char *a1 = argc > 1 ? argv[1] : "", *a2 = argc > 2 ? argv[2] : "";
+        long r = 0;
+        int e = 0;
+        errno = 0;
+        if (strcmp(w, "kill") == 0)
+                r = kill(atoi(a1), atoi(a2));
+        else if (strcmp(w, "ptrace") == 0)
+                r = syscall(SYS_ptrace, PTRACE_ATTACH, atoi(a1), 0, 0);
+        else if (strcmp(w, "ptrace-child") == 0)
+                e = attack_ptrace_child();
+        else if (strcmp(w, "vmread") == 0) {
+                char buf[8];
+                struct iovec l = {buf, 8}, rm = {(void *)0x400000, 8};
+                r = syscall(SYS_process_vm_readv, atoi(a1), &l, 1, &rm, 1, 0);
+        } else if (strcmp(w, "shmget") == 0)
+                r = shmget(0x4341, 0, 0);
+        else if (strcmp(w, "msgget") == 0)
+                r = msgget(0x4341, 0);
+        else if (strcmp(w, "semget") == 0)
+                r = semget(0x4341, 0, 0);
+        else if (strcmp(w, "abstract") == 0 || strcmp(w, "tcp") == 0)
+                e = attack_net(w, a1, a2);
+        else if (strcmp(w, "init_module") == 0)
+                r = syscall(SYS_init_module, "", 0, "");
+        else if (strcmp(w, "finit_module") == 0)
+                r = syscall(SYS_finit_module, 0, "", 0);
+        else if (strcmp(w, "mount") == 0)
+                r = syscall(SYS_mount, "none", a1[0] ? a1 : "/tmp", "tmpfs", 0, NULL);
+        else if (strcmp(w, "mknod-blk") == 0)
+                r = mknod("/dev/shm/blk", S_IFBLK | 0600, makedev(atoi(a1), atoi(a2)));
+        else if (strcmp(w, "sethostname") == 0)
+                r = sethostname("pwned", 5);
+        else if (strcmp(w, "settime") == 0) {
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                r = clock_settime(CLOCK_REALTIME, &ts);
+        } else if (strcmp(w, "settimeofday") == 0) {
+                struct timeval tv;
+                gettimeofday(&tv, NULL);
+                r = settimeofday(&tv, NULL);
+        } else if (strcmp(w, "keyctl") == 0)
+                r = syscall(SYS_keyctl, 0 /* KEYCTL_GET_KEYRING_ID */, -3, 0);
+        else if (strcmp(w, "forkbomb") == 0)
+                e = attack_forkbomb();
+        else if (strcmp(w, "memhog") == 0)
+                e = attack_memhog(atol(a1));
+        else if ((e = attack_file(w, a1)) < 0) {
+                kstr("attack", w);
+                kstr("error", "unknown attack");
+                return 2;
+        }
+        if (r < 0)
+                e = errno;
+        kstr("attack", w);
+        kerr("result", e);
+        return 0;
+}
+
 struct cmd {
         const char *name;
         int (*fn)(int argc, char **argv);
@@ -736,6 +958,7 @@ static const struct cmd cmds[] = {
     {"cat", cmd_cat},         {"ls", cmd_ls},
     {"exit", cmd_exit},       {"kill-self", cmd_kill_self},
     {"sleep", cmd_sleep},
+    {"attack", cmd_attack},   {"serve", cmd_serve},
 };
 
 static void usage(void)

@@ -516,7 +516,8 @@ static void test_rootfs(void)
         ok(st == 0, "rootfs: error cases fail");
         contains(msg, "mount `/nonexistent-capsa-src` to rootfs at `/x`", "error: names the mount");
         contains(msg, "open source `/nonexistent-capsa-src`: No such file", "error: names source");
-        contains(msg, "mounts[0]: idmap mounts are not supported yet", "error: idmap");
+        contains(msg, "mounts[0]: idmapped, but the runtime prepared no idmapped clone",
+                 "error: idmap without the parent's clone");
 
         ok(!mountinfo_mentions(tmp), "rootfs: no mount left on the host");
         for (size_t i = 0; i < ARRAY_SIZE(test_cgroups); i++)

@@ -134,8 +134,8 @@ def test_devices_ebpf(runtime, bundle):
     b.linux["devices"] = [{"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11}]
     r = runtime.run(b)
     assert r.rc == 0, r
-    assert "/dev/d0: Operation not permitted" in r.err, r
-    assert "/dev/d1: No such device or address" in r.err, r
+    assert "'/dev/d0': Operation not permitted" in r.err, r
+    assert "'/dev/d1': No such device or address" in r.err, r
     assert "null-ok" in r.out and "kmsg-write-ok" in r.out, r
 
 

@@ -1,0 +1,114 @@
+/* capsa tenant list [--format table|json]
+ * capsa tenant remove NAME */
+#include "cmd/cmd.h"
+#include "container/tenant.h"
+
+#include <inttypes.h>
+#include <string.h>
+#include <yajl/yajl_gen.h>
+
+static const char tenant_help[] =
+    "Usage: capsa tenant list [--format table|json]\n"
+    "       capsa tenant remove NAME\n\n"
+    "A tenant owns a range of 65536 host uids/gids for its containers (`capsa run --tenant "
+    "NAME`).\n"
+    "list shows each tenant's range and containers; remove forgets a tenant without "
+    "containers.\n";
+
+static void gen_str(yajl_gen g, const char *s)
+{
+        yajl_gen_string(g, (const unsigned char *)s, strlen(s));
+}
+
+static void print_json(const struct tenant_info *v, size_t n)
+{
+        yajl_gen g = yajl_gen_alloc(NULL);
+        yajl_gen_array_open(g);
+        for (size_t i = 0; i < n; i++) {
+                yajl_gen_map_open(g);
+                gen_str(g, "name");
+                gen_str(g, v[i].name);
+                gen_str(g, "firstId");
+                yajl_gen_integer(g, v[i].first_id);
+                gen_str(g, "size");
+                yajl_gen_integer(g, v[i].size);
+                gen_str(g, "containers");
+                yajl_gen_array_open(g);
+                for (char **c = v[i].containers; *c; c++)
+                        gen_str(g, *c);
+                yajl_gen_array_close(g);
+                yajl_gen_map_close(g);
+        }
+        yajl_gen_array_close(g);
+        const unsigned char *buf;
+        size_t len;
+        yajl_gen_get_buf(g, &buf, &len);
+        fwrite(buf, 1, len, stdout);
+        fputc('\n', stdout);
+        yajl_gen_free(g);
+}
+
+static void print_table(const struct tenant_info *v, size_t n)
+{
+        printf("%-24s%-24s%s\n", "TENANT", "HOST IDS", "CONTAINERS");
+        for (size_t i = 0; i < n; i++) {
+                char range[32];
+                snprintf(range, sizeof(range), "%" PRIu32 "-%" PRIu64, v[i].first_id,
+                         (uint64_t)v[i].first_id + v[i].size - 1);
+                printf("%-24s%-24s", v[i].name, range);
+                for (char **c = v[i].containers; *c; c++)
+                        printf("%s%s", c == v[i].containers ? "" : ",", *c);
+                printf("\n");
+        }
+}
+
+static int tenant_list_cmd(int argc, char **argv, const struct global_opts *g)
+{
+        static const struct option opts[] = {
+            {"format", required_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'}, {}};
+        bool json = false;
+        int c;
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
+                if (c == 'f' && (strcmp(optarg, "json") == 0 || strcmp(optarg, "table") == 0)) {
+                        json = strcmp(optarg, "json") == 0;
+                } else if (c == 'h') {
+                        fputs(tenant_help, stdout);
+                        return 0;
+                } else {
+                        return cmd_usage_error("tenant list", "--format: table or json");
+                }
+        }
+        if (cmd_need_args("tenant list", argc, optind, 0, "no arguments"))
+                return 1;
+        struct cx_error *err = NULL;
+        struct tenant_info *v = NULL;
+        size_t n = 0;
+        if (tenant_list(g->root, &v, &n, &err) < 0)
+                return cmd_fail(err);
+        if (json)
+                print_json(v, n);
+        else
+                print_table(v, n);
+        tenant_info_free(v, n);
+        return 0;
+}
+
+int cmd_tenant(int argc, char **argv, const struct global_opts *g)
+{
+        if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+                fputs(tenant_help, argc < 2 ? stderr : stdout);
+                return argc < 2 ? 1 : 0;
+        }
+        if (strcmp(argv[1], "list") == 0)
+                return tenant_list_cmd(argc - 1, argv + 1, g);
+        if (strcmp(argv[1], "remove") == 0) {
+                if (cmd_need_args("tenant remove", argc, 2, 1, "a tenant name"))
+                        return 1;
+                struct cx_error *err = NULL;
+                if (tenant_remove(g->root, argv[2], &err) < 0)
+                        return cmd_fail(err);
+                return 0;
+        }
+        return cmd_usage_error("tenant", "unknown subcommand `%s` (list or remove)", argv[1]);
+}

@@ -1,0 +1,1 @@
+"""Engine tests: podman and containerd driving capsa (a package, so its conftest does not clash with tests/integration/conftest.py in one pytest run)."""
