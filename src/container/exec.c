@@ -6,6 +6,7 @@
  * settings and execs; its failures travel back over the sync socket, whose close on exec
  * tells P that the process runs. */
 #include "container/exec.h"
+#include "container/tenant.h"
 #include "container/internal.h"
 #include "namespaces/namespaces.h"
 #include "security/security.h"
@@ -229,6 +230,8 @@ static int exec_validate(struct exec_ctx *x, struct cx_error **err)
         if (o->console_socket && (!o->detach || !p->terminal))
                 return cx_error_msg(err, EINVAL,
                                     "--console-socket needs --detach and a terminal (--tty)");
+        /* a tenant's container: the exec'd process gets the tenant's hardening too */
+        tenant_harden_exec(x->st.annotations, x->spec, &x->spec->process);
         if ((r = sec_caps_check(&p->caps, err)) < 0 || (r = sec_lsm_check(p, err)) < 0)
                 return r;
         return sec_seccomp_compile(&x->spec->linux_.seccomp, &x->filter, err);

@@ -300,3 +300,14 @@ def test_memory_hog_killed_by_memory_limit(runtime, bundle, tenants):
     r = run_a(runtime, bundle, tenants, "attack", "memhog", 1024, config=limit, expect_rc=137)
     assert r.out == ""  # SIGKILLed by the OOM killer before it could print
     b_still_fine(runtime, bundle, tenants)
+
+
+def test_exec_into_tenant_container_is_hardened(runtime, tenants):
+    """exec takes its process from the stored config; in a tenant's container it gets the
+    tenant's hardening as well: no_new_privs, a seccomp filter, no CAP_SYS_ADMIN."""
+    r = runtime("exec", "--cap", "CAP_SYS_ADMIN", tenants.b_id, "/bin/cat", "/proc/self/status")
+    assert r.rc == 0, r
+    status = dict(line.split(":\t", 1) for line in r.out.splitlines() if ":\t" in line)
+    assert status["NoNewPrivs"].strip() == "1"
+    assert status["Seccomp"].strip() == "2"
+    assert not int(status["CapEff"].strip(), 16) & (1 << 21), "CAP_SYS_ADMIN kept"
