@@ -32,7 +32,8 @@ static void usage(FILE *f)
 {
         fprintf(f, "Usage: capsa [global options] <command> [options] [arguments]\n\n"
                    "Global options:\n"
-                   "  --root DIR            state directory (default /run/capsa)\n"
+                   "  --root DIR            state directory (default /run/capsa; for other users\n"
+                   "                        than root $XDG_RUNTIME_DIR/capsa)\n"
                    "  --log FILE            log to FILE\n"
                    "  --log-format FORMAT   text or json\n"
                    "  --debug               debug logging\n"
@@ -100,9 +101,32 @@ static int parse_globals(int argc, char **argv, struct global_opts *g)
         return 0;
 }
 
+/* The state root without --root: /run/capsa for root; for any other user (as runc) their own
+ * $XDG_RUNTIME_DIR/capsa, or /run/capsa only when they may write it.  spec and features keep
+ * no state. */
+static int default_root(const char *cmd, const char **ret, char **ret_alloc,
+                        struct cx_error **err)
+{
+        const char *xdg = getenv("XDG_RUNTIME_DIR");
+        *ret = "/run/capsa";
+        if (geteuid() == 0 || strcmp(cmd, "spec") == 0 || strcmp(cmd, "features") == 0)
+                return 0;
+        if (xdg && xdg[0] == '/') {
+                *ret = *ret_alloc = xasprintf("%s/capsa", xdg);
+                return 0;
+        }
+        if (access("/run/capsa", W_OK) == 0 || (errno == ENOENT && access("/run", W_OK) == 0))
+                return 0;
+        return cx_error_msg(err, EACCES,
+                            "capsa runs as uid %u and XDG_RUNTIME_DIR is not set (or not an "
+                            "absolute path): the default state root /run/capsa is not writable "
+                            "by this user; set XDG_RUNTIME_DIR or pass --root DIR",
+                            (unsigned)geteuid());
+}
+
 int main(int argc, char **argv)
 {
-        struct global_opts g = {.root = "/run/capsa"};
+        struct global_opts g = {.root = NULL};
         if (parse_globals(argc, argv, &g))
                 return 1;
         struct cx_error *err = NULL;
@@ -113,6 +137,9 @@ int main(int argc, char **argv)
                 return 1;
         }
         const char *name = argv[optind];
+        _cleanup_free_ char *root = NULL;
+        if (!g.root && default_root(name, &g.root, &root, &err) < 0)
+                return cmd_fail(err);
         /* exec's process enters a running container, whose processes could reach it through
          * /proc/PID/exe: it runs from a protected copy of capsa (CVE-2019-5736).  create and
          * run decide once they know the config (container_opts.self_argv). */

@@ -118,6 +118,38 @@ static void state_init(struct create_ctx *c)
         st->use_systemd_cgroup = c->o->systemd_cgroup;
 }
 
+static bool has_limits(const struct spec_resources *r)
+{
+        return r->present && (r->has_memory || r->has_cpu || r->has_pids || r->has_blkio ||
+                              r->has_network || r->n_hugepage_limits || r->n_rdma ||
+                              r->n_unified);
+}
+
+/* As runc's rootless mode: a user other than root who may not create the cgroup (r from
+ * cg_create) runs the container in its own cgroup, unless the config asks for limits.  Device
+ * rules alone are no limits: without a cgroup they are skipped (the user namespace already
+ * keeps the container from opening host devices it could not open itself). */
+static int rootless_without_cgroup(struct create_ctx *c, int r, struct cx_error **err)
+{
+        if (geteuid() == 0 || (r != -EACCES && r != -EPERM && r != -EROFS))
+                return r;
+        if (has_limits(&c->spec->linux_.resources))
+                return cx_error_prefix(err,
+                                       "linux.resources: capsa runs as uid %u and cannot create "
+                                       "the cgroup for these limits (remove linux.resources or "
+                                       "delegate a writable cgroup to the user and point "
+                                       "linux.cgroupsPath into it)",
+                                       (unsigned)geteuid());
+        log_warn("capsa runs as uid %u and cannot create the container's cgroup (%s): the "
+                 "container runs without one, in the caller's cgroup",
+                 (unsigned)geteuid(), (*err)->msg);
+        cx_error_freep(err);
+        cg_manager_freep(&c->cg);
+        strv_free(c->st.cgroup_dirs);
+        c->st.cgroup_dirs = xcalloc(1, sizeof(char *));
+        return 0;
+}
+
 /* Lock ROOT/ID, record the early state, make exec.fifo and the cgroup. */
 static int prepare(struct create_ctx *c, struct cx_error **err)
 {
@@ -142,14 +174,17 @@ static int prepare(struct create_ctx *c, struct cx_error **err)
         c->fifo_fd = openat(c->dir.fd, "exec.fifo", O_RDWR | O_CLOEXEC);
         if (c->fifo_fd < 0)
                 return cx_error_set(err, errno, "open exec.fifo");
-        if ((r = cg_create(c->cg, s->linux_.resources.present ? &s->linux_.resources : NULL, err)) <
-            0)
+        r = cg_create(c->cg, s->linux_.resources.present ? &s->linux_.resources : NULL, err);
+        if (r < 0 && (r = rootless_without_cgroup(c, r, err)) < 0)
                 return r;
-        c->cg_created = true;
-        if ((r = cg_join_open(c->cg, &c->join, err)) < 0)
-                return r;
-        if (has_cgroup_mount(s) && (r = cg_hierarchies(c->cg, &c->hier, &c->n_hier, err)) < 0)
-                return r;
+        if (c->cg) {
+                c->cg_created = true;
+                if ((r = cg_join_open(c->cg, &c->join, err)) < 0)
+                        return r;
+                if (has_cgroup_mount(s) &&
+                    (r = cg_hierarchies(c->cg, &c->hier, &c->n_hier, err)) < 0)
+                        return r;
+        }
         if (c->o->console_socket &&
             (c->console_fd = console_connect(c->o->console_socket, err)) < 0)
                 return c->console_fd;
@@ -191,6 +226,7 @@ static _Noreturn void child_run_init(struct create_ctx *c, int child_fd, uint32_
             .has_runtime_hooks =
                 s->hooks.n[SPEC_HOOK_PRESTART] + s->hooks.n[SPEC_HOOK_CREATE_RUNTIME] > 0,
             .idmap = &c->idmap,
+            .no_cgroup = !c->cg,
         };
         init_main(&a);
 }

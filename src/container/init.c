@@ -61,6 +61,7 @@ static int setup_filesystem(const struct init_args *a, struct cx_error **err)
             .n_cgroups = a->n_cgroups,
             .cgroup_ns = a->new_ns & CLONE_NEWCGROUP,
             .user_ns = a->new_ns & CLONE_NEWUSER,
+            .no_cgroup = a->no_cgroup,
             .idmap = a->idmap,
             .before_pivot = init_hooks_round_trip,
             .userdata = (void *)a,

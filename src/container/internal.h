@@ -47,6 +47,7 @@ struct init_args {
         uint32_t new_ns;        /* CLONE_NEW* flags of namespaces created (not joined) */
         bool has_runtime_hooks; /* prestart or createRuntime hooks exist */
         const struct ns_idmap_mounts *idmap; /* detached idmapped mounts to attach */
+        bool no_cgroup; /* rootless without cgroup permission: the caller's cgroup */
 };
 /* Runs in the cloned init; never returns. */
 _Noreturn void init_main(const struct init_args *a);

@@ -104,6 +104,12 @@ int ns_mount_cgroup(struct ns_ctx *c, size_t idx, const struct ns_mount_opts *mo
         const struct ns_rootfs_opts *o = c->opts;
         unsigned long flags = mo->flags & ~(unsigned long)(MS_BIND | MS_REC | MS_REMOUNT);
 
+        if (o->no_cgroup) {
+                log_debug("mounts[%zu]: `%s` skipped: the container has no cgroup of its own "
+                          "(rootless without cgroup permission)",
+                          idx, m->destination);
+                return 0;
+        }
         if (o->n_cgroups == 0 || !o->cgroups)
                 return cx_error_msg(err, EINVAL, "mounts[%zu]: no cgroup hierarchies known", idx);
         if (o->n_cgroups > 1 || o->cgroups[0].name[0] != '\0')

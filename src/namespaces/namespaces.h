@@ -72,6 +72,7 @@ struct ns_rootfs_opts {
         size_t n_cgroups;
         bool cgroup_ns;                        /* a new cgroup namespace was created */
         bool user_ns;                          /* running in a new user namespace */
+        bool no_cgroup; /* no cgroup of its own (rootless): cgroup mounts are skipped */
         const struct ns_idmap_mounts *idmap;   /* from ns_idmap_mounts_open, or NULL */
         /* Called after the `mounts` are in place and before pivot_root (createRuntime and
          * createContainer hooks run there).  May be NULL. */

@@ -7,7 +7,8 @@ out=$1
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root
 
-mount -t tmpfs -o mode=1777 tmpfs /tmp
+# /tmp stays the overlay's (its upper layer is a tmpfs already): a checkout under the host's
+# /tmp must stay visible to the command.
 mount -t tmpfs -o mode=0755 tmpfs /run
 mkdir -p /dev/pts /dev/shm
 mount -t devpts -o newinstance,ptmxmode=0666,mode=0620,gid=5 devpts /dev/pts
