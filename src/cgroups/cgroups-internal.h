@@ -56,7 +56,7 @@ struct cg_dir {
 };
 
 struct cg_driver {
-        const char *name; /* stored in state.json: "v1" (also hybrid), "v2" */
+        const char *name; /* stored in state.json: "v1" (also hybrid), "v2", "systemd" */
         int (*create)(struct cg_manager *m, const struct spec_resources *r, struct cx_error **err);
         int (*enter)(struct cg_manager *m, pid_t pid, struct cx_error **err);
         int (*apply)(struct cg_manager *m, const struct spec_resources *r, struct cx_error **err);
@@ -65,6 +65,7 @@ struct cg_driver {
         int (*destroy)(struct cg_manager *m, struct cx_error **err);
         int (*hierarchies)(const struct cg_manager *m, struct cg_hierarchy **ret, size_t *ret_n,
                            struct cx_error **err);
+        void (*free_priv)(struct cg_manager *m); /* optional: frees m->priv */
         /* Later: update, events, pause/resume, devices, systemd properties.  New ops must be
          * optional (NULL = not supported by this driver); cgroups.c checks before calling. */
 };
@@ -85,6 +86,14 @@ struct cg_manager {
 
 extern const struct cg_driver cg_driver_v1;
 extern const struct cg_driver cg_driver_v2;
+extern const struct cg_driver cg_driver_systemd;
+
+struct cg_manager *cg_manager_alloc(const struct cg_driver *drv, enum cg_layout layout);
+/* Adds a directory (path is taken over); mnt may be NULL. */
+void cg_manager_add(struct cg_manager *m, char *path, const struct cg_mount *mnt);
+/* The systemd driver's cg_manager_new (systemd.c): cgroupsPath "SLICE:PREFIX:NAME". */
+int cg_systemd_new(const char *cgroups_path, const char *id, struct cg_manager **ret,
+                   struct cx_error **err);
 
 /* ---- cgroupfs helpers (fs.c) ------------------------------------------------------------- */
 

@@ -74,7 +74,7 @@ static bool wanted(const struct cg_mount *mnt, enum cg_layout layout)
         return false;
 }
 
-static struct cg_manager *manager_alloc(const struct cg_driver *drv, enum cg_layout layout)
+struct cg_manager *cg_manager_alloc(const struct cg_driver *drv, enum cg_layout layout)
 {
         struct cg_manager *m = xcalloc(1, sizeof(*m));
         m->drv = drv;
@@ -83,7 +83,7 @@ static struct cg_manager *manager_alloc(const struct cg_driver *drv, enum cg_lay
         return m;
 }
 
-static void manager_add(struct cg_manager *m, char *path, const struct cg_mount *mnt)
+void cg_manager_add(struct cg_manager *m, char *path, const struct cg_mount *mnt)
 {
         m->dirs = xrealloc(m->dirs, (m->n_dirs + 1) * sizeof(*m->dirs));
         m->dirs[m->n_dirs] = (struct cg_dir){.path = path, .mnt = mnt};
@@ -97,9 +97,7 @@ int cg_manager_new(const char *cgroups_path, const char *id, bool systemd, struc
                    struct cx_error **err)
 {
         if (systemd)
-                return cx_error_msg(err, EOPNOTSUPP,
-                                    "--systemd-cgroup: the systemd cgroup driver is not "
-                                    "supported yet");
+                return cg_systemd_new(cgroups_path, id, ret, err);
         enum cg_layout layout;
         int r = cg_detect_layout(&layout, err);
         if (r < 0)
@@ -131,7 +129,7 @@ int cg_manager_new(const char *cgroups_path, const char *id, bool systemd, struc
                 return r;
 
         struct cg_manager *m =
-            manager_alloc(layout == CG_LAYOUT_V2 ? &cg_driver_v2 : &cg_driver_v1, layout);
+            cg_manager_alloc(layout == CG_LAYOUT_V2 ? &cg_driver_v2 : &cg_driver_v1, layout);
         for (size_t i = 0; i < n_mounts; i++) {
                 if (!wanted(&mounts[i], layout))
                         continue;
@@ -141,7 +139,7 @@ int cg_manager_new(const char *cgroups_path, const char *id, bool systemd, struc
                                   mounts[i].mount_point);
                         continue;
                 }
-                manager_add(m, p, &mounts[i]);
+                cg_manager_add(m, p, &mounts[i]);
         }
         if (m->n_dirs == 0 || (layout != CG_LAYOUT_V1 && m->unified < 0)) {
                 cg_manager_free(m);
@@ -164,9 +162,8 @@ int cg_manager_load(const char *driver, char *const *dirs, struct cg_manager **r
                 drv = &cg_driver_v1;
         else if (driver && strcmp(driver, cg_driver_v2.name) == 0)
                 drv = &cg_driver_v2;
-        else if (driver && strcmp(driver, "systemd") == 0)
-                return cx_error_msg(err, EOPNOTSUPP,
-                                    "the systemd cgroup driver is not supported yet");
+        else if (driver && strcmp(driver, cg_driver_systemd.name) == 0)
+                drv = &cg_driver_systemd;
         else
                 return cx_error_msg(err, EINVAL, "unknown cgroup driver `%s`",
                                     driver ? driver : "(null)");
@@ -178,14 +175,14 @@ int cg_manager_load(const char *driver, char *const *dirs, struct cg_manager **r
                 r = cg_host_mounts(&mounts, &n_mounts, err);
         if (r < 0)
                 return r;
-        struct cg_manager *m = manager_alloc(drv, layout);
+        struct cg_manager *m = cg_manager_alloc(drv, layout);
         for (char *const *d = dirs; d && *d; d++) {
                 if ((*d)[0] != '/') {
                         cg_manager_free(m);
                         return cx_error_msg(err, EINVAL, "cgroup directory `%s` is not absolute",
                                             *d);
                 }
-                manager_add(m, xstrdup(*d), cg_mount_for_path(mounts, n_mounts, *d));
+                cg_manager_add(m, xstrdup(*d), cg_mount_for_path(mounts, n_mounts, *d));
         }
         *ret = m;
         return 0;
@@ -195,6 +192,8 @@ void cg_manager_free(struct cg_manager *m)
 {
         if (!m)
                 return;
+        if (m->drv->free_priv)
+                m->drv->free_priv(m);
         for (size_t i = 0; i < m->n_dirs; i++) {
                 free(m->dirs[i].path);
                 strv_free(m->dirs[i].created);

@@ -121,8 +121,7 @@ static void state_init(struct create_ctx *c)
 static bool has_limits(const struct spec_resources *r)
 {
         return r->present && (r->has_memory || r->has_cpu || r->has_pids || r->has_blkio ||
-                              r->has_network || r->n_hugepage_limits || r->n_rdma ||
-                              r->n_unified);
+                              r->has_network || r->n_hugepage_limits || r->n_rdma || r->n_unified);
 }
 
 /* As runc's rootless mode: a user other than root who may not create the cgroup (r from
@@ -227,6 +226,7 @@ static _Noreturn void child_run_init(struct create_ctx *c, int child_fd, uint32_
                 s->hooks.n[SPEC_HOOK_PRESTART] + s->hooks.n[SPEC_HOOK_CREATE_RUNTIME] > 0,
             .idmap = &c->idmap,
             .no_cgroup = !c->cg,
+            .user_maps = geteuid() != 0 && (new_ns & CLONE_NEWUSER),
         };
         init_main(&a);
 }

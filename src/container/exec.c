@@ -495,9 +495,8 @@ int container_pids(const char *root, const char *id, pid_t **ret, size_t *ret_n,
         state_dir_close(&d);
         if (r < 0)
                 goto out;
-        if (!st.cgroup_dirs || !st.cgroup_dirs[0]) {
-                *ret = NULL;
-                *ret_n = 0;
+        if (!st.cgroup_dirs || !st.cgroup_dirs[0]) { /* rootless without a cgroup */
+                r = container_pidns_pids(&st, ret, ret_n, err);
                 goto out;
         }
         struct cg_manager *cg = NULL;

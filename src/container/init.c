@@ -83,6 +83,8 @@ static int init_prepare(const struct init_args *a, char **ret_exec, struct sec_f
         r = sync_expect(a->sync_fd, SYNC_GO, NULL, err);
         if (r < 0)
                 return r;
+        if (a->user_maps && (r = sec_init_not_dumpable(err)) < 0)
+                return r;
         if ((a->new_ns & CLONE_NEWUSER) && (r = become_ns_root(err)) < 0)
                 return r;
         /* Now that the parent has put us in our cgroup, it becomes the namespace's root. */
@@ -174,8 +176,11 @@ void init_main(const struct init_args *a)
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL); /* `run` blocks signals to forward them */
         prctl(PR_SET_PDEATHSIG, SIGKILL);
-        /* not ptrace-able nor readable through /proc until execve (CVE-2016-9962) */
-        if (sec_init_not_dumpable(&err) < 0)
+        /* not ptrace-able nor readable through /proc until execve (CVE-2016-9962).  An
+         * unprivileged parent writes our id maps (itself or with newuidmap), which needs our
+         * /proc files owned by the user: then only after SYNC_GO, as runc does.  Nothing of the
+         * container exists before that, and the user could ptrace us anyway. */
+        if (!a->user_maps && sec_init_not_dumpable(&err) < 0)
                 init_fail(a, err, true);
         /* Nothing the caller left open may reach the container, except preserved fds. */
         syscall(SYS_close_range, 3 + a->opts->preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC);

@@ -48,6 +48,7 @@ struct init_args {
         bool has_runtime_hooks; /* prestart or createRuntime hooks exist */
         const struct ns_idmap_mounts *idmap; /* detached idmapped mounts to attach */
         bool no_cgroup; /* rootless without cgroup permission: the caller's cgroup */
+        bool user_maps; /* an unprivileged parent (or newuidmap) writes our id maps */
 };
 /* Runs in the cloned init; never returns. */
 _Noreturn void init_main(const struct init_args *a);
@@ -75,6 +76,16 @@ int proc_finalize_exec(const struct spec_process *p, const char *exec_path,
 /* Runs hooks of one kind in order, each with state_json on stdin; stops at the first failure. */
 int hooks_run(const struct spec_hooks *h, enum spec_hook_kind kind, const char *state_json,
               struct cx_error **err);
+
+/* ---- rootless.c: a container without a cgroup (rootless) --------------------------------- */
+/* The processes in the container's own pid namespace (none when it stopped); an error when it
+ * shares the caller's pid namespace. */
+int container_pidns_pids(const struct state *st, pid_t **ret, size_t *ret_n,
+                         struct cx_error **err);
+/* Signals every process of container_pidns_pids (kill --all without a cgroup). */
+int container_pidns_kill(const struct state *st, int sig, struct cx_error **err);
+/* The user name of uid from /etc/passwd (the `list` OWNER column, as runc), or "#UID". */
+char *container_owner_name(uid_t uid);
 
 /* ---- shared by the lifecycle operations -------------------------------------------------- */
 /* Kills what remains, removes the cgroup and the state directory, runs poststop hooks. */

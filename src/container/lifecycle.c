@@ -90,6 +90,8 @@ int container_kill(const char *root, const char *id, int sig, bool all, struct c
         enum state_status status = state_status_get(&d, &st);
         if (status == STATE_STOPPED || status == STATE_CREATING) {
                 r = cx_error_msg(err, ESRCH, "container `%s` is not running", id);
+        } else if (all && !(st.cgroup_dirs && st.cgroup_dirs[0])) {
+                r = container_pidns_kill(&st, sig, err); /* rootless without a cgroup */
         } else if (all) {
                 struct cg_manager *cg = NULL;
                 r = cg_manager_load(st.cgroup_driver, st.cgroup_dirs, &cg, err);
@@ -202,13 +204,16 @@ int container_list(const char *root, struct container_info **ret, size_t *ret_n,
                 if (open_container(root, ids[i], &d, &st, NULL) < 0)
                         continue; /* deleted meanwhile */
                 enum state_status status = state_status_get(&d, &st);
+                struct stat ds;
                 v[n++] = (struct container_info){
                     .id = xstrdup(ids[i]),
                     .pid = status == STATE_STOPPED ? 0 : st.pid,
                     .status = xstrdup(state_status_name(status)),
                     .bundle = xstrdup(st.bundle ? st.bundle : ""),
                     .created = xstrdup(st.created ? st.created : ""),
-                    .owner = xstrdup(st.owner && *st.owner ? st.owner : "root"),
+                    .owner = st.owner && *st.owner   ? xstrdup(st.owner)
+                             : fstat(d.fd, &ds) == 0 ? container_owner_name(ds.st_uid)
+                                                     : xstrdup("root"),
                 };
                 state_clear(&st);
                 state_dir_close(&d);

@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 /* Writes data with one write(2), as the kernel requires for these files.  shown: the data as
  * it appears in an error message. */
@@ -50,25 +51,115 @@ int ns_write_map(pid_t pid, const char *file, const struct spec_id_map *m, size_
         return write_once(path, data, shown, err);
 }
 
+/* Reads what the helper wrote to stderr (at most one buffer), trimmed, for an error message. */
+static void read_helper_stderr(int fd, char *buf, size_t size)
+{
+        size_t len = 0;
+        ssize_t n;
+        while (len + 1 < size &&
+               ((n = read(fd, buf + len, size - 1 - len)) > 0 || (n < 0 && errno == EINTR)))
+                len += n > 0 ? (size_t)n : 0;
+        while (len && (buf[len - 1] == '\n' || buf[len - 1] == ' '))
+                len--;
+        buf[len] = '\0';
+        for (char *p = buf; *p; p++)
+                if (*p == '\n')
+                        *p = ' ';
+}
+
+/* Runs newuidmap/newgidmap (shadow's uidmap package): setuid-root helpers that write the
+ * ranges /etc/subuid and /etc/subgid grant the calling user, which an unprivileged process
+ * cannot write itself (it may map only its own id). */
+static int write_map_helper(pid_t pid, const char *helper, const char *subids,
+                            const struct spec_id_map *m, size_t n, struct cx_error **err)
+{
+        char **argv = xcalloc(3 * n + 3, sizeof(char *));
+        argv[0] = xstrdup(helper);
+        argv[1] = xasprintf("%d", (int)pid);
+        for (size_t i = 0; i < n; i++) {
+                argv[2 + 3 * i] = xasprintf("%" PRIu32, m[i].container_id);
+                argv[3 + 3 * i] = xasprintf("%" PRIu32, m[i].host_id);
+                argv[4 + 3 * i] = xasprintf("%" PRIu32, m[i].size);
+        }
+        _cleanup_free_ char *shown = NULL;
+        _cleanup_free_ char *data = format_map(m, n, &shown);
+        int p[2], r = 0, status = 0;
+        pid_t child = -1;
+        if (pipe2(p, O_CLOEXEC) < 0) {
+                r = cx_error_set(err, errno, "pipe for %s", helper);
+                goto out;
+        }
+        child = fork();
+        if (child == 0) {
+                dup2(p[1], STDERR_FILENO);
+                execvp(helper, argv);
+                fprintf(stderr, "cannot execute %s: %s%s", helper, strerror(errno),
+                        errno == ENOENT ? " (install the uidmap package)" : "");
+                _exit(127);
+        }
+        close(p[1]);
+        if (child < 0) {
+                close(p[0]);
+                r = cx_error_set(err, errno, "fork for %s", helper);
+                goto out;
+        }
+        char msg[512];
+        read_helper_stderr(p[0], msg, sizeof(msg));
+        close(p[0]);
+        while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+                ;
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+                r = cx_error_msg(err, ENOENT,
+                                 "the ranges `%s` need %s (an unprivileged user may map only its "
+                                 "own id): %s",
+                                 shown, helper, msg);
+        else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                r = cx_error_msg(err, EPERM,
+                                 "`%s %d` refused the ranges `%s` (the user needs them in %s): %s",
+                                 helper, (int)pid, shown, subids, msg[0] ? msg : "failed");
+out:
+        strv_free(argv);
+        return r;
+}
+
+/* An unprivileged process may write one line mapping its own id (gid: with setgroups denied). */
+static bool maps_only(const struct spec_id_map *m, size_t n, uint32_t self)
+{
+        return n == 1 && m[0].size == 1 && m[0].host_id == self;
+}
+
 int ns_write_id_maps(pid_t pid, const struct spec_linux *l, struct cx_error **err)
 {
         const struct spec_namespace *user = &l->ns[SPEC_NS_USER];
         if (!user->present || user->path)
                 return 0;
+        bool root = geteuid() == 0;
+        bool uid_helper =
+            !root && l->n_uid_mappings && !maps_only(l->uid_mappings, l->n_uid_mappings, geteuid());
+        bool gid_helper =
+            !root && l->n_gid_mappings && !maps_only(l->gid_mappings, l->n_gid_mappings, getegid());
+        int r;
 
         /* without CAP_SETGID in the parent namespace gid_map needs setgroups denied first;
-         * root leaves it at "allow" */
-        if (l->n_gid_mappings && geteuid() != 0) {
+         * root leaves it at "allow", and so does newgidmap (it decides from /etc/subgid) */
+        if (l->n_gid_mappings && !root && !gid_helper) {
                 char path[64];
                 snprintf(path, sizeof(path), "/proc/%d/setgroups", (int)pid);
-                int r = write_once(path, "deny", "deny", err);
-                if (r < 0)
+                if ((r = write_once(path, "deny", "deny", err)) < 0)
                         return r;
         }
-        int r = ns_write_map(pid, "uid_map", l->uid_mappings, l->n_uid_mappings, err);
+        if (uid_helper)
+                r = write_map_helper(pid, "newuidmap", "/etc/subuid", l->uid_mappings,
+                                     l->n_uid_mappings, err);
+        else
+                r = ns_write_map(pid, "uid_map", l->uid_mappings, l->n_uid_mappings, err);
         if (r < 0)
                 return cx_error_prefix(err, "linux.uidMappings");
-        r = ns_write_map(pid, "gid_map", l->gid_mappings, l->n_gid_mappings, err);
+        if (gid_helper)
+                r = write_map_helper(pid, "newgidmap", "/etc/subgid", l->gid_mappings,
+                                     l->n_gid_mappings, err);
+        else
+                r = ns_write_map(pid, "gid_map", l->gid_mappings, l->n_gid_mappings, err);
         if (r < 0)
                 return cx_error_prefix(err, "linux.gidMappings");
         return 0;

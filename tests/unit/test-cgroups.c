@@ -1,5 +1,6 @@
 /* cgroups: parsers (no root), placement, and, as root, a real create/enter/apply/destroy
  * cycle beneath our own cgroup (capsa-unittest-<pid>). */
+#include <unistd.h>
 #include "cgroups/cgroups-internal.h"
 #include "tap.h"
 
@@ -120,10 +121,13 @@ static void test_manager(void)
 {
         _cleanup_error_ struct cx_error *err = NULL;
         struct cg_manager *m = NULL;
-        ok(cg_manager_new(NULL, "x", true, &m, &err) == -EOPNOTSUPP, "systemd driver refused");
-        is_str(err ? err->msg : NULL,
-               "--systemd-cgroup: the systemd cgroup driver is not supported yet", "message");
-        cx_error_freep(&err);
+        if (access("/run/systemd/system", F_OK) < 0) {
+                ok(cg_manager_new(NULL, "x", true, &m, &err) == -EOPNOTSUPP,
+                   "systemd driver refused without systemd as PID 1");
+                contains(err ? err->msg : NULL,
+                         "--systemd-cgroup: systemd is not running as PID 1", "message");
+                cx_error_freep(&err);
+        }
         ok(cg_manager_new("a/../b", "x", false, &m, &err) == -EINVAL, "`..` refused");
         contains(err ? err->msg : NULL, "linux.cgroupsPath", "names the path");
         cx_error_freep(&err);
