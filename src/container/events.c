@@ -133,17 +133,15 @@ static int emit_stats(struct cg_manager *m, const char *id, container_event_fn f
 int container_events(const char *root, const char *id, bool stats_once, unsigned interval_ms,
                      container_event_fn fn, void *userdata, struct cx_error **err)
 {
-        struct state_dir d;
-        struct state st;
-        _cleanup_(cg_manager_freep) struct cg_manager *m = NULL;
-        int r = container_cgroup_open(root, id, &d, &st, &m, err);
+        struct container_handle h;
+        int r = container_open_cgroup(root, id, &h, err);
         if (r < 0)
                 return r;
-        enum state_status status = state_status_get(&d, &st);
-        pid_t pid = st.pid;
-        uint64_t start = st.pid_start_time;
-        state_clear(&st);
-        state_dir_close(&d); /* unlock */
+        enum state_status status = h.status;
+        pid_t pid = h.st.pid;
+        uint64_t start = h.st.pid_start_time;
+        _cleanup_(cg_manager_freep) struct cg_manager *m = TAKE_PTR(h.cg);
+        container_close(&h); /* unlock: a stream must not block delete */
         if (status == STATE_STOPPED)
                 return cx_error_msg(err, ESRCH, "container `%s` is not running", id);
         if (stats_once)

@@ -40,7 +40,7 @@ struct init_args {
         const struct container_opts *opts;
         int sync_fd;
         int fifo_fd;
-        int console_fd; /* connected --console-socket, or -1 */
+        int console_fd;             /* connected --console-socket, or -1 */
         const struct cg_join *join; /* the init joins its cgroup itself */
         const struct cg_hierarchy *cgroups;
         size_t n_cgroups;
@@ -80,8 +80,7 @@ int hooks_run(const struct spec_hooks *h, enum spec_hook_kind kind, const char *
 /* ---- rootless.c: a container without a cgroup (rootless) --------------------------------- */
 /* The processes in the container's own pid namespace (none when it stopped); an error when it
  * shares the caller's pid namespace. */
-int container_pidns_pids(const struct state *st, pid_t **ret, size_t *ret_n,
-                         struct cx_error **err);
+int container_pidns_pids(const struct state *st, pid_t **ret, size_t *ret_n, struct cx_error **err);
 /* Signals every process of container_pidns_pids (kill --all without a cgroup). */
 int container_pidns_kill(const struct state *st, int sig, struct cx_error **err);
 /* The user name of uid from /etc/passwd (the `list` OWNER column, as runc), or "#UID". */
@@ -90,8 +89,19 @@ char *container_owner_name(uid_t uid);
 /* ---- shared by the lifecycle operations -------------------------------------------------- */
 /* Kills what remains, removes the cgroup and the state directory, runs poststop hooks. */
 int container_destroy(struct state_dir *d, const struct state *st, struct cx_error **err);
-/* Opens and locks ROOT/ID, reads its state and loads its cgroup manager (pause.c). */
-int container_cgroup_open(const char *root, const char *id, struct state_dir *d, struct state *st,
-                          struct cg_manager **m, struct cx_error **err);
+/* An opened container: ROOT/ID locked, its state, its status now and (with
+ * container_open_cgroup) its cgroup manager.  Every operation on one container starts here. */
+struct container_handle {
+        struct state_dir dir;
+        struct state st;
+        enum state_status status;
+        struct cg_manager *cg;
+};
+int container_open(const char *root, const char *id, struct container_handle *h,
+                   struct cx_error **err);
+/* container_open, and fails unless a cgroup was recorded for the container. */
+int container_open_cgroup(const char *root, const char *id, struct container_handle *h,
+                          struct cx_error **err);
+void container_close(struct container_handle *h);
 /* Signals a pid only if it is still the recorded process (pidfd). */
 int container_signal(const struct state *st, int sig, struct cx_error **err);

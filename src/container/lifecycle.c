@@ -8,54 +8,77 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
-static int open_container(const char *root, const char *id, struct state_dir *d, struct state *st,
-                          struct cx_error **err)
+int container_open(const char *root, const char *id, struct container_handle *h,
+                   struct cx_error **err)
 {
-        int r = state_dir_open(root, id, d, err);
+        *h = (struct container_handle){0};
+        int r = state_dir_open(root, id, &h->dir, err);
         if (r < 0)
                 return r;
-        r = state_read(d, st, err);
+        r = state_read(&h->dir, &h->st, err);
         if (r == -ENOENT) {
                 /* create was killed before it wrote anything: only the directory exists */
                 cx_error_freep(err);
-                *st = (struct state){.id = xstrdup(id), .creating = true};
-                return 0;
+                h->st = (struct state){.id = xstrdup(id), .creating = true};
+        } else if (r < 0) {
+                state_dir_close(&h->dir);
+                return r;
         }
+        h->status = state_status_get(&h->dir, &h->st);
+        return 0;
+}
+
+int container_open_cgroup(const char *root, const char *id, struct container_handle *h,
+                          struct cx_error **err)
+{
+        int r = container_open(root, id, h, err);
         if (r < 0)
-                state_dir_close(d);
+                return r;
+        if (!h->st.cgroup_dirs || !h->st.cgroup_dirs[0])
+                r = cx_error_msg(err, ENOENT, "container `%s` has no cgroup recorded", id);
+        else
+                r = cg_manager_load(h->st.cgroup_driver, h->st.cgroup_dirs, &h->cg, err);
+        if (r < 0)
+                container_close(h);
         return r;
+}
+
+void container_close(struct container_handle *h)
+{
+        cg_manager_freep(&h->cg);
+        state_clear(&h->st);
+        state_dir_close(&h->dir);
 }
 
 int container_start(const char *root, const char *id, struct cx_error **err)
 {
-        struct state_dir d;
-        struct state st;
-        int r = open_container(root, id, &d, &st, err);
+        struct container_handle h;
+        int r = container_open(root, id, &h, err);
         if (r < 0)
                 return r;
-        enum state_status status = state_status_get(&d, &st);
-        if (status != STATE_CREATED) {
+        if (h.status != STATE_CREATED) {
                 r = cx_error_msg(err, EINVAL, "cannot start container `%s`: it is %s, not created",
-                                 id, state_status_name(status));
+                                 id, state_status_name(h.status));
                 goto out;
         }
-        _cleanup_close_ int fifo = openat(d.fd, "exec.fifo", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+        _cleanup_close_ int fifo = openat(h.dir.fd, "exec.fifo", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
         if (fifo < 0) {
                 r = cx_error_set(err, errno, "cannot start container `%s`: open exec.fifo", id);
                 goto out;
         }
-        _cleanup_free_ char *exe = proc_exe(st.pid);
+        _cleanup_free_ char *exe = proc_exe(h.st.pid);
         if (write(fifo, "0", 1) != 1) {
                 r = cx_error_set(err, errno, "cannot start container `%s`: write exec.fifo", id);
                 goto out;
         }
-        unlinkat(d.fd, "exec.fifo", 0);
+        unlinkat(h.dir.fd, "exec.fifo", 0);
         _cleanup_free_ char *cfg = NULL;
-        if (read_file_at(d.fd, "config.json", &cfg, NULL, NULL) == 0 && strstr(cfg, "poststart")) {
+        if (read_file_at(h.dir.fd, "config.json", &cfg, NULL, NULL) == 0 &&
+            strstr(cfg, "poststart")) {
                 struct spec *s = NULL;
-                if (spec_parse(cfg, strlen(cfg), "config.json", st.bundle, &s, NULL) == 0) {
-                        proc_wait_exec(st.pid, exe); /* poststart: after the user process */
-                        _cleanup_free_ char *json = state_oci_json(&st, STATE_RUNNING);
+                if (spec_parse(cfg, strlen(cfg), "config.json", h.st.bundle, &s, NULL) == 0) {
+                        proc_wait_exec(h.st.pid, exe); /* poststart: after the user process */
+                        _cleanup_free_ char *json = state_oci_json(&h.st, STATE_RUNNING);
                         _cleanup_error_ struct cx_error *e = NULL;
                         if (hooks_run(&s->hooks, SPEC_HOOK_POSTSTART, json, &e) < 0)
                                 log_warn("%s", e->msg); /* poststart failures only warn */
@@ -64,8 +87,7 @@ int container_start(const char *root, const char *id, struct cx_error **err)
         }
         r = 0;
 out:
-        state_clear(&st);
-        state_dir_close(&d);
+        container_close(&h);
         return r;
 }
 
@@ -82,27 +104,21 @@ int container_signal(const struct state *st, int sig, struct cx_error **err)
 
 int container_kill(const char *root, const char *id, int sig, bool all, struct cx_error **err)
 {
-        struct state_dir d;
-        struct state st;
-        int r = open_container(root, id, &d, &st, err);
+        struct container_handle h;
+        int r = container_open(root, id, &h, err);
         if (r < 0)
                 return r;
-        enum state_status status = state_status_get(&d, &st);
-        if (status == STATE_STOPPED || status == STATE_CREATING) {
+        bool has_cgroup = h.st.cgroup_dirs && h.st.cgroup_dirs[0];
+        if (h.status == STATE_STOPPED || h.status == STATE_CREATING)
                 r = cx_error_msg(err, ESRCH, "container `%s` is not running", id);
-        } else if (all && !(st.cgroup_dirs && st.cgroup_dirs[0])) {
-                r = container_pidns_kill(&st, sig, err); /* rootless without a cgroup */
-        } else if (all) {
-                struct cg_manager *cg = NULL;
-                r = cg_manager_load(st.cgroup_driver, st.cgroup_dirs, &cg, err);
-                if (r >= 0)
-                        r = cg_kill(cg, sig, err);
-                cg_manager_free(cg);
-        } else {
-                r = container_signal(&st, sig, err);
-        }
-        state_clear(&st);
-        state_dir_close(&d);
+        else if (all && !has_cgroup)
+                r = container_pidns_kill(&h.st, sig, err); /* rootless without a cgroup */
+        else if (all &&
+                 (r = cg_manager_load(h.st.cgroup_driver, h.st.cgroup_dirs, &h.cg, err)) >= 0)
+                r = cg_kill(h.cg, sig, err);
+        else if (!all)
+                r = container_signal(&h.st, sig, err);
+        container_close(&h);
         return r;
 }
 
@@ -151,41 +167,36 @@ int container_destroy(struct state_dir *d, const struct state *st, struct cx_err
 
 int container_delete(const char *root, const char *id, bool force, struct cx_error **err)
 {
-        struct state_dir d;
-        struct state st;
-        int r = open_container(root, id, &d, &st, err);
+        struct container_handle h;
+        int r = container_open(root, id, &h, err);
         if (r == -ENOENT && force && id_validate(id, NULL) == 0) {
                 cx_error_freep(err); /* as runc: nothing to delete is not an error with --force */
                 return 0;
         }
         if (r < 0)
                 return r;
-        enum state_status status = state_status_get(&d, &st);
-        if (status == STATE_RUNNING && !force)
+        if (h.status == STATE_RUNNING && !force)
                 r = cx_error_msg(err, EBUSY,
                                  "cannot delete container `%s` that is not stopped: running "
                                  "(use --force)",
                                  id);
-        else if (status == STATE_CREATING && !force && st.pid > 0)
+        else if (h.status == STATE_CREATING && !force && h.st.pid > 0)
                 r = cx_error_msg(err, EBUSY, "container `%s` is still being created (use --force)",
                                  id);
         else
-                r = container_destroy(&d, &st, err);
-        state_clear(&st);
-        state_dir_close(&d);
+                r = container_destroy(&h.dir, &h.st, err);
+        container_close(&h);
         return r;
 }
 
 int container_state(const char *root, const char *id, char **ret_json, struct cx_error **err)
 {
-        struct state_dir d;
-        struct state st;
-        int r = open_container(root, id, &d, &st, err);
+        struct container_handle h;
+        int r = container_open(root, id, &h, err);
         if (r < 0)
                 return r;
-        *ret_json = state_oci_json(&st, state_status_get(&d, &st));
-        state_clear(&st);
-        state_dir_close(&d);
+        *ret_json = state_oci_json(&h.st, h.status);
+        container_close(&h);
         return 0;
 }
 
@@ -199,24 +210,21 @@ int container_list(const char *root, struct container_info **ret, size_t *ret_n,
         size_t n = 0;
         struct container_info *v = xcalloc(strv_len(ids) + 1, sizeof(*v));
         for (size_t i = 0; ids[i]; i++) {
-                struct state_dir d;
-                struct state st;
-                if (open_container(root, ids[i], &d, &st, NULL) < 0)
+                struct container_handle h;
+                if (container_open(root, ids[i], &h, NULL) < 0)
                         continue; /* deleted meanwhile */
-                enum state_status status = state_status_get(&d, &st);
                 struct stat ds;
                 v[n++] = (struct container_info){
                     .id = xstrdup(ids[i]),
-                    .pid = status == STATE_STOPPED ? 0 : st.pid,
-                    .status = xstrdup(state_status_name(status)),
-                    .bundle = xstrdup(st.bundle ? st.bundle : ""),
-                    .created = xstrdup(st.created ? st.created : ""),
-                    .owner = st.owner && *st.owner   ? xstrdup(st.owner)
-                             : fstat(d.fd, &ds) == 0 ? container_owner_name(ds.st_uid)
-                                                     : xstrdup("root"),
+                    .pid = h.status == STATE_STOPPED ? 0 : h.st.pid,
+                    .status = xstrdup(state_status_name(h.status)),
+                    .bundle = xstrdup(h.st.bundle ? h.st.bundle : ""),
+                    .created = xstrdup(h.st.created ? h.st.created : ""),
+                    .owner = h.st.owner && *h.st.owner   ? xstrdup(h.st.owner)
+                             : fstat(h.dir.fd, &ds) == 0 ? container_owner_name(ds.st_uid)
+                                                         : xstrdup("root"),
                 };
-                state_clear(&st);
-                state_dir_close(&d);
+                container_close(&h);
         }
         *ret = v;
         *ret_n = n;
