@@ -19,6 +19,10 @@ struct global_opts {
 int cmd_fail(struct cx_error *err);
 /* Usage error for a command: prints it and returns 2?  runc returns 1: so do we. */
 int cmd_usage_error(const char *cmd, const char *fmt, ...) _printf_(2, 3);
+/* --format table|json: sets *json; a usage error (returns 1) for anything else. */
+int cmd_parse_format(const char *cmd, const char *arg, bool *json);
+/* --preserve-fds N: a usage error (returns 1) unless N is a sane fd count. */
+int cmd_parse_preserve_fds(const char *cmd, const char *arg, int *ret);
 /* Checks that exactly `n` positional arguments remain. */
 int cmd_need_args(const char *cmd, int argc, int optind_, int n, const char *what);
 

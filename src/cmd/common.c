@@ -1,6 +1,8 @@
 /* Error reporting shared by the commands. */
 #include "cmd/cmd.h"
 
+#include <string.h>
+
 int cmd_fail(struct cx_error *err)
 {
         log_error_report(err ? err->msg : "unknown error");
@@ -29,4 +31,21 @@ int cmd_need_args(const char *cmd, int argc, int optind_, int n, const char *wha
                 return 0;
         return cmd_usage_error(cmd, "expects %s, got %d argument%s", what, argc - optind_,
                                argc - optind_ == 1 ? "" : "s");
+}
+
+int cmd_parse_format(const char *cmd, const char *arg, bool *json)
+{
+        if (strcmp(arg, "json") != 0 && strcmp(arg, "table") != 0)
+                return cmd_usage_error(cmd, "--format: `%s` is not table or json", arg);
+        *json = strcmp(arg, "json") == 0;
+        return 0;
+}
+
+int cmd_parse_preserve_fds(const char *cmd, const char *arg, int *ret)
+{
+        uint64_t n;
+        if (parse_u64(arg, &n) < 0 || n > 65536)
+                return cmd_usage_error(cmd, "--preserve-fds: `%s` is not a number of fds", arg);
+        *ret = (int)n;
+        return 0;
 }

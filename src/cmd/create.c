@@ -20,8 +20,15 @@ static const char run_extra[] =
 
 static int parse(const char *cmd, int argc, char **argv, struct container_opts *o, bool is_run)
 {
-        enum { OPT_PID = 1000, OPT_CONSOLE, OPT_PRESERVE, OPT_NOPIVOT, OPT_NOKEYRING, OPT_KEEP,
-               OPT_TENANT };
+        enum {
+                OPT_PID = 1000,
+                OPT_CONSOLE,
+                OPT_PRESERVE,
+                OPT_NOPIVOT,
+                OPT_NOKEYRING,
+                OPT_KEEP,
+                OPT_TENANT
+        };
         static const struct option opts[] = {
             {"bundle", required_argument, NULL, 'b'},
             {"pid-file", required_argument, NULL, OPT_PID},
@@ -38,7 +45,6 @@ static int parse(const char *cmd, int argc, char **argv, struct container_opts *
         int c;
         optind = 1;
         while ((c = getopt_long(argc, argv, is_run ? "b:dh" : "b:h", opts, NULL)) != -1) {
-                uint64_t n;
                 switch (c) {
                 case 'b':
                         o->bundle = optarg;
@@ -50,10 +56,8 @@ static int parse(const char *cmd, int argc, char **argv, struct container_opts *
                         o->console_socket = optarg;
                         break;
                 case OPT_PRESERVE:
-                        if (parse_u64(optarg, &n) < 0 || n > 65536)
-                                return cmd_usage_error(
-                                    cmd, "--preserve-fds: `%s` is not a number of fds", optarg);
-                        o->preserve_fds = (int)n;
+                        if (cmd_parse_preserve_fds(cmd, optarg, &o->preserve_fds))
+                                return 1;
                         break;
                 case OPT_NOPIVOT:
                         o->no_pivot = true;

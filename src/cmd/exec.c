@@ -94,7 +94,6 @@ static int parse(int argc, char **argv, struct container_exec_opts *o)
         optind = 1;
         /* '+': options end at the container id; what follows is the command */
         while ((c = getopt_long(argc, argv, "+p:e:tu:g:c:dh", opts, NULL)) != -1) {
-                uint64_t n;
                 uint32_t gid = 0;
                 switch (c) {
                 case 'p':
@@ -147,10 +146,8 @@ static int parse(int argc, char **argv, struct container_exec_opts *o)
                         o->console_socket = optarg;
                         break;
                 case OPT_PRESERVE:
-                        if (parse_u64(optarg, &n) < 0 || n > 65536)
-                                return cmd_usage_error(
-                                    "exec", "--preserve-fds: `%s` is not a number of fds", optarg);
-                        o->preserve_fds = (int)n;
+                        if (cmd_parse_preserve_fds("exec", optarg, &o->preserve_fds))
+                                return 1;
                         break;
                 case OPT_IGNORE_PAUSED:
                         o->ignore_paused = true;

@@ -58,12 +58,9 @@ int cmd_list(int argc, char **argv, const struct global_opts *g)
         while ((c = getopt_long(argc, argv, "qf:h", opts, NULL)) != -1) {
                 if (c == 'q') {
                         quiet = true;
-                } else if (c == 'f' &&
-                           (strcmp(optarg, "json") == 0 || strcmp(optarg, "table") == 0)) {
-                        json = strcmp(optarg, "json") == 0;
                 } else if (c == 'f') {
-                        return cmd_usage_error("list", "--format: `%s` is not table or json",
-                                               optarg);
+                        if (cmd_parse_format("list", optarg, &json))
+                                return 1;
                 } else if (c == 'h') {
                         printf("Usage: capsa list [-q] [--format table|json]\n");
                         return 0;

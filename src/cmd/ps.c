@@ -113,9 +113,9 @@ int cmd_ps(int argc, char **argv, const struct global_opts *g)
                         return cmd_usage_error("ps", "invalid option");
                 }
         }
-        bool json = strcmp(format, "json") == 0;
-        if (!json && strcmp(format, "table") != 0)
-                return cmd_usage_error("ps", "--format: `%s` is not table or json", format);
+        bool json;
+        if (cmd_parse_format("ps", format, &json))
+                return 1;
         if (optind >= argc)
                 return cmd_usage_error("ps", "expects a container id");
         if (json && optind + 1 < argc)

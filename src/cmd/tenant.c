@@ -70,8 +70,9 @@ static int tenant_list_cmd(int argc, char **argv, const struct global_opts *g)
         int c;
         optind = 1;
         while ((c = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
-                if (c == 'f' && (strcmp(optarg, "json") == 0 || strcmp(optarg, "table") == 0)) {
-                        json = strcmp(optarg, "json") == 0;
+                if (c == 'f') {
+                        if (cmd_parse_format("tenant list", optarg, &json))
+                                return 1;
                 } else if (c == 'h') {
                         fputs(tenant_help, stdout);
                         return 0;
