@@ -23,6 +23,10 @@ struct jcur {
 
 /* Parses json (NUL-terminated at json[len]) into a tree; syntax errors give line and column. */
 int j_parse(const char *json, size_t len, const char *name, yajl_val *ret, struct cx_error **err);
+/* Parses a standalone JSON object (not a whole config) with fn(top, out), for `exec -p` and
+ * `update -r`; errors are prefixed with name. */
+int j_parse_object(const char *json, size_t len, const char *name, struct cx_error **err,
+                   int (*fn)(struct jcur *top, void *out), void *out);
 
 /* A cursor for the document root (or for a sub-document whose path starts at `key`). */
 struct jcur j_root(yajl_val v, struct cx_error **err);

@@ -60,6 +60,19 @@ int j_parse(const char *json, size_t len, const char *name, yajl_val *ret, struc
         return 0;
 }
 
+int j_parse_object(const char *json, size_t len, const char *name, struct cx_error **err,
+                   int (*fn)(struct jcur *top, void *out), void *out)
+{
+        yajl_val tree;
+        int r = j_parse(json, len, name, &tree, err);
+        if (r < 0)
+                return r;
+        struct jcur top = j_root(tree, err);
+        r = YAJL_IS_OBJECT(tree) ? fn(&top, out) : j_type_fail(&top, NULL, "object", tree);
+        yajl_tree_free(tree);
+        return r;
+}
+
 struct jcur j_root(yajl_val v, struct cx_error **err)
 {
         return (struct jcur){.v = v, .err = err};

@@ -233,23 +233,18 @@ void spec_process_clear(struct spec_process *p)
         *p = (struct spec_process){0};
 }
 
+static int parse_process_top(struct jcur *top, void *out)
+{
+        return spec_parse_process(top, out);
+}
+
 int spec_parse_process_json(const char *json, size_t len, const char *name,
                             struct spec_process *ret, struct cx_error **err)
 {
         struct spec_process p = {0};
-        yajl_val tree;
-        int r;
-
         if (!name)
                 name = "process";
-        if ((r = j_parse(json, len, name, &tree, err)) < 0)
-                return r;
-        struct jcur top = j_root(tree, err);
-        if (!YAJL_IS_OBJECT(tree))
-                r = j_type_fail(&top, NULL, "object", tree);
-        else
-                r = spec_parse_process(&top, &p);
-        yajl_tree_free(tree);
+        int r = j_parse_object(json, len, name, err, parse_process_top, &p);
         if (r >= 0 && (!p.args || !p.args[0]))
                 r = cx_error_msg(err, EINVAL, "args: must not be empty");
         else if (r >= 0 && (!p.cwd || p.cwd[0] != '/'))

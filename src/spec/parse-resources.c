@@ -249,23 +249,18 @@ int spec_parse_resources_at(const struct jcur *c, struct spec_resources *res)
         return 0;
 }
 
+static int parse_resources_top(struct jcur *top, void *out)
+{
+        return spec_parse_resources_at(top, out);
+}
+
 int spec_parse_resources(const char *json, size_t len, const char *name, struct spec_resources *ret,
                          struct cx_error **err)
 {
         struct spec_resources res = {0};
-        yajl_val tree;
-        int r;
-
         if (!name)
                 name = "resources";
-        if ((r = j_parse(json, len, name, &tree, err)) < 0)
-                return r;
-        struct jcur top = j_root(tree, err);
-        if (!YAJL_IS_OBJECT(tree))
-                r = j_type_fail(&top, NULL, "object", tree);
-        else
-                r = spec_parse_resources_at(&top, &res);
-        yajl_tree_free(tree);
+        int r = j_parse_object(json, len, name, err, parse_resources_top, &res);
         if (r < 0) {
                 spec_resources_clear(&res);
                 return cx_error_prefix(err, "%s", name);
