@@ -104,8 +104,7 @@ static int parse_globals(int argc, char **argv, struct global_opts *g)
 /* The state root without --root: /run/capsa for root; for any other user (as runc) their own
  * $XDG_RUNTIME_DIR/capsa, or /run/capsa only when they may write it.  spec and features keep
  * no state. */
-static int default_root(const char *cmd, const char **ret, char **ret_alloc,
-                        struct cx_error **err)
+static int default_root(const char *cmd, const char **ret, char **ret_alloc, struct cx_error **err)
 {
         const char *xdg = getenv("XDG_RUNTIME_DIR");
         *ret = "/run/capsa";

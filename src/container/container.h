@@ -23,8 +23,8 @@ struct container_opts {
         bool no_pivot;
         bool no_new_keyring;
         bool systemd_cgroup;
-        bool detach; /* run only */
-        bool keep;   /* run only: keep the state after the process exits */
+        bool detach;        /* run only */
+        bool keep;          /* run only: keep the state after the process exits */
         const char *tenant; /* --tenant NAME (container/tenant.h), or NULL */
         /* main's argv: create/run re-execute capsa from a protected copy (CVE-2019-5736) when
          * the container's processes could see the init, i.e. without a new pid namespace. */

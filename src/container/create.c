@@ -29,9 +29,9 @@ static pid_t clone_into(unsigned long flags, int cgroup_fd, bool *ret_joined)
         *ret_joined = false;
         if (cgroup_fd >= 0) {
                 struct clone_args a = {
-                        .flags = (flags & ~0xffUL) | CLONE_INTO_CGROUP,
-                        .exit_signal = (flags & CLONE_PARENT) ? 0 : (flags & 0xff),
-                        .cgroup = (uint64_t)cgroup_fd,
+                    .flags = (flags & ~0xffUL) | CLONE_INTO_CGROUP,
+                    .exit_signal = (flags & CLONE_PARENT) ? 0 : (flags & 0xff),
+                    .cgroup = (uint64_t)cgroup_fd,
                 };
                 pid_t pid = (pid_t)syscall(SYS_clone3, &a, sizeof(a));
                 if (pid >= 0) {
@@ -329,8 +329,10 @@ static int forward_seccomp_fd(struct create_ctx *c, struct cx_error **err)
                 return cx_error_msg(err, m.code > 0 ? m.code : EIO, "%s", m.text);
         }
         if (m.type != SYNC_SECCOMP)
-                return cx_error_msg(err, EPROTO, "unexpected message %u from container init "
-                                                 "(expected the seccomp listener fd)", m.type);
+                return cx_error_msg(err, EPROTO,
+                                    "unexpected message %u from container init "
+                                    "(expected the seccomp listener fd)",
+                                    m.type);
         if (fd < 0) /* no notify rule survived (unknown syscalls) */
                 return 0;
         _cleanup_free_ char *json = state_oci_json(&c->st, STATE_CREATING);
@@ -359,8 +361,7 @@ static int sync_with_init(struct create_ctx *c, struct cx_error **err)
         if (s->hooks.n[SPEC_HOOK_PRESTART] + s->hooks.n[SPEC_HOOK_CREATE_RUNTIME] > 0 &&
             (r = run_runtime_hooks(c, err)) < 0)
                 return r;
-        if (sec_seccomp_wants_listener(&s->linux_.seccomp) &&
-            (r = forward_seccomp_fd(c, err)) < 0)
+        if (sec_seccomp_wants_listener(&s->linux_.seccomp) && (r = forward_seccomp_fd(c, err)) < 0)
                 return r;
         if ((r = sync_expect(c->sync_fd, SYNC_READY, NULL, err)) < 0)
                 return r;

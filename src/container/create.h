@@ -13,7 +13,7 @@ struct create_ctx {
         struct state st;
         struct cg_manager *cg;
         bool cg_created;
-        struct cg_join join; /* fds to join the cgroup from the init */
+        struct cg_join join;  /* fds to join the cgroup from the init */
         bool joined_at_clone; /* clone3(CLONE_INTO_CGROUP) worked */
         struct cg_hierarchy *hier;
         size_t n_hier;

@@ -144,8 +144,7 @@ static int mount_fs(struct ns_ctx *c, const char *src, const char *type, const c
                     const struct ns_mount_opts *mo, struct cx_error **err)
 {
         if (mo->tmpcopyup)
-                return mount_tmpfs_copyup(c, dest, mo->flags & ~(unsigned long)MS_REMOUNT, mo,
-                                          err);
+                return mount_tmpfs_copyup(c, dest, mo->flags & ~(unsigned long)MS_REMOUNT, mo, err);
         _cleanup_close_ int dfd = -1;
         int r = ns_resolve_in_root(c->rootfd, dest, NS_CREATE_DIR, &dfd, err);
         if (r < 0)

@@ -26,7 +26,7 @@ struct ns_mount_opts {
         bool recursive; /* rbind */
         bool idmap;     /* idmap / ridmap */
         bool tmpcopyup;
-        char *data;     /* unknown options joined with ',' (e.g. "mode=755,size=64k"), or NULL */
+        char *data; /* unknown options joined with ',' (e.g. "mode=755,size=64k"), or NULL */
 };
 /* Parses OCI mount options.  Unknown options are passed to the filesystem as data. */
 int ns_mount_opts_parse(char *const *options, struct ns_mount_opts *ret, struct cx_error **err);
@@ -67,13 +67,13 @@ int ns_time_prepare(const struct spec_linux *l, struct cx_error **err);
 
 /* ---- init side --------------------------------------------------------------------------- */
 struct ns_rootfs_opts {
-        bool no_pivot;                         /* chroot instead of pivot_root (--no-pivot) */
-        const struct cg_hierarchy *cgroups;    /* for mounts of type "cgroup"/"cgroup2" */
+        bool no_pivot;                      /* chroot instead of pivot_root (--no-pivot) */
+        const struct cg_hierarchy *cgroups; /* for mounts of type "cgroup"/"cgroup2" */
         size_t n_cgroups;
-        bool cgroup_ns;                        /* a new cgroup namespace was created */
-        bool user_ns;                          /* running in a new user namespace */
+        bool cgroup_ns; /* a new cgroup namespace was created */
+        bool user_ns;   /* running in a new user namespace */
         bool no_cgroup; /* no cgroup of its own (rootless): cgroup mounts are skipped */
-        const struct ns_idmap_mounts *idmap;   /* from ns_idmap_mounts_open, or NULL */
+        const struct ns_idmap_mounts *idmap; /* from ns_idmap_mounts_open, or NULL */
         /* Called after the `mounts` are in place and before pivot_root (createRuntime and
          * createContainer hooks run there).  May be NULL. */
         int (*before_pivot)(void *userdata, struct cx_error **err);

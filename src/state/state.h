@@ -51,8 +51,7 @@ void state_dir_close(struct state_dir *d);
 int state_dir_create(const char *root, const char *id, struct state_dir *ret,
                      struct cx_error **err);
 /* Opens and locks an existing ROOT/ID; ENOENT -> "container `ID` does not exist". */
-int state_dir_open(const char *root, const char *id, struct state_dir *ret,
-                   struct cx_error **err);
+int state_dir_open(const char *root, const char *id, struct state_dir *ret, struct cx_error **err);
 /* Removes everything in ROOT/ID and the directory itself. */
 int state_dir_remove(struct state_dir *d, struct cx_error **err);
 

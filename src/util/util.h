@@ -33,7 +33,7 @@
                 (fd) = -1;                                                                         \
                 _fd;                                                                               \
         })
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define ARRAY_SIZE(a)  (sizeof(a) / sizeof((a)[0]))
 #define _printf_(a, b) __attribute__((format(printf, a, b)))
 #define _unused_       __attribute__((unused))
 

@@ -130,9 +130,9 @@ static const char *errname(int e)
                 E(ELOOP);
                 E(ENOTSUP);
                 E(EOVERFLOW);
-        E(ECONNREFUSED);
-        E(ENETUNREACH);
-        E(EHOSTUNREACH);
+                E(ECONNREFUSED);
+                E(ENETUNREACH);
+                E(EHOSTUNREACH);
 #undef E
         case 0:
                 return "OK";
@@ -753,7 +753,8 @@ static int cmd_serve(int argc, char **argv)
             listen(u, 8) < 0)
                 kerr("unix", errno);
         int t = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in ta = {.sin_family = AF_INET, .sin_port = htons(8080),
+        struct sockaddr_in ta = {.sin_family = AF_INET,
+                                 .sin_port = htons(8080),
                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
         if (bind(t, (struct sockaddr *)&ta, sizeof(ta)) < 0 || listen(t, 8) < 0)
                 kerr("tcp", errno);
@@ -957,8 +958,8 @@ static const struct cmd cmds[] = {
     {"sysctl", cmd_sysctl},   {"time", cmd_time},
     {"cat", cmd_cat},         {"ls", cmd_ls},
     {"exit", cmd_exit},       {"kill-self", cmd_kill_self},
-    {"sleep", cmd_sleep},
-    {"attack", cmd_attack},   {"serve", cmd_serve},
+    {"sleep", cmd_sleep},     {"attack", cmd_attack},
+    {"serve", cmd_serve},
 };
 
 static void usage(void)

@@ -14,14 +14,14 @@ static int tap_n, tap_failed;
                 printf("\n");                                                                      \
                 if (!_c) {                                                                         \
                         tap_failed++;                                                              \
-                        printf("#   failed at %s:%d: %s\n", __FILE__, __LINE__, #cond);           \
+                        printf("#   failed at %s:%d: %s\n", __FILE__, __LINE__, #cond);            \
                 }                                                                                  \
         } while (0)
 
 #define is_str(a, b, ...)                                                                          \
         do {                                                                                       \
                 const char *_a = (a), *_b = (b);                                                   \
-                ok(_a && _b && strcmp(_a, _b) == 0, __VA_ARGS__);                                  \
+                ok(_a &&_b &&strcmp(_a, _b) == 0, __VA_ARGS__);                                    \
                 if (!(_a && _b && strcmp(_a, _b) == 0))                                            \
                         printf("#   got '%s', expected '%s'\n", _a ? _a : "(null)",                \
                                _b ? _b : "(null)");                                                \
@@ -30,7 +30,7 @@ static int tap_n, tap_failed;
 #define contains(hay, needle, ...)                                                                 \
         do {                                                                                       \
                 const char *_h = (hay);                                                            \
-                ok(_h && strstr(_h, (needle)), __VA_ARGS__);                                       \
+                ok(_h &&strstr(_h, (needle)), __VA_ARGS__);                                        \
                 if (!(_h && strstr(_h, (needle))))                                                 \
                         printf("#   '%s' does not contain '%s'\n", _h ? _h : "(null)", (needle));  \
         } while (0)

@@ -124,8 +124,8 @@ static void test_manager(void)
         if (access("/run/systemd/system", F_OK) < 0) {
                 ok(cg_manager_new(NULL, "x", true, &m, &err) == -EOPNOTSUPP,
                    "systemd driver refused without systemd as PID 1");
-                contains(err ? err->msg : NULL,
-                         "--systemd-cgroup: systemd is not running as PID 1", "message");
+                contains(err ? err->msg : NULL, "--systemd-cgroup: systemd is not running as PID 1",
+                         "message");
                 cx_error_freep(&err);
         }
         ok(cg_manager_new("a/../b", "x", false, &m, &err) == -EINVAL, "`..` refused");

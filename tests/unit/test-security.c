@@ -506,8 +506,7 @@ static int child_default_profile(void *arg)
                 return 4;
         if (syscall(SYS_clone3, NULL, 0) != -1 || errno != ENOSYS)
                 return 5;
-        if (syscall(SYS_clone, CLONE_NEWNET | SIGCHLD, NULL, NULL, NULL, 0) != -1 ||
-            errno != EPERM)
+        if (syscall(SYS_clone, CLONE_NEWNET | SIGCHLD, NULL, NULL, NULL, 0) != -1 || errno != EPERM)
                 return 6;
         pid_t pid = fork();
         if (pid == 0)
