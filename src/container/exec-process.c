@@ -75,12 +75,39 @@ int proc_setup_terminal(const struct spec_process *p, int console_fd, struct cx_
         return 0;
 }
 
+/* As runc: without HOME in the env, the process gets its user's home directory from the
+ * container's /etc/passwd ("/" when the user has no entry).  NULL when HOME is set. */
+static char **env_with_home(const struct spec_process *p)
+{
+        for (size_t i = 0; p->env && p->env[i]; i++)
+                if (str_has_prefix(p->env[i], "HOME="))
+                        return NULL;
+        _cleanup_free_ char *home = NULL;
+        _cleanup_fclose_ FILE *f = fopen("/etc/passwd", "re");
+        char line[1024];
+        while (f && !home && fgets(line, sizeof(line), f)) {
+                /* name:passwd:uid:gid:gecos:home:shell */
+                char *field[7] = {0}, *s = line;
+                int n = 0;
+                for (char *t; n < 7 && (t = strsep(&s, ":\n")); n++)
+                        field[n] = t;
+                uint64_t uid;
+                if (n >= 6 && parse_u64(field[2], &uid) == 0 && uid == p->user.uid && *field[5])
+                        home = xstrdup(field[5]);
+        }
+        char **env = strv_dup(p->env);
+        _cleanup_free_ char *var = xasprintf("HOME=%s", home ? home : "/");
+        strv_append(&env, var);
+        return env;
+}
+
 int proc_finalize_exec(const struct spec_process *p, const char *exec_path,
                        struct sec_filter *filter, struct cx_error **err)
 {
         /* With no_new_privs the filter goes last, so it need not allow the setuid/capset calls
          * that follow; without it, it must be loaded while we still hold CAP_SYS_ADMIN. */
         bool late_seccomp = p->no_new_privileges;
+        _cleanup_strv_ char **env = env_with_home(p);
         int r;
 
         if ((r = sec_caps_drop_bounding(&p->caps, err)) < 0)
@@ -95,7 +122,8 @@ int proc_finalize_exec(const struct spec_process *p, const char *exec_path,
                 return r;
         if (filter && late_seccomp && (r = sec_seccomp_load(filter, NULL, err)) < 0)
                 return r;
-        execve(exec_path, p->args, p->env ? p->env : (char *[]){NULL});
+        char *const *envp = env ? env : p->env;
+        execve(exec_path, p->args, envp ? envp : (char *[]){NULL});
         return cx_error_set(err, errno, "exec `%s`", exec_path);
 }
 

@@ -5,7 +5,9 @@
  * (tests/integration/) parse the JSON; exit status is 0 unless the subcommand itself is
  * about exiting (exit, kill-self) or the arguments are wrong (2).
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -23,6 +23,19 @@ def test_env(runtime, bundle):
     assert not any(e.startswith("TERM=") for e in env)
 
 
+@pytest.mark.parametrize("uid,home", [(0, "/root"), (1000, "/home/user"), (4242, "/")])
+def test_home_from_passwd_when_unset(runtime, bundle, uid, home):
+    """As runc: without HOME in process.env, HOME is the user's home from the container's
+    /etc/passwd, or / for a user without an entry; a HOME in the config is kept."""
+    b = bundle()
+    b.process["env"] = ["PATH=/bin"]
+    b.process["user"] = {"uid": uid, "gid": uid}
+    assert f"HOME={home}" in runtime.check(b, "env")["env"]
+    b.process["env"] = ["PATH=/bin", "HOME=/srv"]
+    env = runtime.check(b, "env")["env"]
+    assert "HOME=/srv" in env and f"HOME={home}" not in env
+
+
 def test_cwd(runtime, bundle):
     b = bundle()
     b.process["cwd"] = "/home/user"
