@@ -38,6 +38,8 @@ static const struct {
         const char *name;
         unsigned long flag;
 } seccomp_flags[] = {
+    /* The init is single-threaded: TSYNC has nothing to synchronise, but is accepted. */
+    {"SECCOMP_FILTER_FLAG_TSYNC", SECCOMP_FILTER_FLAG_TSYNC},
     {"SECCOMP_FILTER_FLAG_LOG", SECCOMP_FILTER_FLAG_LOG},
     {"SECCOMP_FILTER_FLAG_SPEC_ALLOW", SECCOMP_FILTER_FLAG_SPEC_ALLOW},
     {"SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV},
@@ -288,8 +290,8 @@ int sec_seccomp_compile(const struct spec_seccomp *s, struct sec_filter **ret,
         r = export_bpf(ctx, &f->prog, err);
         if (r < 0)
                 return r;
-        if (notify)
-                f->flags = flags | SECCOMP_FILTER_FLAG_NEW_LISTENER;
+        if (notify) /* the kernel refuses TSYNC with a listener (single-threaded: not needed) */
+                f->flags = (flags & ~SECCOMP_FILTER_FLAG_TSYNC) | SECCOMP_FILTER_FLAG_NEW_LISTENER;
         else /* the kernel refuses WAIT_KILLABLE_RECV without a listener */
                 f->flags = flags & ~SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
         *ret = TAKE_PTR(f);

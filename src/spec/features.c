@@ -63,11 +63,9 @@ static void gen_seccomp_archs(yajl_gen g)
 
 static void gen_seccomp(yajl_gen g)
 {
-        /* TSYNC, LOG and SPEC_ALLOW map to libseccomp filter attributes since 2.5;
-         * WAIT_KILLABLE_RECV needs libseccomp 2.6. */
-        size_t n_supported = SCMP_VER_MAJOR > 2 || (SCMP_VER_MAJOR == 2 && SCMP_VER_MINOR >= 6)
-                                 ? spec_seccomp_n_flags
-                                 : spec_seccomp_n_flags - 1;
+        /* capsa passes every known flag to seccomp(2) itself (src/security/seccomp.c), so
+         * none depends on libseccomp's version. */
+        size_t n_supported = spec_seccomp_n_flags;
 
         g_str(g, "seccomp");
         yajl_gen_map_open(g);

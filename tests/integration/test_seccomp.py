@@ -14,7 +14,7 @@ import threading
 
 import pytest
 
-from conftest import CHECKER
+from conftest import CHECKER, IS_CAPSA
 
 pytestmark = pytest.mark.capsa_only
 
@@ -138,3 +138,16 @@ def test_argument_comparison(runtime, bundle):
     assert r.rc == 0, r
     first, second = [json.loads(l) for l in r.out.splitlines()]
     assert first["result"] == "OK" and second["result"] == "EPERM"
+
+
+@pytest.mark.skipif(not IS_CAPSA, reason="capsa's own features document")
+def test_every_supported_flag_in_features_works(runtime, bundle):
+    """`features` is truthful: each flag it lists as supported is accepted and the filter is
+    loaded (the container sees Seccomp: 2)."""
+    flags = json.loads(runtime("features").out)["linux"]["seccomp"]["supportedFlags"]
+    assert "SECCOMP_FILTER_FLAG_LOG" in flags
+    for flag in flags:
+        b = bundle()
+        b.linux["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", "flags": [flag],
+                              "syscalls": [{"names": ["getcwd"], "action": "SCMP_ACT_ERRNO"}]}
+        assert runtime.check(b, "seccomp")["seccomp"] == 2, flag
