@@ -19,7 +19,7 @@
 
 #define DBUS_PRIVATE    "/run/systemd/private"
 #define DBUS_SYSTEM     "/run/dbus/system_bus_socket"
-#define DBUS_TIMEOUT_MS 25000
+#define DBUS_TIMEOUT_MS 10000
 
 enum { MSG_CALL = 1, MSG_RETURN = 2, MSG_ERROR = 3 };
 enum {
@@ -406,6 +406,7 @@ int cg_dbus_call(struct cg_dbus *b, const char *dest, const char *path, const ch
                  const char *member, const char *sig, const struct cg_dbus_buf *body,
                  struct cx_error **err)
 {
+        log_debug("D-Bus: %s.%s on %s", iface, member, b->address);
         int q = send_call(b, dest, path, iface, member, sig, body);
         if (q < 0)
                 return cx_error_set(err, -q, "D-Bus call %s.%s on %s", iface, member, b->address);

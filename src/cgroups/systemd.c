@@ -11,17 +11,19 @@
  * placeholder, asks systemd (StartTransientUnit over D-Bus, dbus.c) for the scope with
  * Delegate=yes and the placeholder's pid, waits until the placeholder shows up in the scope's
  * cgroup.procs, and writes the resources there (the limits systemd knows as properties too, so
- * that a daemon-reload keeps them).  The placeholder is killed when the manager is freed, once
- * the init sits in the scope.  cg_destroy kills what is left, removes the directory, then
- * StopUnit and ResetFailedUnit (a scope whose processes were killed stays "failed", which would
- * refuse the next container of that name). */
+ * that a daemon-reload keeps them).  The placeholder is a grandchild (PID 1 reaps it) and leaves
+ * by itself as soon as the init sits in the scope.  cg_destroy kills the scope's processes and
+ * waits for systemd to remove the emptied scope (StopUnit, with KillSignal=SIGKILL, only when it
+ * stays), removes anything left itself, then ResetFailedUnit (a scope whose processes were killed
+ * may stay "failed", which would refuse the next container of that name).  A live unit's cgroup is
+ * never removed behind systemd's back. */
 #include "cgroups/cgroups-internal.h"
 #include "cgroups/dbus.h"
 
 #include <signal.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,7 +31,7 @@
 #define SD_DEST    "org.freedesktop.systemd1"
 #define SD_PATH    "/org/freedesktop/systemd1"
 #define SD_IFACE   "org.freedesktop.systemd1.Manager"
-#define SD_WAIT_MS 10000
+#define SD_WAIT_MS 5000
 
 struct sd_priv {
         char *unit;
@@ -242,6 +244,8 @@ static int start_scope(struct cg_manager *m, pid_t pid, const struct spec_resour
         prop_str(&b, "Slice", p->slice);
         prop_bool(&b, "Delegate", true);
         prop_bool(&b, "DefaultDependencies", false);
+        prop_begin(&b, "KillSignal", "i");
+        cg_dbus_put_u32(&b, SIGKILL);
         prop_begin(&b, "PIDs", "au");
         size_t pa = cg_dbus_array_begin(&b, 4);
         cg_dbus_put_u32(&b, (uint32_t)pid);
@@ -289,10 +293,59 @@ static void kill_placeholder(struct sd_priv *p)
 {
         if (p->placeholder <= 0)
                 return;
-        kill(p->placeholder, SIGKILL);
-        while (waitpid(p->placeholder, NULL, 0) < 0 && errno == EINTR)
-                ;
+        kill(p->placeholder, SIGKILL); /* before it left: it waits for the init */
         p->placeholder = 0;
+}
+
+/* The placeholder: a grandchild (so that PID 1 reaps it, never a zombie in the scope) that
+ * leaves as soon as another process (the init) sits in the scope's cgroup, or after 30 s. */
+static void placeholder_main(const char *dir)
+{
+        pid_t self = getpid();
+        for (int ms = 0; ms < 30000; ms++) {
+                _cleanup_free_ pid_t *pids = NULL;
+                size_t n = 0;
+                if (cg_read_pids(dir, &pids, &n, NULL) >= 0)
+                        for (size_t i = 0; i < n; i++)
+                                if (pids[i] != self)
+                                        _exit(0);
+                struct timespec ts = {0, 1000000L};
+                nanosleep(&ts, NULL);
+        }
+        _exit(0);
+}
+
+static pid_t placeholder_start(const char *dir, struct cx_error **err)
+{
+        int pfd[2];
+        if (pipe2(pfd, O_CLOEXEC) < 0)
+                return cx_error_set(err, errno, "cgroup: pipe for the scope's placeholder");
+        pid_t mid = fork();
+        if (mid < 0) {
+                cx_error_set(err, errno, "cgroup: fork the scope's placeholder process");
+                close(pfd[0]);
+                close(pfd[1]);
+                return -(*err)->code;
+        }
+        if (mid == 0) {
+                close(pfd[0]);
+                pid_t pid = fork();
+                if (pid == 0) {
+                        close(pfd[1]);
+                        placeholder_main(dir);
+                }
+                (void)!write(pfd[1], &pid, sizeof(pid));
+                _exit(0);
+        }
+        close(pfd[1]);
+        pid_t pid = -1;
+        ssize_t n = read(pfd[0], &pid, sizeof(pid));
+        close(pfd[0]);
+        while (waitpid(mid, NULL, 0) < 0 && errno == EINTR)
+                ;
+        if (n != sizeof(pid) || pid <= 0)
+                return cx_error_msg(err, EIO, "cgroup: fork the scope's placeholder process");
+        return pid;
 }
 
 static int sd_create(struct cg_manager *m, const struct spec_resources *r, struct cx_error **err)
@@ -301,14 +354,9 @@ static int sd_create(struct cg_manager *m, const struct spec_resources *r, struc
         int q = r ? cg_v2_check(r, err) : 0; /* fail before starting anything */
         if (q < 0)
                 return q;
-        pid_t pid = fork();
+        pid_t pid = placeholder_start(m->dirs[0].path, err);
         if (pid < 0)
-                return cx_error_set(err, errno, "cgroup: fork the scope's placeholder process");
-        if (pid == 0) {
-                prctl(PR_SET_PDEATHSIG, SIGKILL);
-                for (;;)
-                        pause();
-        }
+                return pid;
         p->placeholder = pid;
         if ((q = start_scope(m, pid, r, err)) < 0) {
                 kill_placeholder(p);
@@ -344,18 +392,41 @@ static int sd_apply(struct cg_manager *m, const struct spec_resources *r, struct
         return q < 0 ? cx_error_prefix(err, "cgroup: update systemd unit %s", unit_of(m)) : q;
 }
 
+static bool gone(const char *dir, int wait_ms)
+{
+        for (int ms = 0; ms < wait_ms; ms += 5) {
+                if (access(dir, F_OK) < 0 && errno == ENOENT)
+                        return true;
+                struct timespec ts = {0, 5 * 1000000L};
+                nanosleep(&ts, NULL);
+        }
+        return false;
+}
+
+/* A scope whose processes are all gone is stopped and removed by systemd itself: kill them and
+ * wait for that; only a scope that stays (systemd did not get to it) is stopped with StopUnit,
+ * and whatever is left after that is removed by hand. */
 static int sd_destroy(struct cg_manager *m, struct cx_error **err)
 {
-        if (m->priv)
-                kill_placeholder(m->priv);
+        const char *dir = m->n_dirs > 0 ? m->dirs[0].path : NULL;
+        if (dir && access(dir, F_OK) == 0) {
+                int q = cg_common_kill(m, SIGKILL, err);
+                if (q < 0 && access(dir, F_OK) == 0)
+                        return q;
+        }
+        if (dir && !gone(dir, 500)) {
+                _cleanup_error_ struct cx_error *e = NULL;
+                int q = unit_call("StopUnit", unit_of(m), true, &e);
+                if (q < 0 && q != -ENOENT) /* the cgroup goes anyway once it is empty */
+                        log_warn("cgroup: stop systemd unit %s: %s; removing its cgroup "
+                                 "directly",
+                                 unit_of(m), e->msg);
+                else
+                        gone(dir, SD_WAIT_MS);
+        }
         int r = cg_common_destroy(m, err);
         if (r < 0)
                 return r;
-        _cleanup_error_ struct cx_error *e = NULL;
-        int q = unit_call("StopUnit", unit_of(m), true, &e);
-        if (q < 0 && q != -ENOENT)
-                return cx_error_set(err, -q, "cgroup: stop systemd unit %s (%s)", unit_of(m),
-                                    e->msg);
         unit_call("ResetFailedUnit", unit_of(m), false, NULL); /* not failed: NoSuchUnit */
         return 0;
 }
@@ -365,7 +436,6 @@ static void sd_free_priv(struct cg_manager *m)
         struct sd_priv *p = m->priv;
         if (!p)
                 return;
-        kill_placeholder(p);
         free(p->unit);
         free(p->slice);
         free(p);

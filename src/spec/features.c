@@ -94,7 +94,7 @@ static void gen_linux(yajl_gen g)
         yajl_gen_map_open(g);
         g_key_bool(g, "v1", true);
         g_key_bool(g, "v2", true);
-        g_key_bool(g, "systemd", false);
+        g_key_bool(g, "systemd", true); /* v2 hosts where systemd is PID 1 */
         g_key_bool(g, "systemdUser", false);
         yajl_gen_map_close(g);
         gen_seccomp(g);

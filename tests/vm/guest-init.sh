@@ -50,8 +50,8 @@ StandardInput=null
 StandardOutput=null
 StandardError=null
 UNIT
-        exec /lib/systemd/systemd --unit=capsa-vm.service --log-level=info \
-                --show-status=true
+        exec /lib/systemd/systemd --unit=capsa-vm.service --log-level=warning \
+                --show-status=false
 fi
 
 # /tmp stays the overlay's (its upper layer is a tmpfs already): a checkout under the host's
