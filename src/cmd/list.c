@@ -3,32 +3,25 @@
 #include "container/container.h"
 
 #include <string.h>
-#include <yajl/yajl_gen.h>
 
 static void print_json(const struct container_info *v, size_t n)
 {
-        yajl_gen g = yajl_gen_alloc(NULL);
+        yajl_gen g = json_gen_new(NULL);
         yajl_gen_array_open(g);
         for (size_t i = 0; i < n; i++) {
-                const char *keys[] = {"ociVersion", "id", "status", "bundle", "created", "owner"};
-                const char *vals[] = {"1.2.0",     v[i].id,      v[i].status,
-                                      v[i].bundle, v[i].created, v[i].owner};
                 yajl_gen_map_open(g);
-                for (size_t k = 0; k < ARRAY_SIZE(keys); k++) {
-                        yajl_gen_string(g, (const unsigned char *)keys[k], strlen(keys[k]));
-                        yajl_gen_string(g, (const unsigned char *)vals[k], strlen(vals[k]));
-                }
-                yajl_gen_string(g, (const unsigned char *)"pid", 3);
-                yajl_gen_integer(g, v[i].pid);
+                json_key_str(g, "ociVersion", "1.2.0");
+                json_key_str(g, "id", v[i].id);
+                json_key_str(g, "status", v[i].status);
+                json_key_str(g, "bundle", v[i].bundle);
+                json_key_str(g, "created", v[i].created);
+                json_key_str(g, "owner", v[i].owner);
+                json_key_int(g, "pid", v[i].pid);
                 yajl_gen_map_close(g);
         }
         yajl_gen_array_close(g);
-        const unsigned char *buf;
-        size_t len;
-        yajl_gen_get_buf(g, &buf, &len);
-        fwrite(buf, 1, len, stdout);
-        fputc('\n', stdout);
-        yajl_gen_free(g);
+        _cleanup_free_ char *json = json_finish(g, true);
+        fputs(json, stdout);
 }
 
 static void print_table(const struct container_info *v, size_t n)

@@ -15,37 +15,22 @@ static const char tenant_help[] =
     "list shows each tenant's range and containers; remove forgets a tenant without "
     "containers.\n";
 
-static void gen_str(yajl_gen g, const char *s)
-{
-        yajl_gen_string(g, (const unsigned char *)s, strlen(s));
-}
-
 static void print_json(const struct tenant_info *v, size_t n)
 {
-        yajl_gen g = yajl_gen_alloc(NULL);
+        yajl_gen g = json_gen_new(NULL);
         yajl_gen_array_open(g);
         for (size_t i = 0; i < n; i++) {
                 yajl_gen_map_open(g);
-                gen_str(g, "name");
-                gen_str(g, v[i].name);
-                gen_str(g, "firstId");
-                yajl_gen_integer(g, v[i].first_id);
-                gen_str(g, "size");
-                yajl_gen_integer(g, v[i].size);
-                gen_str(g, "containers");
-                yajl_gen_array_open(g);
-                for (char **c = v[i].containers; *c; c++)
-                        gen_str(g, *c);
-                yajl_gen_array_close(g);
+                json_key_str(g, "name", v[i].name);
+                json_key_int(g, "firstId", v[i].first_id);
+                json_key_int(g, "size", v[i].size);
+                json_key_strv(g, "containers", (const char *const *)v[i].containers,
+                              strv_len(v[i].containers));
                 yajl_gen_map_close(g);
         }
         yajl_gen_array_close(g);
-        const unsigned char *buf;
-        size_t len;
-        yajl_gen_get_buf(g, &buf, &len);
-        fwrite(buf, 1, len, stdout);
-        fputc('\n', stdout);
-        yajl_gen_free(g);
+        _cleanup_free_ char *json = json_finish(g, true);
+        fputs(json, stdout);
 }
 
 static void print_table(const struct tenant_info *v, size_t n)

@@ -7,115 +7,82 @@
 #include <string.h>
 #include <yajl/yajl_gen.h>
 
-static void g_str(yajl_gen g, const char *s)
-{
-        yajl_gen_string(g, (const unsigned char *)s, strlen(s));
-}
-
-static void g_u64(yajl_gen g, const char *key, uint64_t v)
-{
-        g_str(g, key);
-        char buf[32];
-        int n = snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v);
-        yajl_gen_number(g, buf, n);
-}
-
-static char *g_finish(yajl_gen g)
-{
-        const unsigned char *buf;
-        size_t len;
-        yajl_gen_get_buf(g, &buf, &len);
-        char *s = xmalloc(len + 1);
-        memcpy(s, buf, len);
-        s[len] = '\0';
-        yajl_gen_free(g);
-        return s;
-}
-
 static void stats_cpu(yajl_gen g, const struct cg_stats *s)
 {
-        g_str(g, "cpu");
+        json_str(g, "cpu");
         yajl_gen_map_open(g);
-        g_str(g, "usage");
+        json_str(g, "usage");
         yajl_gen_map_open(g);
-        g_u64(g, "total", s->cpu.total);
+        json_key_u64(g, "total", s->cpu.total);
         if (s->cpu.n_percpu) {
-                g_str(g, "percpu");
+                json_str(g, "percpu");
                 yajl_gen_array_open(g);
-                for (size_t i = 0; i < s->cpu.n_percpu; i++) {
-                        char buf[32];
-                        int n = snprintf(buf, sizeof(buf), "%llu",
-                                         (unsigned long long)s->cpu.percpu[i]);
-                        yajl_gen_number(g, buf, n);
-                }
+                for (size_t i = 0; i < s->cpu.n_percpu; i++)
+                        json_u64(g, s->cpu.percpu[i]);
                 yajl_gen_array_close(g);
         }
-        g_u64(g, "kernel", s->cpu.kernel);
-        g_u64(g, "user", s->cpu.user);
+        json_key_u64(g, "kernel", s->cpu.kernel);
+        json_key_u64(g, "user", s->cpu.user);
         yajl_gen_map_close(g);
-        g_str(g, "throttling");
+        json_str(g, "throttling");
         yajl_gen_map_open(g);
-        g_u64(g, "periods", s->cpu.periods);
-        g_u64(g, "throttledPeriods", s->cpu.throttled_periods);
-        g_u64(g, "throttledTime", s->cpu.throttled_time);
+        json_key_u64(g, "periods", s->cpu.periods);
+        json_key_u64(g, "throttledPeriods", s->cpu.throttled_periods);
+        json_key_u64(g, "throttledTime", s->cpu.throttled_time);
         yajl_gen_map_close(g);
         yajl_gen_map_close(g);
 }
 
 static void stats_memory(yajl_gen g, const struct cg_stats *s)
 {
-        g_str(g, "memory");
+        json_str(g, "memory");
         yajl_gen_map_open(g);
-        g_u64(g, "cache", s->memory.cache);
-        g_str(g, "usage");
+        json_key_u64(g, "cache", s->memory.cache);
+        json_str(g, "usage");
         yajl_gen_map_open(g);
-        g_u64(g, "limit", s->memory.limit);
-        g_u64(g, "usage", s->memory.usage);
-        g_u64(g, "max", s->memory.max_usage);
-        g_u64(g, "failcnt", s->memory.failcnt);
+        json_key_u64(g, "limit", s->memory.limit);
+        json_key_u64(g, "usage", s->memory.usage);
+        json_key_u64(g, "max", s->memory.max_usage);
+        json_key_u64(g, "failcnt", s->memory.failcnt);
         yajl_gen_map_close(g);
-        g_str(g, "swap");
+        json_str(g, "swap");
         yajl_gen_map_open(g);
-        g_u64(g, "limit", s->memory.swap_limit);
-        g_u64(g, "usage", s->memory.swap_usage);
+        json_key_u64(g, "limit", s->memory.swap_limit);
+        json_key_u64(g, "usage", s->memory.swap_usage);
         yajl_gen_map_close(g);
-        g_u64(g, "oomKills", s->memory.oom_kills);
-        g_str(g, "raw");
+        json_key_u64(g, "oomKills", s->memory.oom_kills);
+        json_str(g, "raw");
         yajl_gen_map_open(g);
         for (char **kv = s->memory.raw; kv && kv[0] && kv[1]; kv += 2)
-                g_u64(g, kv[0], strtoull(kv[1], NULL, 10));
+                json_key_u64(g, kv[0], strtoull(kv[1], NULL, 10));
         yajl_gen_map_close(g);
         yajl_gen_map_close(g);
 }
 
 static char *event_json(const char *type, const char *id, const struct cg_stats *s)
 {
-        yajl_gen g = yajl_gen_alloc(NULL);
-        if (!g)
-                abort();
+        yajl_gen g = json_gen_new(NULL);
         yajl_gen_map_open(g);
-        g_str(g, "type");
-        g_str(g, type);
-        g_str(g, "id");
-        g_str(g, id);
+        json_key_str(g, "type", type);
+        json_key_str(g, "id", id);
         if (s) {
-                g_str(g, "data");
+                json_str(g, "data");
                 yajl_gen_map_open(g);
                 if (s->has_cpu)
                         stats_cpu(g, s);
                 if (s->has_memory)
                         stats_memory(g, s);
                 if (s->has_pids) {
-                        g_str(g, "pids");
+                        json_str(g, "pids");
                         yajl_gen_map_open(g);
-                        g_u64(g, "current", s->pids.current);
-                        g_u64(g, "limit", s->pids.limit);
+                        json_key_u64(g, "current", s->pids.current);
+                        json_key_u64(g, "limit", s->pids.limit);
                         yajl_gen_map_close(g);
                 }
                 yajl_gen_map_close(g);
         }
         yajl_gen_map_close(g);
-        return g_finish(g);
+        return json_finish(g, false);
 }
 
 static int emit_stats(struct cg_manager *m, const char *id, container_event_fn fn, void *ud,

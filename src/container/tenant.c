@@ -111,11 +111,6 @@ static int table_load(const char *root, struct table *t, struct cx_error **err)
         return r;
 }
 
-static void gen_str(yajl_gen g, const char *s)
-{
-        yajl_gen_string(g, (const unsigned char *)s, strlen(s));
-}
-
 static int table_save(const char *root, const struct table *t, struct cx_error **err)
 {
         _cleanup_free_ char *path = root_file(root, "tenants.json");
@@ -124,29 +119,21 @@ static int table_save(const char *root, const struct table *t, struct cx_error *
                         return cx_error_set(err, errno, "remove `%s`", path);
                 return 0;
         }
-        yajl_gen g = yajl_gen_alloc(NULL);
-        yajl_gen_config(g, yajl_gen_beautify, 1);
+        yajl_gen g = json_gen_new("    ");
         yajl_gen_map_open(g);
-        gen_str(g, "tenants");
+        json_str(g, "tenants");
         yajl_gen_array_open(g);
         for (size_t i = 0; i < t->n; i++) {
                 yajl_gen_map_open(g);
-                gen_str(g, "name");
-                gen_str(g, t->v[i].name);
-                gen_str(g, "firstId");
-                yajl_gen_integer(g, t->v[i].first_id);
-                gen_str(g, "size");
-                yajl_gen_integer(g, TENANT_RANGE);
+                json_key_str(g, "name", t->v[i].name);
+                json_key_int(g, "firstId", t->v[i].first_id);
+                json_key_int(g, "size", TENANT_RANGE);
                 yajl_gen_map_close(g);
         }
         yajl_gen_array_close(g);
         yajl_gen_map_close(g);
-        const unsigned char *buf;
-        size_t len;
-        yajl_gen_get_buf(g, &buf, &len);
-        int r = write_file_atomic_at(AT_FDCWD, path, (const char *)buf, len, err);
-        yajl_gen_free(g);
-        return r;
+        _cleanup_free_ char *json = json_finish(g, true);
+        return write_file_atomic_at(AT_FDCWD, path, json, strlen(json), err);
 }
 
 /* Ranges of /etc/subuid and /etc/subgid ("name:first:count" lines), which belong to users. */

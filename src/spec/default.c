@@ -51,48 +51,48 @@ static void gen_process(yajl_gen g)
         static const char *const args[] = {"sh"};
         static const char *const sets[] = {"bounding", "effective", "permitted", "ambient"};
 
-        g_str(g, "process");
+        json_str(g, "process");
         yajl_gen_map_open(g);
-        g_key_bool(g, "terminal", true);
-        g_str(g, "user");
+        json_key_bool(g, "terminal", true);
+        json_str(g, "user");
         yajl_gen_map_open(g);
-        g_key_int(g, "uid", 0);
-        g_key_int(g, "gid", 0);
+        json_key_int(g, "uid", 0);
+        json_key_int(g, "gid", 0);
         yajl_gen_map_close(g);
-        g_key_strv(g, "args", args, ARRAY_SIZE(args));
-        g_key_strv(g, "env", env, ARRAY_SIZE(env));
-        g_key_str(g, "cwd", "/");
-        g_str(g, "capabilities");
+        json_key_strv(g, "args", args, ARRAY_SIZE(args));
+        json_key_strv(g, "env", env, ARRAY_SIZE(env));
+        json_key_str(g, "cwd", "/");
+        json_str(g, "capabilities");
         yajl_gen_map_open(g);
         for (size_t i = 0; i < ARRAY_SIZE(sets); i++)
-                g_key_strv(g, sets[i], default_caps, ARRAY_SIZE(default_caps));
+                json_key_strv(g, sets[i], default_caps, ARRAY_SIZE(default_caps));
         yajl_gen_map_close(g);
-        g_str(g, "rlimits");
+        json_str(g, "rlimits");
         yajl_gen_array_open(g);
         yajl_gen_map_open(g);
-        g_key_str(g, "type", "RLIMIT_NOFILE");
-        g_key_int(g, "hard", 1024);
-        g_key_int(g, "soft", 1024);
+        json_key_str(g, "type", "RLIMIT_NOFILE");
+        json_key_int(g, "hard", 1024);
+        json_key_int(g, "soft", 1024);
         yajl_gen_map_close(g);
         yajl_gen_array_close(g);
-        g_key_bool(g, "noNewPrivileges", true);
+        json_key_bool(g, "noNewPrivileges", true);
         yajl_gen_map_close(g);
 }
 
 static void gen_mounts(yajl_gen g, bool rootless)
 {
-        g_str(g, "mounts");
+        json_str(g, "mounts");
         yajl_gen_array_open(g);
         for (size_t i = 0; i < ARRAY_SIZE(default_mounts); i++) {
                 const struct default_mount *m = &default_mounts[i];
                 if (rootless ? !m->rootless : !m->rootful)
                         continue;
                 yajl_gen_map_open(g);
-                g_key_str(g, "destination", m->dest);
-                g_key_str(g, "type", m->type);
-                g_key_str(g, "source", m->source);
+                json_key_str(g, "destination", m->dest);
+                json_key_str(g, "type", m->type);
+                json_key_str(g, "source", m->source);
                 if (m->n_opts)
-                        g_key_strv(g, "options", m->opts, m->n_opts);
+                        json_key_strv(g, "options", m->opts, m->n_opts);
                 yajl_gen_map_close(g);
         }
         yajl_gen_array_close(g);
@@ -100,12 +100,12 @@ static void gen_mounts(yajl_gen g, bool rootless)
 
 static void gen_id_map(yajl_gen g, const char *key, unsigned host_id)
 {
-        g_str(g, key);
+        json_str(g, key);
         yajl_gen_array_open(g);
         yajl_gen_map_open(g);
-        g_key_int(g, "containerID", 0);
-        g_key_int(g, "hostID", host_id);
-        g_key_int(g, "size", 1);
+        json_key_int(g, "containerID", 0);
+        json_key_int(g, "hostID", host_id);
+        json_key_int(g, "size", 1);
         yajl_gen_map_close(g);
         yajl_gen_array_close(g);
 }
@@ -116,52 +116,52 @@ static void gen_linux(yajl_gen g, bool rootless, uid_t uid, gid_t gid)
         static const char *const ns_rootless[] = {"pid", "ipc", "uts", "mount", "cgroup", "user"};
         const char *const *ns = rootless ? ns_rootless : ns_rootful;
 
-        g_str(g, "linux");
+        json_str(g, "linux");
         yajl_gen_map_open(g);
         if (rootless) {
                 gen_id_map(g, "uidMappings", uid);
                 gen_id_map(g, "gidMappings", gid);
         } else {
                 /* deny every device; the default devices are added by the runtime */
-                g_str(g, "resources");
+                json_str(g, "resources");
                 yajl_gen_map_open(g);
-                g_str(g, "devices");
+                json_str(g, "devices");
                 yajl_gen_array_open(g);
                 yajl_gen_map_open(g);
-                g_key_bool(g, "allow", false);
-                g_key_str(g, "access", "rwm");
+                json_key_bool(g, "allow", false);
+                json_key_str(g, "access", "rwm");
                 yajl_gen_map_close(g);
                 yajl_gen_array_close(g);
                 yajl_gen_map_close(g);
         }
-        g_str(g, "namespaces");
+        json_str(g, "namespaces");
         yajl_gen_array_open(g);
         for (size_t i = 0; i < ARRAY_SIZE(ns_rootful); i++) {
                 yajl_gen_map_open(g);
-                g_key_str(g, "type", ns[i]);
+                json_key_str(g, "type", ns[i]);
                 yajl_gen_map_close(g);
         }
         yajl_gen_array_close(g);
-        g_key_strv(g, "maskedPaths", default_masked, ARRAY_SIZE(default_masked));
-        g_key_strv(g, "readonlyPaths", default_readonly, ARRAY_SIZE(default_readonly));
+        json_key_strv(g, "maskedPaths", default_masked, ARRAY_SIZE(default_masked));
+        json_key_strv(g, "readonlyPaths", default_readonly, ARRAY_SIZE(default_readonly));
         yajl_gen_map_close(g);
 }
 
 char *spec_default_json(bool rootless, uid_t uid, gid_t gid)
 {
-        yajl_gen g = g_new();
+        yajl_gen g = json_gen_new("\t");
 
         yajl_gen_map_open(g);
-        g_key_str(g, "ociVersion", "1.2.0");
+        json_key_str(g, "ociVersion", "1.2.0");
         gen_process(g);
-        g_str(g, "root");
+        json_str(g, "root");
         yajl_gen_map_open(g);
-        g_key_str(g, "path", "rootfs");
-        g_key_bool(g, "readonly", true);
+        json_key_str(g, "path", "rootfs");
+        json_key_bool(g, "readonly", true);
         yajl_gen_map_close(g);
-        g_key_str(g, "hostname", "capsa");
+        json_key_str(g, "hostname", "capsa");
         gen_mounts(g, rootless);
         gen_linux(g, rootless, uid, gid);
         yajl_gen_map_close(g);
-        return g_finish(g);
+        return json_finish(g, true);
 }

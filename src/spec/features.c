@@ -38,15 +38,15 @@ static bool apparmor_enabled(void)
 
 static void gen_enabled(yajl_gen g, const char *key, bool on)
 {
-        g_str(g, key);
+        json_str(g, key);
         yajl_gen_map_open(g);
-        g_key_bool(g, "enabled", on);
+        json_key_bool(g, "enabled", on);
         yajl_gen_map_close(g);
 }
 
 static void gen_seccomp_archs(yajl_gen g)
 {
-        g_str(g, "archs");
+        json_str(g, "archs");
         yajl_gen_array_open(g);
         for (size_t i = 0; i < spec_seccomp_n_archs; i++) {
                 char lower[32];
@@ -56,7 +56,7 @@ static void gen_seccomp_archs(yajl_gen g)
                         lower[k] = (char)tolower((unsigned char)n[k]);
                 lower[k] = 0;
                 if (seccomp_arch_resolve_name(lower) != 0)
-                        g_str(g, spec_seccomp_arch_names[i]);
+                        json_str(g, spec_seccomp_arch_names[i]);
         }
         yajl_gen_array_close(g);
 }
@@ -67,14 +67,14 @@ static void gen_seccomp(yajl_gen g)
          * none depends on libseccomp's version. */
         size_t n_supported = spec_seccomp_n_flags;
 
-        g_str(g, "seccomp");
+        json_str(g, "seccomp");
         yajl_gen_map_open(g);
-        g_key_bool(g, "enabled", true);
-        g_key_strv(g, "actions", spec_seccomp_action_names, spec_seccomp_n_actions);
-        g_key_strv(g, "operators", spec_seccomp_op_names, spec_seccomp_n_ops);
+        json_key_bool(g, "enabled", true);
+        json_key_strv(g, "actions", spec_seccomp_action_names, spec_seccomp_n_actions);
+        json_key_strv(g, "operators", spec_seccomp_op_names, spec_seccomp_n_ops);
         gen_seccomp_archs(g);
-        g_key_strv(g, "knownFlags", spec_seccomp_flag_names, spec_seccomp_n_flags);
-        g_key_strv(g, "supportedFlags", spec_seccomp_flag_names, n_supported);
+        json_key_strv(g, "knownFlags", spec_seccomp_flag_names, spec_seccomp_n_flags);
+        json_key_strv(g, "supportedFlags", spec_seccomp_flag_names, n_supported);
         yajl_gen_map_close(g);
 }
 
@@ -86,22 +86,22 @@ static void gen_linux(yajl_gen g)
         for (int c = 0; c <= spec_cap_max_known(); c++)
                 caps[n_caps++] = spec_cap_name(c);
 
-        g_str(g, "linux");
+        json_str(g, "linux");
         yajl_gen_map_open(g);
-        g_key_strv(g, "namespaces", spec_ns_type_names, SPEC_NS_MAX);
-        g_key_strv(g, "capabilities", caps, n_caps);
-        g_str(g, "cgroup");
+        json_key_strv(g, "namespaces", spec_ns_type_names, SPEC_NS_MAX);
+        json_key_strv(g, "capabilities", caps, n_caps);
+        json_str(g, "cgroup");
         yajl_gen_map_open(g);
-        g_key_bool(g, "v1", true);
-        g_key_bool(g, "v2", true);
-        g_key_bool(g, "systemd", true); /* v2 hosts where systemd is PID 1 */
-        g_key_bool(g, "systemdUser", false);
+        json_key_bool(g, "v1", true);
+        json_key_bool(g, "v2", true);
+        json_key_bool(g, "systemd", true); /* v2 hosts where systemd is PID 1 */
+        json_key_bool(g, "systemdUser", false);
         yajl_gen_map_close(g);
         gen_seccomp(g);
         gen_enabled(g, "apparmor", apparmor_enabled());
         gen_enabled(g, "selinux", access("/sys/fs/selinux", F_OK) == 0);
         gen_enabled(g, "intelRdt", false);
-        g_str(g, "mountExtensions");
+        json_str(g, "mountExtensions");
         yajl_gen_map_open(g);
         gen_enabled(g, "idmap", true); /* src/namespaces/idmap-mount.c */
         yajl_gen_map_close(g);
@@ -113,19 +113,19 @@ char *spec_features_json(void)
         const struct scmp_version *v = seccomp_version();
         _cleanup_free_ char *scmp =
             xasprintf("%u.%u.%u", v ? v->major : 0, v ? v->minor : 0, v ? v->micro : 0);
-        yajl_gen g = g_new();
+        yajl_gen g = json_gen_new("\t");
 
         yajl_gen_map_open(g);
-        g_key_str(g, "ociVersionMin", "1.0.0");
-        g_key_str(g, "ociVersionMax", "1.2.0");
-        g_key_strv(g, "hooks", spec_hook_kind_names, SPEC_HOOK_KIND_MAX);
-        g_key_strv(g, "mountOptions", mount_options, ARRAY_SIZE(mount_options));
+        json_key_str(g, "ociVersionMin", "1.0.0");
+        json_key_str(g, "ociVersionMax", "1.2.0");
+        json_key_strv(g, "hooks", spec_hook_kind_names, SPEC_HOOK_KIND_MAX);
+        json_key_strv(g, "mountOptions", mount_options, ARRAY_SIZE(mount_options));
         gen_linux(g);
-        g_str(g, "annotations");
+        json_str(g, "annotations");
         yajl_gen_map_open(g);
-        g_key_str(g, "io.github.seccomp.libseccomp.version", scmp);
-        g_key_str(g, "run.capsa.version", CAPSA_VERSION);
+        json_key_str(g, "io.github.seccomp.libseccomp.version", scmp);
+        json_key_str(g, "run.capsa.version", CAPSA_VERSION);
         yajl_gen_map_close(g);
         yajl_gen_map_close(g);
-        return g_finish(g);
+        return json_finish(g, true);
 }

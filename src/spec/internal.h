@@ -111,14 +111,5 @@ extern const size_t spec_seccomp_n_archs;
 /* Highest capability number in capsa's name table. */
 int spec_cap_max_known(void);
 
-/* ---- yajl_gen helpers (gen.c): pretty-printed with tabs, as runc prints ---- */
-#include <yajl/yajl_gen.h>
-yajl_gen g_new(void);
-void g_str(yajl_gen g, const char *s);
-void g_key_str(yajl_gen g, const char *key, const char *val);
-void g_key_bool(yajl_gen g, const char *key, bool val);
-void g_key_int(yajl_gen g, const char *key, long long val);
-/* "key": [v...] (NULL entries skipped). */
-void g_key_strv(yajl_gen g, const char *key, const char *const *v, size_t n);
-/* Returns the document (newline-terminated, malloc'ed) and frees g. */
-char *g_finish(yajl_gen g);
+/* Documents capsa writes (default config, features) are pretty-printed with tabs, as runc
+ * prints them, with util's json_* helpers. */

@@ -7,89 +7,57 @@
 
 #define OCI_VERSION "1.2.0"
 
-static void gen_str(yajl_gen g, const char *s)
-{
-        yajl_gen_string(g, (const unsigned char *)s, strlen(s));
-}
-
-static void gen_kv_str(yajl_gen g, const char *k, const char *v)
-{
-        gen_str(g, k);
-        gen_str(g, v ? v : "");
-}
-
-static void gen_kv_int(yajl_gen g, const char *k, long long v)
-{
-        gen_str(g, k);
-        yajl_gen_integer(g, v);
-}
-
 static void gen_annotations(yajl_gen g, char *const *kv)
 {
-        gen_str(g, "annotations");
+        json_str(g, "annotations");
         yajl_gen_map_open(g);
         for (size_t i = 0; kv && kv[i] && kv[i + 1]; i += 2)
-                gen_kv_str(g, kv[i], kv[i + 1]);
+                json_key_str(g, kv[i], kv[i + 1]);
         yajl_gen_map_close(g);
-}
-
-static char *gen_finish(yajl_gen g)
-{
-        const unsigned char *buf;
-        size_t len;
-        yajl_gen_get_buf(g, &buf, &len);
-        char *r = xmalloc(len + 2);
-        memcpy(r, buf, len);
-        r[len] = '\n';
-        r[len + 1] = '\0';
-        yajl_gen_free(g);
-        return r;
 }
 
 char *state_oci_json(const struct state *s, enum state_status st)
 {
-        yajl_gen g = yajl_gen_alloc(NULL);
-        yajl_gen_config(g, yajl_gen_beautify, 1);
-        yajl_gen_config(g, yajl_gen_indent_string, "  ");
+        yajl_gen g = json_gen_new("  ");
         yajl_gen_map_open(g);
-        gen_kv_str(g, "ociVersion", OCI_VERSION);
-        gen_kv_str(g, "id", s->id);
-        gen_kv_str(g, "status", state_status_name(st));
-        gen_kv_int(g, "pid", st == STATE_STOPPED ? 0 : s->pid);
-        gen_kv_str(g, "bundle", s->bundle);
-        gen_kv_str(g, "rootfs", s->rootfs);
-        gen_kv_str(g, "created", s->created);
-        gen_kv_str(g, "owner", s->owner);
+        json_key_str(g, "ociVersion", OCI_VERSION);
+        json_key_str(g, "id", s->id);
+        json_key_str(g, "status", state_status_name(st));
+        json_key_int(g, "pid", st == STATE_STOPPED ? 0 : s->pid);
+        json_key_str(g, "bundle", s->bundle);
+        json_key_str(g, "rootfs", s->rootfs);
+        json_key_str(g, "created", s->created);
+        json_key_str(g, "owner", s->owner);
         gen_annotations(g, s->annotations);
         yajl_gen_map_close(g);
-        return gen_finish(g);
+        return json_finish(g, true);
 }
 
 static char *state_encode(const struct state *s)
 {
-        yajl_gen g = yajl_gen_alloc(NULL);
+        yajl_gen g = json_gen_new(NULL);
         yajl_gen_map_open(g);
-        gen_kv_str(g, "ociVersion", OCI_VERSION);
-        gen_kv_str(g, "id", s->id);
-        gen_kv_int(g, "pid", s->pid);
-        gen_kv_int(g, "pidStartTime", (long long)s->pid_start_time);
-        gen_kv_str(g, "bundle", s->bundle);
-        gen_kv_str(g, "rootfs", s->rootfs);
-        gen_kv_str(g, "created", s->created);
-        gen_kv_str(g, "owner", s->owner);
-        gen_str(g, "creating");
+        json_key_str(g, "ociVersion", OCI_VERSION);
+        json_key_str(g, "id", s->id);
+        json_key_int(g, "pid", s->pid);
+        json_key_int(g, "pidStartTime", (long long)s->pid_start_time);
+        json_key_str(g, "bundle", s->bundle);
+        json_key_str(g, "rootfs", s->rootfs);
+        json_key_str(g, "created", s->created);
+        json_key_str(g, "owner", s->owner);
+        json_str(g, "creating");
         yajl_gen_bool(g, s->creating);
-        gen_str(g, "systemdCgroup");
+        json_str(g, "systemdCgroup");
         yajl_gen_bool(g, s->use_systemd_cgroup);
-        gen_kv_str(g, "cgroupDriver", s->cgroup_driver);
-        gen_str(g, "cgroupDirs");
+        json_key_str(g, "cgroupDriver", s->cgroup_driver);
+        json_str(g, "cgroupDirs");
         yajl_gen_array_open(g);
         for (size_t i = 0; s->cgroup_dirs && s->cgroup_dirs[i]; i++)
-                gen_str(g, s->cgroup_dirs[i]);
+                json_str(g, s->cgroup_dirs[i]);
         yajl_gen_array_close(g);
         gen_annotations(g, s->annotations);
         yajl_gen_map_close(g);
-        return gen_finish(g);
+        return json_finish(g, true);
 }
 
 int state_write(struct state_dir *d, const struct state *s, struct cx_error **err)

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <yajl/yajl_gen.h>
 
 /* ---- cleanup ---------------------------------------------------------------------------- */
 #define _cleanup_(f)     __attribute__((cleanup(f)))
@@ -122,3 +123,16 @@ const char *signal_name(int sig);
 /* ---- ids --------------------------------------------------------------------------------- */
 /* Container ids: [A-Za-z0-9][A-Za-z0-9_.+-]* (as runc), at most 1024 bytes. */
 int id_validate(const char *id, struct cx_error **err);
+
+/* ---- writing JSON (json.c) --------------------------------------------------------------- */
+/* indent: NULL for compact output, else the indent string of pretty output. */
+yajl_gen json_gen_new(const char *indent);
+void json_str(yajl_gen g, const char *s);
+void json_u64(yajl_gen g, uint64_t val);
+void json_key_str(yajl_gen g, const char *key, const char *val); /* NULL val: "" */
+void json_key_bool(yajl_gen g, const char *key, bool val);
+void json_key_int(yajl_gen g, const char *key, long long val);
+void json_key_u64(yajl_gen g, const char *key, uint64_t val);
+void json_key_strv(yajl_gen g, const char *key, const char *const *v, size_t n);
+/* Frees g; returns its output, ending in one newline when asked. */
+char *json_finish(yajl_gen g, bool newline);
