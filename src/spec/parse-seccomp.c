@@ -85,6 +85,16 @@ static int parse_syscall(const struct jcur *c, void *slot)
             (r = j_objv(c, "args", sizeof(struct spec_seccomp_arg), (void **)&s->args, &s->n_args,
                         parse_arg)) < 0)
                 return r;
+        /* As runc: the runtime hands the listener fd over with write-family calls made under
+         * the filter, so an agent could never receive it (runc refuses the name "write" only;
+         * its wording, which runc's own tests match). */
+        for (size_t i = 0; s->action == SPEC_SCMP_NOTIFY && s->names[i]; i++) {
+                if (strcmp(s->names[i], "write") != 0)
+                        continue;
+                struct jcur a, e;
+                j_elem_of(c, "names", i, &a, &e);
+                return j_fail(&e, NULL, "SCMP_ACT_NOTIFY cannot be used for the write syscall");
+        }
         return 0;
 }
 
@@ -107,8 +117,12 @@ int spec_parse_seccomp(const struct jcur *c, struct spec_seccomp *s)
         int r;
 
         s->present = true;
-        if ((r = parse_action(c, "defaultAction", &s->default_action)) < 0 ||
-            (r = j_opt_u64(c, "defaultErrnoRet", &s->default_errno_ret)) < 0 ||
+        if ((r = parse_action(c, "defaultAction", &s->default_action)) < 0)
+                return r;
+        if (s->default_action == SPEC_SCMP_NOTIFY) /* as runc, for the reason above */
+                return j_fail(c, "defaultAction",
+                              "SCMP_ACT_NOTIFY cannot be used as default action");
+        if ((r = j_opt_u64(c, "defaultErrnoRet", &s->default_errno_ret)) < 0 ||
             (r = j_strv(c, "architectures", &s->architectures)) < 0 ||
             (r = check_names(c, "architectures", s->architectures, spec_seccomp_arch_names,
                              spec_seccomp_n_archs, "architecture")) < 0 ||

@@ -596,6 +596,8 @@ static int cmd_syscall(int argc, char **argv)
                 r = syscall(SYS_setuid, a1 ? atoi(a1) : 0);
         else if (strcmp(name, "unshare") == 0)
                 r = syscall(SYS_unshare, a1 ? strtoul(a1, NULL, 0) : 0);
+        else if (strcmp(name, "nr") == 0 && a1) /* a raw number: 435, 1000, 0x40000000|N */
+                r = syscall(strtol(a1, NULL, 0), 0, 0, 0);
         else {
                 kstr("syscall", name);
                 kstr("error", "unknown syscall name");
