@@ -13,10 +13,16 @@
  * comparison becomes a rule of its own (so the conditions are OR-ed, as in runc and crun;
  * different arguments in one rule are AND-ed).
  *
+ * As runc (libcontainer/seccomp/patchbpf), a short program goes before libseccomp's when the
+ * default action refuses: syscalls numbered above the highest one the profile names (for each
+ * architecture it lists) fail with ENOSYS, so that libc falls back from calls newer than the
+ * profile (clone3 -> clone, faccessat2 -> faccessat) instead of seeing EPERM or being killed.
+ *
  * Kernel interfaces: seccomp(2), memfd_create(2) (to collect libseccomp's BPF export). */
 #include "security/security.h"
 
 #include <ctype.h>
+#include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <seccomp.h>
@@ -120,21 +126,26 @@ static void seccomp_ctxp(scmp_filter_ctx *ctx)
                 seccomp_release(*ctx);
 }
 
+/* libseccomp's token for an OCI architecture name ("SCMP_ARCH_X86_64"); 0 if unknown. */
+static uint32_t arch_token(const char *a)
+{
+        char lower[32];
+        size_t j;
+
+        if (str_has_prefix(a, "SCMP_ARCH_"))
+                a += strlen("SCMP_ARCH_");
+        for (j = 0; a[j] && j < sizeof(lower) - 1; j++)
+                lower[j] = (char)tolower((unsigned char)a[j]);
+        lower[j] = '\0';
+        return seccomp_arch_resolve_name(lower);
+}
+
 static int add_architectures(scmp_filter_ctx ctx, char *const *archs, struct cx_error **err)
 {
         for (size_t i = 0; archs && archs[i]; i++) {
-                const char *a = archs[i];
-                char lower[32];
-                uint32_t token;
-                size_t j;
+                uint32_t token = arch_token(archs[i]);
                 int r;
 
-                if (str_has_prefix(a, "SCMP_ARCH_"))
-                        a += strlen("SCMP_ARCH_");
-                for (j = 0; a[j] && j < sizeof(lower) - 1; j++)
-                        lower[j] = (char)tolower((unsigned char)a[j]);
-                lower[j] = '\0';
-                token = seccomp_arch_resolve_name(lower);
                 if (token == 0)
                         return cx_error_msg(err, EINVAL,
                                             "linux.seccomp.architectures[%zu]: unknown "
@@ -227,6 +238,160 @@ static int add_syscalls(scmp_filter_ctx ctx, const struct spec_seccomp *s, uint3
         return 0;
 }
 
+/* ---- the -ENOSYS stub ------------------------------------------------------------------------
+ *
+ * runc's rule, exactly: no stub when the default action lets calls through (ALLOW, LOG, TRACE);
+ * otherwise, for each architecture in linux.seccomp.architectures, the highest syscall number
+ * any rule names (whatever its action; unknown names ignored), and an architecture whose rules
+ * name none is left out.  The program sees the kernel's AUDIT_ARCH value: x32 is a mode of
+ * x86_64 (bit 30 of the syscall number), so x86_64 and x32 share one section and each mode
+ * compares with its own highest number; on s390 syscall 0 multiplexes numbers the kernel does
+ * not know, and gets ENOSYS too.  Without the native architecture in the list (runc's tests
+ * list only SCMP_ARCH_X86 and SCMP_ARCH_X32), native calls go straight to the filter.
+ *
+ * Each architecture gets a self-contained section that ends in its own `ret ENOSYS`, so every
+ * jump is short:
+ *      ld  [arch]
+ *      jeq AUDIT_ARCH, 0, <next section>
+ *      ld  [nr]
+ *      <checks: jump to the ret for ENOSYS, to the next section to go on>
+ *      ret ERRNO(ENOSYS)
+ * and libseccomp's program, which loads the architecture again, follows the last section. */
+
+#define X32_SYSCALL_BIT 0x40000000u
+
+struct stub_arch {
+        uint32_t audit;   /* AUDIT_ARCH_* as seccomp_data.arch */
+        uint32_t max;     /* highest syscall in native mode, 0: none */
+        uint32_t max_x32; /* x86_64 only: highest x32 syscall (bit 30 set), 0: none */
+        bool s390;
+};
+
+static bool action_lets_through(enum spec_seccomp_action a)
+{
+        return a == SPEC_SCMP_ALLOW || a == SPEC_SCMP_LOG || a == SPEC_SCMP_TRACE;
+}
+
+static uint32_t highest_syscall(const struct spec_seccomp *s, uint32_t token)
+{
+        int max = 0;
+
+        for (size_t i = 0; i < s->n_syscalls; i++)
+                for (char *const *n = s->syscalls[i].names; n && *n; n++) {
+                        int nr = seccomp_syscall_resolve_name_arch(token, *n);
+                        if (nr > max)
+                                max = nr;
+                }
+        return (uint32_t)max;
+}
+
+/* The architectures the stub covers; returns how many (at most the number listed). */
+static size_t stub_archs(const struct spec_seccomp *s, struct stub_arch *ret)
+{
+        size_t n = 0;
+
+        for (size_t i = 0; s->architectures && s->architectures[i]; i++) {
+                uint32_t token = arch_token(s->architectures[i]);
+                if (token == SCMP_ARCH_NATIVE)
+                        token = seccomp_arch_native();
+                uint32_t max = token ? highest_syscall(s, token) : 0;
+                if (max == 0)
+                        continue;
+                uint32_t audit = token == SCMP_ARCH_X32 ? AUDIT_ARCH_X86_64 : token;
+                size_t k;
+                for (k = 0; k < n && ret[k].audit != audit; k++)
+                        ;
+                if (k == n)
+                        ret[n++] = (struct stub_arch){.audit = audit,
+                                                      .s390 = token == SCMP_ARCH_S390 ||
+                                                              token == SCMP_ARCH_S390X};
+                if (token == SCMP_ARCH_X32)
+                        ret[k].max_x32 = max;
+                else
+                        ret[k].max = max;
+        }
+        return n;
+}
+
+/* A check of a section: a conditional jump whose targets are other checks (by index), the
+ * section's `ret ENOSYS` (RET) or the next section (OUT). */
+enum { RET = 100, OUT = 101 };
+struct stub_check {
+        uint16_t op;
+        uint32_t k;
+        int jt, jf;
+};
+
+static size_t stub_section(const struct stub_arch *a, struct sock_filter *p)
+{
+        struct stub_check c[3];
+        size_t nc = 0, n = 0;
+
+        if (a->max && a->max_x32) { /* both modes: bit 30 picks the comparison */
+                c[nc++] = (struct stub_check){BPF_JSET, X32_SYSCALL_BIT, 2, 1};
+                c[nc++] = (struct stub_check){BPF_JGT, a->max, RET, OUT};
+                c[nc++] = (struct stub_check){BPF_JGT, a->max_x32, RET, OUT};
+        } else if (a->audit == AUDIT_ARCH_X86_64) { /* one mode: the other goes on */
+                bool x32 = a->max_x32 != 0;
+                c[nc++] =
+                    (struct stub_check){BPF_JSET, X32_SYSCALL_BIT, x32 ? 1 : OUT, x32 ? OUT : 1};
+                c[nc++] = (struct stub_check){BPF_JGT, x32 ? a->max_x32 : a->max, RET, OUT};
+        } else {
+                if (a->s390)
+                        c[nc++] = (struct stub_check){BPF_JEQ, 0, RET, 1};
+                c[nc++] = (struct stub_check){BPF_JGT, a->max, RET, OUT};
+        }
+
+        p[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+                                              offsetof(struct seccomp_data, arch));
+        /* jf: to the next section, past the checks and the ret */
+        p[n++] =
+            (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, a->audit, 0, (uint8_t)(nc + 2));
+        p[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+                                              offsetof(struct seccomp_data, nr));
+        for (size_t i = 0; i < nc; i++) {
+                /* a target index among the checks, RET = nc, OUT = nc + 1; offsets count from
+                 * the next instruction */
+                int t = c[i].jt == RET ? (int)nc : c[i].jt == OUT ? (int)nc + 1 : c[i].jt;
+                int f = c[i].jf == RET ? (int)nc : c[i].jf == OUT ? (int)nc + 1 : c[i].jf;
+                p[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | c[i].op | BPF_K, c[i].k,
+                                                      (uint8_t)(t - (int)i - 1),
+                                                      (uint8_t)(f - (int)i - 1));
+        }
+        p[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SCMP_ACT_ERRNO(ENOSYS));
+        return n;
+}
+
+/* Prepends the stub to prog when the profile calls for one. */
+static int prepend_enosys_stub(const struct spec_seccomp *s, uint32_t def_action,
+                               struct sock_fprog *prog, struct cx_error **err)
+{
+        if (action_lets_through(s->default_action) || def_action == SCMP_ACT_ERRNO(ENOSYS))
+                return 0; /* (the default returning ENOSYS already does what the stub would) */
+        size_t n_listed = strv_len(s->architectures);
+        if (n_listed == 0)
+                return 0;
+        _cleanup_free_ struct stub_arch *archs = xcalloc(n_listed, sizeof(*archs));
+        size_t n_archs = stub_archs(s, archs);
+        if (n_archs == 0)
+                return 0;
+        /* a section is at most 3 + 3 checks + 1 instructions */
+        _cleanup_free_ struct sock_filter *p = xcalloc(n_archs * 7 + prog->len, sizeof(*p));
+        size_t n = 0;
+        for (size_t i = 0; i < n_archs; i++)
+                n += stub_section(&archs[i], p + n);
+        if (n + prog->len > BPF_MAXINSNS)
+                return cx_error_msg(err, E2BIG,
+                                    "linux.seccomp: the compiled filter has %zu instructions "
+                                    "(at most %d fit in a seccomp program)",
+                                    n + prog->len, BPF_MAXINSNS);
+        memcpy(p + n, prog->filter, prog->len * sizeof(*p));
+        free(prog->filter);
+        prog->len = (unsigned short)(n + prog->len);
+        prog->filter = TAKE_PTR(p);
+        return 0;
+}
+
 /* libseccomp writes the program to an fd; collect it through a memfd. */
 static int export_bpf(scmp_filter_ctx ctx, struct sock_fprog *ret, struct cx_error **err)
 {
@@ -261,7 +426,7 @@ int sec_seccomp_compile(const struct spec_seccomp *s, struct sec_filter **ret,
                         struct cx_error **err)
 {
         _cleanup_(seccomp_ctxp) scmp_filter_ctx ctx = NULL;
-        _cleanup_free_ struct sec_filter *f = NULL;
+        _cleanup_(sec_filter_freep) struct sec_filter *f = NULL;
         uint32_t def_action;
         unsigned long flags = 0;
         bool notify = false;
@@ -288,6 +453,9 @@ int sec_seccomp_compile(const struct spec_seccomp *s, struct sec_filter **ret,
 
         f = xcalloc(1, sizeof(*f));
         r = export_bpf(ctx, &f->prog, err);
+        if (r < 0)
+                return r;
+        r = prepend_enosys_stub(s, def_action, &f->prog, err);
         if (r < 0)
                 return r;
         if (notify) /* the kernel refuses TSYNC with a listener (single-threaded: not needed) */

@@ -205,3 +205,89 @@ def test_notify_refused_where_the_runtime_needs_the_syscall(runtime, bundle, tes
     assert r.rc != 0, r
     assert message in r.err, r
     assert not listener.states, listener.states
+
+
+# ---- runc's -ENOSYS stub (libcontainer/seccomp/patchbpf) ----------------------------------------
+
+NR_GETCWD, NR_CLONE3 = 79, 435
+AUDIT_ARCH_X86_64 = 0xC000003E
+
+
+def x86_64_syscall_names(upto):
+    """The x86_64 names of syscalls 0..upto, as libseccomp knows them."""
+    lib = ctypes.CDLL("libseccomp.so.2")
+    lib.seccomp_syscall_resolve_num_arch.restype = ctypes.c_void_p
+    lib.seccomp_syscall_resolve_num_arch.argtypes = [ctypes.c_uint32, ctypes.c_int]
+    libc = ctypes.CDLL(None)
+    libc.free.argtypes = [ctypes.c_void_p]
+    names = []
+    for nr in range(upto + 1):
+        p = lib.seccomp_syscall_resolve_num_arch(AUDIT_ARCH_X86_64, nr)
+        if p:
+            names.append(ctypes.string_at(p).decode())
+            libc.free(p)
+    return names
+
+
+def allow_list_profile(default, archs, deny=(), errno_ret=None):
+    """default for everything, but syscalls 0..rseq (334) are allowed (except `deny`): the
+    profile's highest x86_64 syscall is rseq, and whatever is newer (clone3 435, 1000) is
+    unknown to it."""
+    names = [n for n in x86_64_syscall_names(334) if n not in deny]
+    assert "rseq" in names and "clone3" not in names
+    s = {"defaultAction": default, "syscalls": [{"names": names, "action": "SCMP_ACT_ALLOW"}]}
+    if archs is not None:
+        s["architectures"] = archs
+    if errno_ret is not None:
+        s["defaultErrnoRet"] = errno_ret
+    return s
+
+
+def run_syscalls(runtime, b, *calls):
+    b.process["args"] = ["/bin/sh", "-c", "; ".join(f"{CHECKER} syscall {c}" for c in calls)]
+    r = runtime.run(b)
+    assert r.rc == 0, r
+    return [json.loads(line)["result"] for line in r.out.splitlines()]
+
+
+X86_ALL = ["SCMP_ARCH_X86", "SCMP_ARCH_X32", "SCMP_ARCH_X86_64"]
+
+
+@pytest.mark.parametrize("archs,errno_ret,getcwd", [
+    (X86_ALL, None, "EPERM"),
+    (["SCMP_ARCH_X86_64"], None, "EPERM"),
+    (X86_ALL, 6, "ENXIO"),  # defaultErrnoRet ENXIO: still ENOSYS above the profile
+], ids=["x86-all", "x86_64", "errnoRet"])
+def test_syscalls_newer_than_the_profile_get_enosys(runtime, bundle, archs, errno_ret, getcwd):
+    """With a refusing default action, syscalls numbered above the profile's highest one (for
+    each listed architecture) fail with ENOSYS, as in runc, so that libc falls back (clone3 ->
+    clone, faccessat2 -> faccessat); known syscalls the profile leaves out keep the default."""
+    b = bundle()
+    b.linux["seccomp"] = allow_list_profile("SCMP_ACT_ERRNO", archs, ["getcwd"], errno_ret)
+    res = run_syscalls(runtime, b, "getcwd", f"nr {NR_CLONE3}", "nr 1000")
+    assert res == [getcwd, "ENOSYS", "ENOSYS"]
+
+
+def test_enosys_instead_of_kill(runtime, bundle):
+    """The stub comes before the default action, whatever it is: not killed, ENOSYS."""
+    b = bundle()
+    b.linux["seccomp"] = allow_list_profile("SCMP_ACT_KILL_PROCESS", X86_ALL)
+    assert run_syscalls(runtime, b, f"nr {NR_CLONE3}", "nr 1000") == ["ENOSYS", "ENOSYS"]
+
+
+@pytest.mark.parametrize("archs", [None, ["SCMP_ARCH_X86", "SCMP_ARCH_X32"]],
+                         ids=["no-architectures", "x86-x32-only"])
+def test_no_enosys_stub_without_the_native_architecture(runtime, bundle, archs):
+    """runc's rule: the stub covers only the architectures the profile lists (x32 is a mode of
+    x86_64 of its own): without them, the default action applies to unknown syscalls."""
+    b = bundle()
+    b.linux["seccomp"] = allow_list_profile("SCMP_ACT_ERRNO", archs)
+    assert run_syscalls(runtime, b, "nr 1000") == ["EPERM"]
+
+
+def test_no_enosys_stub_with_an_allowing_default(runtime, bundle):
+    """SCMP_ACT_LOG (like ALLOW and TRACE) lets unknown syscalls through: no stub."""
+    b = bundle()
+    b.linux["seccomp"] = {"defaultAction": "SCMP_ACT_LOG", "architectures": X86_ALL,
+                          "syscalls": [{"names": ["getcwd"], "action": "SCMP_ACT_ERRNO"}]}
+    assert run_syscalls(runtime, b, "getcwd", "nr 1000") == ["EPERM", "ENOSYS"]
