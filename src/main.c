@@ -4,6 +4,7 @@
 
 #include <seccomp.h>
 #include <string.h>
+#include <strings.h>
 
 static const struct command {
         const char *name;
@@ -30,7 +31,8 @@ static const struct command {
 
 static void usage(FILE *f)
 {
-        fprintf(f, "Usage: capsa [global options] <command> [options] [arguments]\n\n"
+        fprintf(f, "Usage: capsa [global options] <command> [options] [arguments]\n"
+                   "       capsa help <command>   (the same as capsa <command> --help)\n\n"
                    "Global options:\n"
                    "  --root DIR            state directory (default /run/capsa; for other users\n"
                    "                        than root $XDG_RUNTIME_DIR/capsa)\n"
@@ -38,10 +40,15 @@ static void usage(FILE *f)
                    "  --log-format FORMAT   text or json\n"
                    "  --debug               debug logging\n"
                    "  --systemd-cgroup      use the systemd cgroup driver\n"
+                   "  --rootless MODE       true, false or auto (default): whether a cgroup that\n"
+                   "                        cannot be created for lack of permission is tolerated\n"
+                   "  --criu PATH           the criu binary for checkpoint and restore (default:\n"
+                   "                        criu from PATH)\n"
                    "  -v, --version         print the version\n"
                    "  -h, --help            this help\n\nCommands:\n");
         for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
                 fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+        fprintf(f, "  %-10s %s\n", "help", "this list, or the help of one command");
 }
 
 static void version(void)
@@ -51,21 +58,50 @@ static void version(void)
                v->minor, v->micro);
 }
 
+/* runc's parseBoolOrAuto: Go's strconv.ParseBool spellings, or "auto" (or empty). */
+static int parse_rootless(const char *s, int *ret)
+{
+        static const char *const yes[] = {"1", "t", "T", "TRUE", "true", "True"};
+        static const char *const no[] = {"0", "f", "F", "FALSE", "false", "False"};
+        if (!*s || strcasecmp(s, "auto") == 0) {
+                *ret = -1;
+                return 0;
+        }
+        for (size_t i = 0; i < ARRAY_SIZE(yes); i++) {
+                if (strcmp(s, yes[i]) == 0 || strcmp(s, no[i]) == 0) {
+                        *ret = strcmp(s, yes[i]) == 0;
+                        return 0;
+                }
+        }
+        return -EINVAL;
+}
+
 static int parse_globals(int argc, char **argv, struct global_opts *g)
 {
-        enum { OPT_ROOT = 1000, OPT_LOG, OPT_LOG_FORMAT, OPT_DEBUG, OPT_SYSTEMD };
+        enum {
+                OPT_ROOT = 1000,
+                OPT_LOG,
+                OPT_LOG_FORMAT,
+                OPT_DEBUG,
+                OPT_SYSTEMD,
+                OPT_ROOTLESS,
+                OPT_CRIU
+        };
         static const struct option opts[] = {
             {"root", required_argument, NULL, OPT_ROOT},
             {"log", required_argument, NULL, OPT_LOG},
             {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
             {"debug", no_argument, NULL, OPT_DEBUG},
             {"systemd-cgroup", no_argument, NULL, OPT_SYSTEMD},
+            {"rootless", required_argument, NULL, OPT_ROOTLESS},
+            {"criu", required_argument, NULL, OPT_CRIU},
             {"version", no_argument, NULL, 'v'},
             {"help", no_argument, NULL, 'h'},
             {},
         };
         int c;
-        while ((c = getopt_long(argc, argv, "+vh", opts, NULL)) != -1) {
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, "+:vh", opts, NULL)) != -1) {
                 switch (c) {
                 case OPT_ROOT:
                         g->root = optarg;
@@ -80,13 +116,23 @@ static int parse_globals(int argc, char **argv, struct global_opts *g)
                                 g->log_format = LOG_FORMAT_TEXT;
                         else
                                 return cmd_usage_error(
-                                    "capsa", "--log-format: `%s` is not text or json", optarg);
+                                    NULL, "--log-format: `%s` is not text or json", optarg);
                         break;
                 case OPT_DEBUG:
                         g->debug = true;
                         break;
                 case OPT_SYSTEMD:
                         g->systemd_cgroup = true;
+                        break;
+                case OPT_ROOTLESS:
+                        if (parse_rootless(optarg, &g->rootless) < 0)
+                                return cmd_usage_error(
+                                    NULL, "--rootless: `%s` is not true, false or auto", optarg);
+                        break;
+                case OPT_CRIU:
+                        if (!*optarg)
+                                return cmd_usage_error(NULL, "--criu: empty path");
+                        g->criu = optarg;
                         break;
                 case 'v':
                         version();
@@ -95,7 +141,7 @@ static int parse_globals(int argc, char **argv, struct global_opts *g)
                         usage(stdout);
                         exit(0);
                 default:
-                        return cmd_usage_error("capsa", "invalid global option");
+                        return cmd_option_error(NULL, c, argv);
                 }
         }
         return 0;
@@ -123,19 +169,48 @@ static int default_root(const char *cmd, const char **ret, char **ret_alloc, str
                             (unsigned)geteuid());
 }
 
+static const struct command *find_command(const char *name)
+{
+        for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+                if (strcmp(commands[i].name, name) == 0)
+                        return &commands[i];
+        return NULL;
+}
+
+/* runc exits 3 for a command it does not know (urfave/cli's "No help topic"). */
+#define EXIT_UNKNOWN_COMMAND 3
+
 int main(int argc, char **argv)
 {
-        struct global_opts g = {.root = NULL};
+        struct global_opts g = {.root = NULL, .rootless = -1};
         if (parse_globals(argc, argv, &g))
                 return 1;
         struct cx_error *err = NULL;
         if (log_init(g.log, g.log_format, g.debug, &err) < 0)
                 return cmd_fail(err);
-        if (optind >= argc) {
-                usage(stderr);
-                return 1;
+        if (optind >= argc) { /* as runc: the help, and success */
+                usage(stdout);
+                return 0;
         }
         const char *name = argv[optind];
+        bool help = strcmp(name, "help") == 0 || strcmp(name, "h") == 0;
+        if (help && optind + 1 >= argc) {
+                usage(stdout);
+                return 0;
+        }
+        if (help) /* `capsa help CMD` is `capsa CMD --help` */
+                name = argv[optind + 1];
+        const struct command *cmd = find_command(name);
+        if (!cmd) {
+                cmd_usage_error(NULL, "unknown command `%s`", name);
+                return EXIT_UNKNOWN_COMMAND;
+        }
+        if (help) {
+                char *help_argv[] = {argv[optind + 1], "--help", NULL};
+                return cmd->fn(2, help_argv, &g);
+        }
+        if (g.criu)
+                log_debug("criu binary for checkpoint/restore: %s", g.criu);
         _cleanup_free_ char *root = NULL;
         if (!g.root && default_root(name, &g.root, &root, &err) < 0)
                 return cmd_fail(err);
@@ -145,8 +220,5 @@ int main(int argc, char **argv)
         g.argv = argv;
         if (strcmp(name, "exec") == 0 && sec_exe_seal(argv, &err) < 0)
                 return cmd_fail(err);
-        for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-                if (strcmp(commands[i].name, name) == 0)
-                        return commands[i].fn(argc - optind, argv + optind, &g);
-        return cmd_usage_error("capsa", "unknown command `%s`", name);
+        return cmd->fn(argc - optind, argv + optind, &g);
 }

@@ -12,17 +12,28 @@ struct global_opts {
         enum log_format log_format;
         bool debug;
         bool systemd_cgroup;
-        char **argv; /* main's argv, to re-execute capsa from a protected copy */
+        int rootless;     /* --rootless: 1 true, 0 false, -1 auto (the default) */
+        const char *criu; /* --criu: the criu binary checkpoint/restore will run (NULL: "criu"
+                             from PATH); no command uses it yet */
+        char **argv;      /* main's argv, to re-execute capsa from a protected copy */
 };
 
 /* Prints the error (stderr and --log) and returns the exit code for a failure: 1. */
 int cmd_fail(struct cx_error *err);
-/* Usage error for a command: prints it and returns 2?  runc returns 1: so do we. */
+/* Usage error for a command (NULL: for the global options): prints one line, "capsa: CMD:
+ * MSG (see `capsa CMD --help`)", and returns 1, runc's exit code for usage errors. */
 int cmd_usage_error(const char *cmd, const char *fmt, ...) _printf_(2, 3);
 /* --format table|json: sets *json; a usage error (returns 1) for anything else. */
 int cmd_parse_format(const char *cmd, const char *arg, bool *json);
 /* --preserve-fds N: a usage error (returns 1) unless N is a sane fd count. */
 int cmd_parse_preserve_fds(const char *cmd, const char *arg, int *ret);
+/* Call before a command's getopt_long loop, whose optstring starts with ":" (after any "+"):
+ * options may then follow the positional arguments (`update ID --memory 1m`, as runc's
+ * urfave/cli reorders them) unless the optstring starts with "+" (exec and ps, as runc). */
+void cmd_getopt_begin(void);
+/* For getopt_long's '?' (unknown option) or ':' (missing value): one usage error naming the
+ * option; returns 1. */
+int cmd_option_error(const char *cmd, int c, char **argv);
 /* Checks that exactly `n` positional arguments remain. */
 int cmd_need_args(const char *cmd, int argc, int optind_, int n, const char *what);
 

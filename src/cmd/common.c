@@ -18,11 +18,33 @@ int cmd_usage_error(const char *cmd, const char *fmt, ...)
         if (vasprintf(&msg, fmt, ap) < 0)
                 msg = NULL;
         va_end(ap);
-        char *line = xasprintf("%s: %s (see `capsa %s --help`)", cmd, msg ? msg : "", cmd);
+        char *line = cmd ? xasprintf("%s: %s (see `capsa %s --help`)", cmd, msg ? msg : "", cmd)
+                         : xasprintf("%s (see `capsa --help`)", msg ? msg : "");
         log_error_report(line);
         free(line);
         free(msg);
         return 1;
+}
+
+void cmd_getopt_begin(void)
+{
+        /* optind = 0 makes glibc re-initialise getopt: the ordering ("+" or permute) is read
+         * again from this optstring instead of being kept from main's "+" parse.  opterr = 0:
+         * cmd_option_error prints one message instead of getopt's own. */
+        optind = 0;
+        opterr = 0;
+}
+
+int cmd_option_error(const char *cmd, int c, char **argv)
+{
+        const char *word = optind > 0 ? argv[optind - 1] : "";
+        bool is_long = strncmp(word, "--", 2) == 0;
+        if (c == ':')
+                return is_long ? cmd_usage_error(cmd, "option `%s` needs a value", word)
+                               : cmd_usage_error(cmd, "option `-%c` needs a value", optopt);
+        if (optopt == 0 || optopt >= 128)
+                return cmd_usage_error(cmd, "unknown option `%s`", word);
+        return cmd_usage_error(cmd, "unknown option `-%c`", optopt);
 }
 
 int cmd_need_args(const char *cmd, int argc, int optind_, int n, const char *what)

@@ -43,8 +43,8 @@ static int parse(const char *cmd, int argc, char **argv, struct container_opts *
             {},
         };
         int c;
-        optind = 1;
-        while ((c = getopt_long(argc, argv, is_run ? "b:dh" : "b:h", opts, NULL)) != -1) {
+        cmd_getopt_begin();
+        while ((c = getopt_long(argc, argv, is_run ? ":b:dh" : ":b:h", opts, NULL)) != -1) {
                 switch (c) {
                 case 'b':
                         o->bundle = optarg;
@@ -82,7 +82,7 @@ static int parse(const char *cmd, int argc, char **argv, struct container_opts *
                         printf(create_help, cmd, is_run ? run_extra : "");
                         exit(0);
                 default:
-                        return cmd_usage_error(cmd, "invalid option");
+                        return cmd_option_error(cmd, c, argv);
                 }
         }
         if (cmd_need_args(cmd, argc, optind, 1, "a container id"))
@@ -97,6 +97,9 @@ static void fill_globals(struct container_opts *o, const struct global_opts *g)
 {
         o->root = g->root;
         o->systemd_cgroup = g->systemd_cgroup;
+        o->rootless = g->rootless < 0    ? CONTAINER_ROOTLESS_AUTO
+                      : g->rootless == 1 ? CONTAINER_ROOTLESS_TRUE
+                                         : CONTAINER_ROOTLESS_FALSE;
         o->self_argv = g->argv;
 }
 

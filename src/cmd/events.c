@@ -42,8 +42,8 @@ int cmd_events(int argc, char **argv, const struct global_opts *g)
         bool stats = false;
         unsigned interval = 5000;
         int c;
-        optind = 1;
-        while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        cmd_getopt_begin();
+        while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
                 switch (c) {
                 case 's':
                         stats = true;
@@ -62,7 +62,7 @@ int cmd_events(int argc, char **argv, const struct global_opts *g)
                                "are reported as they happen\n");
                         return 0;
                 default:
-                        return cmd_usage_error("events", "invalid option");
+                        return cmd_option_error("events", c, argv);
                 }
         }
         if (cmd_need_args("events", argc, optind, 1, "a container id"))

@@ -4,6 +4,8 @@
 
 #include <string.h>
 
+#define EXIT_EXEC_FAILED 255
+
 static const char exec_help[] =
     "Usage: capsa exec [options] <container-id> <command> [args...]\n\n"
     "  -p, --process FILE          JSON process object to run (instead of the command)\n"
@@ -91,9 +93,9 @@ static int parse(int argc, char **argv, struct container_exec_opts *o)
             {},
         };
         int c;
-        optind = 1;
+        cmd_getopt_begin();
         /* '+': options end at the container id; what follows is the command */
-        while ((c = getopt_long(argc, argv, "+p:e:tu:g:c:dh", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "+:p:e:tu:g:c:dh", opts, NULL)) != -1) {
                 uint32_t gid = 0;
                 switch (c) {
                 case 'p':
@@ -156,7 +158,7 @@ static int parse(int argc, char **argv, struct container_exec_opts *o)
                         printf("%s", exec_help);
                         exit(0);
                 default:
-                        return cmd_usage_error("exec", "invalid option");
+                        return cmd_option_error("exec", c, argv);
                 }
         }
         if (optind >= argc)
@@ -164,20 +166,23 @@ static int parse(int argc, char **argv, struct container_exec_opts *o)
         o->id = argv[optind];
         if (optind + 1 < argc)
                 o->args = argv + optind + 1;
-        else if (!o->process_file)
+        else if (!o->process_file) /* runc finds this late, and exits 255 */
                 return cmd_usage_error("exec", "expects a command after the container id (or "
-                                               "--process FILE)");
+                                               "--process FILE)"),
+                       EXIT_EXEC_FAILED;
         return 0;
 }
 
 int cmd_exec(int argc, char **argv, const struct global_opts *g)
 {
         struct container_exec_opts o = {.root = g->root, .tty = -1, .no_new_privs = -1};
-        int rc = 1;
-        if (parse(argc, argv, &o) == 0) {
+        int rc = parse(argc, argv, &o);
+        if (rc == 0) {
                 struct cx_error *err = NULL;
                 int status = 0;
-                rc = container_exec(&o, &status, &err) < 0 ? cmd_fail(err) : status;
+                /* as runc: 255 when the process could not be run (1 for usage errors) */
+                rc = container_exec(&o, &status, &err) < 0 ? (cmd_fail(err), EXIT_EXEC_FAILED)
+                                                           : status;
         }
         strv_free(o.env);
         strv_free(o.caps);

@@ -3,6 +3,7 @@
 #include "container/container.h"
 
 #include <signal.h>
+#include <string.h>
 
 int cmd_kill(int argc, char **argv, const struct global_opts *g)
 {
@@ -13,24 +14,29 @@ int cmd_kill(int argc, char **argv, const struct global_opts *g)
         };
         bool all = false;
         int c;
-        optind = 1;
-        while ((c = getopt_long(argc, argv, "ah", opts, NULL)) != -1) {
+        cmd_getopt_begin();
+        while ((c = getopt_long(argc, argv, ":ah", opts, NULL)) != -1) {
                 if (c == 'a') {
                         all = true;
                 } else if (c == 'h') {
                         printf("Usage: capsa kill [--all] <container-id> [signal]\n"
-                               "  signal: a name (KILL, SIGKILL) or number; default SIGTERM\n"
+                               "  signal: a name (KILL, SIGKILL) or number; default SIGTERM; 0 "
+                               "only checks\n"
+                               "          that the container's init is alive\n"
                                "  -a, --all   signal every process in the container's cgroup\n");
                         return 0;
                 } else {
-                        return cmd_usage_error("kill", "invalid option");
+                        return cmd_option_error("kill", c, argv);
                 }
         }
         int n = argc - optind;
         if (n < 1 || n > 2)
                 return cmd_usage_error("kill", "expects a container id and an optional signal");
         int sig = SIGTERM;
-        if (n == 2 && (sig = signal_parse(argv[optind + 1])) < 0)
+        /* signal 0 probes: success while the container's init lives (as runc) */
+        if (n == 2 && strcmp(argv[optind + 1], "0") == 0)
+                sig = 0;
+        else if (n == 2 && (sig = signal_parse(argv[optind + 1])) < 0)
                 return cmd_usage_error("kill", "invalid signal `%s`", argv[optind + 1]);
         struct cx_error *err = NULL;
         if (container_kill(g->root, argv[optind], sig, all, &err) < 0)

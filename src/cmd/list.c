@@ -47,8 +47,8 @@ int cmd_list(int argc, char **argv, const struct global_opts *g)
         };
         bool quiet = false, json = false;
         int c;
-        optind = 1;
-        while ((c = getopt_long(argc, argv, "qf:h", opts, NULL)) != -1) {
+        cmd_getopt_begin();
+        while ((c = getopt_long(argc, argv, ":qf:h", opts, NULL)) != -1) {
                 if (c == 'q') {
                         quiet = true;
                 } else if (c == 'f') {
@@ -58,7 +58,7 @@ int cmd_list(int argc, char **argv, const struct global_opts *g)
                         printf("Usage: capsa list [-q] [--format table|json]\n");
                         return 0;
                 } else {
-                        return cmd_usage_error("list", "invalid option");
+                        return cmd_option_error("list", c, argv);
                 }
         }
         if (cmd_need_args("list", argc, optind, 0, "no arguments"))

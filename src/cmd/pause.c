@@ -10,10 +10,10 @@ static int pause_or_resume(const char *cmd, bool pause, int argc, char **argv,
             {},
         };
         int c;
-        optind = 1;
-        while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        cmd_getopt_begin();
+        while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
                 if (c != 'h')
-                        return cmd_usage_error(cmd, "invalid option");
+                        return cmd_option_error(cmd, c, argv);
                 printf("Usage: capsa %s <container-id>\n"
                        "  %s every process of the container (cgroup freezer)\n",
                        cmd, pause ? "freeze" : "thaw");

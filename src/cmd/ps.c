@@ -102,15 +102,15 @@ int cmd_ps(int argc, char **argv, const struct global_opts *g)
         };
         const char *format = "table";
         int c;
-        optind = 1;
-        while ((c = getopt_long(argc, argv, "+f:h", opts, NULL)) != -1) {
+        cmd_getopt_begin();
+        while ((c = getopt_long(argc, argv, "+:f:h", opts, NULL)) != -1) {
                 if (c == 'f') {
                         format = optarg;
                 } else if (c == 'h') {
                         printf("%s", ps_help);
                         return 0;
                 } else {
-                        return cmd_usage_error("ps", "invalid option");
+                        return cmd_option_error("ps", c, argv);
                 }
         }
         bool json;

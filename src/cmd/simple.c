@@ -10,15 +10,15 @@ static int parse_id_only(const char *cmd, int argc, char **argv, const char *usa
             {},
         };
         int c;
-        optind = 1;
-        while ((c = getopt_long(argc, argv, force ? "fh" : "h", opts, NULL)) != -1) {
+        cmd_getopt_begin();
+        while ((c = getopt_long(argc, argv, force ? ":fh" : ":h", opts, NULL)) != -1) {
                 if (c == 'f' && force) {
                         *force = true;
                 } else if (c == 'h') {
                         printf("%s", usage);
                         exit(0);
                 } else {
-                        return cmd_usage_error(cmd, "invalid option");
+                        return cmd_option_error(cmd, c, argv);
                 }
         }
         return cmd_need_args(cmd, argc, optind, 1, "a container id");

@@ -17,8 +17,8 @@ int cmd_spec(int argc, char **argv, const struct global_opts *g)
         const char *bundle = ".";
         bool rootless = false;
         int c;
-        optind = 1;
-        while ((c = getopt_long(argc, argv, "b:h", opts, NULL)) != -1) {
+        cmd_getopt_begin();
+        while ((c = getopt_long(argc, argv, ":b:h", opts, NULL)) != -1) {
                 if (c == 'b') {
                         bundle = optarg;
                 } else if (c == OPT_ROOTLESS) {
@@ -28,7 +28,7 @@ int cmd_spec(int argc, char **argv, const struct global_opts *g)
                                "Writes a default config.json into the bundle directory.\n");
                         return 0;
                 } else {
-                        return cmd_usage_error("spec", "invalid option");
+                        return cmd_option_error("spec", c, argv);
                 }
         }
         if (cmd_need_args("spec", argc, optind, 0, "no arguments"))

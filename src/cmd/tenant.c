@@ -53,8 +53,8 @@ static int tenant_list_cmd(int argc, char **argv, const struct global_opts *g)
             {"format", required_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'}, {}};
         bool json = false;
         int c;
-        optind = 1;
-        while ((c = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
+        cmd_getopt_begin();
+        while ((c = getopt_long(argc, argv, ":f:h", opts, NULL)) != -1) {
                 if (c == 'f') {
                         if (cmd_parse_format("tenant list", optarg, &json))
                                 return 1;
@@ -62,7 +62,7 @@ static int tenant_list_cmd(int argc, char **argv, const struct global_opts *g)
                         fputs(tenant_help, stdout);
                         return 0;
                 } else {
-                        return cmd_usage_error("tenant list", "--format: table or json");
+                        return cmd_option_error("tenant list", c, argv);
                 }
         }
         if (cmd_need_args("tenant list", argc, optind, 0, "no arguments"))

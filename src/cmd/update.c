@@ -168,9 +168,10 @@ int cmd_update(int argc, char **argv, const struct global_opts *g)
         struct spec_resources r = {.present = true};
         const char *file = NULL;
         bool flags = false;
+        struct cx_error *err = NULL;
         int c, ret = 1;
-        optind = 1;
-        while ((c = getopt_long(argc, argv, "r:h", opts, NULL)) != -1) {
+        cmd_getopt_begin();
+        while ((c = getopt_long(argc, argv, ":r:h", opts, NULL)) != -1) {
                 if (c == 'h') {
                         usage();
                         ret = 0;
@@ -180,7 +181,11 @@ int cmd_update(int argc, char **argv, const struct global_opts *g)
                         file = optarg;
                         continue;
                 }
-                if (c == '?' || parse_flag(c, optarg, &r))
+                if (c == '?' || c == ':') {
+                        cmd_option_error("update", c, argv);
+                        goto out;
+                }
+                if (parse_flag(c, optarg, &r))
                         goto out;
                 flags = true;
         }
@@ -190,7 +195,6 @@ int cmd_update(int argc, char **argv, const struct global_opts *g)
                 cmd_usage_error("update", "--resources (-r) and resource flags are exclusive");
                 goto out;
         }
-        struct cx_error *err = NULL;
         if (file) {
                 spec_resources_clear(&r);
                 if (read_resources(file, &r, &err) < 0) {

@@ -13,6 +13,12 @@
 
 #include <stdbool.h>
 
+enum container_rootless {
+        CONTAINER_ROOTLESS_AUTO = 0, /* for a uid other than 0 */
+        CONTAINER_ROOTLESS_TRUE,
+        CONTAINER_ROOTLESS_FALSE,
+};
+
 struct container_opts {
         const char *root; /* state root, default /run/capsa */
         const char *id;
@@ -23,9 +29,12 @@ struct container_opts {
         bool no_pivot;
         bool no_new_keyring;
         bool systemd_cgroup;
-        bool detach;        /* run only */
-        bool keep;          /* run only: keep the state after the process exits */
-        const char *tenant; /* --tenant NAME (container/tenant.h), or NULL */
+        enum container_rootless rootless; /* --rootless: whether a cgroup that cannot be
+                                             created for lack of permission is tolerated (the
+                                             container then runs without one) */
+        bool detach;                      /* run only */
+        bool keep;                        /* run only: keep the state after the process exits */
+        const char *tenant;               /* --tenant NAME (container/tenant.h), or NULL */
         /* main's argv: create/run re-execute capsa from a protected copy (CVE-2019-5736) when
          * the container's processes could see the init, i.e. without a new pid namespace. */
         char **self_argv;

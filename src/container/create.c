@@ -124,13 +124,17 @@ static bool has_limits(const struct spec_resources *r)
                               r->has_network || r->n_hugepage_limits || r->n_rdma || r->n_unified);
 }
 
-/* As runc's rootless mode: a user other than root who may not create the cgroup (r from
- * cg_create) runs the container in its own cgroup, unless the config asks for limits.  Device
- * rules alone are no limits: without a cgroup they are skipped (the user namespace already
- * keeps the container from opening host devices it could not open itself). */
+/* As runc's rootless mode: a user other than root (or anyone with --rootless true, nobody with
+ * --rootless false) who may not create the cgroup (r from cg_create) runs the container in its
+ * own cgroup, unless the config asks for limits.  Device rules alone are no limits: without a
+ * cgroup they are skipped (the user namespace already keeps the container from opening host
+ * devices it could not open itself). */
 static int rootless_without_cgroup(struct create_ctx *c, int r, struct cx_error **err)
 {
-        if (geteuid() == 0 || (r != -EACCES && r != -EPERM && r != -EROFS))
+        bool rootless = c->o->rootless == CONTAINER_ROOTLESS_AUTO
+                            ? geteuid() != 0
+                            : c->o->rootless == CONTAINER_ROOTLESS_TRUE;
+        if (!rootless || (r != -EACCES && r != -EPERM && r != -EROFS))
                 return r;
         if (has_limits(&c->spec->linux_.resources))
                 return cx_error_prefix(err,

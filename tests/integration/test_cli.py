@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from conftest import CAPSA, CHECKER, IS_CAPSA, RUNC_SPEC
+from conftest import CAPSA, CHECKER, IS_CAPSA, RUNC_SPEC, cgroup_file
 
 
 def test_version(runtime):
@@ -26,12 +26,123 @@ def test_help(runtime):
 
 def test_unknown_command(runtime):
     r = runtime("no-such-command")
-    assert r.rc != 0, r
+    assert r.rc == 3, r  # runc (urfave/cli): 3, "No help topic for 'no-such-command'"
+    r = runtime("help", "no-such-command")
+    assert r.rc == 3, r
+
+
+@pytest.mark.capsa_only
+def test_unknown_command_one_clean_message(runtime):
+    r = runtime("no-such-command")
+    assert r.err == "capsa: unknown command `no-such-command` (see `capsa --help`)\n", r
 
 
 def test_unknown_flag(runtime):
     r = runtime("list", "--no-such-flag")
-    assert r.rc != 0, r
+    assert r.rc == 1, r
+    r = runtime("--no-such-flag", "list")
+    assert r.rc == 1, r
+
+
+@pytest.mark.capsa_only
+def test_option_errors_are_one_line(runtime):
+    """One message naming the option (not getopt's own line plus ours)."""
+    cases = {
+        ("list", "--no-such-flag"):
+            "capsa: list: unknown option `--no-such-flag` (see `capsa list --help`)\n",
+        ("list", "-x"): "capsa: list: unknown option `-x` (see `capsa list --help`)\n",
+        ("list", "--format"):
+            "capsa: list: option `--format` needs a value (see `capsa list --help`)\n",
+        ("--no-such-flag", "list"): "capsa: unknown option `--no-such-flag` (see `capsa --help`)\n",
+        ("--root",): "capsa: option `--root` needs a value (see `capsa --help`)\n",
+    }
+    for args, want in cases.items():
+        r = runtime(*args, root=False)
+        assert r.rc == 1 and r.err == want, (args, r)
+
+
+def test_help_command(runtime):
+    """`help CMD` is `CMD --help`; `help` and no command at all print the help (exit 0)."""
+    for cmd in ("kill", "state", "update", "exec", "run"):
+        want = runtime(cmd, "--help", root=False)
+        assert want.rc == 0 and want.out, want
+        got = runtime("help", cmd, root=False)
+        assert got.rc == 0 and got.out == want.out, (cmd, got)
+    for args in (("help",), ()):
+        r = runtime(*args, root=False)
+        assert r.rc == 0 and "kill" in r.out and "create" in r.out, r
+
+
+def test_global_rootless_and_criu_accepted(runtime):
+    for args in (("--rootless", "true"), ("--rootless", "false"), ("--rootless", "auto"),
+                 ("--rootless=auto",), ("--criu", "/usr/sbin/criu"), ("--systemd-cgroup",)):
+        r = runtime(*args, "list")
+        assert r.rc == 0, (args, r)
+
+
+@pytest.mark.capsa_only
+def test_global_rootless_rejects_other_values(runtime):
+    """runc fails only once it uses the value; capsa checks it at once."""
+    r = runtime("--rootless", "maybe", "list")
+    assert r.rc == 1 and "--rootless: `maybe` is not true, false or auto" in r.err, r
+    r = runtime("--criu", "", "list")
+    assert r.rc == 1 and "--criu" in r.err, r
+
+
+def test_flags_after_container_id(runtime, bundle):
+    """runc (urfave/cli) reorders flags before positional arguments for every command but exec
+    and ps: `run ID --bundle B`, `update ID --pids-limit N`, `delete ID --force` work."""
+    b = bundle()
+    b.process["args"] = [CHECKER, "sleep", "60"]
+    b.save()
+    cid = runtime.new_id()
+    r = runtime("run", cid, "--bundle", b.path, "--detach")
+    assert r.rc == 0, r
+    pid = runtime.state(cid)["pid"]
+    r = runtime("update", cid, "--pids-limit", "42")
+    assert r.rc == 0, r
+    pids_max = cgroup_file(pid, "pids", "pids.max")
+    assert pids_max is not None and pids_max.read_text().strip() == "42"
+    r = runtime("kill", cid, "KILL", "--all")
+    assert r.rc == 0, r
+    runtime.wait_status(cid, "stopped")
+    r = runtime("delete", cid, "--force")
+    assert r.rc == 0, r
+    assert runtime("state", cid).rc != 0
+
+
+def test_exec_failures_exit_255(runtime, bundle):
+    """runc exits 255 when exec cannot run the process, 1 for a usage error."""
+    r = runtime("exec", "no-such-container", "/bin/true")
+    assert r.rc == 255, r
+    r = runtime("exec", "--no-such-flag", "no-such-container", "/bin/true")
+    assert r.rc == 1, r
+    b = bundle()
+    b.process["args"] = [CHECKER, "sleep", "60"]
+    cid = runtime.new_id()
+    assert runtime.run(b, "--detach", cid=cid).rc == 0
+    r = runtime("exec", cid, "/no/such/binary")
+    assert r.rc == 255, r
+    r = runtime("exec", cid)  # no command and no --process
+    assert r.rc == 255, r
+    r = runtime("exec", cid, "/bin/sh", "-c", "exit 7")
+    assert r.rc == 7, r
+    assert runtime("delete", "--force", cid).rc == 0
+
+
+def test_kill_signal_zero_probes_liveness(runtime, bundle):
+    b = bundle()
+    b.process["args"] = [CHECKER, "sleep", "60"]
+    cid = runtime.new_id()
+    assert runtime.run(b, "--detach", cid=cid).rc == 0
+    r = runtime("kill", cid, "0")
+    assert r.rc == 0, r
+    assert runtime.state(cid)["status"] == "running"  # the probe harms nothing
+    assert runtime("kill", cid, "KILL").rc == 0
+    runtime.wait_status(cid, "stopped")
+    r = runtime("kill", cid, "0")
+    assert r.rc == 1, r
+    assert runtime("delete", cid).rc == 0
 
 
 def test_missing_id_argument(runtime):

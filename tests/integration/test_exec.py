@@ -166,7 +166,7 @@ def test_exec_process_file_errors_name_the_path(runtime, bundle, testdir):
     pf = testdir / "process.json"
     pf.write_text(json.dumps({"args": ["true"], "cwd": "/", "user": {"uid": "root"}}))
     r = runtime("exec", "--process", pf, cid)
-    assert r.rc == 1 and "user.uid" in r.err, r
+    assert r.rc == 255 and "user.uid" in r.err, r
 
 
 def test_exec_detach_pid_file(runtime, bundle, testdir):

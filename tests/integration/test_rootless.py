@@ -194,6 +194,18 @@ def test_rootless_spec_single_mapping(rl_user, rl_bundle):
     assert "cannot create the container's cgroup" in r.stderr, r
 
 
+def test_rootless_false_needs_the_cgroup(rl_user, rl_bundle):
+    """--rootless false (runc's global flag): a cgroup the user may not create is an error."""
+    save(rl_bundle, ["true"])
+    r = rl_user.capsa("--rootless", "false", "run", "--bundle", rl_bundle["path"],
+                      rl_user.new_id())
+    assert r.returncode == 1, r
+    assert "cgroup" in r.stderr and "cannot create the container's cgroup" not in r.stderr, r
+    r = rl_user.capsa("--rootless", "auto", "run", "--bundle", rl_bundle["path"],
+                      rl_user.new_id())
+    assert r.returncode == 0 and "cannot create the container's cgroup" in r.stderr, r
+
+
 def test_rootless_multiple_ranges_newuidmap(rl_user, rl_bundle):
     rl_bundle["config"]["linux"].update(sub_maps(rl_user))
     save(rl_bundle, ["sh", "-c", "cat /proc/self/uid_map; touch /tmp/by1000; id -u"],
