@@ -89,10 +89,9 @@ static int table_load(const char *root, struct table *t, struct cx_error **err)
         int r = read_file_at(AT_FDCWD, path, &buf, &len, err);
         if (r < 0)
                 return r;
-        char msg[256];
-        yajl_val top = yajl_tree_parse(buf, msg, sizeof(msg));
-        if (!top)
-                return cx_error_msg(err, EINVAL, "`%s`: %s", path, msg);
+        yajl_val top = NULL;
+        if ((r = json_parse(buf, len, path, &top, err)) < 0)
+                return r;
         const char *arr_path[] = {"tenants", NULL};
         yajl_val arr = yajl_tree_get(top, arr_path, yajl_t_array);
         r = 0;
@@ -255,7 +254,9 @@ static char *container_tenant(const char *root, const char *id)
         size_t len;
         if (read_file_at(AT_FDCWD, path, &buf, &len, NULL) < 0)
                 return NULL;
-        yajl_val top = yajl_tree_parse(buf, NULL, 0);
+        yajl_val top = NULL;
+        if (json_parse(buf, len, path, &top, NULL) < 0)
+                return NULL;
         const char *p[] = {"annotations", TENANT_ANNOTATION, NULL};
         yajl_val v = top ? yajl_tree_get(top, p, yajl_t_string) : NULL;
         char *name = v ? xstrdup(YAJL_GET_STRING(v)) : NULL;

@@ -4,60 +4,11 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <string.h>
-#include <yajl/yajl_parse.h>
 
-/* yajl_tree_parse's own message carries a multi-line excerpt; re-run the plain parser (no
- * callbacks) to learn where it stopped and its short reason. */
-static int j_syntax_error(const char *json, size_t len, const char *name, struct cx_error **err)
-{
-        yajl_handle h = yajl_alloc(NULL, NULL, NULL);
-        size_t off = len, line = 1, col = 1;
-        char reason[256] = "unexpected end of input";
-
-        if (!h)
-                return cx_error_msg(err, EINVAL, "%s: invalid JSON", name);
-        yajl_config(h, yajl_allow_comments, 1); /* as yajl_tree_parse does */
-        yajl_status st = yajl_parse(h, (const unsigned char *)json, len);
-        if (st == yajl_status_ok)
-                st = yajl_complete_parse(h);
-        else
-                off = yajl_get_bytes_consumed(h);
-        if (st != yajl_status_ok) {
-                unsigned char *m = yajl_get_error(h, 0, (const unsigned char *)json, len);
-                const char *s = (const char *)m;
-                if (s) {
-                        const char *colon = strstr(s, ": ");
-                        snprintf(reason, sizeof(reason), "%s", colon ? colon + 2 : s);
-                        reason[strcspn(reason, "\n")] = 0;
-                        yajl_free_error(h, m);
-                }
-        }
-        yajl_free(h);
-        if (off > len)
-                off = len;
-        for (size_t i = 0; i < off; i++) {
-                if (json[i] == '\n') {
-                        line++;
-                        col = 1;
-                } else {
-                        col++;
-                }
-        }
-        return cx_error_msg(err, EINVAL, "%s: invalid JSON at line %zu, column %zu: %s", name, line,
-                            col, reason);
-}
-
+/* One parser for every JSON document (util/json.c): depth, size and NUL limits included. */
 int j_parse(const char *json, size_t len, const char *name, yajl_val *ret, struct cx_error **err)
 {
-        char buf[256];
-
-        if (memchr(json, 0, len))
-                return cx_error_msg(err, EINVAL, "%s: invalid JSON: contains a NUL byte", name);
-        yajl_val v = yajl_tree_parse(json, buf, sizeof(buf));
-        if (!v)
-                return j_syntax_error(json, len, name, err);
-        *ret = v;
-        return 0;
+        return json_parse(json, len, name, ret, err);
 }
 
 int j_parse_object(const char *json, size_t len, const char *name, struct cx_error **err,

@@ -140,9 +140,13 @@ static int read_fd(int fd, char **ret, size_t *ret_len)
 
         if (fstat(fd, &st) < 0)
                 return -errno;
+        if (st.st_size > FILE_MAX_SIZE)
+                return -EFBIG;
         cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 4096;
         _cleanup_free_ char *buf = xmalloc(cap);
         for (;;) {
+                if (len > FILE_MAX_SIZE)
+                        return -EFBIG;
                 if (len + 1 >= cap)
                         buf = xrealloc(buf, cap *= 2);
                 ssize_t n = read(fd, buf + len, cap - len - 1);
@@ -175,6 +179,9 @@ int spec_load(const char *bundle, struct spec **ret, char **raw, struct cx_error
         if (fd < 0)
                 return cx_error_set(err, errno, "open config.json in bundle `%s`", dir);
         r = read_fd(fd, &data, &len);
+        if (r == -EFBIG)
+                return cx_error_msg(err, EFBIG, "config.json: larger than %d MiB",
+                                    FILE_MAX_SIZE >> 20);
         if (r < 0)
                 return cx_error_set(err, -r, "read config.json in bundle `%s`", dir);
         r = spec_parse(data, len, "config.json", dir, ret, err);

@@ -123,12 +123,14 @@ static void decode(yajl_val root, struct state *s)
 int state_read(struct state_dir *d, struct state *ret, struct cx_error **err)
 {
         _cleanup_free_ char *buf = NULL;
-        int r = read_file_at(d->fd, "state.json", &buf, NULL, err);
+        size_t len = 0;
+        int r = read_file_at(d->fd, "state.json", &buf, &len, err);
         if (r < 0)
                 return cx_error_prefix(err, "read state of container `%s`", d->id);
-        char ebuf[256];
-        yajl_val root = yajl_tree_parse(buf, ebuf, sizeof(ebuf));
-        if (!root || !YAJL_IS_OBJECT(root)) {
+        yajl_val root = NULL;
+        if (json_parse(buf, len, "state.json", &root, err) < 0)
+                return cx_error_prefix(err, "state of container `%s` is corrupt", d->id);
+        if (!YAJL_IS_OBJECT(root)) {
                 yajl_tree_free(root);
                 return cx_error_msg(err, EIO, "state of container `%s` is corrupt", d->id);
         }

@@ -14,6 +14,9 @@ int read_file_at(int dirfd, const char *path, char **ret, size_t *ret_len, struc
         size_t cap = 4096, len = 0;
         _cleanup_free_ char *buf = xmalloc(cap);
         for (;;) {
+                if (len > FILE_MAX_SIZE)
+                        return cx_error_msg(err, EFBIG, "`%s`: larger than %d MiB", path,
+                                            FILE_MAX_SIZE >> 20);
                 if (len + 1 >= cap) {
                         cap *= 2;
                         buf = xrealloc(buf, cap);

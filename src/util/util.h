@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 #include <yajl/yajl_gen.h>
+#include <yajl/yajl_tree.h>
 
 /* ---- cleanup ---------------------------------------------------------------------------- */
 #define _cleanup_(f)     __attribute__((cleanup(f)))
@@ -90,7 +91,11 @@ int log_fd(void); /* the log file fd, or -1 */
 #define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
 
 /* ---- files ------------------------------------------------------------------------------- */
-/* Reads a whole file (dirfd may be AT_FDCWD).  *ret is NUL-terminated; *ret_len optional. */
+/* The largest file capsa reads whole (config.json, state.json, process and resources files,
+ * the tenant registry, /etc/passwd): big seccomp profiles are ~100 KiB. */
+#define FILE_MAX_SIZE (16 << 20)
+/* Reads a whole file (dirfd may be AT_FDCWD).  *ret is NUL-terminated; *ret_len optional.
+ * A file larger than FILE_MAX_SIZE fails with EFBIG: "`path`: larger than 16 MiB". */
 int read_file_at(int dirfd, const char *path, char **ret, size_t *ret_len, struct cx_error **err);
 /* Writes data to an existing file (O_WRONLY|O_TRUNC unless flags given). */
 int write_file_at(int dirfd, const char *path, const char *data, size_t len, struct cx_error **err);
@@ -123,6 +128,22 @@ const char *signal_name(int sig);
 /* ---- ids --------------------------------------------------------------------------------- */
 /* Container ids: [A-Za-z0-9][A-Za-z0-9_.+-]* (as runc), at most 1024 bytes. */
 int id_validate(const char *id, struct cx_error **err);
+
+/* ---- reading JSON (json.c) --------------------------------------------------------------- */
+/* Limits of every JSON document capsa reads; runc's configs nest fewer than 10 levels. */
+#define JSON_MAX_DEPTH 64
+#define JSON_MAX_SIZE  FILE_MAX_SIZE
+/* Parses len bytes of json into a yajl tree (free it with yajl_tree_free), as yajl_tree_parse
+ * (comments allowed) but refusing, with a message that starts with name:
+ *   - more than JSON_MAX_SIZE bytes ("config.json: larger than 16 MiB");
+ *   - nesting deeper than JSON_MAX_DEPTH ("config.json: nesting deeper than 64 levels at line 1,
+ *     column 65");
+ *   - a NUL byte in the text, or `\u0000` in a string or key ("config.json: process.args[1]:
+ *     string contains a NUL byte (\u0000)");
+ *   - invalid JSON ("config.json: invalid JSON at line 3, column 15: ...").
+ * json need not be NUL-terminated. */
+int json_parse(const char *json, size_t len, const char *name, yajl_val *ret,
+               struct cx_error **err);
 
 /* ---- writing JSON (json.c) --------------------------------------------------------------- */
 /* indent: NULL for compact output, else the indent string of pretty output. */

@@ -214,3 +214,169 @@ def test_failed_create_leaves_nothing(runtime, bundle, testdir):
     r = runtime.create(b)
     assert r.rc != 0, r
     assert runtime("state", r.id).rc != 0
+
+
+# ---- JSON limits: every JSON capsa reads refuses excessive depth, size and `\u0000` ------------
+
+DEEP = "[" * 300000 + "]" * 300000
+
+
+def crashed(r):
+    """A signal death (SIGSEGV from a stack overflow shows as rc -11 or 139)."""
+    return r.rc < 0 or r.rc >= 128
+
+
+def refuses(r, *words):
+    assert not crashed(r), f"crashed: {r}"
+    return fails(r, *words)
+
+
+def write_config(b, text):
+    (b.path / "config.json").write_text(text)
+
+
+def with_nul(cfg, path, value):
+    """cfg as JSON text with `value` (a string holding \\u0000) at path (a tuple of keys)."""
+    node = cfg
+    for k in path[:-1]:
+        node = node.setdefault(k, {})
+    node[path[-1]] = value
+    return json.dumps(cfg)  # json.dumps writes "\u0000" for a NUL character
+
+
+@pytest.mark.capsa_only
+@pytest.mark.parametrize("cmd", ["create", "run"])
+def test_json_deep_config_refused(runtime, bundle, cmd):
+    b = bundle()
+    write_config(b, DEEP)
+    r, cid = run_raw(runtime, b) if cmd == "run" else (None, runtime.new_id())
+    if cmd == "create":
+        r = runtime("create", "--bundle", b.path, cid)
+    refuses(r, "config.json", "nesting deeper than 64 levels", "line 1, column 65")
+    assert runtime("state", cid).rc != 0
+
+
+@pytest.mark.capsa_only
+def test_json_deep_config_in_object_refused(runtime, bundle):
+    b = bundle()
+    cfg = dict(b.config)
+    cfg["annotations"] = {"x": "y"}
+    text = json.dumps(cfg)[:-1] + ', "deep": ' + "[" * 300000 + "]" * 300000 + "}"
+    write_config(b, text)
+    r, cid = run_raw(runtime, b)
+    refuses(r, "config.json", "nesting deeper than 64 levels")
+
+
+@pytest.mark.capsa_only
+def test_json_huge_config_refused(runtime, bundle):
+    b = bundle()
+    text = json.dumps(b.config)
+    write_config(b, text[:-1] + ', "pad": "' + "x" * (17 << 20) + '"}')
+    r, cid = run_raw(runtime, b)
+    refuses(r, "config.json", "larger than 16 MiB")
+    assert runtime("state", cid).rc != 0
+
+
+@pytest.mark.capsa_only
+@pytest.mark.parametrize("path,value,jpath", [
+    (("process", "args"), [CHECKER, "exit\u00000"], "process.args[1]"),
+    (("root", "path"), "rootfs\u0000/../../etc", "root.path"),
+    (("linux", "cgroupsPath"), "/capsa-it-nul\u0000/../x", "linux.cgroupsPath"),
+    (("process", "env"), ["A=1", "PATH=/bin\u0000:/evil"], "process.env[1]"),
+    (("annotations",), {"k\u0000x": "v"}, "annotations.k\\u0000x: key"),
+], ids=["args", "root", "cgroupsPath", "env", "annotation-key"])
+def test_json_nul_in_config_refused(runtime, bundle, path, value, jpath):
+    b = bundle()
+    write_config(b, with_nul(b.config, path, value))
+    assert "\\u0000" in (b.path / "config.json").read_text()
+    r, cid = run_raw(runtime, b)
+    refuses(r, "config.json", jpath, "NUL byte")
+    assert runtime("state", cid).rc != 0
+
+
+def running_sleeper(runtime, bundle):
+    b = bundle()
+    b.process["args"] = [CHECKER, "sleep", "60"]
+    cid = runtime.new_id()
+    r = runtime.run(b, "--detach", cid=cid)
+    assert r.rc == 0, r
+    return cid
+
+
+@pytest.mark.capsa_only
+def test_json_exec_process_file_limits(runtime, bundle, testdir):
+    cid = running_sleeper(runtime, bundle)
+    pf = testdir / "process.json"
+    before = runtime("ps", "--format", "json", cid)
+    pf.write_text(DEEP)
+    refuses(runtime("exec", "--process", pf, cid), "process.json", "nesting deeper than 64")
+    pf.write_text(json.dumps({"args": [CHECKER, "exit\u00000"], "cwd": "/"}))
+    refuses(runtime("exec", "--process", pf, cid), "process.json", "args[1]", "NUL byte")
+    pf.write_text(json.dumps({"args": [CHECKER, "env"], "cwd": "/tmp\u0000/x"}))
+    refuses(runtime("exec", "--process", pf, cid), "process.json", "cwd", "NUL byte")
+    pf.write_text(json.dumps({"args": [CHECKER, "env"], "cwd": "/", "pad": "x" * (17 << 20)}))
+    refuses(runtime("exec", "--process", pf, cid), "larger than 16 MiB")
+    # nothing was started by the refused execs: the same processes as before
+    assert runtime("ps", "--format", "json", cid).out == before.out
+    assert runtime.state(cid)["status"] == "running"
+
+
+@pytest.mark.capsa_only
+def test_json_update_resources_limits(runtime, bundle, testdir):
+    cid = running_sleeper(runtime, bundle)
+    f = testdir / "res.json"
+    f.write_text(DEEP)
+    refuses(runtime("update", "-r", f, cid), "res.json", "nesting deeper than 64")
+    refuses(runtime("update", "-r", "-", cid, input=DEEP), "stdin", "nesting deeper than 64")
+    f.write_text(json.dumps({"cpu": {"cpus": "0\u0000-1"}}))
+    refuses(runtime("update", "-r", f, cid), "res.json", "cpu.cpus", "NUL byte")
+    f.write_text(json.dumps({"pids": {"limit": 20}, "pad": "x" * (17 << 20)}))
+    refuses(runtime("update", "-r", f, cid), "larger than 16 MiB")
+    assert runtime.state(cid)["status"] == "running"
+
+
+@pytest.mark.capsa_only
+@pytest.mark.parametrize("bad,words", [
+    (DEEP, ("state.json", "nesting deeper than 64")),
+    ('{"id": "x", "bundle": "/b\\u0000/c", "pid": 1}', ("state.json", "bundle", "NUL byte")),
+    ('{"id": ', ("state.json", "invalid JSON")),
+], ids=["deep", "nul", "truncated"])
+def test_json_corrupt_state_refused(runtime, bundle, bad, words):
+    """A corrupted state.json: every command refuses it with a clear message and no crash; once
+    restored, the container is deleted as usual (teardown checks nothing is left)."""
+    b = bundle()
+    b.process["args"] = [CHECKER, "sleep", "60"]
+    r = runtime.create(b)
+    assert r.rc == 0, r
+    sf = runtime.root / r.id / "state.json"
+    good = sf.read_text()
+    sf.write_text(bad)
+    try:
+        for cmd in (("state", r.id), ("start", r.id), ("kill", r.id, "KILL"),
+                    ("delete", r.id), ("exec", r.id, CHECKER, "ids"), ("update", "--pids-limit",
+                                                                      "10", r.id)):
+            refuses(runtime(*cmd), r.id, *words)
+        assert not crashed(runtime("list"))
+    finally:
+        sf.write_text(good)
+    assert runtime("delete", "--force", r.id).rc == 0
+
+
+@pytest.mark.capsa_only
+def test_json_corrupt_tenant_registry_refused(runtime, bundle):
+    runtime.root.mkdir(exist_ok=True)
+    reg, lock = runtime.root / "tenants.json", runtime.root / "tenants.lock"
+    lock.touch()
+    try:
+        for bad, words in ((DEEP, ("tenants.json", "nesting deeper than 64")),
+                           ('{"tenants": [{"name": "A\\u0000B", "firstId": 100000}]}',
+                            ("tenants.json", "tenants[0].name", "NUL byte"))):
+            reg.write_text(bad)
+            refuses(runtime("tenant", "list"), *words)
+            b = bundle()
+            r, cid = run_raw(runtime, b, "--tenant", "A")
+            refuses(r, *words)
+            assert runtime("state", cid).rc != 0
+    finally:
+        for f in (reg, lock):
+            f.unlink(missing_ok=True)
