@@ -110,10 +110,12 @@ static void gen_id_map(yajl_gen g, const char *key, unsigned host_id)
         yajl_gen_array_close(g);
 }
 
+/* runc's namespaces (no cgroup namespace: `runc spec` has none, and engines that want one ask
+ * for it); rootless drops network and adds user, as runc's ToRootless. */
 static void gen_linux(yajl_gen g, bool rootless, uid_t uid, gid_t gid)
 {
-        static const char *const ns_rootful[] = {"pid", "network", "ipc", "uts", "mount", "cgroup"};
-        static const char *const ns_rootless[] = {"pid", "ipc", "uts", "mount", "cgroup", "user"};
+        static const char *const ns_rootful[] = {"pid", "network", "ipc", "uts", "mount"};
+        static const char *const ns_rootless[] = {"pid", "ipc", "uts", "mount", "user"};
         const char *const *ns = rootless ? ns_rootless : ns_rootful;
 
         json_str(g, "linux");

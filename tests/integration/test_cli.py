@@ -254,6 +254,39 @@ def test_spec_rootless(runtime, testdir):
     assert cfg["linux"]["uidMappings"][0]["containerID"] == 0
 
 
+def _runc_rootless_spec(uid, gid):
+    """What `runc spec --rootless` (1.1.5, specconv.ToRootless) makes of RUNC_SPEC."""
+    cfg = json.loads(json.dumps(RUNC_SPEC))
+    lin = cfg["linux"]
+    del lin["resources"]
+    lin["namespaces"] = [n for n in lin["namespaces"] if n["type"] != "network"]
+    lin["namespaces"].append({"type": "user"})
+    lin["uidMappings"] = [{"containerID": 0, "hostID": uid, "size": 1}]
+    lin["gidMappings"] = [{"containerID": 0, "hostID": gid, "size": 1}]
+    for m in cfg["mounts"]:
+        if m["destination"] == "/dev/pts":
+            m["options"].remove("gid=5")
+        if m["destination"] == "/sys":
+            m.update(type="none", source="/sys")
+            m["options"].insert(0, "rbind")
+    return cfg
+
+
+def test_spec_is_runcs(runtime, testdir):
+    """`spec` and `spec --rootless` write runc's default config (no cgroup namespace), with
+    the runtime's own hostname and spec version."""
+    for rootless, want in ((False, RUNC_SPEC), (True, _runc_rootless_spec(0, 0))):
+        d = testdir / f"spec-{rootless}"
+        d.mkdir()
+        r = runtime("spec", "--bundle", d, *(["--rootless"] if rootless else []))
+        assert r.rc == 0, r
+        cfg = json.loads((d / "config.json").read_text())
+        for c in (cfg, want := json.loads(json.dumps(want))):
+            c.pop("hostname")
+            c.pop("ociVersion")
+        assert cfg == want, rootless
+
+
 def test_spec_output_runs(runtime, bundle):
     """The default spec works unchanged (bar terminal and args) with our rootfs."""
     b = bundle()
