@@ -101,9 +101,25 @@ static char **env_with_home(const struct spec_process *p)
         return env;
 }
 
-int proc_finalize_exec(const struct spec_process *p, const char *exec_path,
-                       struct sec_filter *filter, struct cx_error **err)
+/* Loads the filter; a listener fd goes to the runtime, which hands it to listenerPath before
+ * we go on (as runc's syncParentSeccomp). */
+static int load_filter(const struct proc_finalize *f, struct cx_error **err)
 {
+        _cleanup_close_ int nfd = -1;
+        int r = sec_seccomp_load(f->filter, f->sync_fd >= 0 ? &nfd : NULL, err);
+        if (r < 0 || nfd < 0)
+                return r;
+        struct sync_msg m = {.type = SYNC_SECCOMP};
+        r = fd_send(f->sync_fd, nfd, &m, offsetof(struct sync_msg, text));
+        if (r < 0)
+                return cx_error_set(err, -r, "send the seccomp listener fd to the runtime");
+        return sync_expect(f->sync_fd, SYNC_SECCOMP_DONE, NULL, err);
+}
+
+int proc_finalize_exec(const struct spec_process *p, const char *exec_path,
+                       const struct proc_finalize *f, struct cx_error **err)
+{
+        struct sec_filter *filter = f->filter;
         /* With no_new_privs the filter goes last, so it need not allow the setuid/capset calls
          * that follow; without it, it must be loaded while we still hold CAP_SYS_ADMIN. */
         bool late_seccomp = p->no_new_privileges;
@@ -114,13 +130,15 @@ int proc_finalize_exec(const struct spec_process *p, const char *exec_path,
                 return r;
         if (p->no_new_privileges && (r = sec_no_new_privs(err)) < 0)
                 return r;
-        if (filter && !late_seccomp && (r = sec_seccomp_load(filter, NULL, err)) < 0)
+        if (filter && !late_seccomp && (r = load_filter(f, err)) < 0)
                 return r;
         if ((r = sec_switch_user(&p->user, &p->caps, err)) < 0)
                 return r;
         if ((r = sec_lsm_apply(p, err)) < 0)
                 return r;
-        if (filter && late_seccomp && (r = sec_seccomp_load(filter, NULL, err)) < 0)
+        if (filter && late_seccomp && (r = load_filter(f, err)) < 0)
+                return r;
+        if (f->before_exec && (r = f->before_exec(f->userdata, err)) < 0)
                 return r;
         char *const *envp = env ? env : p->env;
         execve(exec_path, p->args, envp ? envp : (char *[]){NULL});

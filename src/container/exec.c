@@ -333,7 +333,8 @@ static _Noreturn void exec_process(struct exec_ctx *x, int sync_fd)
         if ((r = proc_resolve_exec(p, &path, &e)) < 0)
                 child_fail(sync_fd, e);
         syscall(SYS_close_range, 3 + x->o->preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC);
-        proc_finalize_exec(p, path, x->filter, &e);
+        struct proc_finalize f = {.filter = x->filter, .sync_fd = sync_fd};
+        proc_finalize_exec(p, path, &f, &e);
         child_fail(sync_fd, e);
 }
 
@@ -367,19 +368,43 @@ static _Noreturn void exec_helper(struct exec_ctx *x, int sync_fd)
 
 /* ---- the caller ---------------------------------------------------------------------------- */
 
-/* Waits until C2 has exec'd (the sync socket closes) or reports an error. */
-static int wait_exec(int sync_fd, struct cx_error **err)
+/* C2's SYNC_SECCOMP: its listener fd goes to linux.seccomp.listenerPath, as runc does for
+ * exec'd processes (the container "running", the init's pid in the state). */
+static int forward_seccomp_fd(struct exec_ctx *x, pid_t pid, int fd, int sync_fd,
+                              struct cx_error **err)
 {
-        char buf[sizeof(struct sync_msg)];
-        ssize_t n;
-        do
-                n = recv(sync_fd, buf, sizeof(buf), 0);
-        while (n < 0 && errno == EINTR);
-        if (n <= 0)
-                return 0;
-        struct sync_msg *m = (struct sync_msg *)buf;
-        buf[n < (ssize_t)sizeof(buf) ? n : (ssize_t)sizeof(buf) - 1] = '\0';
-        return cx_error_msg(err, m->code > 0 ? m->code : EIO, "%s", m->text);
+        if (fd < 0)
+                return cx_error_msg(err, EPROTO, "no seccomp listener fd from the exec process");
+        _cleanup_free_ char *json = state_oci_json(&x->st, STATE_RUNNING);
+        int r = sec_seccomp_send_listener(&x->spec->linux_.seccomp, fd, pid, json, err);
+        if (r < 0)
+                return r;
+        r = sync_send(sync_fd, SYNC_SECCOMP_DONE, 0, 0, NULL);
+        return r < 0 ? cx_error_set(err, -r, "resume the exec process") : 0;
+}
+
+/* Waits until C2 has exec'd (the sync socket closes) or reports an error; forwards its
+ * seccomp listener fd on the way.  On failure C2 is gone or killed. */
+static int wait_exec(struct exec_ctx *x, pid_t pid, int sync_fd, struct cx_error **err)
+{
+        for (;;) {
+                struct sync_msg m;
+                _cleanup_close_ int fd = -1;
+                memset(&m, 0, offsetof(struct sync_msg, text) + 1);
+                int n = fd_recv(sync_fd, &fd, &m, sizeof(m));
+                if (n <= 0)
+                        return 0;
+                if (m.type == SYNC_SECCOMP) {
+                        int r = forward_seccomp_fd(x, pid, fd, sync_fd, err);
+                        if (r < 0) {
+                                kill(pid, SIGKILL);
+                                return r;
+                        }
+                        continue;
+                }
+                ((char *)&m)[n < (int)sizeof(m) ? n : (int)sizeof(m) - 1] = '\0';
+                return cx_error_msg(err, m.code > 0 ? m.code : EIO, "%s", m.text);
+        }
 }
 
 static void reap(pid_t pid)
@@ -426,14 +451,14 @@ static int exec_spawn(struct exec_ctx *x, pid_t *ret_pid, int *ret_master, struc
             (r = console_recv_master(x->console_peer, ret_master, err)) < 0) {
                 /* the process failed before it sent its terminal: report why */
                 _cleanup_error_ struct cx_error *why = NULL;
-                if (wait_exec(sync_fd, &why) < 0) {
+                if (wait_exec(x, pid, sync_fd, &why) < 0) {
                         cx_error_freep(err);
                         r = cx_error_msg(err, why->code, "%s", why->msg);
                 }
                 reap(pid);
                 return r;
         }
-        if ((r = wait_exec(sync_fd, err)) < 0) {
+        if ((r = wait_exec(x, pid, sync_fd, err)) < 0) {
                 reap(pid);
                 return r;
         }

@@ -4,7 +4,8 @@
  * keyring, hostname, loopback -> rlimits and process attributes -> root filesystem (with the
  * createRuntime hook round trip before pivot) -> sysctl -> terminal -> resolve the executable
  * and cwd -> compile seccomp -> READY -> block on exec.fifo -> capabilities, user, seccomp ->
- * execve.  Every failure goes back to the parent as a SYNC_ERROR message. */
+ * startContainer hooks -> execve.  Every failure goes back to the parent as a SYNC_ERROR
+ * message. */
 #include "container/internal.h"
 #include "namespaces/namespaces.h"
 #include "security/security.h"
@@ -124,22 +125,29 @@ static int wait_for_start(int fifo_fd, struct cx_error **err)
         return 0;
 }
 
-/* After start: privileges, then execve. */
+/* startContainer hooks: as runc, with the process's user, capabilities and seccomp filter. */
+static int init_start_hooks(void *userdata, struct cx_error **err)
+{
+        const struct init_args *a = userdata;
+        if (a->spec->hooks.n[SPEC_HOOK_START_CONTAINER] == 0)
+                return 0;
+        _cleanup_free_ char *json =
+            xasprintf("{\"ociVersion\":\"1.2.0\",\"id\":\"%s\",\"status\":\"created\","
+                      "\"pid\":%d,\"bundle\":\"%s\"}",
+                      a->opts->id, (int)getpid(), a->spec->bundle);
+        return hooks_run(&a->spec->hooks, SPEC_HOOK_START_CONTAINER, json, err);
+}
+
+/* After start: privileges, the startContainer hooks, then execve.  A notify filter was loaded
+ * before READY (init_send_seccomp). */
 static int init_exec(const struct init_args *a, const char *exec_path, struct sec_filter *filter,
                      struct cx_error **err)
 {
-        const struct spec_process *p = &a->spec->process;
-        int r;
-
-        if (a->spec->hooks.n[SPEC_HOOK_START_CONTAINER] > 0) {
-                _cleanup_free_ char *json =
-                    xasprintf("{\"ociVersion\":\"1.2.0\",\"id\":\"%s\",\"status\":\"created\","
-                              "\"pid\":%d,\"bundle\":\"%s\"}",
-                              a->opts->id, (int)getpid(), a->spec->bundle);
-                if ((r = hooks_run(&a->spec->hooks, SPEC_HOOK_START_CONTAINER, json, err)) < 0)
-                        return r;
-        }
-        return proc_finalize_exec(p, exec_path, filter, err);
+        struct proc_finalize f = {.filter = filter,
+                                  .sync_fd = -1,
+                                  .before_exec = init_start_hooks,
+                                  .userdata = (void *)a};
+        return proc_finalize_exec(&a->spec->process, exec_path, &f, err);
 }
 
 static _Noreturn void init_fail(const struct init_args *a, struct cx_error *e, bool parent_waits)

@@ -18,6 +18,8 @@ enum sync_type {
         SYNC_READY,      /* init -> parent: waiting for start */
         SYNC_ERROR,      /* either way: code + message */
         SYNC_SECCOMP,    /* init -> parent: the seccomp listener fd (SCM_RIGHTS), if any */
+        /* parent -> exec'd process: listenerPath has its seccomp listener fd */
+        SYNC_SECCOMP_DONE,
 };
 
 struct sync_msg {
@@ -67,10 +69,21 @@ int proc_listen_fds(struct spec_process *p);
  * poststart hooks only once the init has exec'd the user process (after startContainer). */
 char *proc_exe(pid_t pid);
 void proc_wait_exec(pid_t pid, const char *exe_before);
-/* Bounding set, no_new_privs, seccomp, user and capabilities, LSM label, then execve.  Returns
- * only on failure. */
+/* What proc_finalize_exec does besides dropping privileges and exec'ing. */
+struct proc_finalize {
+        struct sec_filter *filter; /* NULL: none, or already loaded */
+        /* >= 0: a SCMP_ACT_NOTIFY filter's listener fd goes to the runtime over this sync socket
+         * (SYNC_SECCOMP), which answers SYNC_SECCOMP_DONE once listenerPath has it */
+        int sync_fd;
+        /* called once privileges are dropped and the filter loaded, just before execve: the
+         * startContainer hooks (as runc) */
+        int (*before_exec)(void *userdata, struct cx_error **err);
+        void *userdata;
+};
+/* Bounding set, no_new_privs, seccomp, user and capabilities, LSM label, before_exec, then
+ * execve.  Returns only on failure. */
 int proc_finalize_exec(const struct spec_process *p, const char *exec_path,
-                       struct sec_filter *filter, struct cx_error **err);
+                       const struct proc_finalize *f, struct cx_error **err);
 
 /* ---- hooks ------------------------------------------------------------------------------- */
 /* Runs hooks of one kind in order, each with state_json on stdin; stops at the first failure. */

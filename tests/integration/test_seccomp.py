@@ -188,6 +188,34 @@ def notify_seccomp(testdir, names, default="SCMP_ACT_ALLOW"):
     }
 
 
+@pytest.mark.parametrize("nnp", [True, False], ids=["nnp", "no-nnp"])
+def test_notify_listener_for_exec(runtime, bundle, testdir, nnp):
+    """As runc: an exec'd process loads the filter anew and its own listener fd goes to the
+    agent too, with the container "running", the init's pid in the state and the exec'd
+    process's pid beside it (the filter is loaded at another point without no_new_privs)."""
+    listener = Listener(testdir / "agent.sock", conns=2)
+    b = bundle()
+    b.process["noNewPrivileges"] = nnp
+    b.process["args"] = [CHECKER, "sleep", "60"]
+    b.linux["seccomp"] = notify_seccomp(testdir, ["mkdir", "mkdirat"])
+    cid = runtime.new_id()
+    r = runtime.run(b, "--detach", cid=cid)
+    assert r.rc == 0, r
+    init_pid = runtime.state(cid)["pid"]
+    r = runtime("exec", cid, "/bin/sh", "-c",
+                "mkdir /tmp/d 2>&1; echo rc=$?; test ! -e /tmp/d", timeout=15)
+    assert r.rc == 0, r
+    assert "rc=1" in r.out and "Invalid cross-device link" in r.out, r
+    listener.thread.join(10)
+    assert listener.error is None, listener.error
+    assert len(listener.states) == 2, listener.states
+    st = listener.states[1]
+    assert st["fds"] == ["seccompFd"] and st["metadata"] == "exec"
+    assert st["state"]["id"] == cid and st["state"]["status"] == "running", st
+    assert st["state"]["pid"] == init_pid and st["pid"] not in (0, init_pid), st
+    assert set(listener.syscalls) & {NR_MKDIR, NR_MKDIRAT}
+
+
 @pytest.mark.parametrize("default,names,message", [
     ("SCMP_ACT_ALLOW", ["mkdir", "write"], "SCMP_ACT_NOTIFY cannot be used for the write syscall"),
     ("SCMP_ACT_NOTIFY", ["mkdir"], "SCMP_ACT_NOTIFY cannot be used as default action"),
@@ -291,3 +319,44 @@ def test_no_enosys_stub_with_an_allowing_default(runtime, bundle):
     b.linux["seccomp"] = {"defaultAction": "SCMP_ACT_LOG", "architectures": X86_ALL,
                           "syscalls": [{"names": ["getcwd"], "action": "SCMP_ACT_ERRNO"}]}
     assert run_syscalls(runtime, b, "getcwd", "nr 1000") == ["EPERM", "ENOSYS"]
+
+
+# ---- startContainer hooks run under the container's filter ------------------------------------
+
+
+def test_start_container_hook_runs_under_the_filter(runtime, bundle, testdir):
+    """As runc: the startContainer hooks run after the filter is loaded and the process's user
+    is set, just before the user process's execve."""
+    out = testdir / "out"
+    out.mkdir()
+    os.chmod(out, 0o777)
+    b = bundle()
+    b.process["args"] = ["/bin/true"]
+    b.process["user"] = {"uid": 1000, "gid": 1000}
+    b.add_mount("/out", "bind", out, ["rbind", "rw"])
+    b.linux["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW",
+                          "syscalls": [{"names": ["getcwd"], "action": "SCMP_ACT_ERRNO",
+                                        "errnoRet": 33}]}
+    b.config["hooks"] = {"startContainer": [{
+        "path": "/bin/sh",
+        "args": ["sh", "-c", f"{CHECKER} ids > /out/ids; {CHECKER} syscall getcwd > /out/call"]}]}
+    r = runtime.run(b)
+    assert r.rc == 0, r
+    ids = json.loads((out / "ids").read_text())
+    call = json.loads((out / "call").read_text())
+    assert ids["uid"] == 1000 and ids["gid"] == 1000, ids
+    assert call["result"] == "EDOM", call
+
+
+def test_start_container_hook_killed_by_the_filter(runtime, bundle):
+    b = bundle()
+    b.process["args"] = ["/bin/true"]
+    b.linux["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW",
+                          "syscalls": [{"names": ["mkdir", "mkdirat"],
+                                        "action": "SCMP_ACT_KILL"}]}
+    b.config["hooks"] = {"startContainer": [{"path": "/bin/sh",
+                                             "args": ["sh", "-c", "mkdir /dev/shm/foo"]}]}
+    r = runtime.run(b)
+    assert r.rc != 0, r
+    if IS_CAPSA:  # runc: "error running hook #0: ... bad system call"
+        assert "startContainer hook 0" in r.err and "killed by signal 31" in r.err, r
