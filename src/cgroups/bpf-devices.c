@@ -39,12 +39,11 @@ static void emit(struct prog *p, struct bpf_insn i)
         p->v[p->n++] = i;
 }
 
-static int access_bits(const char *a)
+static int access_bits(const char *access)
 {
-        if (!a || !*a)
-                return BPF_DEVCG_ACC_MKNOD | BPF_DEVCG_ACC_READ | BPF_DEVCG_ACC_WRITE;
+        char buf[4];
         int bits = 0;
-        for (; *a; a++)
+        for (const char *a = cg_device_access(access, buf); *a; a++)
                 bits |= *a == 'm'   ? BPF_DEVCG_ACC_MKNOD
                         : *a == 'r' ? BPF_DEVCG_ACC_READ
                                     : BPF_DEVCG_ACC_WRITE;
@@ -94,7 +93,8 @@ static void build(const struct spec_device_cgroup *rules, size_t n, struct prog 
                         emit(p, EXIT());
                         return;
                 }
-                emit_rule(p, &rules[i]);
+                if (access_bits(rules[i].access) != 0) /* no access left: no effect */
+                        emit_rule(p, &rules[i]);
         }
         emit(p, MOV_K(BPF_REG_0, 1));
         emit(p, EXIT());
@@ -175,7 +175,7 @@ int cg_bpf_devices_apply(const struct cg_manager *m, const char *dir,
 {
         _cleanup_free_ struct spec_device_cgroup *rules = NULL;
         size_t n = 0;
-        cg_device_rules(m, r, &rules, &n);
+        cg_device_rules(r, &rules, &n);
         struct prog p = {0};
         build(rules, n, &p);
         int pfd = load(&p, err);

@@ -75,12 +75,9 @@ struct cg_manager {
         enum cg_layout layout;
         struct cg_dir *dirs;
         size_t n_dirs;
-        char **paths;    /* NULL-terminated copy of every dirs[i].path (cg_manager_dirs) */
-        ssize_t unified; /* index of the cgroup2 dir (v2, or hybrid's unified), -1 if none */
-        void *priv;      /* driver data (systemd, later) */
-        /* allow rules for linux.devices (cg_manager_set_devices); access strings are static */
-        struct spec_device_cgroup *extra_devices;
-        size_t n_extra_devices;
+        char **paths;      /* NULL-terminated copy of every dirs[i].path (cg_manager_dirs) */
+        ssize_t unified;   /* index of the cgroup2 dir (v2, or hybrid's unified), -1 if none */
+        void *priv;        /* driver data (systemd, later) */
         uint64_t oom_seen; /* v2: memory.events oom_kill count at the last cg_oom_read */
 };
 
@@ -145,10 +142,13 @@ int cg_common_hierarchies(const struct cg_manager *m, struct cg_hierarchy **ret,
 bool cg_blkio_set(const struct spec_blkio *b);
 /* checkBeforeUpdate: EBUSY when limit (>= 0) is below DIR/USAGE_FILE. */
 int cg_check_usage(const char *dir, const char *usage_file, int64_t limit, struct cx_error **err);
-/* The full device rule list, in the order v1 applies it: linux.resources.devices, the
- * linux.devices nodes, the standard nodes.  The array is the caller's; its strings are not. */
-int cg_device_rules(const struct cg_manager *m, const struct spec_resources *r,
-                    struct spec_device_cgroup **ret, size_t *ret_n);
+/* The full device rule list, in the order v1 applies it: linux.resources.devices, then the
+ * standard nodes.  The array is the caller's; its strings are not. */
+int cg_device_rules(const struct spec_resources *r, struct spec_device_cgroup **ret, size_t *ret_n);
+/* A rule's access as the kernel takes it: the r, w and m of access in that order ("rwm" when
+ * access is unset); other letters (runc accepts "a") are ignored.  "" when none is left: the
+ * rule then has no effect, as in runc.  Returns access itself or buf. */
+const char *cg_device_access(const char *access, char buf[4]);
 /* Refuses what v2 cannot express (swappiness, disableOOMKiller, kernel memory, realtime,
  * network, leaf weights), naming the JSON path. */
 int cg_v2_check(const struct spec_resources *r, struct cx_error **err);

@@ -199,7 +199,6 @@ void cg_manager_free(struct cg_manager *m)
                 strv_free(m->dirs[i].created);
         }
         free(m->dirs);
-        free(m->extra_devices);
         strv_free(m->paths);
         free(m);
 }

@@ -38,9 +38,6 @@ int cg_manager_new(const char *cgroups_path, const char *id, bool systemd, struc
 int cg_manager_load(const char *driver, char *const *dirs, struct cg_manager **ret,
                     struct cx_error **err);
 void cg_manager_free(struct cg_manager *m);
-/* linux.devices: cg_create adds an allow rule (rwm) for each of these nodes after
- * linux.resources.devices, as runc does, whenever device rules are applied at all. */
-void cg_manager_set_devices(struct cg_manager *m, const struct spec_device *d, size_t n);
 void cg_manager_freep(struct cg_manager **m);
 /* "v1" (v1 and hybrid hosts) or "v2"; store it with cg_manager_dirs for cg_manager_load.  A
  * loaded manager knows only the leaf directories: cg_destroy then removes the leaves (and any

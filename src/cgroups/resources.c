@@ -37,50 +37,47 @@ int cg_check_usage(const char *dir, const char *usage_file, int64_t limit, struc
 
 /* ---- devices ----------------------------------------------------------------------------- */
 
-/* The nodes every container needs, allowed after the configured rules (as runc and crun do):
- * mknod of any node, /dev/{null,zero,full,random,urandom,tty,ptmx} and /dev/pts/N. */
+/* The nodes every container needs, allowed after the configured rules (runc 1.1.5's
+ * AllowedDevices): mknod of any node, /dev/{null,zero,full,random,urandom,tty,ptmx},
+ * /dev/pts/N and /dev/net/tun.  The nodes of linux.devices get no rule of their own: as in
+ * runc, creating a node does not allow using it (linux.resources.devices decides). */
 #define RULE(t, ma, mi, acc)                                                                       \
         {                                                                                          \
                 .allow = true, .type = (t), .major = {(ma) >= 0, (ma)},                            \
                 .minor = {(mi) >= 0, (mi)}, .access = (char *)(acc)                                \
         }
 static const struct spec_device_cgroup default_allow[] = {
-    RULE('c', -1, -1, "m"),    RULE('b', -1, -1, "m"), RULE('c', 1, 3, "rwm"),
-    RULE('c', 1, 5, "rwm"),    RULE('c', 1, 7, "rwm"), RULE('c', 1, 8, "rwm"),
-    RULE('c', 1, 9, "rwm"),    RULE('c', 5, 0, "rwm"), RULE('c', 5, 2, "rwm"),
-    RULE('c', 136, -1, "rwm"),
+    RULE('c', -1, -1, "m"),    RULE('b', -1, -1, "m"),    RULE('c', 1, 3, "rwm"),
+    RULE('c', 1, 5, "rwm"),    RULE('c', 1, 7, "rwm"),    RULE('c', 1, 8, "rwm"),
+    RULE('c', 1, 9, "rwm"),    RULE('c', 5, 0, "rwm"),    RULE('c', 5, 2, "rwm"),
+    RULE('c', 136, -1, "rwm"), RULE('c', 10, 200, "rwm"),
 };
 
-void cg_manager_set_devices(struct cg_manager *m, const struct spec_device *d, size_t n)
+int cg_device_rules(const struct spec_resources *r, struct spec_device_cgroup **ret, size_t *ret_n)
 {
-        free(m->extra_devices);
-        m->extra_devices = xcalloc(n ? n : 1, sizeof(*m->extra_devices));
-        m->n_extra_devices = 0;
-        for (size_t i = 0; i < n; i++) {
-                if (d[i].type != 'c' && d[i].type != 'b' && d[i].type != 'u')
-                        continue; /* fifos need no device cgroup rule */
-                m->extra_devices[m->n_extra_devices++] = (struct spec_device_cgroup){
-                    .allow = true,
-                    .type = d[i].type == 'b' ? 'b' : 'c',
-                    .major = {true, d[i].major},
-                    .minor = {true, d[i].minor},
-                    .access = (char *)"rwm",
-                };
-        }
-}
-
-int cg_device_rules(const struct cg_manager *m, const struct spec_resources *r,
-                    struct spec_device_cgroup **ret, size_t *ret_n)
-{
-        size_t n = r->n_devices + m->n_extra_devices + ARRAY_SIZE(default_allow);
+        size_t n = r->n_devices + ARRAY_SIZE(default_allow);
         struct spec_device_cgroup *v = xcalloc(n, sizeof(*v));
         memcpy(v, r->devices, r->n_devices * sizeof(*v));
-        if (m->n_extra_devices)
-                memcpy(v + r->n_devices, m->extra_devices, m->n_extra_devices * sizeof(*v));
-        memcpy(v + r->n_devices + m->n_extra_devices, default_allow, sizeof(default_allow));
+        memcpy(v + r->n_devices, default_allow, sizeof(default_allow));
         *ret = v;
         *ret_n = n;
         return 0;
+}
+
+const char *cg_device_access(const char *access, char buf[4])
+{
+        if (!access || !*access)
+                return "rwm";
+        /* runc keeps r, w and m and ignores anything else ("rwa" is "rw") */
+        size_t n = 0;
+        if (strchr(access, 'r'))
+                buf[n++] = 'r';
+        if (strchr(access, 'w'))
+                buf[n++] = 'w';
+        if (strchr(access, 'm'))
+                buf[n++] = 'm';
+        buf[n] = '\0';
+        return buf;
 }
 
 /* ---- values cgroup v2 cannot express ----------------------------------------------------- */

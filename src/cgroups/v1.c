@@ -229,7 +229,7 @@ static void device_rule(char *buf, size_t len, char type, const struct spec_opt_
                 snprintf(ma, sizeof(ma), "%" PRId64, major->v);
         if (minor->set && minor->v >= 0)
                 snprintf(mi, sizeof(mi), "%" PRId64, minor->v);
-        snprintf(buf, len, "%c %s:%s %s", type, ma, mi, access && *access ? access : "rwm");
+        snprintf(buf, len, "%c %s:%s %s", type, ma, mi, access);
 }
 
 static int v1_devices(const struct cg_manager *m, const struct spec_resources *r,
@@ -243,12 +243,16 @@ static int v1_devices(const struct cg_manager *m, const struct spec_resources *r
                 return q;
         _cleanup_free_ struct spec_device_cgroup *rules = NULL;
         size_t n = 0;
-        cg_device_rules(m, r, &rules, &n);
+        cg_device_rules(r, &rules, &n);
         for (size_t i = 0; i < n; i++) {
                 const struct spec_device_cgroup *d = &rules[i];
-                char rule[80];
-                device_rule(rule, sizeof(rule), d->type ? d->type : 'a', &d->major, &d->minor,
-                            d->access);
+                char rule[80], buf[4];
+                const char *access = cg_device_access(d->access, buf);
+                char type = d->type ? d->type : 'a';
+                if (type != 'a' && !*access)
+                        continue; /* no access left (e.g. "a"): no effect, as in runc */
+                device_rule(rule, sizeof(rule), type, &d->major, &d->minor,
+                            type == 'a' ? "rwm" : access);
                 q = cg_write(dir, d->allow ? "devices.allow" : "devices.deny", rule, err);
                 if (q < 0)
                         return q;

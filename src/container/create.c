@@ -164,7 +164,6 @@ static int prepare(struct create_ctx *c, struct cx_error **err)
         r = cg_manager_new(s->linux_.cgroups_path, c->o->id, c->o->systemd_cgroup, &c->cg, err);
         if (r < 0)
                 return r;
-        cg_manager_set_devices(c->cg, s->linux_.devices, s->linux_.n_devices);
         state_init(c);
         if ((r = state_write(&c->dir, &c->st, err)) < 0)
                 return r;

@@ -16,8 +16,10 @@ static int parse_device_rule(const struct jcur *c, void *slot)
         if (type && (strlen(type) != 1 || !strchr("acb", type[0])))
                 return j_fail(c, "type", "unknown device type \"%s\" (expected a, c or b)", type);
         d->type = type ? type[0] : 'a';
-        if (d->access && strspn(d->access, "rwm") != strlen(d->access))
-                return j_fail(c, "access", "invalid access \"%s\" (expected a subset of rwm)",
+        /* r, w and m count; runc also takes (and ignores) "a", as in "rwa" */
+        if (d->access && strspn(d->access, "rwma") != strlen(d->access))
+                return j_fail(c, "access",
+                              "invalid access \"%s\" (expected letters of rwm; a is ignored)",
                               d->access);
         return 0;
 }

@@ -102,17 +102,76 @@ def test_cgroup_that_cannot_be_created(runtime, bundle):
     assert r.rc != 0 and "linux.cgroupsPath" in r.err, r
 
 
-def test_devices_deny_and_linux_devices_allow(runtime, bundle):
+def free_char_major():
+    """A character major no driver on this host has: opening such a node fails with ENXIO when
+    the device cgroup allows it and with EPERM when it does not."""
+    used = set()
+    for line in Path("/proc/devices").read_text().split("Block devices")[0].splitlines()[1:]:
+        if line.strip():
+            used.add(int(line.split()[0]))
+    return next(m for m in (42, 60, 61, 62, 63, 120, 121, 122, 123) if m not in used)
+
+
+def exec_open(runtime, cid, path, mode):
+    r = runtime("exec", cid, CHECKER, "open", path, mode)
+    assert r.rc == 0, r
+    return json.loads(r.out)["result"]
+
+
+def test_devices_linux_devices_are_not_allowed(runtime, bundle):
+    # linux.devices creates nodes; only linux.resources.devices (and the standard nodes) allow
+    # using them, for the init and for exec'd processes alike (runc 1.1.5: dev.bats "device
+    # cgroup deny")
+    maj = free_char_major()
     b = bundle()
     b.linux["resources"] = {"devices": [{"allow": False, "access": "rwm"}]}
-    b.linux["devices"] = [{"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11,
-                           "fileMode": 0o644, "uid": 0, "gid": 0}]
+    b.linux["devices"] = [{"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11},
+                          {"path": "/dev/capsa-nodrv", "type": "c", "major": maj, "minor": 0}]
     b.process["args"] = [CHECKER, "sleep", "30"]
     r = runtime.create(b)
     assert r.rc == 0, r
-    pid = runtime.state(r.id)["pid"]
+    cid, pid = r.id, runtime.state(r.id)["pid"]
     rules = read(pid, "devices", "devices.list").splitlines()
-    assert "c 1:11 rwm" in rules and "c 1:3 rwm" in rules and "a *:* rwm" not in rules, rules
+    assert "c 1:11 rwm" not in rules and f"c {maj}:0 rwm" not in rules, rules
+    assert "c 1:3 rwm" in rules and "c 10:200 rwm" in rules and "a *:* rwm" not in rules, rules
+    assert runtime("start", cid).rc == 0
+    assert exec_open(runtime, cid, "/dev/capsa-nodrv", "r") == "EPERM"
+    assert exec_open(runtime, cid, "/dev/kmsg", "w") == "EPERM"
+    assert exec_open(runtime, cid, "/dev/null", "rw") == "OK"
+    # the init's view is the same
+    b2 = bundle()
+    b2.linux["resources"] = b.linux["resources"]
+    b2.linux["devices"] = b.linux["devices"]
+    assert runtime.check(b2, "open", "/dev/capsa-nodrv", "r")["result"] == "EPERM"
+
+
+def test_devices_access_letters_as_runc(runtime, bundle):
+    # runc takes r, w and m in any order and ignores "a": "rwa" allows read and write, and a
+    # rule whose access is only "a" has no effect
+    maj = free_char_major()
+    b = bundle()
+    b.linux["resources"] = {"devices": [
+        {"allow": False, "access": "rwm"},
+        {"allow": True, "type": "c", "major": maj, "minor": 0, "access": "rwa"},
+        {"allow": True, "type": "c", "major": maj, "minor": 1, "access": "a"},
+        {"allow": True, "type": "c", "major": maj, "minor": 2, "access": "wr"}]}
+    b.linux["devices"] = [{"path": f"/dev/n{i}", "type": "c", "major": maj, "minor": i}
+                          for i in range(3)]
+    b.process["args"] = [CHECKER, "sleep", "30"]
+    r = runtime.create(b)
+    assert r.rc == 0, r
+    cid, pid = r.id, runtime.state(r.id)["pid"]
+    rules = read(pid, "devices", "devices.list").splitlines()
+    assert f"c {maj}:0 rw" in rules and f"c {maj}:2 rw" in rules, rules
+    assert not any(l.startswith(f"c {maj}:1 ") for l in rules), rules
+    assert runtime("start", cid).rc == 0
+    assert exec_open(runtime, cid, "/dev/n0", "rw") == "ENXIO"  # allowed; no driver
+    assert exec_open(runtime, cid, "/dev/n1", "r") == "EPERM"
+    assert exec_open(runtime, cid, "/dev/n2", "w") == "ENXIO"
+    b = bundle()
+    b.linux["resources"] = {"devices": [{"allow": True, "access": "rwx"}]}
+    r = runtime.create(b)
+    assert r.rc != 0 and "linux.resources.devices[0].access" in r.err, r
 
 
 def test_update_flags(runtime, bundle):

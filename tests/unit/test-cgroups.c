@@ -101,20 +101,21 @@ static void test_helpers(void)
         r.blkio.n_throttle[2] = 1;
         ok(cg_blkio_set(&r.blkio), "a throttle is blockIO");
 
-        /* device rule list: configured, then linux.devices, then the standard nodes */
-        struct cg_manager mgr = {0};
-        struct spec_device dev = {.path = "/dev/fuse", .type = 'c', .major = 10, .minor = 229};
-        cg_manager_set_devices(&mgr, &dev, 1);
+        /* device rule list: configured, then the standard nodes (none for linux.devices) */
         struct spec_device_cgroup deny = {.allow = false, .type = 'a'};
         r = (struct spec_resources){.devices = &deny, .n_devices = 1};
         struct spec_device_cgroup *rules = NULL;
         n = 0;
-        cg_device_rules(&mgr, &r, &rules, &n);
-        ok(n > 3 && !rules[0].allow && rules[1].allow && rules[1].major.v == 10 &&
-               rules[1].minor.v == 229 && rules[1].type == 'c',
-           "deny-all, then the linux.devices node, then defaults (%zu rules)", n);
+        cg_device_rules(&r, &rules, &n);
+        ok(n == 12 && !rules[0].allow && rules[1].allow && rules[11].major.v == 10 &&
+               rules[11].minor.v == 200,
+           "deny-all, then the defaults ending with /dev/net/tun (%zu rules)", n);
         free(rules);
-        free(mgr.extra_devices);
+        char buf[4];
+        ok(strcmp(cg_device_access("rwa", buf), "rw") == 0, "access rwa is rw");
+        ok(strcmp(cg_device_access("mwr", buf), "rwm") == 0, "access mwr is rwm");
+        ok(strcmp(cg_device_access(NULL, buf), "rwm") == 0, "no access is rwm");
+        ok(strcmp(cg_device_access("a", buf), "") == 0, "access a is nothing");
 }
 
 static void test_manager(void)
