@@ -355,15 +355,28 @@ static _Noreturn void exec_helper(struct exec_ctx *x, int sync_fd)
                 child_fail(sync_fd, e);
         }
         closep(&x->root_fd);
+        /* C2 shares the sync socket: it waits for the end of this pipe, so that whatever it
+         * sends (SYNC_SECCOMP, an error) comes after SYNC_PID. */
+        int order[2];
+        if (pipe2(order, O_CLOEXEC) < 0) {
+                cx_error_set(&e, errno, "pipe");
+                child_fail(sync_fd, e);
+        }
         pid_t pid = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, NULL, NULL, NULL, 0);
-        if (pid == 0)
+        if (pid == 0) {
+                char c;
+                close(order[1]);
+                while (read(order[0], &c, 1) < 0 && errno == EINTR)
+                        ;
+                close(order[0]);
                 exec_process(x, sync_fd);
+        }
         if (pid < 0) {
                 cx_error_set(&e, errno, "clone the exec process");
                 child_fail(sync_fd, e);
         }
         sync_send(sync_fd, SYNC_PID, 0, pid, NULL);
-        _exit(0);
+        _exit(0); /* closes order[1]: C2 goes on */
 }
 
 /* ---- the caller ---------------------------------------------------------------------------- */
