@@ -56,6 +56,12 @@ int cg_create(struct cg_manager *m, const struct spec_resources *r, struct cx_er
  * namespace, call it before the init unshares CLONE_NEWCGROUP, so that the namespace's root is
  * the container's cgroup. */
 int cg_enter(struct cg_manager *m, pid_t pid, struct cx_error **err);
+/* exec --cgroup (sub.c): narrows a loaded manager to sub-cgroups of the container's cgroup, so
+ * that cg_enter places a process there.  Each arg is runc's [CONTROLLER[,CONTROLLER...]:]PATH;
+ * a PATH without controllers (one arg only) applies to every hierarchy, with controllers to
+ * the v1 hierarchies that hold them (the others keep the container's cgroup).  PATH is relative
+ * to the container's cgroup ("/" is that cgroup), may not contain `..`, and must exist. */
+int cg_manager_narrow(struct cg_manager *m, char *const *args, struct cx_error **err);
 /* Applies (or updates) resource limits. */
 int cg_apply(struct cg_manager *m, const struct spec_resources *r, struct cx_error **err);
 /* Sends sig to every process in the cgroup (cgroup.kill for SIGKILL where available). */

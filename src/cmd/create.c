@@ -3,6 +3,7 @@
 #include "container/container.h"
 
 #include <string.h>
+#include <sys/prctl.h>
 
 static const char create_help[] =
     "Usage: capsa %s [options] <container-id>\n\n"
@@ -16,10 +17,15 @@ static const char create_help[] =
     "%s";
 static const char run_extra[] =
     "  -d, --detach              do not wait for the container to exit\n"
+    "      --no-subreaper        do not make capsa a child subreaper (orphaned processes\n"
+    "                            of the container are then not reparented to it)\n"
     "      --keep                keep the container's state after it exits\n";
 
-static int parse(const char *cmd, int argc, char **argv, struct container_opts *o, bool is_run)
+/* no_subreaper: NULL for create (runc's create has no --no-subreaper) */
+static int parse(const char *cmd, int argc, char **argv, struct container_opts *o,
+                 bool *no_subreaper)
 {
+        bool is_run = no_subreaper != NULL;
         enum {
                 OPT_PID = 1000,
                 OPT_CONSOLE,
@@ -27,7 +33,8 @@ static int parse(const char *cmd, int argc, char **argv, struct container_opts *
                 OPT_NOPIVOT,
                 OPT_NOKEYRING,
                 OPT_KEEP,
-                OPT_TENANT
+                OPT_TENANT,
+                OPT_NO_SUBREAPER
         };
         static const struct option opts[] = {
             {"bundle", required_argument, NULL, 'b'},
@@ -39,6 +46,7 @@ static int parse(const char *cmd, int argc, char **argv, struct container_opts *
             {"detach", no_argument, NULL, 'd'},
             {"keep", no_argument, NULL, OPT_KEEP},
             {"tenant", required_argument, NULL, OPT_TENANT},
+            {"no-subreaper", no_argument, NULL, OPT_NO_SUBREAPER},
             {"help", no_argument, NULL, 'h'},
             {},
         };
@@ -78,6 +86,11 @@ static int parse(const char *cmd, int argc, char **argv, struct container_opts *
                                 return cmd_usage_error(cmd, "unknown option --keep");
                         o->keep = true;
                         break;
+                case OPT_NO_SUBREAPER:
+                        if (!is_run)
+                                return cmd_usage_error(cmd, "unknown option `--no-subreaper`");
+                        *no_subreaper = true;
+                        break;
                 case 'h':
                         printf(create_help, cmd, is_run ? run_extra : "");
                         exit(0);
@@ -107,7 +120,7 @@ int cmd_create(int argc, char **argv, const struct global_opts *g)
 {
         struct container_opts o = {0};
         fill_globals(&o, g);
-        if (parse("create", argc, argv, &o, false))
+        if (parse("create", argc, argv, &o, NULL))
                 return 1;
         struct cx_error *err = NULL;
         if (container_create(&o, &err) < 0)
@@ -119,9 +132,16 @@ int cmd_run(int argc, char **argv, const struct global_opts *g)
 {
         struct container_opts o = {0};
         fill_globals(&o, g);
-        if (parse("run", argc, argv, &o, true))
+        bool no_subreaper = false;
+        if (parse("run", argc, argv, &o, &no_subreaper))
                 return 1;
         struct cx_error *err = NULL;
+        /* As runc: run is a child subreaper, so that processes the container orphans (without
+         * a pid namespace of its own) are reparented to it and reaped, not to the host's init. */
+        if (!no_subreaper && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) {
+                cx_error_set(&err, errno, "prctl(PR_SET_CHILD_SUBREAPER)");
+                return cmd_fail(err);
+        }
         int status = 0;
         if (container_run(&o, &status, &err) < 0)
                 return cmd_fail(err);

@@ -22,7 +22,11 @@ static const char exec_help[] =
     "      --pid-file FILE         write the process's pid to FILE\n"
     "      --console-socket PATH   unix socket that receives the pty master (with -d -t)\n"
     "      --preserve-fds N        pass N extra fds (after stdio) to the process\n"
-    "      --ignore-paused         exec even if the container is paused\n";
+    "      --ignore-paused         exec even if the container is paused\n"
+    "      --cgroup [CTRL[,CTRL...]:]PATH\n"
+    "                              run in an existing sub-cgroup of the container's cgroup:\n"
+    "                              in every hierarchy (PATH alone, given once), or in those\n"
+    "                              of the named v1 controllers (repeatable)\n";
 
 /* "--tty", "--tty=true", "--tty=false" (urfave/cli booleans, as runc accepts them). */
 static int parse_bool_opt(const char *flag, const char *arg, int *ret)
@@ -72,6 +76,7 @@ static int parse(int argc, char **argv, struct container_exec_opts *o)
                 OPT_CONSOLE,
                 OPT_PRESERVE,
                 OPT_IGNORE_PAUSED,
+                OPT_CGROUP,
         };
         static const struct option opts[] = {
             {"process", required_argument, NULL, 'p'},
@@ -89,6 +94,7 @@ static int parse(int argc, char **argv, struct container_exec_opts *o)
             {"console-socket", required_argument, NULL, OPT_CONSOLE},
             {"preserve-fds", required_argument, NULL, OPT_PRESERVE},
             {"ignore-paused", no_argument, NULL, OPT_IGNORE_PAUSED},
+            {"cgroup", required_argument, NULL, OPT_CGROUP},
             {"help", no_argument, NULL, 'h'},
             {},
         };
@@ -154,6 +160,9 @@ static int parse(int argc, char **argv, struct container_exec_opts *o)
                 case OPT_IGNORE_PAUSED:
                         o->ignore_paused = true;
                         break;
+                case OPT_CGROUP:
+                        strv_append(&o->cgroups, optarg);
+                        break;
                 case 'h':
                         printf("%s", exec_help);
                         exit(0);
@@ -186,6 +195,7 @@ int cmd_exec(int argc, char **argv, const struct global_opts *g)
         }
         strv_free(o.env);
         strv_free(o.caps);
+        strv_free(o.cgroups);
         free(o.additional_gids);
         return rc;
 }

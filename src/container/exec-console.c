@@ -137,12 +137,18 @@ int console_wait(pid_t pid, int sfd, int master)
                 } else if (si.ssi_signo != SIGCHLD) {
                         kill(pid, (int)si.ssi_signo);
                 } else {
+                        /* pid, and any orphan that was reparented to us (run is a child
+                         * subreaper unless --no-subreaper): reap them all */
                         int st;
                         pid_t w;
-                        while ((w = waitpid(pid, &st, WNOHANG)) < 0 && errno == EINTR)
-                                ;
-                        if (w == pid)
-                                status = exit_status(st);
+                        while ((w = waitpid(-1, &st, WNOHANG)) != 0) {
+                                if (w < 0 && errno == EINTR)
+                                        continue;
+                                if (w < 0)
+                                        break;
+                                if (w == pid)
+                                        status = exit_status(st);
+                        }
                 }
         }
         if (status < 0) { /* poll failed: still reap the process */

@@ -86,8 +86,16 @@ static int exec_load(struct exec_ctx *x, struct cx_error **err)
         }
         if ((r = spec_parse(cfg, len, "config.json", x->st.bundle, &x->spec, err)) < 0)
                 goto out;
-        if (x->st.cgroup_dirs && x->st.cgroup_dirs[0])
+        if (x->st.cgroup_dirs && x->st.cgroup_dirs[0]) {
                 r = cg_manager_load(x->st.cgroup_driver, x->st.cgroup_dirs, &x->cg, err);
+                if (r >= 0) /* exec --cgroup */
+                        r = cg_manager_narrow(x->cg, o->cgroups, err);
+        } else if (o->cgroups) {
+                r = cx_error_msg(err, EOPNOTSUPP,
+                                 "exec --cgroup: container `%s` has no cgroup of its own "
+                                 "(rootless)",
+                                 o->id);
+        }
 out:
         state_dir_close(&d);
         return r;

@@ -37,6 +37,7 @@ struct container_exec_opts {
         const char *console_socket;
         int preserve_fds;
         bool ignore_paused;
+        char **cgroups; /* --cgroup: sub-cgroups to run in (cg_manager_narrow), or NULL */
 };
 
 /* Runs the process; in the foreground *ret_status gets its exit status (128+N if killed by
@@ -52,7 +53,8 @@ int container_pids(const char *root, const char *id, pid_t **ret, size_t *ret_n,
 int console_connect(const char *path, struct cx_error **err);
 /* Receives the pty master sent by the container process over sock. */
 int console_recv_master(int sock, int *ret_master, struct cx_error **err);
-/* Waits for pid (our child) to exit, forwarding the signals read from sfd to it.  With
+/* Waits for pid (our child) to exit, forwarding the signals read from sfd to it and reaping
+ * any other child (orphans reparented to a child subreaper).  With
  * master >= 0, also copies stdin to the pty master and the master to stdout, with the caller's
  * terminal in raw mode (restored before returning) and SIGWINCH resizing the pty.  Returns the
  * exit status, 128+N when killed by signal N. */

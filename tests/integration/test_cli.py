@@ -130,6 +130,88 @@ def test_exec_failures_exit_255(runtime, bundle):
     assert runtime("delete", "--force", cid).rc == 0
 
 
+def _orphan_parent(runtime, bundle, *run_flags):
+    """Runs a container without a pid namespace whose init orphans a process; returns
+    (pid of the runtime, parent pid of the orphan as the container saw it)."""
+    b = bundle()
+    b.set_namespaces(["network", "ipc", "uts", "mount"])
+    b.process["args"] = ["/bin/sh", "-c", f"o=$( ({CHECKER} sleep 30 >/dev/null & echo $!) ); "
+                         "sleep 0.5; grep PPid /proc/$o/status; kill -9 $o"]
+    b.save()
+    cid = runtime.new_id()
+    p = runtime.spawn("run", *run_flags, "--bundle", b.path, cid)
+    r = runtime.finish(p)
+    assert r.rc == 0, r
+    return p.pid, int(r.out.split()[-1])
+
+
+def test_run_is_a_subreaper(runtime, bundle):
+    """runc run is PR_SET_CHILD_SUBREAPER: what the container orphans is reparented to it."""
+    pid, ppid = _orphan_parent(runtime, bundle)
+    assert ppid == pid
+
+
+def test_run_no_subreaper(runtime, bundle):
+    pid, ppid = _orphan_parent(runtime, bundle, "--no-subreaper")
+    assert ppid != pid
+
+
+def _cgroup_lines(text):
+    """{controller-set: path} from /proc/PID/cgroup text ('' for the v2 line)."""
+    out = {}
+    for line in text.splitlines():
+        _, ctrls, path = line.split(":", 2)
+        out[ctrls] = path
+    return out
+
+
+def test_exec_cgroup(runtime, bundle):
+    """exec --cgroup [CTRL[,CTRL]:]PATH runs the process in an existing sub-cgroup of the
+    container's cgroup (runc 1.1), and refuses what leaves it, is missing or unknown."""
+    if not os.path.isdir("/sys/fs/cgroup/memory"):
+        pytest.skip("needs a v1 memory hierarchy (the v2 case runs in the VM tier)")
+    b = bundle()
+    b.process["args"] = [CHECKER, "sleep", "60"]
+    cid = runtime.new_id()
+    assert runtime.run(b, "--detach", cid=cid).rc == 0
+    pid = runtime.state(cid)["pid"]
+    init = _cgroup_lines(open(f"/proc/{pid}/cgroup").read())
+    mem = cgroup_file(pid, "memory", "cgroup.procs").parent
+    pids = cgroup_file(pid, "pids", "cgroup.procs").parent
+    (mem / "submem").mkdir()
+    (pids / "subpids").mkdir()  # removed with the container's cgroup
+
+    def cg(*flags):
+        r = runtime("exec", *flags, cid, CHECKER, "cgroup")
+        assert r.rc == 0, r
+        return _cgroup_lines("\n".join(json.loads(r.out)["cgroup"]))
+
+    assert cg() == cg("--cgroup", "/") == init
+    got = cg("--cgroup", "memory:submem", "--cgroup", "pids:subpids")
+    assert got["memory"] == init["memory"].rstrip("/") + "/submem", got
+    assert got["pids"] == init["pids"].rstrip("/") + "/subpids", got
+    assert {k: v for k, v in got.items() if k not in ("memory", "pids")} == \
+        {k: v for k, v in init.items() if k not in ("memory", "pids")}
+    got = cg("--cgroup", "memory:./submem/")
+    assert got["memory"].endswith("/submem"), got
+    (mem / "both").mkdir()
+    (pids / "both").mkdir()
+    got = cg("--cgroup", "memory,pids:both")
+    assert got["memory"].endswith("/both") and got["pids"].endswith("/both"), got
+
+    for flags, words in (
+            (("--cgroup", ".."), " .. is not a sub cgroup path"),
+            (("--cgroup", "submem"), "/submem/cgroup.procs: no such file"),  # not in every one
+            (("--cgroup", "memory:nonexistent"), "/nonexistent/cgroup.procs: no such file"),
+            (("--cgroup", "whaaat:/"), "unknown controller"),
+            (("--cgroup", "a", "--cgroup", "b"), "missing <controller>: prefix"),
+            (("--cgroup", "a:b:c"), "invalid --cgroup argument")):
+        r = runtime("exec", *flags, cid, "/bin/true")
+        assert r.rc == 255 and words in r.err.lower(), (flags, r)
+    assert runtime("delete", "--force", cid).rc == 0
+    assert not mem.exists() and not pids.exists()
+
+
 def test_kill_signal_zero_probes_liveness(runtime, bundle):
     b = bundle()
     b.process["args"] = [CHECKER, "sleep", "60"]
