@@ -115,8 +115,8 @@ int cg_parse_pids(const char *text, pid_t **ret, size_t *ret_n);
 int cg_read_pids(const char *dir, pid_t **ret, size_t *ret_n, struct cx_error **err);
 
 /* Creates path (and missing parents below the hierarchy's mount point), recording each
- * directory it made in *created (parent first).  A leaf that exists already is reused when
- * empty and an error when it holds processes. */
+ * directory it made in *created (parent first).  A leaf that exists already is reused as it
+ * is (cg_check_joinable then looks at it). */
 int cg_mkdir_leaf(const char *path, const char *mount_point, char ***created,
                   struct cx_error **err);
 /* Removes what cg_mkdir_leaf created (child cgroups of the leaf too), deepest first. */
@@ -124,6 +124,10 @@ int cg_remove_dir(struct cg_dir *d, struct cx_error **err);
 /* Undoes a failed cg_create: removes only the directories it made (deepest first). */
 void cg_remove_created(struct cg_dir *d);
 
+/* Refuses a frozen cgroup (a process joining it would stop at once: runc's "container's
+ * cgroup unexpectedly frozen"), naming the file that says so, and warns about a pre-existing
+ * leaf that holds processes (runc 1.1.5 warns and goes on). */
+int cg_check_joinable(struct cg_manager *m, struct cx_error **err);
 /* The v1 directory of a controller ("memory", "freezer"), NULL when it is not a v1 one. */
 const char *cg_v1_dir(const struct cg_manager *m, const char *controller);
 /* The cgroup2 directory (v2, or hybrid's unified), or NULL. */

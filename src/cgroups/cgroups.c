@@ -223,6 +223,8 @@ char *const *cg_manager_dirs(const struct cg_manager *m)
 int cg_create(struct cg_manager *m, const struct spec_resources *r, struct cx_error **err)
 {
         int q = m->drv->create(m, r, err);
+        if (q >= 0)
+                q = cg_check_joinable(m, err);
         if (q < 0)
                 for (size_t i = 0; i < m->n_dirs; i++)
                         cg_remove_created(&m->dirs[i]);

@@ -49,8 +49,9 @@ char *const *cg_manager_dirs(const struct cg_manager *m); /* absolute, NULL-term
  * layout cannot express are a clear error naming the JSON path.  On failure nothing is left.
  * Call it before any process joins (v1 cpuset needs cpus/mems first; v1 devices rules are
  * written here, followed by the standard nodes /dev/null, zero, full, random, urandom, tty,
- * ptmx, pts/N and mknod of any node, as runc does).  A leaf that exists already is reused when
- * empty and is an error ("already exists and is in use") when it holds processes. */
+ * ptmx, pts/N, net/tun and mknod of any node, as runc does).  A leaf that exists already is
+ * joined as runc 1.1.5 joins it: refused when frozen ("container's cgroup unexpectedly
+ * frozen"), a warning when it holds processes ("container's cgroup is not empty"). */
 int cg_create(struct cg_manager *m, const struct spec_resources *r, struct cx_error **err);
 /* Moves pid into the container's cgroup in every hierarchy.  For a container with a cgroup
  * namespace, call it before the init unshares CLONE_NEWCGROUP, so that the namespace's root is

@@ -168,6 +168,68 @@ bool cg_dirs_frozen(const char *driver, char *const *dirs)
         return f;
 }
 
+/* ---- joining an existing cgroup ---------------------------------------------------------- */
+
+static int refuse_frozen(const char *dir, const char *what, struct cx_error **err)
+{
+        return cx_error_msg(err, EBUSY,
+                            "container's cgroup unexpectedly frozen: %s/%s (a process joining "
+                            "it would stop at once); thaw it or choose another linux.cgroupsPath",
+                            dir, what);
+}
+
+static bool leaf_preexisted(const struct cg_dir *d)
+{
+        size_t n = strv_len(d->created);
+        return n == 0 || strcmp(d->created[n - 1], d->path) != 0;
+}
+
+int cg_check_joinable(struct cg_manager *m, struct cx_error **err)
+{
+        const char *dir = cg_v1_dir(m, "freezer");
+        int r;
+        if (dir) {
+                _cleanup_free_ char *st = NULL, *self = NULL;
+                if ((r = v1_state(dir, &st, err)) < 0)
+                        return r;
+                if (strcmp(st, "THAWED") != 0) {
+                        /* a new cgroup below a frozen one is frozen too */
+                        bool inherited =
+                            cg_read(dir, "freezer.self_freezing", &self, true, NULL) >= 0 &&
+                            self[0] == '0';
+                        _cleanup_free_ char *what = xasprintf(
+                            "freezer.state is %s%s", st, inherited ? ", through an ancestor" : "");
+                        return refuse_frozen(dir, what, err);
+                }
+        }
+        if ((dir = cg_v2_dir(m)) && cg_file_exists(dir, "cgroup.freeze")) {
+                _cleanup_free_ char *want = NULL;
+                bool is = false;
+                if ((r = cg_read(dir, "cgroup.freeze", &want, false, err)) < 0 ||
+                    (r = v2_is_frozen(dir, &is, err)) < 0)
+                        return r;
+                if (want[0] == '1')
+                        return refuse_frozen(dir, "cgroup.freeze is 1", err);
+                if (is)
+                        return refuse_frozen(dir,
+                                             "cgroup.events says frozen 1, through an "
+                                             "ancestor",
+                                             err);
+        }
+        bool existed = false;
+        for (size_t i = 0; i < m->n_dirs; i++)
+                existed |= leaf_preexisted(&m->dirs[i]);
+        if (!existed)
+                return 0;
+        _cleanup_free_ pid_t *pids = NULL;
+        size_t n = 0;
+        if (cg_pids(m, &pids, &n, NULL) >= 0 && n > 0)
+                log_warn("container's cgroup is not empty: %zu process(es) found in %s; they "
+                         "share its limits, and delete kills them with the container",
+                         n, m->dirs[0].path);
+        return 0;
+}
+
 /* ---- stats ------------------------------------------------------------------------------- */
 
 static void raw_stats(const char *text, char ***raw)

@@ -127,21 +127,6 @@ int cg_read_pids(const char *dir, pid_t **ret, size_t *ret_n, struct cx_error **
 
 /* ---- directories ------------------------------------------------------------------------- */
 
-static int collect_pids(const char *dir, pid_t **v, size_t *n, struct cx_error **err);
-
-/* An existing leaf is reused when neither it nor a child cgroup holds a process. */
-static int leaf_in_use(const char *path, struct cx_error **err)
-{
-        _cleanup_free_ pid_t *pids = NULL;
-        size_t n = 0;
-        int r = collect_pids(path, &pids, &n, err);
-        if (r < 0)
-                return r;
-        if (n > 0)
-                return cx_error_msg(err, EEXIST, "cgroup `%s` already exists and is in use", path);
-        return 0;
-}
-
 int cg_mkdir_leaf(const char *path, const char *mount_point, char ***created, struct cx_error **err)
 {
         size_t ml = strlen(mount_point);
@@ -152,7 +137,7 @@ int cg_mkdir_leaf(const char *path, const char *mount_point, char ***created, st
         if (mkdir(path, 0755) == 0)
                 return strv_append(created, path);
         if (errno == EEXIST)
-                return leaf_in_use(path, err);
+                return 0; /* joined as it is; cg_create checks that it is not frozen */
         if (errno != ENOENT)
                 return cx_error_set(err, errno, "mkdir %s", path);
         _cleanup_free_ char *p = xstrdup(path);
@@ -161,15 +146,10 @@ int cg_mkdir_leaf(const char *path, const char *mount_point, char ***created, st
                 if (slash)
                         *slash = '\0';
                 bool leaf = !slash;
-                if (mkdir(p, 0755) == 0) {
+                if (mkdir(p, 0755) == 0)
                         strv_append(created, p);
-                } else if (errno != EEXIST) {
+                else if (errno != EEXIST)
                         return cx_error_set(err, errno, "mkdir %s", p);
-                } else if (leaf) {
-                        int r = leaf_in_use(p, err);
-                        if (r < 0)
-                                return r;
-                }
                 if (leaf)
                         return 0;
                 *slash = '/';

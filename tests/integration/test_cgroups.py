@@ -2,12 +2,13 @@
 container's own cgroup (found via /proc/PID/cgroup)."""
 
 import os
+import time
 import uuid
 from pathlib import Path
 
 import pytest
 
-from conftest import CHECKER, cgroup_file, find_cgroups, own_cgroup
+from conftest import CHECKER, IS_CAPSA, cgroup_file, find_cgroups, kill_pid, own_cgroup
 
 
 def created(runtime, bundle, resources=None, cgroups_path=None):
@@ -115,3 +116,100 @@ def test_cgroup_removed_after_run(runtime, bundle):
     cid = runtime.new_id()
     assert runtime.run(bundle(), cid=cid).rc == 0
     assert not find_cgroups(cid)
+
+
+def freezer_dir(name):
+    """NAME beneath this process's own cgroup in the v1 freezer hierarchy (or v2), where a
+    relative cgroupsPath NAME puts the container."""
+    own = own_cgroup("freezer")
+    if own is not None and Path("/sys/fs/cgroup/freezer").is_dir():
+        return Path("/sys/fs/cgroup/freezer") / own.lstrip("/") / name, "freezer.state", "FROZEN"
+    own = own_cgroup("")
+    base = Path("/sys/fs/cgroup/unified") if Path("/sys/fs/cgroup/unified").is_dir() else \
+        Path("/sys/fs/cgroup")
+    d = base / own.lstrip("/") / name
+    return d, "cgroup.freeze", "1"
+
+
+@pytest.fixture
+def frozen_cgroup():
+    """A cgroup this test makes and freezes (thawed and removed afterwards)."""
+    made = []
+
+    def make(name):
+        d, f, v = freezer_dir(name)
+        if not (d.parent / f).exists() and f == "cgroup.freeze":
+            pytest.skip("no cgroup freezer on this host")
+        d.mkdir()
+        made.append((d, f))
+        (d / f).write_text(v)
+        return d
+
+    yield make
+    for d, f in reversed(made):
+        if not d.exists():
+            continue
+        (d / f).write_text("THAWED" if f == "freezer.state" else "0")
+        # a runtime that joined anyway left its (test-made) container processes here
+        end = time.monotonic() + 10
+        while d.exists() and time.monotonic() < end:
+            subs = sorted(d.glob("**/"), key=lambda p: -len(str(p)))
+            for sub in subs:
+                for pid in (sub / "cgroup.procs").read_text().split():
+                    kill_pid(int(pid))
+            try:
+                for sub in subs:
+                    sub.rmdir()
+            except OSError:
+                time.sleep(0.1)
+
+
+def test_frozen_cgroup_is_refused(runtime, bundle, frozen_cgroup):
+    # runc refuses "container's cgroup unexpectedly frozen"; joining would hang the create
+    name = f"capsa-it-frz-{uuid.uuid4().hex[:8]}"
+    d = frozen_cgroup(name)
+    b = bundle()
+    b.linux["cgroupsPath"] = name
+    runtime.ids.append(name)
+    b.save()
+    r = runtime("create", "--bundle", b.path, runtime.new_id(), timeout=20)
+    assert r.rc != 0 and "container's cgroup unexpectedly frozen" in r.err, r
+    if IS_CAPSA:
+        assert str(d) in r.err, r
+    assert d.is_dir(), "the runtime removed a cgroup it did not create"
+    # the directories it made in the other hierarchies are gone again
+    assert [p for p in find_cgroups(name) if p != str(d)] == []
+
+
+@pytest.mark.capsa_only  # runc 1.1.5 does not look at a frozen ancestor, and hangs
+def test_cgroup_below_a_frozen_one_is_refused(runtime, bundle, frozen_cgroup):
+    name = f"capsa-it-frz-{uuid.uuid4().hex[:8]}"
+    d = frozen_cgroup(name)
+    b = bundle()
+    b.linux["cgroupsPath"] = name + "/ctr"
+    runtime.ids.append(name)
+    b.save()
+    r = runtime("create", "--bundle", b.path, runtime.new_id(), timeout=20)
+    assert r.rc != 0 and "unexpectedly frozen" in r.err, r
+    assert not (d / "ctr").exists()
+    assert [p for p in find_cgroups(name) if p != str(d)] == []
+
+
+def test_populated_cgroup_is_joined_with_a_warning(runtime, bundle):
+    # runc 1.1.5 (cgroups.bats "should warn about a non-empty cgroup"): a second container in
+    # the first one's cgroup runs, with a warning
+    name = f"capsa-it-shared-{uuid.uuid4().hex[:8]}"
+    runtime.ids.append(name)
+    cid1, pid1 = created(runtime, bundle, cgroups_path=name)
+    b = bundle()
+    b.process["args"] = [CHECKER, "sleep", "30"]
+    b.linux["cgroupsPath"] = name
+    r = runtime.create(b)
+    assert r.rc == 0, r
+    assert "container's cgroup is not empty: 1 process(es) found" in r.err, r
+    pid2 = runtime.state(r.id)["pid"]
+    procs = cgroup_file(pid1, "pids", "cgroup.procs").read_text().split()
+    assert str(pid1) in procs and str(pid2) in procs, procs
+    assert runtime("delete", "--force", r.id).rc == 0
+    assert runtime("delete", "--force", cid1).rc == 0
+    assert not find_cgroups(name)
