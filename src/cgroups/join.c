@@ -49,7 +49,10 @@ int cg_join_self(const struct cg_join *j, struct cx_error **err)
 {
         for (size_t i = 0; i < j->n_tasks; i++)
                 if (write(j->tasks_fds[i], "0", 1) != 1)
-                        return cx_error_set(err, errno, "join the container's cgroup (tasks)");
+                        return cx_error_set(err, errno, "join the container's cgroup (tasks)%s",
+                                            errno == ENOSPC ? ": its v1 cpuset.cpus or cpuset.mems "
+                                                              "is empty"
+                                                            : "");
         return 0;
 }
 

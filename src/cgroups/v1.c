@@ -328,24 +328,36 @@ static int v1_apply(struct cg_manager *m, const struct spec_resources *r, struct
 }
 
 /* A new v1 cpuset cgroup starts with empty cpus and mems, and no task can join it until both
- * are set: copy them from the parent into each directory we created, top down. */
-static int copy_cpuset(const struct cg_dir *d, struct cx_error **err)
+ * are set (ENOSPC).  As runc's ensureParent: from the leaf up to the first cgroup that has
+ * both, then down again, each empty value is copied from the parent, in the directories this
+ * create made and in existing ones left empty (a pod's parent made by someone else). */
+static int ensure_cpuset(const char *dir, const char *mount_point, struct cx_error **err)
 {
         static const char *const files[] = {"cpuset.cpus", "cpuset.mems"};
-        for (char **c = d->created; c && *c; c++) {
-                _cleanup_free_ char *parent = xstrdup(*c);
+        if (strcmp(dir, mount_point) == 0)
+                return 0;
+        char *v[2] = {NULL, NULL};
+        int r = 0;
+        for (size_t i = 0; r >= 0 && i < ARRAY_SIZE(files); i++)
+                if ((r = cg_read(dir, files[i], &v[i], false, err)) >= 0)
+                        v[i][strcspn(v[i], "\n")] = '\0';
+        if (r >= 0 && (!*v[0] || !*v[1])) {
+                _cleanup_free_ char *parent = xstrdup(dir);
                 *strrchr(parent, '/') = '\0';
-                for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
-                        _cleanup_free_ char *v = NULL;
-                        int r = cg_read(parent, files[i], &v, false, err);
-                        if (r < 0)
-                                return r;
-                        v[strcspn(v, "\n")] = '\0';
-                        if (*v && (r = cg_write(*c, files[i], v, err)) < 0)
-                                return r;
+                r = ensure_cpuset(parent, mount_point, err);
+                for (size_t i = 0; r >= 0 && i < ARRAY_SIZE(files); i++) {
+                        _cleanup_free_ char *pv = NULL;
+                        if (*v[i])
+                                continue;
+                        if ((r = cg_read(parent, files[i], &pv, false, err)) < 0)
+                                break;
+                        pv[strcspn(pv, "\n")] = '\0';
+                        r = cg_write(dir, files[i], pv, err);
                 }
         }
-        return 0;
+        free(v[0]);
+        free(v[1]);
+        return r;
 }
 
 static int v1_create(struct cg_manager *m, const struct spec_resources *r, struct cx_error **err)
@@ -357,7 +369,7 @@ static int v1_create(struct cg_manager *m, const struct spec_resources *r, struc
                                             d->path);
                 int q = cg_mkdir_leaf(d->path, d->mnt->mount_point, &d->created, err);
                 if (q >= 0 && !d->mnt->v2 && cg_mount_has(d->mnt, "cpuset"))
-                        q = copy_cpuset(d, err);
+                        q = ensure_cpuset(d->path, d->mnt->mount_point, err);
                 if (q < 0)
                         return q;
         }

@@ -213,3 +213,39 @@ def test_populated_cgroup_is_joined_with_a_warning(runtime, bundle):
     assert runtime("delete", "--force", r.id).rc == 0
     assert runtime("delete", "--force", cid1).rc == 0
     assert not find_cgroups(name)
+
+
+def remove_cgroups(name):
+    """rmdir every cgroup directory named NAME (and below) this test's runtime left."""
+    for d in sorted(find_cgroups(name), key=lambda p: -len(p)):
+        for sub in sorted(Path(d).glob("**/"), key=lambda p: -len(str(p))):
+            try:
+                sub.rmdir()
+            except OSError:
+                pass
+
+
+@pytest.mark.parametrize("parent_exists", [False, True])
+def test_nested_cgroups_path_gets_cpuset(runtime, bundle, parent_exists):
+    # a pod-style cgroupsPath: the new (or empty, pre-existing) v1 cpuset parent gets the
+    # cpus and mems of its own parent, as runc copies them down, else joining fails (ENOSPC)
+    own = own_cgroup("cpuset")
+    if own is None or not Path("/sys/fs/cgroup/cpuset").is_dir():
+        pytest.skip("no v1 cpuset hierarchy")
+    pod = f"capsa-it-pod-{uuid.uuid4().hex[:8]}"
+    base = Path("/sys/fs/cgroup/cpuset") / own.lstrip("/")
+    runtime.ids.append(pod)
+    try:
+        if parent_exists:
+            (base / pod).mkdir()
+            assert (base / pod / "cpuset.cpus").read_text().strip() == ""
+        b = bundle()
+        b.process["args"] = [CHECKER, "cgfile", "/proc/self/cgroup"]
+        b.linux["cgroupsPath"] = f"{pod}/ctr"
+        r = runtime.run(b)
+        assert r.rc == 0, r
+        want = (base / "cpuset.cpus").read_text().strip()
+        assert (base / pod / "cpuset.cpus").read_text().strip() == want
+        assert (base / pod / "cpuset.mems").read_text().strip() != ""
+    finally:
+        remove_cgroups(pod)
