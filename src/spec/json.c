@@ -15,7 +15,7 @@ int j_parse_object(const char *json, size_t len, const char *name, struct cx_err
                    int (*fn)(struct jcur *top, void *out), void *out)
 {
         yajl_val tree;
-        int r = j_parse(json, len, name, &tree, err);
+        int r = j_parse(json, len, NULL, &tree, err); /* the callers prefix every error with name */
         if (r < 0)
                 return r;
         struct jcur top = j_root(tree, err);

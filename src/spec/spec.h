@@ -343,9 +343,9 @@ struct spec {
  * column; for type/value errors the JSON path.  On success *ret owns everything.
  * raw (optional): receives the file contents (to store with the container state). */
 int spec_load(const char *bundle, struct spec **ret, char **raw, struct cx_error **err);
-/* Parses config JSON from memory; `name` is used in error messages ("config.json").
- * json must be NUL-terminated at json[len] (as read_file_at returns it): yajl_tree reads it as
- * a C string, and the text is not copied.  bundle (may be NULL) resolves a relative root.path. */
+/* Parses config JSON (len bytes) from memory; `name` is used in error messages ("config.json").
+ * The limits of json_parse apply (depth, size, no \u0000).  bundle (may be NULL) resolves a
+ * relative root.path. */
 int spec_parse(const char *json, size_t len, const char *name, const char *bundle,
                struct spec **ret, struct cx_error **err);
 /* Checks the cross-field rules: namespaces needed by sysctls/hostname, mappings with userns,
@@ -356,14 +356,14 @@ void spec_free(struct spec *s);
 void spec_freep(struct spec **s);
 
 /* Parses a standalone JSON resources object (for `update -r`, a later issue); error paths start
- * at the top ("memory.limit: ...").  json must be NUL-terminated at json[len]. */
+ * at the top ("memory.limit: ..."). */
 int spec_parse_resources(const char *json, size_t len, const char *name, struct spec_resources *ret,
                          struct cx_error **err);
 void spec_resources_clear(struct spec_resources *r);
 
 /* Parses a standalone JSON process object (for `exec --process FILE`); error paths start at
- * the top ("user.uid: ...").  Checks that args is non-empty and cwd absolute.  json must be
- * NUL-terminated at json[len].  Free with spec_process_clear. */
+ * the top ("user.uid: ...").  Checks that args is non-empty and cwd absolute.  Free with
+ * spec_process_clear. */
 int spec_parse_process_json(const char *json, size_t len, const char *name,
                             struct spec_process *ret, struct cx_error **err);
 void spec_process_clear(struct spec_process *p);

@@ -120,6 +120,22 @@ static void decode(yajl_val root, struct state *s)
         }
 }
 
+int state_parse(const char *json, size_t len, struct state *ret, struct cx_error **err)
+{
+        yajl_val root = NULL;
+        int r = json_parse(json, len, "state.json", &root, err);
+        if (r < 0)
+                return r;
+        if (!YAJL_IS_OBJECT(root)) {
+                yajl_tree_free(root);
+                return cx_error_msg(err, EIO, "state.json: expected an object");
+        }
+        *ret = (struct state){0};
+        decode(root, ret);
+        yajl_tree_free(root);
+        return 0;
+}
+
 int state_read(struct state_dir *d, struct state *ret, struct cx_error **err)
 {
         _cleanup_free_ char *buf = NULL;
@@ -127,16 +143,8 @@ int state_read(struct state_dir *d, struct state *ret, struct cx_error **err)
         int r = read_file_at(d->fd, "state.json", &buf, &len, err);
         if (r < 0)
                 return cx_error_prefix(err, "read state of container `%s`", d->id);
-        yajl_val root = NULL;
-        if (json_parse(buf, len, "state.json", &root, err) < 0)
+        if (state_parse(buf, len, ret, err) < 0)
                 return cx_error_prefix(err, "state of container `%s` is corrupt", d->id);
-        if (!YAJL_IS_OBJECT(root)) {
-                yajl_tree_free(root);
-                return cx_error_msg(err, EIO, "state of container `%s` is corrupt", d->id);
-        }
-        *ret = (struct state){0};
-        decode(root, ret);
-        yajl_tree_free(root);
         return 0;
 }
 

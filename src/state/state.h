@@ -57,6 +57,9 @@ int state_dir_remove(struct state_dir *d, struct cx_error **err);
 
 int state_write(struct state_dir *d, const struct state *s, struct cx_error **err);
 int state_read(struct state_dir *d, struct state *ret, struct cx_error **err);
+/* Decodes a state.json text (len bytes, need not be NUL-terminated); what state_read does after
+ * reading the file. */
+int state_parse(const char *json, size_t len, struct state *ret, struct cx_error **err);
 
 /* Computes the current status (reads /proc/PID/stat and looks for exec.fifo). */
 enum state_status state_status_get(struct state_dir *d, const struct state *s);

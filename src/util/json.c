@@ -230,6 +230,9 @@ static char *json_builder_path(const struct json_builder *b)
         return path;
 }
 
+/* The "name: " that starts every message (nothing when name is NULL), as two %s arguments. */
+#define JSON_NAME(name) (name) ? (name) : "", (name) ? ": " : ""
+
 static void json_line_col(const char *json, size_t off, size_t *line, size_t *col)
 {
         *line = 1;
@@ -254,13 +257,13 @@ static int json_builder_error(struct json_builder *b, yajl_handle h, bool at_end
                 /* off is just past the `[` or `{` that went one level too deep */
                 json_line_col(json, off ? off - 1 : 0, &line, &col);
                 return cx_error_msg(err, EINVAL,
-                                    "%s: nesting deeper than %d levels at line %zu, column %zu",
-                                    name, JSON_MAX_DEPTH, line, col);
+                                    "%s%snesting deeper than %d levels at line %zu, column %zu",
+                                    JSON_NAME(name), JSON_MAX_DEPTH, line, col);
         }
         if (b->fail != JSON_FAIL_NONE) {
                 _cleanup_free_ char *path = json_builder_path(b);
-                return cx_error_msg(err, EINVAL, "%s: %s%s%s contains a NUL byte (\\u0000)", name,
-                                    path, path[0] ? ": " : "",
+                return cx_error_msg(err, EINVAL, "%s%s%s%s%s contains a NUL byte (\\u0000)",
+                                    JSON_NAME(name), path, path[0] ? ": " : "",
                                     b->fail == JSON_FAIL_NUL_KEY ? "key" : "string");
         }
         char reason[256] = "unexpected end of input";
@@ -274,17 +277,18 @@ static int json_builder_error(struct json_builder *b, yajl_handle h, bool at_end
         /* At the end of the input (truncated): one past the last byte.  Else off is just past
          * the token yajl choked on, most often a single character. */
         json_line_col(json, at_end ? len : off ? off - 1 : 0, &line, &col);
-        return cx_error_msg(err, EINVAL, "%s: invalid JSON at line %zu, column %zu: %s", name, line,
-                            col, reason);
+        return cx_error_msg(err, EINVAL, "%s%sinvalid JSON at line %zu, column %zu: %s",
+                            JSON_NAME(name), line, col, reason);
 }
 
 int json_parse(const char *json, size_t len, const char *name, yajl_val *ret, struct cx_error **err)
 {
         if (len > JSON_MAX_SIZE)
-                return cx_error_msg(err, EFBIG, "%s: larger than %d MiB", name,
+                return cx_error_msg(err, EFBIG, "%s%slarger than %d MiB", JSON_NAME(name),
                                     JSON_MAX_SIZE >> 20);
         if (memchr(json, 0, len))
-                return cx_error_msg(err, EINVAL, "%s: invalid JSON: contains a NUL byte", name);
+                return cx_error_msg(err, EINVAL, "%s%sinvalid JSON: contains a NUL byte",
+                                    JSON_NAME(name));
 
         struct json_builder b = {0};
         yajl_handle h = yajl_alloc(&json_callbacks, NULL, &b);

@@ -134,7 +134,7 @@ int id_validate(const char *id, struct cx_error **err);
 #define JSON_MAX_DEPTH 64
 #define JSON_MAX_SIZE  FILE_MAX_SIZE
 /* Parses len bytes of json into a yajl tree (free it with yajl_tree_free), as yajl_tree_parse
- * (comments allowed) but refusing, with a message that starts with name:
+ * (comments allowed) but refusing, with a message that starts with "name: " (unless NULL):
  *   - more than JSON_MAX_SIZE bytes ("config.json: larger than 16 MiB");
  *   - nesting deeper than JSON_MAX_DEPTH ("config.json: nesting deeper than 64 levels at line 1,
  *     column 65");

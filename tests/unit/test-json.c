@@ -219,7 +219,8 @@ static void test_readers(void)
                  "process: message");
         cx_error_freep(&e);
         ok(spec_parse_process_json(deep, strlen(deep), "p.json", &p, &e) < 0, "process: deep");
-        contains(e ? e->msg : NULL, "p.json: nesting deeper than 64 levels", "process: message");
+        is_str(e ? e->msg : NULL, "p.json: nesting deeper than 64 levels at line 1, column 65",
+               "process: message (name once)");
         cx_error_freep(&e);
 
         struct spec_resources res = {0};
@@ -230,7 +231,8 @@ static void test_readers(void)
                  "resources: message");
         cx_error_freep(&e);
         ok(spec_parse_resources(deep, strlen(deep), "r.json", &res, &e) < 0, "resources: deep");
-        contains(e ? e->msg : NULL, "r.json: nesting deeper than 64 levels", "resources: message");
+        is_str(e ? e->msg : NULL, "r.json: nesting deeper than 64 levels at line 1, column 65",
+               "resources: message (name once)");
         cx_error_freep(&e);
 
         char root[] = "/tmp/capsa-test-json-state-XXXXXX";
@@ -253,6 +255,7 @@ static void test_readers(void)
         contains(e ? e->msg : NULL, "bundle: string contains a NUL byte", "state: message");
         cx_error_freep(&e);
         ok(state_dir_remove(&d, &e) == 0, "remove state dir");
+        state_dir_close(&d);
         rmdir(root);
         free(deep);
 }
