@@ -77,21 +77,29 @@ int cg_frozen(struct cg_manager *m, struct cx_error **err);
 /* The same for a container's recorded driver and directories (state.json); false on errors. */
 bool cg_dirs_frozen(const char *driver, char *const *dirs);
 
-/* Usage statistics, as `events --stats` reports them (runc's names in comments). */
+/* Usage statistics, as `events --stats` reports them (runc 1.1.5's types.Stats names). */
+struct cg_mem_entry {
+        uint64_t limit, usage, max, failcnt;
+};
 struct cg_stats {
-        bool has_cpu, has_memory, has_pids;
+        bool has_cpu, has_memory, has_pids, has_cpuset;
         struct {
                 uint64_t total, user, kernel; /* ns: cpu.usage.{total,user,kernel} */
-                uint64_t *percpu;             /* ns per cpu (v1 only) */
-                size_t n_percpu;
+                uint64_t *percpu, *percpu_kernel, *percpu_user; /* ns per cpu (v1 only) */
+                size_t n_percpu, n_percpu_kernel, n_percpu_user;
                 uint64_t periods, throttled_periods, throttled_time; /* cpu.throttling */
         } cpu;
         struct {
-                uint64_t usage, limit, max_usage, failcnt; /* memory.usage */
-                uint64_t swap_usage, swap_limit;           /* memory.swap (memory+swap on v1) */
-                uint64_t cache;                            /* memory.cache */
-                uint64_t oom_kills;                        /* OOM kills seen (v2: oom_kill) */
-                char **raw;                                /* memory.stat, flat key, value list */
+                char *cpus, *mems; /* cpuset.cpus, cpuset.mems as the kernel lists them */
+                uint64_t cpu_exclusive, mem_hardwall, mem_exclusive, memory_migrate,
+                    memory_spread_page, memory_spread_slab, memory_pressure, sched_load_balance;
+                int64_t sched_relax_domain_level;
+        } cpuset; /* v1 */
+        struct {
+                struct cg_mem_entry usage, swap, kernel, kernel_tcp; /* swap: memory+swap (v1) */
+                uint64_t cache;                                      /* memory.cache */
+                uint64_t oom_kills; /* OOM kills seen (v1 oom_control, v2 memory.events) */
+                char **raw;         /* memory.stat, flat key, value list */
         } memory;
         struct {
                 uint64_t current, limit; /* limit 0 = max */

@@ -250,6 +250,23 @@ static void raw_stats(const char *text, char ***raw)
         }
 }
 
+/* A file of numbers separated by blanks (cpuacct.usage_percpu) into *ret; nothing on errors. */
+static void read_list(const char *dir, const char *file, uint64_t **ret, size_t *ret_n)
+{
+        _cleanup_free_ char *text = NULL;
+        if (cg_read(dir, file, &text, true, NULL) < 0)
+                return;
+        char *p = text, *end;
+        for (;;) {
+                uint64_t v = strtoull(p, &end, 10);
+                if (end == p)
+                        break;
+                *ret = xrealloc(*ret, (*ret_n + 1) * sizeof(uint64_t));
+                (*ret)[(*ret_n)++] = v;
+                p = end;
+        }
+}
+
 static int stats_cpu(struct cg_manager *m, struct cg_stats *s, struct cx_error **err)
 {
         _cleanup_free_ char *st = NULL;
@@ -260,19 +277,11 @@ static int stats_cpu(struct cg_manager *m, struct cg_stats *s, struct cx_error *
                         return r;
                 read_u64(dir, "cpuacct.usage_user", &s->cpu.user, NULL);
                 read_u64(dir, "cpuacct.usage_sys", &s->cpu.kernel, NULL);
-                _cleanup_free_ char *pc = NULL;
-                if (cg_read(dir, "cpuacct.usage_percpu", &pc, true, NULL) >= 0) {
-                        char *p = pc, *end;
-                        for (;;) {
-                                uint64_t v = strtoull(p, &end, 10);
-                                if (end == p)
-                                        break;
-                                s->cpu.percpu = xrealloc(s->cpu.percpu,
-                                                         (s->cpu.n_percpu + 1) * sizeof(uint64_t));
-                                s->cpu.percpu[s->cpu.n_percpu++] = v;
-                                p = end;
-                        }
-                }
+                read_list(dir, "cpuacct.usage_percpu", &s->cpu.percpu, &s->cpu.n_percpu);
+                read_list(dir, "cpuacct.usage_percpu_sys", &s->cpu.percpu_kernel,
+                          &s->cpu.n_percpu_kernel);
+                read_list(dir, "cpuacct.usage_percpu_user", &s->cpu.percpu_user,
+                          &s->cpu.n_percpu_user);
                 const char *cdir = cg_v1_dir(m, "cpu");
                 if (cdir && cg_read(cdir, "cpu.stat", &st, true, NULL) >= 0) {
                         kv_get(st, "nr_periods", &s->cpu.periods);
@@ -299,19 +308,30 @@ static int stats_cpu(struct cg_manager *m, struct cg_stats *s, struct cx_error *
         return 0;
 }
 
+/* v1 PREFIX{limit,usage,max_usage}_in_bytes and PREFIXfailcnt; missing files read as 0. */
+static void read_entry(const char *dir, const char *prefix, struct cg_mem_entry *e)
+{
+        static const char *const names[] = {"limit_in_bytes", "usage_in_bytes",
+                                            "max_usage_in_bytes", "failcnt"};
+        uint64_t *v[] = {&e->limit, &e->usage, &e->max, &e->failcnt};
+        for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+                _cleanup_free_ char *f = xasprintf("%s%s", prefix, names[i]);
+                read_u64(dir, f, v[i], NULL);
+        }
+}
+
 static int stats_memory(struct cg_manager *m, struct cg_stats *s, struct cx_error **err)
 {
         _cleanup_free_ char *st = NULL;
         const char *dir = cg_v1_dir(m, "memory");
         int r;
         if (dir) {
-                if ((r = read_u64(dir, "memory.usage_in_bytes", &s->memory.usage, err)) < 0)
+                if ((r = read_u64(dir, "memory.usage_in_bytes", &s->memory.usage.usage, err)) < 0)
                         return r;
-                read_u64(dir, "memory.limit_in_bytes", &s->memory.limit, NULL);
-                read_u64(dir, "memory.max_usage_in_bytes", &s->memory.max_usage, NULL);
-                read_u64(dir, "memory.failcnt", &s->memory.failcnt, NULL);
-                read_u64(dir, "memory.memsw.usage_in_bytes", &s->memory.swap_usage, NULL);
-                read_u64(dir, "memory.memsw.limit_in_bytes", &s->memory.swap_limit, NULL);
+                read_entry(dir, "memory.", &s->memory.usage);
+                read_entry(dir, "memory.memsw.", &s->memory.swap);
+                read_entry(dir, "memory.kmem.", &s->memory.kernel);
+                read_entry(dir, "memory.kmem.tcp.", &s->memory.kernel_tcp);
                 _cleanup_free_ char *oc = NULL;
                 if (cg_read(dir, "memory.oom_control", &oc, true, NULL) >= 0)
                         kv_get(oc, "oom_kill", &s->memory.oom_kills);
@@ -324,15 +344,15 @@ static int stats_memory(struct cg_manager *m, struct cg_stats *s, struct cx_erro
         }
         if (!(dir = cg_v2_dir(m)) || !cg_file_exists(dir, "memory.current"))
                 return 0;
-        if ((r = read_u64(dir, "memory.current", &s->memory.usage, err)) < 0)
+        if ((r = read_u64(dir, "memory.current", &s->memory.usage.usage, err)) < 0)
                 return r;
-        read_u64(dir, "memory.max", &s->memory.limit, NULL);
-        read_u64(dir, "memory.peak", &s->memory.max_usage, NULL);
-        read_u64(dir, "memory.swap.current", &s->memory.swap_usage, NULL);
-        read_u64(dir, "memory.swap.max", &s->memory.swap_limit, NULL);
+        read_u64(dir, "memory.max", &s->memory.usage.limit, NULL);
+        read_u64(dir, "memory.peak", &s->memory.usage.max, NULL);
+        read_u64(dir, "memory.swap.current", &s->memory.swap.usage, NULL);
+        read_u64(dir, "memory.swap.max", &s->memory.swap.limit, NULL);
         _cleanup_free_ char *ev = NULL;
         if (cg_read(dir, "memory.events", &ev, true, NULL) >= 0) {
-                kv_get(ev, "max", &s->memory.failcnt);
+                kv_get(ev, "max", &s->memory.usage.failcnt);
                 kv_get(ev, "oom_kill", &s->memory.oom_kills);
         }
         if (cg_read(dir, "memory.stat", &st, true, NULL) >= 0) {
@@ -341,6 +361,31 @@ static int stats_memory(struct cg_manager *m, struct cg_stats *s, struct cx_erro
         }
         s->has_memory = true;
         return 0;
+}
+
+static void stats_cpuset(struct cg_manager *m, struct cg_stats *s)
+{
+        static const char *const names[] = {
+            "cpuset.cpu_exclusive",   "cpuset.mem_hardwall",       "cpuset.mem_exclusive",
+            "cpuset.memory_migrate",  "cpuset.memory_spread_page", "cpuset.memory_spread_slab",
+            "cpuset.memory_pressure", "cpuset.sched_load_balance",
+        };
+        uint64_t *v[] = {&s->cpuset.cpu_exclusive,      &s->cpuset.mem_hardwall,
+                         &s->cpuset.mem_exclusive,      &s->cpuset.memory_migrate,
+                         &s->cpuset.memory_spread_page, &s->cpuset.memory_spread_slab,
+                         &s->cpuset.memory_pressure,    &s->cpuset.sched_load_balance};
+        const char *dir = cg_v1_dir(m, "cpuset");
+        if (!dir || cg_read(dir, "cpuset.cpus", &s->cpuset.cpus, true, NULL) < 0)
+                return;
+        s->cpuset.cpus[strcspn(s->cpuset.cpus, "\n")] = '\0';
+        if (cg_read(dir, "cpuset.mems", &s->cpuset.mems, true, NULL) >= 0)
+                s->cpuset.mems[strcspn(s->cpuset.mems, "\n")] = '\0';
+        for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+                read_u64(dir, names[i], v[i], NULL);
+        _cleanup_free_ char *rl = NULL;
+        if (cg_read(dir, "cpuset.sched_relax_domain_level", &rl, true, NULL) >= 0)
+                s->cpuset.sched_relax_domain_level = strtoll(rl, NULL, 10);
+        s->has_cpuset = true;
 }
 
 static int stats_pids(struct cg_manager *m, struct cg_stats *s, struct cx_error **err)
@@ -369,6 +414,7 @@ int cg_stats(struct cg_manager *m, struct cg_stats *ret, struct cx_error **err)
                 cg_stats_clear(&s);
                 return r;
         }
+        stats_cpuset(m, &s);
         *ret = s;
         return 0;
 }
@@ -376,6 +422,10 @@ int cg_stats(struct cg_manager *m, struct cg_stats *ret, struct cx_error **err)
 void cg_stats_clear(struct cg_stats *s)
 {
         free(s->cpu.percpu);
+        free(s->cpu.percpu_kernel);
+        free(s->cpu.percpu_user);
+        free(s->cpuset.cpus);
+        free(s->cpuset.mems);
         strv_free(s->memory.raw);
         *s = (struct cg_stats){0};
 }

@@ -252,6 +252,48 @@ def test_events_stats(runtime, bundle):
     assert d["cpu"]["usage"]["total"] >= 0 and "raw" in d["memory"]
 
 
+def test_events_stats_shape_as_runc(runtime, bundle):
+    # runc 1.1.5's types.Stats on a v1 host: every section, memory entries with limit and
+    # failcnt always, no keys of capsa's own (an "oomKills" key made runc's events.bats
+    # `grep oom events.log` match a stats line)
+    cid, pid = created(runtime, bundle, {"memory": {"limit": 32 << 20}}, start=True)
+    r = runtime("events", "--stats", cid)
+    assert r.rc == 0, r
+    assert "oom" not in r.out.lower(), r.out
+    d = json.loads(r.out)["data"]
+    assert set(d) == {"cpu", "cpuset", "memory", "pids", "blkio", "hugetlb", "intel_rdt",
+                      "network_interfaces"}, d.keys()
+    assert set(d["memory"]) <= {"cache", "usage", "swap", "kernel", "kernelTCP", "raw"}
+    assert {"usage", "swap", "kernel", "kernelTCP"} <= set(d["memory"])
+    for e in ("usage", "swap", "kernel", "kernelTCP"):
+        assert {"limit", "failcnt"} <= set(d["memory"][e]) <= {"limit", "usage", "max",
+                                                              "failcnt"}, e
+    assert d["memory"]["usage"]["limit"] == 32 << 20
+    assert list(d["memory"]["raw"]) == sorted(d["memory"]["raw"])
+    assert {"kernel", "user"} <= set(d["cpu"]["usage"])
+    if Path("/sys/fs/cgroup/cpuset").is_dir():
+        assert d["cpuset"]["cpus"] and isinstance(d["cpuset"]["cpus"][0], int), d["cpuset"]
+    assert d["pids"] == {"current": 1} and d["network_interfaces"] is None
+
+
+def test_events_oom_of_an_exec_process(runtime, bundle):
+    # runc's events.bats "events oom": a memory hog started by exec in a running container;
+    # the stream reports the OOM kill, and no stats line says "oom"
+    cid, pid = created(runtime, bundle, {"memory": {"limit": 32 << 20, "swap": 32 << 20}},
+                       start=True)
+    ev = runtime.spawn("events", "--interval", "300ms", cid)
+    events = wait_event(ev, "stats", 10)
+    assert events, "no stats event"
+    r = runtime("exec", "-d", cid, "sh", "-c", "x=$(dd if=/dev/urandom ibs=5120k)")
+    assert r.rc == 0, r
+    events = wait_event(ev, "oom", 20)
+    assert {"type": "oom", "id": cid} in events, events
+    ev.files[0].seek(0)
+    stats = [l for l in ev.files[0].read().splitlines() if '"stats"' in l]
+    assert stats and not any("oom" in l.lower() for l in stats), stats[-1]
+    assert runtime.state(cid)["status"] == "running"
+
+
 def wait_event(p, type_, timeout):
     """Events printed so far by a spawned `events` (its stdout is a file), until one of
     type_ shows up."""
