@@ -108,6 +108,9 @@ struct cg_stats {
 int cg_stats(struct cg_manager *m, struct cg_stats *ret, struct cx_error **err);
 void cg_stats_clear(struct cg_stats *s);
 
+/* True when the OOM killer killed a process of the cgroup (v1 memory.oom_control oom_kill,
+ * v2 memory.events oom_kill): tells why a container init died during create. */
+bool cg_oom_killed(struct cg_manager *m);
 /* OOM notification: a pollable fd (v1: an eventfd on memory.oom_control; v2: inotify on
  * memory.events).  After it polls readable, cg_oom_read drains it and tells how many OOM
  * events happened since the last call. */

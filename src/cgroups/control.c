@@ -443,6 +443,23 @@ static int v2_oom_kills(const char *dir, uint64_t *ret, struct cx_error **err)
         return 0;
 }
 
+bool cg_oom_killed(struct cg_manager *m)
+{
+        _cleanup_free_ char *text = NULL;
+        uint64_t n = 0;
+        const char *dir = cg_v1_dir(m, "memory");
+        if (dir) {
+                /* oom_kill (Linux >= 4.13); under_oom for a cgroup whose OOM killer is off */
+                if (cg_read(dir, "memory.oom_control", &text, true, NULL) >= 0 &&
+                    !kv_get(text, "oom_kill", &n))
+                        kv_get(text, "under_oom", &n);
+                return n > 0;
+        }
+        if ((dir = cg_v2_dir(m)) && cg_read(dir, "memory.events", &text, true, NULL) >= 0)
+                kv_get(text, "oom_kill", &n);
+        return n > 0;
+}
+
 int cg_oom_open(struct cg_manager *m, int *ret_fd, struct cx_error **err)
 {
         const char *dir = cg_v1_dir(m, "memory");

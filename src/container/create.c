@@ -6,6 +6,7 @@
 #include "security/security.h"
 
 #include <fcntl.h>
+#include <inttypes.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
@@ -376,6 +377,23 @@ static int sync_with_init(struct create_ctx *c, struct cx_error **err)
         return 0;
 }
 
+/* An init that died during create ("connection reset", "exited unexpectedly") may have been
+ * killed by the OOM killer: say so, with the limit. */
+static void explain_oom_kill(struct create_ctx *c, struct cx_error **err)
+{
+        const struct spec_opt_i64 *limit = &c->spec->linux_.resources.memory.limit;
+        if (!c->cg || !cg_oom_killed(c->cg))
+                return;
+        if (limit->set && limit->v > 0)
+                cx_error_prefix(err,
+                                "container init was killed by its memory limit "
+                                "(linux.resources.memory.limit = %" PRId64 ")",
+                                limit->v);
+        else
+                cx_error_prefix(err, "container init was killed by the OOM killer of its "
+                                     "memory cgroup");
+}
+
 int create_container(struct create_ctx *c, const struct container_opts *o, struct cx_error **err)
 {
         *c = (struct create_ctx){.o = o,
@@ -422,8 +440,10 @@ int create_container(struct create_ctx *c, const struct container_opts *o, struc
         r = spawn(c, sv[1], err);
         close(sv[1]);
         ns_idmap_mounts_clear(&c->idmap);
-        if (r < 0 || (r = sync_with_init(c, err)) < 0)
+        if (r < 0 || (r = sync_with_init(c, err)) < 0) {
+                explain_oom_kill(c, err);
                 goto fail;
+        }
         closep(&c->console_fd);
         return 0;
 fail:

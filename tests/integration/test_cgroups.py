@@ -249,3 +249,16 @@ def test_nested_cgroups_path_gets_cpuset(runtime, bundle, parent_exists):
         assert (base / pod / "cpuset.mems").read_text().strip() != ""
     finally:
         remove_cgroups(pod)
+
+
+@pytest.mark.capsa_only
+def test_memory_limit_too_small_to_start(runtime, bundle):
+    # the init is OOM-killed before it is ready: the error says so and names the limit
+    # (it was "read from container init: Connection reset by peer" or "exited unexpectedly")
+    b = bundle()
+    b.linux["resources"] = {"memory": {"limit": 65536}}
+    r = runtime.create(b)
+    assert r.rc != 0, r
+    assert "container init was killed by its memory limit" in r.err, r
+    assert "linux.resources.memory.limit = 65536" in r.err, r
+    assert not find_cgroups(r.id)
