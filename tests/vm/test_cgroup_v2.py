@@ -184,3 +184,42 @@ def test_update_pause_resume_stats(runtime, bundle):
     data = json.loads(r.out)["data"]
     assert data["memory"]["usage"]["limit"] == 32 << 20 and data["pids"]["limit"] == 7
     assert data["cpu"]["usage"]["total"] > 0
+
+
+def own_v2():
+    line = [l for l in Path("/proc/self/cgroup").read_text().splitlines()
+            if l.startswith("0::")][0]
+    return Path("/sys/fs/cgroup") / line[3:].lstrip("/")
+
+
+def test_frozen_cgroup_refused_populated_joined(runtime, bundle):
+    # runc 1.1.5: "container's cgroup unexpectedly frozen" is an error, a populated cgroup
+    # a warning
+    name = "capsa-vm-frozen"
+    d = own_v2() / name
+    d.mkdir()
+    try:
+        (d / "cgroup.freeze").write_text("1")
+        b = bundle()
+        b.linux["cgroupsPath"] = name
+        r = runtime.create(b)
+        assert r.rc != 0 and "container's cgroup unexpectedly frozen" in r.err, r
+        assert f"{d}/cgroup.freeze is 1" in r.err and d.is_dir(), r
+        (d / "cgroup.freeze").write_text("0")
+        cid1, pid1, d1 = created(runtime, bundle)
+        b = bundle()
+        b.process["args"] = [CHECKER, "sleep", "30"]
+        b.linux["cgroupsPath"] = str(d1.relative_to(own_v2()))
+        r = runtime.create(b)
+        assert r.rc == 0 and "container's cgroup is not empty: 1 process(es)" in r.err, r
+        assert runtime("delete", "--force", r.id).rc == 0
+    finally:
+        d.rmdir()
+
+
+def test_memory_limit_too_small_to_start(runtime, bundle):
+    b = bundle()
+    b.linux["resources"] = {"memory": {"limit": 65536}}
+    r = runtime.create(b)
+    assert r.rc != 0 and "linux.resources.memory.limit = 65536" in r.err, r
+    assert "killed by its memory limit" in r.err, r
