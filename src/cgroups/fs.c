@@ -96,7 +96,9 @@ int cg_parse_pids(const char *text, pid_t **ret, size_t *ret_n)
                 char *end;
                 errno = 0;
                 long p = strtol(s, &end, 10);
-                if (end == s || errno || p <= 0 || (*end && *end != '\n')) {
+                /* 0: a process outside the reader's pid namespace (kept: the cgroup is not
+                 * empty; never signalled) */
+                if (end == s || errno || p < 0 || (*end && *end != '\n')) {
                         free(v);
                         return -EINVAL;
                 }
@@ -296,6 +298,11 @@ int cg_common_pids(struct cg_manager *m, pid_t **ret, size_t *ret_n, struct cx_e
                 free(v);
                 return r;
         }
+        size_t k = 0; /* only the processes this pid namespace can name */
+        for (size_t i = 0; i < n; i++)
+                if (v[i] > 0)
+                        v[k++] = v[i];
+        n = k;
         *ret = v;
         *ret_n = n;
         return 0;
@@ -304,7 +311,7 @@ int cg_common_pids(struct cg_manager *m, pid_t **ret, size_t *ret_n, struct cx_e
 static int signal_pids(const pid_t *v, size_t n, int sig, struct cx_error **err)
 {
         for (size_t i = 0; i < n; i++)
-                if (kill(v[i], sig) < 0 && errno != ESRCH)
+                if (v[i] > 0 && kill(v[i], sig) < 0 && errno != ESRCH) /* kill(0) = our group */
                         return cx_error_set(err, errno, "kill %d with signal %d", (int)v[i], sig);
         return 0;
 }

@@ -37,22 +37,6 @@ static bool is_mount_flag(const char *o)
         return str_has_prefix(o, "release_agent=");
 }
 
-/* Undoes mountinfo's octal escapes (\040 for space, ...) in place. */
-static void unescape(char *s)
-{
-        char *w = s;
-        for (char *r = s; *r; r++) {
-                if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
-                    r[3] >= '0' && r[3] <= '7') {
-                        *w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
-                        r += 3;
-                } else {
-                        *w++ = *r;
-                }
-        }
-        *w = '\0';
-}
-
 static char **split(const char *s, char sep)
 {
         char **v = NULL;
@@ -107,8 +91,8 @@ int cg_parse_mountinfo_line(const char *line, struct cg_mount *ret)
         if (sscanf(f[2], "%u:%u", &maj, &min) != 2)
                 return -EINVAL;
         struct cg_mount m = {.v2 = v2, .dev_major = maj, .dev_minor = min};
-        unescape(f[3]);
-        unescape(f[4]);
+        str_unescape_octal(f[3]);
+        str_unescape_octal(f[4]);
         m.root = xstrdup(f[3]);
         m.mount_point = xstrdup(f[4]);
         if (!v2) {

@@ -54,6 +54,8 @@ static int validate(struct create_ctx *c, struct cx_error **err)
                 return r;
         if ((r = ns_sysctl_validate(s, err)) < 0)
                 return r;
+        if ((r = ns_rootfs_validate(s, err)) < 0)
+                return r;
         if ((r = ns_idmap_validate(s, c->rootfs_idmap, err)) < 0)
                 return r;
         if ((r = sec_caps_check(&s->process.caps, err)) < 0)
@@ -171,6 +173,9 @@ static int prepare(struct create_ctx *c, struct cx_error **err)
         /* The config as created: exec takes its defaults from it, delete its poststop hooks. */
         if ((r = write_file_atomic_at(c->dir.fd, "config.json", c->raw, strlen(c->raw), err)) < 0)
                 return r;
+        if ((r = ns_mnt_ns_inode(&c->caller_mnt_ns, err)) < 0 ||
+            (r = container_host_mounts_record(&c->dir, s, err)) < 0)
+                return r;
         if (mkfifoat(c->dir.fd, "exec.fifo", 0600) < 0)
                 return cx_error_set(err, errno, "create exec.fifo in `%s/%s`", c->o->root,
                                     c->o->id);
@@ -231,6 +236,7 @@ static _Noreturn void child_run_init(struct create_ctx *c, int child_fd, uint32_
             .idmap = &c->idmap,
             .no_cgroup = !c->cg,
             .user_maps = geteuid() != 0 && (new_ns & CLONE_NEWUSER),
+            .caller_mnt_ns = c->caller_mnt_ns,
         };
         init_main(&a);
 }
@@ -248,14 +254,15 @@ static int spawn(struct create_ctx *c, int child_fd, struct cx_error **err)
         for (int t = 0; t < SPEC_NS_MAX; t++)
                 join |= fds[t] >= 0;
         uint32_t new_ns = new_namespaces(l);
+        unsigned long flags = (new_ns & ~(CLONE_NEWTIME | CLONE_NEWCGROUP)) | SIGCHLD;
+        bool joined = false;
+        pid_t pid = -1;
         /* The time namespace is unshared here, so that the init is born in it; the cgroup
          * namespace by the init once it sits in its cgroup. */
         if ((new_ns & CLONE_NEWTIME) && (r = ns_time_prepare(l, err)) < 0)
                 goto out;
-        unsigned long flags = (new_ns & ~(CLONE_NEWTIME | CLONE_NEWCGROUP)) | SIGCHLD;
 
-        bool joined = false;
-        pid_t pid = join ? raw_clone(SIGCHLD) : clone_into(flags, c->join.v2_fd, &joined);
+        pid = join ? raw_clone(SIGCHLD) : clone_into(flags, c->join.v2_fd, &joined);
         if (pid < 0) {
                 r = cx_error_set(err, errno, "clone the container init");
                 goto out;
@@ -458,6 +465,11 @@ void create_abort(struct create_ctx *c)
                 while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
                         ;
                 c->pid = 0;
+        }
+        if (c->dir_created) {
+                _cleanup_error_ struct cx_error *e = NULL;
+                if (container_host_mounts_undo(&c->dir, c->spec->root.path, &e) < 0)
+                        log_warn("%s", e->msg);
         }
         if (c->cg_created) {
                 _cleanup_error_ struct cx_error *e = NULL;

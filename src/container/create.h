@@ -26,6 +26,7 @@ struct create_ctx {
         bool rootfs_idmap;               /* a tenant's rootfs: mounted idmapped */
         struct ns_idmap_mounts idmap;    /* idmapped clones; the init inherits them */
         int tenant_lock;                 /* ROOT/tenants.lock, held until the state exists */
+        uint64_t caller_mnt_ns;          /* our mount namespace, which the init never re-roots */
 };
 
 /* Everything up to a created container whose init waits on exec.fifo.  On failure every trace

@@ -56,47 +56,47 @@ static void exec_ctx_clear(struct exec_ctx *x)
 }
 
 /* Reads the state and the stored config; refuses stopped (and paused) containers. */
-static int exec_load(struct exec_ctx *x, struct cx_error **err)
+static int exec_load_locked(struct exec_ctx *x, struct state_dir *d, struct cx_error **err)
 {
         const struct container_exec_opts *o = x->o;
-        struct state_dir d;
-        int r = state_dir_open(o->root, o->id, &d, err);
+        int r = state_read(d, &x->st, err);
         if (r < 0)
                 return r;
-        if ((r = state_read(&d, &x->st, err)) < 0)
-                goto out;
-        enum state_status s = state_status_get(&d, &x->st);
-        if (s == STATE_STOPPED || s == STATE_CREATING) {
-                r = cx_error_msg(err, EINVAL, "cannot exec in container `%s`: it is %s", o->id,
-                                 state_status_name(s));
-                goto out;
-        }
-        if (s == STATE_PAUSED && !o->ignore_paused) {
-                r = cx_error_msg(err, EINVAL,
-                                 "cannot exec in container `%s`: it is paused (use "
-                                 "--ignore-paused to override)",
-                                 o->id);
-                goto out;
-        }
+        enum state_status s = state_status_get(d, &x->st);
+        if (s == STATE_STOPPED || s == STATE_CREATING)
+                return cx_error_msg(err, EINVAL, "cannot exec in container `%s`: it is %s", o->id,
+                                    state_status_name(s));
+        if (s == STATE_PAUSED && !o->ignore_paused)
+                return cx_error_msg(err, EINVAL,
+                                    "cannot exec in container `%s`: it is paused (use "
+                                    "--ignore-paused to override)",
+                                    o->id);
         _cleanup_free_ char *cfg = NULL;
         size_t len = 0;
-        if ((r = read_file_at(d.fd, "config.json", &cfg, &len, err)) < 0) {
-                r = cx_error_prefix(err, "container `%s`", o->id);
-                goto out;
-        }
+        if ((r = read_file_at(d->fd, "config.json", &cfg, &len, err)) < 0)
+                return cx_error_prefix(err, "container `%s`", o->id);
         if ((r = spec_parse(cfg, len, "config.json", x->st.bundle, &x->spec, err)) < 0)
-                goto out;
+                return r;
         if (x->st.cgroup_dirs && x->st.cgroup_dirs[0]) {
-                r = cg_manager_load(x->st.cgroup_driver, x->st.cgroup_dirs, &x->cg, err);
-                if (r >= 0) /* exec --cgroup */
-                        r = cg_manager_narrow(x->cg, o->cgroups, err);
-        } else if (o->cgroups) {
-                r = cx_error_msg(err, EOPNOTSUPP,
-                                 "exec --cgroup: container `%s` has no cgroup of its own "
-                                 "(rootless)",
-                                 o->id);
+                if ((r = cg_manager_load(x->st.cgroup_driver, x->st.cgroup_dirs, &x->cg, err)) < 0)
+                        return r;
+                return cg_manager_narrow(x->cg, o->cgroups, err); /* exec --cgroup */
         }
-out:
+        if (o->cgroups)
+                return cx_error_msg(err, EOPNOTSUPP,
+                                    "exec --cgroup: container `%s` has no cgroup of its own "
+                                    "(rootless)",
+                                    o->id);
+        return 0;
+}
+
+static int exec_load(struct exec_ctx *x, struct cx_error **err)
+{
+        struct state_dir d;
+        int r = state_dir_open(x->o->root, x->o->id, &d, err);
+        if (r < 0)
+                return r;
+        r = exec_load_locked(x, &d, err);
         state_dir_close(&d);
         return r;
 }
@@ -502,7 +502,7 @@ int container_exec(const struct container_exec_opts *o, int *ret_status, struct 
                 x.ns_fds[t] = -1;
         sigset_t old, set;
         console_block_signals(&old, &set);
-        _cleanup_close_ int master = -1;
+        _cleanup_close_ int master = -1, sfd = -1;
         pid_t pid = 0;
         int r;
         if ((r = exec_load(&x, err)) < 0 || (r = exec_build_process(&x, err)) < 0 ||
@@ -517,7 +517,7 @@ int container_exec(const struct container_exec_opts *o, int *ret_status, struct 
         *ret_status = 0;
         if (o->detach)
                 goto out;
-        _cleanup_close_ int sfd = signalfd(-1, &set, SFD_CLOEXEC);
+        sfd = signalfd(-1, &set, SFD_CLOEXEC);
         if (sfd < 0) {
                 r = cx_error_set(err, errno, "signalfd");
                 goto out;
@@ -534,6 +534,7 @@ int container_pids(const char *root, const char *id, pid_t **ret, size_t *ret_n,
 {
         struct state_dir d;
         struct state st = {0};
+        struct cg_manager *cg = NULL;
         int r = state_dir_open(root, id, &d, err);
         if (r < 0)
                 return r;
@@ -545,7 +546,6 @@ int container_pids(const char *root, const char *id, pid_t **ret, size_t *ret_n,
                 r = container_pidns_pids(&st, ret, ret_n, err);
                 goto out;
         }
-        struct cg_manager *cg = NULL;
         if ((r = cg_manager_load(st.cgroup_driver, st.cgroup_dirs, &cg, err)) >= 0)
                 r = cg_pids(cg, ret, ret_n, err);
         cg_manager_free(cg);

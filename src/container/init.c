@@ -58,6 +58,8 @@ static int setup_filesystem(const struct init_args *a, struct cx_error **err)
         const struct spec *s = a->spec;
         struct ns_rootfs_opts ro = {
             .no_pivot = a->opts->no_pivot,
+            .shared_mnt_ns = !(a->new_ns & CLONE_NEWNS),
+            .caller_mnt_ns = a->caller_mnt_ns,
             .cgroups = a->cgroups,
             .n_cgroups = a->n_cgroups,
             .cgroup_ns = a->new_ns & CLONE_NEWCGROUP,

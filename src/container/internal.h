@@ -49,8 +49,9 @@ struct init_args {
         uint32_t new_ns;        /* CLONE_NEW* flags of namespaces created (not joined) */
         bool has_runtime_hooks; /* prestart or createRuntime hooks exist */
         const struct ns_idmap_mounts *idmap; /* detached idmapped mounts to attach */
-        bool no_cgroup; /* rootless without cgroup permission: the caller's cgroup */
-        bool user_maps; /* an unprivileged parent (or newuidmap) writes our id maps */
+        bool no_cgroup;         /* rootless without cgroup permission: the caller's cgroup */
+        bool user_maps;         /* an unprivileged parent (or newuidmap) writes our id maps */
+        uint64_t caller_mnt_ns; /* the runtime's mount namespace: never re-rooted */
 };
 /* Runs in the cloned init; never returns. */
 _Noreturn void init_main(const struct init_args *a);
@@ -98,6 +99,12 @@ int container_pidns_pids(const struct state *st, pid_t **ret, size_t *ret_n, str
 int container_pidns_kill(const struct state *st, int sig, struct cx_error **err);
 /* The user name of uid from /etc/passwd (the `list` OWNER column, as runc), or "#UID". */
 char *container_owner_name(uid_t uid);
+
+/* ---- mounts left in a shared mount namespace (hostmounts.c) ------------------------------ */
+/* Before the init exists: records what is already beneath root.path (when the container has no
+ * mount namespace of its own).  undo unmounts the rest; both are no-ops otherwise. */
+int container_host_mounts_record(struct state_dir *d, const struct spec *s, struct cx_error **err);
+int container_host_mounts_undo(struct state_dir *d, const char *rootfs, struct cx_error **err);
 
 /* ---- shared by the lifecycle operations -------------------------------------------------- */
 /* Kills what remains, removes the cgroup and the state directory, runs poststop hooks. */

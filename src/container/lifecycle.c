@@ -50,43 +50,48 @@ void container_close(struct container_handle *h)
         state_dir_close(&h->dir);
 }
 
+static void run_poststart(const struct container_handle *h, const char *exe)
+{
+        _cleanup_free_ char *cfg = NULL;
+        if (read_file_at(h->dir.fd, "config.json", &cfg, NULL, NULL) < 0 ||
+            !strstr(cfg, "poststart"))
+                return;
+        struct spec *s = NULL;
+        if (spec_parse(cfg, strlen(cfg), "config.json", h->st.bundle, &s, NULL) < 0)
+                return;
+        proc_wait_exec(h->st.pid, exe); /* poststart: after the user process */
+        _cleanup_free_ char *json = state_oci_json(&h->st, STATE_RUNNING);
+        _cleanup_error_ struct cx_error *e = NULL;
+        if (hooks_run(&s->hooks, SPEC_HOOK_POSTSTART, json, &e) < 0)
+                log_warn("%s", e->msg); /* poststart failures only warn */
+        spec_free(s);
+}
+
+static int start_created(struct container_handle *h, const char *id, struct cx_error **err)
+{
+        if (h->status != STATE_CREATED)
+                return cx_error_msg(err, EINVAL,
+                                    "cannot start container `%s`: it is %s, not created", id,
+                                    state_status_name(h->status));
+        _cleanup_close_ int fifo =
+            openat(h->dir.fd, "exec.fifo", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+        if (fifo < 0)
+                return cx_error_set(err, errno, "cannot start container `%s`: open exec.fifo", id);
+        _cleanup_free_ char *exe = proc_exe(h->st.pid);
+        if (write(fifo, "0", 1) != 1)
+                return cx_error_set(err, errno, "cannot start container `%s`: write exec.fifo", id);
+        unlinkat(h->dir.fd, "exec.fifo", 0);
+        run_poststart(h, exe);
+        return 0;
+}
+
 int container_start(const char *root, const char *id, struct cx_error **err)
 {
         struct container_handle h;
         int r = container_open(root, id, &h, err);
         if (r < 0)
                 return r;
-        if (h.status != STATE_CREATED) {
-                r = cx_error_msg(err, EINVAL, "cannot start container `%s`: it is %s, not created",
-                                 id, state_status_name(h.status));
-                goto out;
-        }
-        _cleanup_close_ int fifo = openat(h.dir.fd, "exec.fifo", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-        if (fifo < 0) {
-                r = cx_error_set(err, errno, "cannot start container `%s`: open exec.fifo", id);
-                goto out;
-        }
-        _cleanup_free_ char *exe = proc_exe(h.st.pid);
-        if (write(fifo, "0", 1) != 1) {
-                r = cx_error_set(err, errno, "cannot start container `%s`: write exec.fifo", id);
-                goto out;
-        }
-        unlinkat(h.dir.fd, "exec.fifo", 0);
-        _cleanup_free_ char *cfg = NULL;
-        if (read_file_at(h.dir.fd, "config.json", &cfg, NULL, NULL) == 0 &&
-            strstr(cfg, "poststart")) {
-                struct spec *s = NULL;
-                if (spec_parse(cfg, strlen(cfg), "config.json", h.st.bundle, &s, NULL) == 0) {
-                        proc_wait_exec(h.st.pid, exe); /* poststart: after the user process */
-                        _cleanup_free_ char *json = state_oci_json(&h.st, STATE_RUNNING);
-                        _cleanup_error_ struct cx_error *e = NULL;
-                        if (hooks_run(&s->hooks, SPEC_HOOK_POSTSTART, json, &e) < 0)
-                                log_warn("%s", e->msg); /* poststart failures only warn */
-                        spec_free(s);
-                }
-        }
-        r = 0;
-out:
+        r = start_created(&h, id, err);
         container_close(&h);
         return r;
 }
@@ -161,6 +166,9 @@ int container_destroy(struct state_dir *d, const struct state *st, struct cx_err
                 if (r < 0)
                         return r;
         }
+        int r = container_host_mounts_undo(d, st->rootfs, err);
+        if (r < 0)
+                return r;
         run_poststop(d, st);
         return state_dir_remove(d, err);
 }

@@ -50,53 +50,57 @@ static int start_own(struct create_ctx *c, struct cx_error **err)
         return 0;
 }
 
+/* Waits for the started container, forwarding signals (and the terminal), then deletes it
+ * unless --keep.  Returns its exit status, or 128+N when killed by signal N. */
+static int wait_and_delete(struct create_ctx *c, const struct container_opts *o, int sfd,
+                           int master)
+{
+        /* Other commands (state, kill, exec...) must work while we wait. */
+        flock(c->dir.fd, LOCK_UN);
+        int status = console_wait(c->pid, sfd, master);
+        c->st.pid = c->pid; /* reaped: the state now reads as stopped */
+        struct stat dst;
+        flock(c->dir.fd, LOCK_EX);
+        bool gone = fstat(c->dir.fd, &dst) < 0 || dst.st_nlink == 0; /* deleted meanwhile */
+        if (!o->keep && !gone) {
+                _cleanup_error_ struct cx_error *e = NULL;
+                if (container_destroy(&c->dir, &c->st, &e) < 0)
+                        log_warn("%s", e->msg);
+        }
+        return status;
+}
+
+static int run_blocked(const struct container_opts *o, const sigset_t *set, int *ret_status,
+                       struct cx_error **err)
+{
+        struct container_opts fg = *o;
+        fg.own_console = !o->detach; /* a terminal without --console-socket: proxy it */
+        struct create_ctx c;
+        _cleanup_close_ int master = -1, sfd = -1;
+        int r = create_container(&c, &fg, err);
+        if (r < 0)
+                return r;
+        if ((c.console_peer >= 0 && (r = console_recv_master(c.console_peer, &master, err)) < 0) ||
+            (r = start_own(&c, err)) < 0) {
+                create_abort(&c);
+                return r;
+        }
+        if (!o->detach && (sfd = signalfd(-1, set, SFD_CLOEXEC)) < 0) {
+                r = cx_error_set(err, errno, "signalfd");
+                create_abort(&c);
+                return r;
+        }
+        *ret_status = o->detach ? 0 : wait_and_delete(&c, o, sfd, master);
+        create_ctx_clear(&c);
+        return 0;
+}
+
 int container_run(const struct container_opts *o, int *ret_status, struct cx_error **err)
 {
         sigset_t old, set;
         if (!o->detach)
                 console_block_signals(&old, &set);
-        struct container_opts fg = *o;
-        fg.own_console = !o->detach; /* a terminal without --console-socket: proxy it */
-        struct create_ctx c;
-        _cleanup_close_ int master = -1;
-        int r = create_container(&c, &fg, err);
-        if (r < 0)
-                goto out;
-        if (c.console_peer >= 0 && (r = console_recv_master(c.console_peer, &master, err)) < 0) {
-                create_abort(&c);
-                goto out;
-        }
-        if ((r = start_own(&c, err)) < 0) {
-                create_abort(&c);
-                goto out;
-        }
-        if (o->detach) {
-                create_ctx_clear(&c);
-                *ret_status = 0;
-                return 0;
-        }
-        int sfd = signalfd(-1, &set, SFD_CLOEXEC);
-        if (sfd < 0) {
-                r = cx_error_set(err, errno, "signalfd");
-                create_abort(&c);
-                goto out;
-        }
-        /* Other commands (state, kill, exec...) must work while we wait. */
-        flock(c.dir.fd, LOCK_UN);
-        *ret_status = console_wait(c.pid, sfd, master);
-        close(sfd);
-        c.st.pid = c.pid; /* reaped: the state now reads as stopped */
-        struct stat dst;
-        flock(c.dir.fd, LOCK_EX);
-        bool gone = fstat(c.dir.fd, &dst) < 0 || dst.st_nlink == 0; /* deleted meanwhile */
-        if (!o->keep && !gone) {
-                _cleanup_error_ struct cx_error *e = NULL;
-                if (container_destroy(&c.dir, &c.st, &e) < 0)
-                        log_warn("%s", e->msg);
-        }
-        create_ctx_clear(&c);
-        r = 0;
-out:
+        int r = run_blocked(o, &set, ret_status, err);
         if (!o->detach)
                 sigprocmask(SIG_SETMASK, &old, NULL);
         return r;

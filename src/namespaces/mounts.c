@@ -200,6 +200,23 @@ static int mount_dispatch(struct ns_ctx *c, size_t idx, const struct spec_mount 
         return r;
 }
 
+/* In a shared mount namespace a mount may only land strictly beneath the root. */
+static int refuse_root_target(const struct ns_ctx *c, const char *dest, struct cx_error **err)
+{
+        _cleanup_close_ int fd = -1;
+        struct stat a, b;
+        if (ns_resolve_in_root(c->rootfd, dest, NS_CREATE_NONE, &fd, NULL) < 0)
+                return 0; /* missing: it will be created beneath the root */
+        if (fstat(fd, &a) < 0 || fstat(c->rootfd, &b) < 0)
+                return cx_error_set(err, errno, "stat `%s`", dest);
+        if (a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+                return cx_error_msg(err, EINVAL,
+                                    "the destination is the container's root itself, which "
+                                    "cannot be mounted over without a mount namespace of its "
+                                    "own");
+        return 0;
+}
+
 int ns_mount_entry(struct ns_ctx *c, size_t idx, struct cx_error **err)
 {
         const struct spec_mount *m = &c->spec->mounts[idx];
@@ -232,6 +249,8 @@ int ns_mount_entry(struct ns_ctx *c, size_t idx, struct cx_error **err)
                 return cx_error_msg(err, EINVAL, "mounts[%zu].source: required for a bind mount",
                                     idx);
 
+        if (c->opts->shared_mnt_ns && (r = refuse_root_target(c, m->destination, err)) < 0)
+                return cx_error_prefix(err, "mounts[%zu].destination `%s`", idx, m->destination);
         r = mount_dispatch(c, idx, m, &mo, err);
         if (r < 0)
                 return cx_error_prefix(err, "mount `%s` to rootfs at `%s`",

@@ -65,9 +65,29 @@ int ns_join(int fds[SPEC_NS_MAX], struct cx_error **err);
  * child starts in the new time namespace. */
 int ns_time_prepare(const struct spec_linux *l, struct cx_error **err);
 
+/* A config without a mount namespace of its own (none, or one joined by path) shares an
+ * existing one; see ns_rootfs_opts.shared_mnt_ns. */
+bool ns_shares_mount_ns(const struct spec_linux *l);
+/* Refuses, before anything is made, what cannot be done without a mount namespace of its own
+ * (root.readonly, linux.rootfsPropagation, maskedPaths, readonlyPaths: as runc, they would
+ * remount or mount over the shared namespace). */
+int ns_rootfs_validate(const struct spec *s, struct cx_error **err);
+/* Mount ids of the mounts at or beneath root in the current mount namespace (hostmounts.c). */
+int ns_mounts_beneath(const char *root, uint64_t **ret_ids, size_t *ret_n, struct cx_error **err);
+/* Detaches every mount strictly beneath root that is not in keep, the newest first. */
+int ns_unmount_beneath(const char *root, const uint64_t *keep, size_t n_keep,
+                       struct cx_error **err);
+/* The inode of /proc/self/ns/mnt. */
+int ns_mnt_ns_inode(uint64_t *ret, struct cx_error **err);
+
 /* ---- init side --------------------------------------------------------------------------- */
 struct ns_rootfs_opts {
-        bool no_pivot;                      /* chroot instead of pivot_root (--no-pivot) */
+        bool no_pivot; /* chroot instead of pivot_root (--no-pivot) */
+        /* The init did not create its mount namespace (none in the config, or one joined by
+         * path): no pivot_root, no propagation change, nothing mounted at or above root.path;
+         * mounts strictly beneath it, then chroot. */
+        bool shared_mnt_ns;
+        uint64_t caller_mnt_ns; /* inode of the runtime's own mount namespace (a second check) */
         const struct cg_hierarchy *cgroups; /* for mounts of type "cgroup"/"cgroup2" */
         size_t n_cgroups;
         bool cgroup_ns; /* a new cgroup namespace was created */

@@ -5,7 +5,11 @@
  *   root.path bind-mounted onto itself, opened O_PATH: every target is resolved from it;
  *   `mounts` in order; /dev nodes and symlinks unless /dev is a bind mount; linux.devices;
  *   pivot_root (or MS_MOVE + chroot); linux.sysctl (before /proc/sys turns read-only);
- *   maskedPaths; readonlyPaths; a read-only /dev; root.readonly; rootfsPropagation on /. */
+ *   maskedPaths; readonlyPaths; a read-only /dev; root.readonly; rootfsPropagation on /.
+ *
+ * Without a mount namespace of its own (shared_mnt_ns) only the steps that stay strictly
+ * beneath root.path run: `mounts`, /dev, linux.devices, chroot, sysctl, a read-only /dev.
+ * Nothing there may re-root, move or remount the namespace the container shares. */
 #include "namespaces/ns-internal.h"
 
 #include <fcntl.h>
@@ -30,8 +34,55 @@ static int parent_mount_private(const char *path, struct cx_error **err)
         }
 }
 
+bool ns_shares_mount_ns(const struct spec_linux *l)
+{
+        const struct spec_namespace *m = &l->ns[SPEC_NS_MOUNT];
+        return !m->present || m->path;
+}
+
+static bool strv_empty(char *const *v)
+{
+        return !v || !v[0];
+}
+
+int ns_rootfs_validate(const struct spec *s, struct cx_error **err)
+{
+        const struct spec_linux *l = &s->linux_;
+        if (!ns_shares_mount_ns(l))
+                return 0;
+        const char *what = s->root.readonly                 ? "root.readonly"
+                           : l->rootfs_propagation          ? "linux.rootfsPropagation"
+                           : !strv_empty(l->masked_paths)   ? "linux.maskedPaths"
+                           : !strv_empty(l->readonly_paths) ? "linux.readonlyPaths"
+                                                            : NULL;
+        if (!what)
+                return 0;
+        return cx_error_msg(err, EINVAL,
+                            "%s: needs a mount namespace of its own (linux.namespaces has no new "
+                            "mount namespace, and capsa does not remount the namespace it "
+                            "shares)",
+                            what);
+}
+
+/* The last line of defence: nothing re-roots or changes / in the runtime's own namespace. */
+static int check_own_mnt_ns(const struct ns_rootfs_opts *o, struct cx_error **err)
+{
+        uint64_t ino;
+        int r = ns_mnt_ns_inode(&ino, err);
+        if (r < 0)
+                return r;
+        if (o->shared_mnt_ns || (o->caller_mnt_ns && ino == o->caller_mnt_ns))
+                return cx_error_msg(err, EPERM,
+                                    "refusing to change the root of a mount namespace the "
+                                    "container does not own");
+        return 0;
+}
+
 static int prepare_root(const struct spec *s, const struct ns_rootfs_opts *o, struct cx_error **err)
 {
+        int r = check_own_mnt_ns(o, err);
+        if (r < 0)
+                return r;
         unsigned long prop = s->linux_.rootfs_propagation;
         if (!prop)
                 prop = MS_SLAVE | MS_REC;
@@ -39,7 +90,7 @@ static int prepare_root(const struct spec *s, const struct ns_rootfs_opts *o, st
                 return cx_error_set(err, errno, "set the propagation of /");
         /* with everything slave or private no mount is shared: nothing more to do */
         if (!((prop & MS_REC) && (prop & (MS_SLAVE | MS_PRIVATE)))) {
-                int r = parent_mount_private(s->root.path, err);
+                r = parent_mount_private(s->root.path, err);
                 if (r < 0)
                         return r;
         }
@@ -87,6 +138,28 @@ static int enter_chroot(int rootfd, struct cx_error **err)
         if (chdir("/") < 0)
                 return cx_error_set(err, errno, "chdir /");
         return 0;
+}
+
+/* In a shared namespace: only this process changes its root; nothing is moved. */
+static int enter_chroot_shared(int rootfd, struct cx_error **err)
+{
+        if (fchdir(rootfd) < 0)
+                return cx_error_set(err, errno, "chdir to the rootfs");
+        if (chroot(".") < 0)
+                return cx_error_set(err, errno, "chroot");
+        if (chdir("/") < 0)
+                return cx_error_set(err, errno, "chdir /");
+        return 0;
+}
+
+static int enter_root(const struct ns_rootfs_opts *o, int rootfd, struct cx_error **err)
+{
+        if (o->shared_mnt_ns)
+                return enter_chroot_shared(rootfd, err);
+        int r = check_own_mnt_ns(o, err);
+        if (r < 0)
+                return r;
+        return o->no_pivot ? enter_chroot(rootfd, err) : enter_pivot(rootfd, err);
 }
 
 static int build_tree(struct ns_ctx *c, struct cx_error **err)
@@ -150,7 +223,10 @@ int ns_rootfs_setup(const struct spec *s, const struct ns_rootfs_opts *o, struct
 
         if (!s->root.path || s->root.path[0] != '/')
                 return cx_error_msg(err, EINVAL, "root.path: must be an absolute path");
-        int r = prepare_root(s, o, err);
+        if (o->shared_mnt_ns && o->idmap && o->idmap->rootfs_fd >= 0)
+                return cx_error_msg(err, EINVAL,
+                                    "an idmapped rootfs needs a mount namespace of its own");
+        int r = o->shared_mnt_ns ? ns_rootfs_validate(s, err) : prepare_root(s, o, err);
         if (r < 0)
                 return cx_error_prefix(err, "prepare rootfs");
         _cleanup_close_ int rootfd = open(s->root.path, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -163,7 +239,7 @@ int ns_rootfs_setup(const struct spec *s, const struct ns_rootfs_opts *o, struct
                 return r;
         if (o->before_pivot && (r = o->before_pivot(o->userdata, err)) < 0)
                 return r;
-        r = o->no_pivot ? enter_chroot(rootfd, err) : enter_pivot(rootfd, err);
+        r = enter_root(o, rootfd, err);
         if (r < 0)
                 return cx_error_prefix(err, "enter rootfs `%s`", s->root.path);
         return finish(&c, err);

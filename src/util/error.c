@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-static char *vformat(const char *fmt, va_list ap)
+static _printf_(1, 0) char *vformat(const char *fmt, va_list ap)
 {
         char *s = NULL;
         if (vasprintf(&s, fmt, ap) < 0)
@@ -11,8 +11,8 @@ static char *vformat(const char *fmt, va_list ap)
         return s;
 }
 
-static int error_new(struct cx_error **err, int code, bool with_strerror, const char *fmt,
-                     va_list ap)
+static _printf_(4, 0) int error_new(struct cx_error **err, int code, bool with_strerror,
+                                    const char *fmt, va_list ap)
 {
         int ret = code > 0 ? -code : -EINVAL;
         if (!err || *err)

@@ -109,6 +109,8 @@ int rm_rf_at(int dirfd, const char *name);
 
 /* ---- strings & numbers ------------------------------------------------------------------- */
 bool str_has_prefix(const char *s, const char *prefix);
+/* Undoes the octal escapes of /proc/self/mountinfo (\\040 for a space, ...) in place. */
+void str_unescape_octal(char *s);
 int parse_u64(const char *s, uint64_t *ret);
 int parse_i64(const char *s, int64_t *ret);
 /* Converts an errno-ish negative result to a process exit code. */
