@@ -57,6 +57,10 @@ int proc_setup_terminal(const struct spec_process *p, int console_fd, struct cx_
         _cleanup_close_ int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
         if (slave < 0)
                 return cx_error_set(err, errno, "open pty peer");
+        /* the terminal belongs to the process's user, as runc (the group stays devpts's) */
+        if (fchown(slave, p->user.uid, (gid_t)-1) < 0)
+                return cx_error_set(err, errno, "chown the terminal to uid %u",
+                                    (unsigned)p->user.uid);
         if (p->console_size.set) {
                 struct winsize ws = {.ws_row = p->console_size.height,
                                      .ws_col = p->console_size.width};
@@ -173,10 +177,11 @@ void proc_wait_exec(pid_t pid, const char *exe_before)
 {
         if (!exe_before)
                 return;
-        for (;;) {
+        /* bounded: a user process that is the runtime's own binary never changes exe */
+        for (int i = 0; i < 10000; i++) {
                 _cleanup_free_ char *now = proc_exe(pid);
                 if (!now || strcmp(now, exe_before) != 0)
                         return; /* exec'd, or gone */
-                usleep(1000);
+                usleep(i < 100 ? 100 : 1000);
         }
 }

@@ -351,6 +351,7 @@ static _Noreturn void exec_helper(struct exec_ctx *x, int sync_fd)
 {
         sigset_t none;
         sigemptyset(&none);
+        signals_reset_default();
         sigprocmask(SIG_SETMASK, &none, NULL);
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         struct cx_error *e = NULL;

@@ -49,8 +49,8 @@ static int hook_run_one(const struct spec_hook *h, const char *kind, size_t idx,
         if (pid == 0) {
                 dup2(pipefd[0], STDIN_FILENO);
                 char *const default_args[] = {h->path, NULL};
-                execve(h->path, h->args ? h->args : default_args,
-                       h->env ? h->env : (char *[]){NULL});
+                /* without env, the runtime's own environment (as runc and crun) */
+                execve(h->path, h->args ? h->args : default_args, h->env ? h->env : environ);
                 fprintf(stderr, "capsa: %s hook `%s`: exec: %s\n", kind, h->path, strerror(errno));
                 _exit(127);
         }
@@ -87,4 +87,13 @@ int hooks_run(const struct spec_hooks *h, enum spec_hook_kind kind, const char *
                         return r;
         }
         return 0;
+}
+
+void hooks_run_warn(const struct spec_hooks *h, enum spec_hook_kind kind, const char *state_json)
+{
+        for (size_t i = 0; i < h->n[kind]; i++) {
+                _cleanup_error_ struct cx_error *e = NULL;
+                if (hook_run_one(&h->v[kind][i], spec_hook_kind_names[kind], i, state_json, &e) < 0)
+                        log_warn("%s", e->msg);
+        }
 }

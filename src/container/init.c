@@ -47,6 +47,10 @@ static int init_hooks_round_trip(void *userdata, struct cx_error **err)
         const struct spec_hooks *h = &a->spec->hooks;
         if (h->n[SPEC_HOOK_CREATE_CONTAINER] == 0)
                 return 0;
+        /* as runc: the hooks run from the rootfs, so their relative paths are inside it */
+        if (chdir(a->spec->root.path) < 0)
+                return cx_error_set(err, errno, "createContainer hooks: chdir to `%s`",
+                                    a->spec->root.path);
         json = xasprintf("{\"ociVersion\":\"1.2.0\",\"id\":\"%s\",\"status\":\"creating\","
                          "\"pid\":%d,\"bundle\":\"%s\"}",
                          a->opts->id, (int)getpid(), a->spec->bundle);
@@ -184,6 +188,7 @@ void init_main(const struct init_args *a)
 
         sigset_t none;
         sigemptyset(&none);
+        signals_reset_default();
         sigprocmask(SIG_SETMASK, &none, NULL); /* `run` blocks signals to forward them */
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         /* not ptrace-able nor readable through /proc until execve (CVE-2016-9962).  An

@@ -87,7 +87,9 @@ int proc_finalize_exec(const struct spec_process *p, const char *exec_path,
                        const struct proc_finalize *f, struct cx_error **err);
 
 /* ---- hooks ------------------------------------------------------------------------------- */
-/* Runs hooks of one kind in order, each with state_json on stdin; stops at the first failure. */
+/* Runs hooks of one kind in order, each with state_json on stdin; stops at the first failure.
+ * hooks_run_warn (poststart, poststop): a failure is a warning and the next hook still runs. */
+void hooks_run_warn(const struct spec_hooks *h, enum spec_hook_kind kind, const char *state_json);
 int hooks_run(const struct spec_hooks *h, enum spec_hook_kind kind, const char *state_json,
               struct cx_error **err);
 

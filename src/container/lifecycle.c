@@ -50,7 +50,7 @@ void container_close(struct container_handle *h)
         state_dir_close(&h->dir);
 }
 
-static void run_poststart(const struct container_handle *h, const char *exe)
+static void run_poststart(const struct container_handle *h)
 {
         _cleanup_free_ char *cfg = NULL;
         if (read_file_at(h->dir.fd, "config.json", &cfg, NULL, NULL) < 0 ||
@@ -59,11 +59,8 @@ static void run_poststart(const struct container_handle *h, const char *exe)
         struct spec *s = NULL;
         if (spec_parse(cfg, strlen(cfg), "config.json", h->st.bundle, &s, NULL) < 0)
                 return;
-        proc_wait_exec(h->st.pid, exe); /* poststart: after the user process */
         _cleanup_free_ char *json = state_oci_json(&h->st, STATE_RUNNING);
-        _cleanup_error_ struct cx_error *e = NULL;
-        if (hooks_run(&s->hooks, SPEC_HOOK_POSTSTART, json, &e) < 0)
-                log_warn("%s", e->msg); /* poststart failures only warn */
+        hooks_run_warn(&s->hooks, SPEC_HOOK_POSTSTART, json);
         spec_free(s);
 }
 
@@ -80,8 +77,11 @@ static int start_created(struct container_handle *h, const char *id, struct cx_e
         _cleanup_free_ char *exe = proc_exe(h->st.pid);
         if (write(fifo, "0", 1) != 1)
                 return cx_error_set(err, errno, "cannot start container `%s`: write exec.fifo", id);
+        /* "running" means the user's process runs (a signal sent now must reach it, not the
+         * init): wait for the execve, then drop the fifo that makes the state read "created" */
+        proc_wait_exec(h->st.pid, exe);
         unlinkat(h->dir.fd, "exec.fifo", 0);
-        run_poststart(h, exe);
+        run_poststart(h);
         return 0;
 }
 
@@ -145,9 +145,7 @@ static void run_poststop(struct state_dir *d, const struct state *st)
         if (spec_parse(cfg, strlen(cfg), "config.json", st->bundle, &s, NULL) < 0)
                 return;
         _cleanup_free_ char *json = state_oci_json(st, STATE_STOPPED);
-        _cleanup_error_ struct cx_error *e = NULL;
-        if (hooks_run(&s->hooks, SPEC_HOOK_POSTSTOP, json, &e) < 0)
-                log_warn("%s", e->msg); /* poststop failures are logged only */
+        hooks_run_warn(&s->hooks, SPEC_HOOK_POSTSTOP, json);
         spec_free(s);
 }
 
@@ -183,11 +181,11 @@ int container_delete(const char *root, const char *id, bool force, struct cx_err
         }
         if (r < 0)
                 return r;
-        if (h.status == STATE_RUNNING && !force)
+        if ((h.status == STATE_RUNNING || h.status == STATE_PAUSED) && !force)
                 r = cx_error_msg(err, EBUSY,
-                                 "cannot delete container `%s` that is not stopped: running "
+                                 "cannot delete container `%s` that is not stopped: %s "
                                  "(use --force)",
-                                 id);
+                                 id, state_status_name(h.status));
         else if (h.status == STATE_CREATING && !force && h.st.pid > 0)
                 r = cx_error_msg(err, EBUSY, "container `%s` is still being created (use --force)",
                                  id);

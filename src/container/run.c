@@ -43,9 +43,7 @@ static int start_own(struct create_ctx *c, struct cx_error **err)
         const struct spec_hooks *h = &c->spec->hooks;
         if (h->n[SPEC_HOOK_POSTSTART] > 0) {
                 _cleanup_free_ char *json = state_oci_json(&c->st, STATE_RUNNING);
-                _cleanup_error_ struct cx_error *e = NULL;
-                if (hooks_run(h, SPEC_HOOK_POSTSTART, json, &e) < 0)
-                        log_warn("%s", e->msg);
+                hooks_run_warn(h, SPEC_HOOK_POSTSTART, json);
         }
         return 0;
 }

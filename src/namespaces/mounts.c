@@ -217,6 +217,34 @@ static int refuse_root_target(const struct ns_ctx *c, const char *dest, struct c
         return 0;
 }
 
+/* proc and sysfs only on an ordinary directory (as runc): never through a symlink the rootfs
+ * planted at the destination, nor over a file. */
+static int check_special_target(const struct ns_ctx *c, const struct spec_mount *m,
+                                struct cx_error **err)
+{
+        if (!streq_ptr(m->type, "proc") && !streq_ptr(m->type, "sysfs"))
+                return 0;
+        _cleanup_free_ char *parent = xstrdup(m->destination);
+        size_t n = strlen(parent);
+        while (n > 1 && parent[n - 1] == '/')
+                parent[--n] = '\0';
+        char *slash = strrchr(parent, '/');
+        _cleanup_free_ char *name = xstrdup(slash + 1);
+        slash[slash == parent ? 1 : 0] = '\0';
+        _cleanup_close_ int pfd = -1;
+        struct stat st;
+        if (!name[0] || ns_resolve_in_root(c->rootfd, parent, NS_CREATE_NONE, &pfd, NULL) < 0 ||
+            fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return 0; /* missing: created as a directory */
+        if (!S_ISDIR(st.st_mode))
+                return cx_error_msg(err, EINVAL,
+                                    "filesystem `%s` must be mounted on an ordinary directory: "
+                                    "`%s` in the rootfs is a %s",
+                                    m->type, m->destination,
+                                    S_ISLNK(st.st_mode) ? "symlink" : "non-directory");
+        return 0;
+}
+
 int ns_mount_entry(struct ns_ctx *c, size_t idx, struct cx_error **err)
 {
         const struct spec_mount *m = &c->spec->mounts[idx];
@@ -249,6 +277,8 @@ int ns_mount_entry(struct ns_ctx *c, size_t idx, struct cx_error **err)
                 return cx_error_msg(err, EINVAL, "mounts[%zu].source: required for a bind mount",
                                     idx);
 
+        if ((r = check_special_target(c, m, err)) < 0)
+                return cx_error_prefix(err, "mounts[%zu]", idx);
         if (c->opts->shared_mnt_ns && (r = refuse_root_target(c, m->destination, err)) < 0)
                 return cx_error_prefix(err, "mounts[%zu].destination `%s`", idx, m->destination);
         r = mount_dispatch(c, idx, m, &mo, err);

@@ -75,9 +75,12 @@ static int check_one(const struct spec *s, const char *name, struct cx_error **e
                                     "host's network namespace",
                                     name);
         }
-        if (ns[SPEC_NS_UTS].present &&
-            (strcmp(name, "kernel.hostname") == 0 || strcmp(name, "kernel.domainname") == 0))
+        if (ns[SPEC_NS_UTS].present && strcmp(name, "kernel.domainname") == 0)
                 return 0;
+        if (ns[SPEC_NS_UTS].present && strcmp(name, "kernel.hostname") == 0)
+                return cx_error_msg(err, EINVAL,
+                                    "linux.sysctl: \"kernel.hostname\" is not allowed: it "
+                                    "conflicts with the `hostname` field (set that instead)");
         return cx_error_msg(err, EINVAL,
                             "linux.sysctl: \"%s\" is not in a separate kernel "
                             "namespace",

@@ -65,3 +65,13 @@ const char *signal_name(int sig)
                         return signals[i].name;
         return NULL;
 }
+
+void signals_reset_default(void)
+{
+        /* an ignored signal stays ignored across execve: a runtime started under nohup or by a
+         * supervisor that ignores TERM must not pass that on (runc resets them too) */
+        struct sigaction dfl = {.sa_handler = SIG_DFL};
+        for (int sig = 1; sig < NSIG; sig++)
+                if (sig != SIGKILL && sig != SIGSTOP)
+                        sigaction(sig, &dfl, NULL);
+}

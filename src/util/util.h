@@ -126,6 +126,8 @@ int fd_recv(int sock, int *ret_fd, void *data, size_t len);
 int signal_parse(const char *s);
 /* Name without the SIG prefix, or NULL. */
 const char *signal_name(int sig);
+/* Every signal back to its default action (ignored ones survive execve otherwise). */
+void signals_reset_default(void);
 
 /* ---- ids --------------------------------------------------------------------------------- */
 /* Container ids: [A-Za-z0-9][A-Za-z0-9_.+-]* (as runc), at most 1024 bytes. */

@@ -381,3 +381,24 @@ def test_run_passes_listen_fds(runtime, bundle, testdir):
     assert lines[0] == "1 1", p
     # fd 3 is the passed socket; ls's own directory fd comes after it
     assert {"3", "4"} <= set(lines[1].split()), p
+
+
+def test_run_terminal_without_a_tty_is_refused(runtime, bundle):
+    """As runc: a foreground terminal needs a terminal on stdin to proxy (stdin is /dev/null)."""
+    b = bundle()
+    b.process["terminal"] = True
+    r = runtime.run(b, timeout=15)
+    assert r.rc != 0, r
+    assert r.err.strip(), r
+
+
+def test_terminal_owned_by_process_user(runtime, bundle):
+    """The container's tty belongs to process.user, as runc (run and exec)."""
+    b = bundle()
+    b.process["terminal"] = True
+    b.process["user"] = {"uid": 1000, "gid": 1000}
+    b.process["args"] = ["/bin/sh", "-c", "stat -c %u:%g $(tty)"]
+    b.save()
+    rc, out = run_in_pty(runtime.argv("run", "--bundle", b.path, runtime.new_id()))
+    assert rc == 0, out
+    assert b"1000:" in out, out

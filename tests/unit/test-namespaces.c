@@ -101,7 +101,11 @@ static void test_sysctl(void)
         ok(sysctl_check("net.ipv4.ip_forward", net, "/proc/self/ns/net", &m) < 0,
            "sysctl: net.* in the host's netns joined by path");
         free(m);
-        ok(sysctl_check("kernel.hostname", uts, NULL, &m) == 0, "sysctl: hostname with uts");
+        ok(sysctl_check("kernel.hostname", uts, NULL, &m) < 0,
+           "sysctl: hostname refused even with uts (as runc: the hostname field)");
+        contains(m, "hostname", "sysctl: hostname error names the field");
+        free(m);
+        ok(sysctl_check("kernel.domainname", uts, NULL, &m) == 0, "sysctl: domainname with uts");
         free(m);
         ok(sysctl_check("kernel.domainname", ipc, NULL, &m) < 0, "sysctl: domainname without uts");
         free(m);
