@@ -115,3 +115,47 @@ int ns_mnt_ns_inode(uint64_t *ret, struct cx_error **err)
         *ret = st.st_ino;
         return 0;
 }
+
+/* The proc and sysfs mounts of the runtime's view that lie outside root (mount points). */
+static int list_kernel_fs_outside(const char *root, char ***ret, struct cx_error **err)
+{
+        _cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+        if (!f)
+                return cx_error_set(err, errno, "open /proc/self/mountinfo");
+        _cleanup_strv_ char **v = xcalloc(1, sizeof(char *));
+        _cleanup_free_ char *line = NULL;
+        size_t cap = 0;
+        while (getline(&line, &cap, f) > 0) {
+                char point[PATH_MAX * 4 + 1];
+                const char *dash = strstr(line, " - ");
+                if (!dash || sscanf(line, "%*u %*u %*u:%*u %*s %16384s", point) != 1)
+                        continue;
+                if (strncmp(dash + 3, "proc ", 5) != 0 && strncmp(dash + 3, "sysfs ", 6) != 0)
+                        continue;
+                str_unescape_octal(point);
+                if (!beneath(point, root, false))
+                        strv_append(&v, point);
+        }
+        *ret = TAKE_PTR(v);
+        return 0;
+}
+
+int ns_hide_kernel_fs_outside(const char *root, struct cx_error **err)
+{
+        _cleanup_strv_ char **v = NULL;
+        int r = list_kernel_fs_outside(root, &v, err);
+        if (r < 0)
+                return r;
+        for (size_t i = strv_len(v); i-- > 0;) {
+                if (mount(NULL, v[i], NULL, MS_SLAVE | MS_REC, NULL) < 0 && errno == ENOENT)
+                        continue;
+                if (umount2(v[i], MNT_DETACH) == 0)
+                        continue;
+                if (errno != EINVAL && errno != EPERM)
+                        return cx_error_set(err, errno, "unmount `%s`", v[i]);
+                /* locked (a user namespace): cover it instead */
+                if (mount("tmpfs", v[i], "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0") < 0)
+                        return cx_error_set(err, errno, "cover `%s` with an empty tmpfs", v[i]);
+        }
+        return 0;
+}

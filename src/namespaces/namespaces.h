@@ -77,6 +77,10 @@ int ns_mounts_beneath(const char *root, uint64_t **ret_ids, size_t *ret_n, struc
 /* Detaches every mount strictly beneath root that is not in keep, the newest first. */
 int ns_unmount_beneath(const char *root, const uint64_t *keep, size_t n_keep,
                        struct cx_error **err);
+/* --no-pivot, in the container's own mount namespace: unmounts (or covers) every proc and
+ * sysfs mount outside root, as runc, so no fully visible one lets the container mount a fresh
+ * proc after the chroot. */
+int ns_hide_kernel_fs_outside(const char *root, struct cx_error **err);
 /* The inode of /proc/self/ns/mnt. */
 int ns_mnt_ns_inode(uint64_t *ret, struct cx_error **err);
 

@@ -13,6 +13,7 @@
 #include "namespaces/ns-internal.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
@@ -127,8 +128,14 @@ static int enter_pivot(int rootfd, struct cx_error **err)
         return 0;
 }
 
-static int enter_chroot(int rootfd, struct cx_error **err)
+static int enter_chroot(const char *root, int rootfd, struct cx_error **err)
 {
+        char real[PATH_MAX];
+        if (!realpath(root, real))
+                return cx_error_set(err, errno, "resolve `%s`", root);
+        int r = ns_hide_kernel_fs_outside(real, err);
+        if (r < 0)
+                return r;
         if (fchdir(rootfd) < 0)
                 return cx_error_set(err, errno, "chdir to the rootfs");
         if (mount(".", "/", NULL, MS_MOVE, NULL) < 0)
@@ -152,14 +159,15 @@ static int enter_chroot_shared(int rootfd, struct cx_error **err)
         return 0;
 }
 
-static int enter_root(const struct ns_rootfs_opts *o, int rootfd, struct cx_error **err)
+static int enter_root(const struct ns_rootfs_opts *o, const char *root, int rootfd,
+                      struct cx_error **err)
 {
         if (o->shared_mnt_ns)
                 return enter_chroot_shared(rootfd, err);
         int r = check_own_mnt_ns(o, err);
         if (r < 0)
                 return r;
-        return o->no_pivot ? enter_chroot(rootfd, err) : enter_pivot(rootfd, err);
+        return o->no_pivot ? enter_chroot(root, rootfd, err) : enter_pivot(rootfd, err);
 }
 
 static int build_tree(struct ns_ctx *c, struct cx_error **err)
@@ -239,7 +247,7 @@ int ns_rootfs_setup(const struct spec *s, const struct ns_rootfs_opts *o, struct
                 return r;
         if (o->before_pivot && (r = o->before_pivot(o->userdata, err)) < 0)
                 return r;
-        r = enter_root(o, rootfd, err);
+        r = enter_root(o, s->root.path, rootfd, err);
         if (r < 0)
                 return cx_error_prefix(err, "enter rootfs `%s`", s->root.path);
         return finish(&c, err);

@@ -129,3 +129,17 @@ def test_start_returns_once_the_process_runs(runtime, bundle):
         assert "capsa" not in exe and "memfd" not in exe, exe
         runtime("delete", "--force", cid)
     time.sleep(0)
+
+
+
+def test_no_pivot_leaves_no_fully_visible_proc(runtime, bundle):
+    """With --no-pivot the old root stays beneath the chroot; a fully visible proc there would
+    let a user+pid namespace inside mount a fresh one (runc's no_pivot.bats)."""
+    b = bundle(["unshare", "-mrpf", "sh", "-euxc",
+                "mount -t proc none /proc && echo h > /proc/sysrq-trigger"])
+    for k in ("bounding", "permitted"):
+        b.process["capabilities"][k].append("CAP_SETFCAP")
+    b.process["terminal"] = False
+    r = runtime.run(b, "--no-pivot")
+    assert r.rc != 0, r
+    assert "permission denied" in (r.out + r.err).lower(), r
