@@ -11,12 +11,14 @@ static void print_json(const struct container_info *v, size_t n)
         for (size_t i = 0; i < n; i++) {
                 yajl_gen_map_open(g);
                 json_key_str(g, "ociVersion", "1.2.0");
+                /* runc's keys, in runc's order */
                 json_key_str(g, "id", v[i].id);
+                json_key_int(g, "pid", v[i].pid);
                 json_key_str(g, "status", v[i].status);
                 json_key_str(g, "bundle", v[i].bundle);
+                json_key_str(g, "rootfs", v[i].rootfs);
                 json_key_str(g, "created", v[i].created);
                 json_key_str(g, "owner", v[i].owner);
-                json_key_int(g, "pid", v[i].pid);
                 yajl_gen_map_close(g);
         }
         yajl_gen_array_close(g);

@@ -69,6 +69,7 @@ struct container_info {
         int pid;
         char *status;
         char *bundle;
+        char *rootfs;
         char *created;
         char *owner;
 };

@@ -68,7 +68,7 @@ static int exec_load_locked(struct exec_ctx *x, struct state_dir *d, struct cx_e
                                     state_status_name(s));
         if (s == STATE_PAUSED && !o->ignore_paused)
                 return cx_error_msg(err, EINVAL,
-                                    "cannot exec in container `%s`: it is paused (use "
+                                    "cannot exec in a paused container `%s` (use "
                                     "--ignore-paused to override)",
                                     o->id);
         _cleanup_free_ char *cfg = NULL;

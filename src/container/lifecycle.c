@@ -114,7 +114,8 @@ int container_kill(const char *root, const char *id, int sig, bool all, struct c
         if (r < 0)
                 return r;
         bool has_cgroup = h.st.cgroup_dirs && h.st.cgroup_dirs[0];
-        if (h.status == STATE_STOPPED || h.status == STATE_CREATING)
+        /* as runc, --all signals whatever is left in the cgroup even once the init is gone */
+        if ((h.status == STATE_STOPPED && !(all && has_cgroup)) || h.status == STATE_CREATING)
                 r = cx_error_msg(err, ESRCH, "container `%s` is not running", id);
         else if (all && !has_cgroup)
                 r = container_pidns_kill(&h.st, sig, err); /* rootless without a cgroup */
@@ -225,6 +226,7 @@ int container_list(const char *root, struct container_info **ret, size_t *ret_n,
                     .pid = h.status == STATE_STOPPED ? 0 : h.st.pid,
                     .status = xstrdup(state_status_name(h.status)),
                     .bundle = xstrdup(h.st.bundle ? h.st.bundle : ""),
+                    .rootfs = xstrdup(h.st.rootfs ? h.st.rootfs : ""),
                     .created = xstrdup(h.st.created ? h.st.created : ""),
                     .owner = h.st.owner && *h.st.owner   ? xstrdup(h.st.owner)
                              : fstat(h.dir.fd, &ds) == 0 ? container_owner_name(ds.st_uid)
@@ -243,6 +245,7 @@ void container_info_free(struct container_info *v, size_t n)
                 free(v[i].id);
                 free(v[i].status);
                 free(v[i].bundle);
+                free(v[i].rootfs);
                 free(v[i].created);
                 free(v[i].owner);
         }

@@ -143,3 +143,25 @@ def test_no_pivot_leaves_no_fully_visible_proc(runtime, bundle):
     r = runtime.run(b, "--no-pivot")
     assert r.rc != 0, r
     assert "permission denied" in (r.out + r.err).lower(), r
+
+
+def test_list_json_has_runcs_keys_in_runcs_order(runtime, bundle):
+    cid, b = detached(runtime, bundle)
+    r = runtime("list", "--format", "json")
+    assert r.rc == 0, r
+    import json
+    entry = json.loads(r.out)[0]
+    keys = [k for k in entry if k != "annotations"]
+    assert keys == ["ociVersion", "id", "pid", "status", "bundle", "rootfs", "created",
+                    "owner"], keys
+    assert entry["rootfs"] == str(b.path / "rootfs")
+
+
+def test_kill_all_on_a_stopped_container_succeeds(runtime, bundle):
+    """runc signals whatever is left in the cgroup with --all, even once the init is gone."""
+    cid, _ = detached(runtime, bundle)
+    assert runtime("kill", cid, "KILL").rc == 0
+    runtime.wait_status(cid, "stopped")
+    r = runtime("kill", "--all", cid, "KILL")
+    assert r.rc == 0, r
+    assert runtime("kill", cid, "KILL").rc != 0
