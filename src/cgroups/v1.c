@@ -39,8 +39,19 @@ static int write_i64(const char *dir, const char *file, int64_t v, struct cx_err
 
 /* memory.limit_in_bytes and memory.memsw.limit_in_bytes: the kernel requires memsw >= limit
  * at every moment, so when the new memsw is above the current one it goes first. */
-static int v1_memory_limits(const char *dir, const struct spec_memory *mem, struct cx_error **err)
+static int v1_memory_limits(const char *dir, const struct spec_memory *in, struct cx_error **err)
 {
+        struct spec_memory unlimited;
+        const struct spec_memory *mem = in;
+        /* as runc: an unlimited memory limit without a swap limit lifts the swap limit too (the
+         * kernel refuses memory > memory+swap otherwise) */
+        if (in->limit.set && in->limit.v == -1 && !in->swap.set &&
+            cg_file_exists(dir, "memory.memsw.limit_in_bytes")) {
+                unlimited = *in;
+                unlimited.swap.set = true;
+                unlimited.swap.v = -1;
+                mem = &unlimited;
+        }
         if (!mem->swap.set)
                 return mem->limit.set ? write_i64(dir, "memory.limit_in_bytes", mem->limit.v, err)
                                       : 0;

@@ -3,6 +3,7 @@ update, pause/resume, events, delete after an OOM kill.  Host tier (v1/hybrid); 
 behaviour on cgroup v2 is tested in the VM tier (tests/vm/test_cgroup_v2.py)."""
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -185,6 +186,18 @@ def test_update_flags(runtime, bundle):
     assert read(pid, "cpu", "cpu.cfs_quota_us") == "20000"
     r = runtime("update", "--pids-limit", "-1", cid)
     assert r.rc == 0 and read(pid, "pids", "pids.max") == "max", r
+
+
+def test_update_memory_unlimited_lifts_the_swap_limit(runtime, bundle):
+    """As runc (update.bats): --memory -1 alone also lifts memory+swap, or the kernel
+    refuses a memory limit above the memory+swap one."""
+    if not os.path.exists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"):
+        pytest.skip("no swap accounting (memory.memsw) on this host")
+    cid, pid = created(runtime, bundle, {"memory": {"limit": 32 << 20, "swap": 64 << 20}})
+    r = runtime("update", "--memory", "-1", cid)
+    assert r.rc == 0, r
+    assert int(read(pid, "memory", "memory.limit_in_bytes")) > 1 << 60
+    assert int(read(pid, "memory", "memory.memsw.limit_in_bytes")) > 1 << 60
 
 
 def test_update_resources_file_and_stdin(runtime, bundle, testdir):
