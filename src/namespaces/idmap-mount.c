@@ -151,6 +151,26 @@ static int open_mount(const struct spec *s, size_t i, int *cache, int *ret_fd,
                               err);
 }
 
+/* A bind source the container's root may not be able to reach from inside its user namespace
+ * (a directory only host root may enter): a plain clone made here, on the host side, which the
+ * init attaches only when its own open of the source is refused (as runc passes mount fds). */
+static int open_host_side(const struct spec *s, size_t i, int *ret_fd)
+{
+        const struct spec_mount *m = &s->mounts[i];
+        const struct spec_namespace *user = &s->linux_.ns[SPEC_NS_USER];
+        if (!user->present || user->path || geteuid() != 0 || !m->source)
+                return 0;
+        _cleanup_(ns_mount_opts_clear) struct ns_mount_opts mo = {0};
+        if (ns_mount_opts_parse(m->options, &mo, NULL) < 0 ||
+            !(mo.bind || (m->type && strcmp(m->type, "bind") == 0)))
+                return 0;
+        unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (mo.recursive ? AT_RECURSIVE : 0);
+        int fd = open_tree(AT_FDCWD, m->source, flags);
+        if (fd >= 0)
+                *ret_fd = fd; /* a failure is the init's to report, as without a user ns */
+        return 0;
+}
+
 int ns_idmap_mounts_open(const struct spec *s, bool rootfs_idmap, struct ns_idmap_mounts *ret,
                          struct cx_error **err)
 {
@@ -160,11 +180,15 @@ int ns_idmap_mounts_open(const struct spec *s, bool rootfs_idmap, struct ns_idma
 
         im.n = s->n_mounts;
         im.fds = xmalloc((im.n ? im.n : 1) * sizeof(int));
+        im.host_fds = xmalloc((im.n ? im.n : 1) * sizeof(int));
         for (size_t i = 0; i < im.n; i++)
-                im.fds[i] = -1;
-        for (size_t i = 0; i < im.n; i++)
+                im.fds[i] = im.host_fds[i] = -1;
+        for (size_t i = 0; i < im.n; i++) {
                 if ((r = open_mount(s, i, &cache, &im.fds[i], err)) < 0)
                         return cx_error_prefix(err, "mounts[%zu]", i);
+                if (im.fds[i] < 0)
+                        open_host_side(s, i, &im.host_fds[i]);
+        }
         if (rootfs_idmap) {
                 int ns = container_userns(s, &cache, err);
                 if (ns < 0)
@@ -182,10 +206,14 @@ void ns_idmap_mounts_clear(struct ns_idmap_mounts *m)
 {
         if (!m)
                 return;
-        for (size_t i = 0; i < m->n; i++)
+        for (size_t i = 0; i < m->n; i++) {
                 if (m->fds[i] >= 0)
                         close(m->fds[i]);
+                if (m->host_fds && m->host_fds[i] >= 0)
+                        close(m->host_fds[i]);
+        }
         free(m->fds);
+        free(m->host_fds);
         if (m->rootfs_fd >= 0)
                 close(m->rootfs_fd);
         *m = (struct ns_idmap_mounts){.rootfs_fd = -1};
@@ -197,10 +225,16 @@ int ns_idmap_mount_fd(const struct ns_ctx *c, size_t idx)
         return im && idx < im->n ? im->fds[idx] : -1;
 }
 
+int ns_host_mount_fd(const struct ns_ctx *c, size_t idx)
+{
+        const struct ns_idmap_mounts *im = c->opts->idmap;
+        return im && im->host_fds && idx < im->n ? im->host_fds[idx] : -1;
+}
+
 int ns_move_mount_fd(int mount_fd, int target_fd, struct cx_error **err)
 {
         if (move_mount(mount_fd, "", target_fd, "",
                        MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-                return cx_error_set(err, errno, "move_mount the idmapped mount");
+                return cx_error_set(err, errno, "move_mount the prepared mount");
         return 0;
 }

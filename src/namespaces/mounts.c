@@ -81,12 +81,17 @@ static int mount_finish(struct ns_ctx *c, const char *dest, const struct ns_moun
 
 /* idmap_fd: the parent's detached idmapped clone of src (attached with move_mount), or -1. */
 static int mount_bind(struct ns_ctx *c, const char *src, const char *dest,
-                      const struct ns_mount_opts *mo, int idmap_fd, struct cx_error **err)
+                      const struct ns_mount_opts *mo, int idmap_fd, int host_fd,
+                      struct cx_error **err)
 {
         _cleanup_close_ int own = -1;
         int sfd = idmap_fd;
-        if (sfd < 0 && (sfd = own = open(src, O_PATH | O_CLOEXEC)) < 0)
-                return cx_error_set(err, errno, "open source `%s`", src);
+        if (sfd < 0 && (sfd = own = open(src, O_PATH | O_CLOEXEC)) < 0) {
+                if ((errno != EACCES && errno != EPERM) || host_fd < 0)
+                        return cx_error_set(err, errno, "open source `%s`", src);
+                /* not reachable from inside the user namespace: the host-side clone */
+                sfd = idmap_fd = host_fd;
+        }
         struct stat st;
         if (fstat(sfd, &st) < 0)
                 return cx_error_set(err, errno, "stat source `%s`", src);
@@ -172,7 +177,7 @@ static int mount_sys_bind(struct ns_ctx *c, const char *dest, const struct ns_mo
         b.bind = b.recursive = true;
         b.flags = (mo->flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)) | MS_BIND | MS_REC;
         b.data = NULL;
-        return mount_bind(c, "/sys", dest, &b, -1, err);
+        return mount_bind(c, "/sys", dest, &b, -1, -1, err);
 }
 
 static int mount_dispatch(struct ns_ctx *c, size_t idx, const struct spec_mount *m,
@@ -182,7 +187,8 @@ static int mount_dispatch(struct ns_ctx *c, size_t idx, const struct spec_mount 
 
         if (mo->bind || streq_ptr(type, "bind")) {
                 c->dev_bind = c->dev_bind || strcmp(m->destination, "/dev") == 0;
-                return mount_bind(c, m->source, m->destination, mo, ns_idmap_mount_fd(c, idx), err);
+                return mount_bind(c, m->source, m->destination, mo, ns_idmap_mount_fd(c, idx),
+                                  ns_host_mount_fd(c, idx), err);
         }
         if (streq_ptr(type, "cgroup") || streq_ptr(type, "cgroup2"))
                 return ns_mount_cgroup(c, idx, mo, err);

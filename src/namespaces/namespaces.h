@@ -47,6 +47,8 @@ int ns_write_id_maps(pid_t pid, const struct spec_linux *l, struct cx_error **er
 struct ns_idmap_mounts {
         int rootfs_fd; /* clone of root.path idmapped like the container, or -1 */
         int *fds;      /* fds[i]: clone of mounts[i].source, or -1 when not idmapped */
+        int *host_fds; /* host_fds[i]: a plain clone of a bind source, opened on the host side
+                        * for a new user namespace; attached only if the init cannot open it */
         size_t n;
 };
 /* Opens the idmapped clones: each bind mount with the idmap/ridmap option or its own

@@ -41,6 +41,8 @@ int ns_write_map(pid_t pid, const char *file, const struct spec_id_map *m, size_
                  struct cx_error **err);
 /* The detached idmapped clone made by the parent for mounts[idx], or -1 (idmap-mount.c). */
 int ns_idmap_mount_fd(const struct ns_ctx *c, size_t idx);
+/* The host-side clone of mounts[idx].source (a new user namespace), or -1. */
+int ns_host_mount_fd(const struct ns_ctx *c, size_t idx);
 /* Attaches a detached mount (open_tree) on the directory or file target_fd (O_PATH). */
 int ns_move_mount_fd(int mount_fd, int target_fd, struct cx_error **err);
 

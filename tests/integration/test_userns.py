@@ -153,3 +153,19 @@ def test_rootfs_owner_not_mapped_warns(runtime, bundle):
     assert r.rc == 0, r
     assert r.out.strip() == "65534"
     assert "root.path:" in r.err and "owned by host uid 0 gid 0" in r.err, r
+
+
+@pytest.mark.parametrize("opt", ["bind", "rbind"])
+def test_bind_source_the_mapped_root_cannot_enter(runtime, bundle, testdir, opt):
+    """A bind source beneath a directory only host root may enter is opened on the host side
+    (runc's userns.bats 'userns with inaccessible bind mount sources'), not from inside."""
+    private = testdir / "private"
+    (private / "data").mkdir(parents=True)
+    (private / "data" / "file").write_text("hello\n")
+    os.chmod(private, 0o700)
+    b = userns(bundle())
+    b.add_mount("/mnt", "bind", str(private / "data"), [opt, "ro"])
+    b.process["args"] = ["/bin/cat", "/mnt/file"]
+    r = runtime.run(b)
+    assert r.rc == 0, r
+    assert r.out == "hello\n", r
