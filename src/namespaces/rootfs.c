@@ -128,17 +128,14 @@ static int enter_pivot(int rootfd, struct cx_error **err)
         return 0;
 }
 
-static int enter_chroot(const char *root, int rootfd, struct cx_error **err)
+/* chroot into rootfd.  move: first move the rootfs mount onto / (--no-pivot, in the
+ * container's own namespace); without it (a shared namespace) only this process changes its
+ * root and nothing is moved. */
+static int enter_chroot(int rootfd, bool move, struct cx_error **err)
 {
-        char real[PATH_MAX];
-        if (!realpath(root, real))
-                return cx_error_set(err, errno, "resolve `%s`", root);
-        int r = ns_hide_kernel_fs_outside(real, err);
-        if (r < 0)
-                return r;
         if (fchdir(rootfd) < 0)
                 return cx_error_set(err, errno, "chdir to the rootfs");
-        if (mount(".", "/", NULL, MS_MOVE, NULL) < 0)
+        if (move && mount(".", "/", NULL, MS_MOVE, NULL) < 0)
                 return cx_error_set(err, errno, "move the rootfs to /");
         if (chroot(".") < 0)
                 return cx_error_set(err, errno, "chroot");
@@ -147,27 +144,24 @@ static int enter_chroot(const char *root, int rootfd, struct cx_error **err)
         return 0;
 }
 
-/* In a shared namespace: only this process changes its root; nothing is moved. */
-static int enter_chroot_shared(int rootfd, struct cx_error **err)
+static int enter_no_pivot(const char *root, int rootfd, struct cx_error **err)
 {
-        if (fchdir(rootfd) < 0)
-                return cx_error_set(err, errno, "chdir to the rootfs");
-        if (chroot(".") < 0)
-                return cx_error_set(err, errno, "chroot");
-        if (chdir("/") < 0)
-                return cx_error_set(err, errno, "chdir /");
-        return 0;
+        char real[PATH_MAX];
+        if (!realpath(root, real))
+                return cx_error_set(err, errno, "resolve `%s`", root);
+        int r = ns_hide_kernel_fs_outside(real, err);
+        return r < 0 ? r : enter_chroot(rootfd, true, err);
 }
 
 static int enter_root(const struct ns_rootfs_opts *o, const char *root, int rootfd,
                       struct cx_error **err)
 {
         if (o->shared_mnt_ns)
-                return enter_chroot_shared(rootfd, err);
+                return enter_chroot(rootfd, false, err);
         int r = check_own_mnt_ns(o, err);
         if (r < 0)
                 return r;
-        return o->no_pivot ? enter_chroot(root, rootfd, err) : enter_pivot(rootfd, err);
+        return o->no_pivot ? enter_no_pivot(root, rootfd, err) : enter_pivot(rootfd, err);
 }
 
 static int build_tree(struct ns_ctx *c, struct cx_error **err)
