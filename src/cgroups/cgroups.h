@@ -76,6 +76,9 @@ int cg_freeze(struct cg_manager *m, bool frozen, struct cx_error **err);
 int cg_frozen(struct cg_manager *m, struct cx_error **err);
 /* The same for a container's recorded driver and directories (state.json); false on errors. */
 bool cg_dirs_frozen(const char *driver, char *const *dirs);
+/* The processes directly in the container's cgroup as this pid namespace names them: 0 for one
+ * outside it (never to be signalled).  For finding the init from another pid namespace. */
+int cg_dirs_members(const char *driver, char *const *dirs, pid_t **ret, size_t *ret_n);
 
 /* Usage statistics, as `events --stats` reports them (runc 1.1.5's types.Stats names). */
 struct cg_mem_entry {

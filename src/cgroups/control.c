@@ -168,6 +168,30 @@ bool cg_dirs_frozen(const char *driver, char *const *dirs)
         return f;
 }
 
+int cg_dirs_members(const char *driver, char *const *dirs, pid_t **ret, size_t *ret_n)
+{
+        *ret = NULL;
+        *ret_n = 0;
+        if (!driver || !dirs || !dirs[0])
+                return 0;
+        struct cg_manager *m = NULL;
+        if (cg_manager_load(driver, dirs, &m, NULL) < 0)
+                return -ENOENT;
+        int r = m->n_dirs > 0 ? cg_read_pids(m->dirs[0].path, ret, ret_n, NULL) : 0;
+        /* v1 leaves out the processes this pid namespace cannot name; a cgroup2 directory
+         * still says whether any is there */
+        _cleanup_free_ char *ev = NULL;
+        if (r >= 0 && *ret_n == 0 && m->unified >= 0 &&
+            cg_read(m->dirs[m->unified].path, "cgroup.events", &ev, false, NULL) >= 0 &&
+            strstr(ev, "populated 1")) {
+                *ret = xrealloc(*ret, sizeof(pid_t));
+                (*ret)[0] = 0;
+                *ret_n = 1;
+        }
+        cg_manager_free(m);
+        return r;
+}
+
 /* ---- joining an existing cgroup ---------------------------------------------------------- */
 
 static int refuse_frozen(const char *dir, const char *what, struct cx_error **err)

@@ -165,3 +165,19 @@ def test_kill_all_on_a_stopped_container_succeeds(runtime, bundle):
     r = runtime("kill", "--all", cid, "KILL")
     assert r.rc == 0, r
     assert runtime("kill", cid, "KILL").rc != 0
+
+
+@pytest.mark.capsa_only  # runc 1.1.5 reports such a container as stopped
+def test_state_and_delete_from_another_pid_namespace(runtime, bundle):
+    """From a pid namespace that cannot name the container's processes, cgroup.procs reads 0
+    for them: state still says running, delete --force still removes it (and never kills 0)."""
+    cid, _ = detached(runtime, bundle)
+    other = ["unshare", "--pid", "--fork", "--mount", "--mount-proc"]
+    r = subprocess.run(other + runtime.argv("state", cid), capture_output=True, text=True,
+                       timeout=30, cwd=runtime.testdir)
+    assert r.returncode == 0, r
+    assert '"running"' in r.stdout, r.stdout
+    r = subprocess.run(other + runtime.argv("delete", "--force", cid), capture_output=True,
+                       text=True, timeout=30, cwd=runtime.testdir)
+    assert r.returncode == 0, r
+    assert runtime("state", cid).rc != 0
