@@ -4,10 +4,13 @@
 # crun refuses this host's hybrid cgroups, so all three run in a private mount namespace with
 # a tmpfs over /sys/fs/cgroup/unified: a pure v1 view that changes nothing outside it.
 # Usage: sudo bench/startup.sh [RUNS]   (CAPSA=path/to/capsa, default build/capsa)
+#   CAPSA_BASE=path/to/older/capsa adds that build to the same run (a regression check: the
+#   ratio capsa/capsa-base is printed).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 runs=${1:-100}
 capsa=$(readlink -f "${CAPSA:-$here/build/capsa}")
+base=${CAPSA_BASE:+$(readlink -f "$CAPSA_BASE")}
 for b in hyperfine runc crun; do
         command -v $b >/dev/null || { echo "bench: $b is missing (apt-get install $b)" >&2; exit 1; }
 done
@@ -34,7 +37,8 @@ inner() {
         hyperfine -N --warmup 10 --runs "$runs" --export-json "$work/hf.json" \
                 -n capsa "$capsa --root $work/state-capsa run bench-capsa" \
                 -n crun "crun --root $work/state-crun run bench-crun" \
-                -n runc "runc --root $work/state-runc run bench-runc" >&2
+                -n runc "runc --root $work/state-runc run bench-runc" \
+                ${base:+-n capsa-base "$base --root $work/state-base run bench-base"} >&2
         # peak RSS: the highest of 5 runs, measured by a tiny static wrapper (wait4 rusage)
         for rt in capsa crun runc; do
                 bin=$capsa
@@ -45,7 +49,7 @@ inner() {
         done
 }
 export -f inner
-export work runs capsa
+export work runs capsa base
 unshare -m --propagation private bash -c inner
 
 python3 - "$work" <<'PY'
@@ -60,5 +64,8 @@ for k in ("capsa", "crun", "runc"):
     print(f"{k:8} {med[k]:10.2f} {res[k]['mean']*1000:9.2f} {rss[k]:13d}")
 print(f"capsa/crun median ratio: {med['capsa']/med['crun']:.2f}")
 print(f"capsa/runc median ratio: {med['capsa']/med['runc']:.2f}")
+if "capsa-base" in med:
+    print(f"capsa-base {med['capsa-base']:8.2f} ms median; capsa/capsa-base ratio: "
+          f"{med['capsa']/med['capsa-base']:.2f}")
 print(f"peak RSS: capsa {rss['capsa']/1024:.2f} MiB, crun {rss['crun']/1024:.2f} MiB, runc {rss['runc']/1024:.2f} MiB")
 PY

@@ -32,6 +32,20 @@ static int become_ns_root(struct cx_error **err)
         return 0;
 }
 
+/* The state the init's hooks read on stdin (escaped by the one JSON writer). */
+static char *hook_state_json(const struct init_args *a, const char *status)
+{
+        yajl_gen g = json_gen_new(NULL);
+        yajl_gen_map_open(g);
+        json_key_str(g, "ociVersion", "1.2.0");
+        json_key_str(g, "id", a->opts->id);
+        json_key_str(g, "status", status);
+        json_key_int(g, "pid", getpid());
+        json_key_str(g, "bundle", a->spec->bundle);
+        yajl_gen_map_close(g);
+        return json_finish(g, false);
+}
+
 static int init_hooks_round_trip(void *userdata, struct cx_error **err)
 {
         const struct init_args *a = userdata;
@@ -51,9 +65,7 @@ static int init_hooks_round_trip(void *userdata, struct cx_error **err)
         if (chdir(a->spec->root.path) < 0)
                 return cx_error_set(err, errno, "createContainer hooks: chdir to `%s`",
                                     a->spec->root.path);
-        json = xasprintf("{\"ociVersion\":\"1.2.0\",\"id\":\"%s\",\"status\":\"creating\","
-                         "\"pid\":%d,\"bundle\":\"%s\"}",
-                         a->opts->id, (int)getpid(), a->spec->bundle);
+        json = hook_state_json(a, "creating");
         return hooks_run(h, SPEC_HOOK_CREATE_CONTAINER, json, err);
 }
 
@@ -137,10 +149,7 @@ static int init_start_hooks(void *userdata, struct cx_error **err)
         const struct init_args *a = userdata;
         if (a->spec->hooks.n[SPEC_HOOK_START_CONTAINER] == 0)
                 return 0;
-        _cleanup_free_ char *json =
-            xasprintf("{\"ociVersion\":\"1.2.0\",\"id\":\"%s\",\"status\":\"created\","
-                      "\"pid\":%d,\"bundle\":\"%s\"}",
-                      a->opts->id, (int)getpid(), a->spec->bundle);
+        _cleanup_free_ char *json = hook_state_json(a, "created");
         return hooks_run(&a->spec->hooks, SPEC_HOOK_START_CONTAINER, json, err);
 }
 
