@@ -24,7 +24,7 @@ def run_guest_pytest(vm_args, tests, allow_skipped=True):
     env = dict(os.environ, CAPSA=str(Path(CAPSA).resolve()), PYTHONDONTWRITEBYTECODE="1")
     t0 = time.monotonic()
     p = subprocess.run([str(REPO / "tests" / "vm" / "vm-run"), *vm_args, "--timeout",
-                        str(VM_TIMEOUT), "--", "/usr/bin/python3", "-m", "pytest", "-q", "-p",
+                        str(VM_TIMEOUT), "--", "/usr/bin/python3", "-u", "-m", "pytest", "-q", "-p",
                         "no:cacheprovider", "-rfEs", str(tests)],
                        capture_output=True, text=True, timeout=VM_TIMEOUT + 120, env=env,
                        cwd=str(REPO))
