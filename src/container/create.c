@@ -62,11 +62,17 @@ static int validate(struct create_ctx *c, struct cx_error **err)
                 return r;
         if ((r = sec_lsm_check(&s->process, err)) < 0)
                 return r;
-        if (s->process.terminal && !c->o->console_socket && c->o->own_console && !isatty(0))
-                return cx_error_msg(err, ENOTTY,
-                                    "process.terminal is true in config.json, but there is no "
-                                    "--console-socket and the standard input is not a "
-                                    "terminal to proxy");
+        if (s->process.terminal && !c->o->console_socket && c->o->own_console) {
+                /* as runc: the pty is proxied to a terminal, stdin's or the controlling one */
+                int tty = isatty(STDIN_FILENO) ? dup(STDIN_FILENO)
+                                               : open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+                if (tty < 0)
+                        return cx_error_set(err, errno,
+                                            "process.terminal is true in config.json, but "
+                                            "there is no --console-socket and no controlling "
+                                            "terminal to proxy it to: open /dev/tty");
+                close(tty);
+        }
         if (s->process.terminal && !c->o->console_socket && !c->o->own_console)
                 return cx_error_msg(err, EINVAL,
                                     "process.terminal is true in config.json: --console-socket is "

@@ -383,13 +383,18 @@ def test_run_passes_listen_fds(runtime, bundle, testdir):
     assert {"3", "4"} <= set(lines[1].split()), p
 
 
-def test_run_terminal_without_a_tty_is_refused(runtime, bundle):
-    """As runc: a foreground terminal needs a terminal on stdin to proxy (stdin is /dev/null)."""
+def test_run_terminal_without_a_controlling_tty_is_refused(runtime, bundle):
+    """As runc ("open /dev/tty: no such device or address"): a foreground terminal is proxied
+    to the caller's controlling terminal; without one (stdin may be anything) it is refused."""
     b = bundle()
     b.process["terminal"] = True
-    r = runtime.run(b, timeout=15)
-    assert r.rc != 0, r
-    assert r.err.strip(), r
+    b.process["args"] = ["/bin/sh", "-c", "stty size"]
+    b.save()
+    p = subprocess.run(runtime.argv("run", "--bundle", b.path, runtime.new_id()),
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=15,
+                       start_new_session=True, cwd=runtime.testdir)
+    assert p.returncode != 0, p
+    assert "tty" in p.stderr, p
 
 
 def test_terminal_owned_by_process_user(runtime, bundle):
