@@ -16,7 +16,8 @@
 
 struct host_mount {
         uint64_t id;
-        char *point;
+        char *point;    /* unescaped */
+        bool kernel_fs; /* proc or sysfs */
 };
 
 static void host_mounts_free(struct host_mount *v, size_t n)
@@ -36,10 +37,9 @@ static bool beneath(const char *point, const char *root, bool strict)
         return point[n] == '/' || (n == 1 && root[0] == '/');
 }
 
-/* Mounts of the current namespace at root (unless strict) or beneath it, in mountinfo order
- * (a mount comes after the one it sits on). */
-static int list_beneath(const char *root, bool strict, struct host_mount **ret, size_t *ret_n,
-                        struct cx_error **err)
+/* Every mount of the current namespace, in mountinfo order (a mount comes after the one it
+ * sits on). */
+static int read_mounts(struct host_mount **ret, size_t *ret_n, struct cx_error **err)
 {
         _cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
         if (!f)
@@ -51,13 +51,17 @@ static int list_beneath(const char *root, bool strict, struct host_mount **ret, 
         while (getline(&line, &cap, f) > 0) {
                 unsigned long long id;
                 char point[PATH_MAX * 4 + 1];
-                if (sscanf(line, "%llu %*u %*u:%*u %*s %16384s", &id, point) != 2)
+                const char *dash = strstr(line, " - ");
+                if (!dash || sscanf(line, "%llu %*u %*u:%*u %*s %16384s", &id, point) != 2)
                         continue;
                 str_unescape_octal(point);
-                if (!beneath(point, root, strict))
-                        continue;
                 v = xrealloc(v, (n + 1) * sizeof(*v));
-                v[n++] = (struct host_mount){.id = id, .point = xstrdup(point)};
+                v[n++] = (struct host_mount){
+                    .id = id,
+                    .point = xstrdup(point),
+                    .kernel_fs =
+                        strncmp(dash + 3, "proc ", 5) == 0 || strncmp(dash + 3, "sysfs ", 6) == 0,
+                };
         }
         *ret = v;
         *ret_n = n;
@@ -67,16 +71,17 @@ static int list_beneath(const char *root, bool strict, struct host_mount **ret, 
 int ns_mounts_beneath(const char *root, uint64_t **ret_ids, size_t *ret_n, struct cx_error **err)
 {
         struct host_mount *v = NULL;
-        size_t n = 0;
-        int r = list_beneath(root, false, &v, &n, err);
+        size_t n = 0, k = 0;
+        int r = read_mounts(&v, &n, err);
         if (r < 0)
                 return r;
         uint64_t *ids = xcalloc(n + 1, sizeof(*ids));
         for (size_t i = 0; i < n; i++)
-                ids[i] = v[i].id;
+                if (beneath(v[i].point, root, false))
+                        ids[k++] = v[i].id;
         host_mounts_free(v, n);
         *ret_ids = ids;
-        *ret_n = n;
+        *ret_n = k;
         return 0;
 }
 
@@ -92,12 +97,12 @@ int ns_unmount_beneath(const char *root, const uint64_t *keep, size_t n_keep, st
 {
         struct host_mount *v = NULL;
         size_t n = 0;
-        int r = list_beneath(root, true, &v, &n, err);
+        int r = read_mounts(&v, &n, err);
         if (r < 0)
                 return r;
         /* last mounted first: children before the mounts they sit on */
         for (size_t i = n; i-- > 0;) {
-                if (id_in(v[i].id, keep, n_keep))
+                if (!beneath(v[i].point, root, true) || id_in(v[i].id, keep, n_keep))
                         continue;
                 if (umount2(v[i].point, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL &&
                     errno != ENOENT && r == 0)
@@ -116,46 +121,27 @@ int ns_mnt_ns_inode(uint64_t *ret, struct cx_error **err)
         return 0;
 }
 
-/* The proc and sysfs mounts of the runtime's view that lie outside root (mount points). */
-static int list_kernel_fs_outside(const char *root, char ***ret, struct cx_error **err)
-{
-        _cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
-        if (!f)
-                return cx_error_set(err, errno, "open /proc/self/mountinfo");
-        _cleanup_strv_ char **v = xcalloc(1, sizeof(char *));
-        _cleanup_free_ char *line = NULL;
-        size_t cap = 0;
-        while (getline(&line, &cap, f) > 0) {
-                char point[PATH_MAX * 4 + 1];
-                const char *dash = strstr(line, " - ");
-                if (!dash || sscanf(line, "%*u %*u %*u:%*u %*s %16384s", point) != 1)
-                        continue;
-                if (strncmp(dash + 3, "proc ", 5) != 0 && strncmp(dash + 3, "sysfs ", 6) != 0)
-                        continue;
-                str_unescape_octal(point);
-                if (!beneath(point, root, false))
-                        strv_append(&v, point);
-        }
-        *ret = TAKE_PTR(v);
-        return 0;
-}
-
 int ns_hide_kernel_fs_outside(const char *root, struct cx_error **err)
 {
-        _cleanup_strv_ char **v = NULL;
-        int r = list_kernel_fs_outside(root, &v, err);
+        struct host_mount *v = NULL;
+        size_t n = 0;
+        int r = read_mounts(&v, &n, err);
         if (r < 0)
                 return r;
-        for (size_t i = strv_len(v); i-- > 0;) {
-                if (mount(NULL, v[i], NULL, MS_SLAVE | MS_REC, NULL) < 0 && errno == ENOENT)
+        for (size_t i = n; r == 0 && i-- > 0;) {
+                const char *p = v[i].point;
+                if (!v[i].kernel_fs || beneath(p, root, false))
                         continue;
-                if (umount2(v[i], MNT_DETACH) == 0)
+                if (mount(NULL, p, NULL, MS_SLAVE | MS_REC, NULL) < 0 && errno == ENOENT)
+                        continue;
+                if (umount2(p, MNT_DETACH) == 0)
                         continue;
                 if (errno != EINVAL && errno != EPERM)
-                        return cx_error_set(err, errno, "unmount `%s`", v[i]);
+                        r = cx_error_set(err, errno, "unmount `%s`", p);
                 /* locked (a user namespace): cover it instead */
-                if (mount("tmpfs", v[i], "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0") < 0)
-                        return cx_error_set(err, errno, "cover `%s` with an empty tmpfs", v[i]);
+                else if (mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0") < 0)
+                        r = cx_error_set(err, errno, "cover `%s` with an empty tmpfs", p);
         }
-        return 0;
+        host_mounts_free(v, n);
+        return r;
 }

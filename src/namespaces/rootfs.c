@@ -65,7 +65,9 @@ int ns_rootfs_validate(const struct spec *s, struct cx_error **err)
                             what);
 }
 
-/* The last line of defence: nothing re-roots or changes / in the runtime's own namespace. */
+/* The last line of defence: nothing re-roots or changes / in the runtime's own namespace.
+ * Checked once, in prepare_root, which every path that pivots or moves the root goes through
+ * first (the init never changes its mount namespace after that). */
 static int check_own_mnt_ns(const struct ns_rootfs_opts *o, struct cx_error **err)
 {
         uint64_t ino;
@@ -158,9 +160,7 @@ static int enter_root(const struct ns_rootfs_opts *o, const char *root, int root
 {
         if (o->shared_mnt_ns)
                 return enter_chroot(rootfd, false, err);
-        int r = check_own_mnt_ns(o, err);
-        if (r < 0)
-                return r;
+        /* prepare_root checked the namespace; the init has not left it since */
         return o->no_pivot ? enter_no_pivot(root, rootfd, err) : enter_pivot(rootfd, err);
 }
 
