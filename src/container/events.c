@@ -181,20 +181,16 @@ static int emit_stats(struct cg_manager *m, const char *id, container_event_fn f
         return fn(json, ud);
 }
 
-int container_events(const char *root, const char *id, bool stats_once, unsigned interval_ms,
-                     container_event_fn fn, void *userdata, struct cx_error **err)
+int native_events(const struct state *st, bool stats_once, unsigned interval_ms,
+                  container_event_fn fn, void *userdata, struct cx_error **err)
 {
-        struct container_handle h;
-        int r = container_open_cgroup(root, id, &h, err);
-        if (r < 0)
+        const char *id = st->id;
+        _cleanup_(cg_manager_freep) struct cg_manager *m = NULL;
+        int r;
+        if (!st->cgroup_dirs || !st->cgroup_dirs[0])
+                return cx_error_msg(err, ENOENT, "container `%s` has no cgroup recorded", id);
+        if ((r = cg_manager_load(st->cgroup_driver, st->cgroup_dirs, &m, err)) < 0)
                 return r;
-        enum state_status status = h.status;
-        pid_t pid = h.st.pid;
-        uint64_t start = h.st.pid_start_time;
-        _cleanup_(cg_manager_freep) struct cg_manager *m = TAKE_PTR(h.cg);
-        container_close(&h); /* unlock: a stream must not block delete */
-        if (status == STATE_STOPPED)
-                return cx_error_msg(err, ESRCH, "container `%s` is not running", id);
         if (stats_once)
                 return emit_stats(m, id, fn, userdata, err);
 
@@ -217,9 +213,30 @@ int container_events(const char *root, const char *id, bool stats_once, unsigned
                                         return 0;
                         }
                 }
-                if (!state_pid_matches(pid, start))
+                if (!state_pid_matches(st->pid, st->pid_start_time))
                         return 0;
                 if (n == 0 && (r = emit_stats(m, id, fn, userdata, err)) != 0)
                         return r < 0 && err && *err ? r : 0;
         }
+}
+
+int container_events(const char *root, const char *id, bool stats_once, unsigned interval_ms,
+                     container_event_fn fn, void *userdata, struct cx_error **err)
+{
+        struct container_handle h;
+        int r = container_open(root, id, &h, err);
+        if (r < 0)
+                return r;
+        /* unlocked from here: a stream must not block delete */
+        enum state_status status = h.status;
+        const struct launcher *l = h.launcher;
+        struct state st = h.st;
+        h.st = (struct state){0};
+        container_close(&h);
+        if (status == STATE_STOPPED)
+                r = cx_error_msg(err, ESRCH, "container `%s` is not running", id);
+        else
+                r = l->events(&st, stats_once, interval_ms, fn, userdata, err);
+        state_clear(&st);
+        return r;
 }

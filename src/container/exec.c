@@ -55,27 +55,16 @@ static void exec_ctx_clear(struct exec_ctx *x)
         closep(&x->console_peer);
 }
 
-/* Reads the state and the stored config; refuses stopped (and paused) containers. */
-static int exec_load_locked(struct exec_ctx *x, struct state_dir *d, struct cx_error **err)
+/* Takes the state and the stored config from the opened container, then unlocks it (the
+ * process may run for long). */
+static int exec_load(struct exec_ctx *x, struct container_handle *h, struct cx_error **err)
 {
         const struct container_exec_opts *o = x->o;
-        int r = state_read(d, &x->st, err);
+        int r = container_config(&h->dir, &h->st, &x->spec, err);
+        x->st = h->st;
+        h->st = (struct state){0};
+        container_close(h);
         if (r < 0)
-                return r;
-        enum state_status s = state_status_get(d, &x->st);
-        if (s == STATE_STOPPED || s == STATE_CREATING)
-                return cx_error_msg(err, EINVAL, "cannot exec in container `%s`: it is %s", o->id,
-                                    state_status_name(s));
-        if (s == STATE_PAUSED && !o->ignore_paused)
-                return cx_error_msg(err, EINVAL,
-                                    "cannot exec in a paused container `%s` (use "
-                                    "--ignore-paused to override)",
-                                    o->id);
-        _cleanup_free_ char *cfg = NULL;
-        size_t len = 0;
-        if ((r = read_file_at(d->fd, "config.json", &cfg, &len, err)) < 0)
-                return cx_error_prefix(err, "container `%s`", o->id);
-        if ((r = spec_parse(cfg, len, "config.json", x->st.bundle, &x->spec, err)) < 0)
                 return r;
         if (x->st.cgroup_dirs && x->st.cgroup_dirs[0]) {
                 if ((r = cg_manager_load(x->st.cgroup_driver, x->st.cgroup_dirs, &x->cg, err)) < 0)
@@ -88,17 +77,6 @@ static int exec_load_locked(struct exec_ctx *x, struct state_dir *d, struct cx_e
                                     "(rootless)",
                                     o->id);
         return 0;
-}
-
-static int exec_load(struct exec_ctx *x, struct cx_error **err)
-{
-        struct state_dir d;
-        int r = state_dir_open(x->o->root, x->o->id, &d, err);
-        if (r < 0)
-                return r;
-        r = exec_load_locked(x, &d, err);
-        state_dir_close(&d);
-        return r;
 }
 
 /* Sets KEY=V, replacing an earlier KEY (runc keeps the last one). */
@@ -496,7 +474,8 @@ static int write_pid_file(const char *path, pid_t pid, struct cx_error **err)
         return r < 0 ? cx_error_prefix(err, "--pid-file") : 0;
 }
 
-int container_exec(const struct container_exec_opts *o, int *ret_status, struct cx_error **err)
+int native_exec(struct container_handle *h, const struct container_exec_opts *o, int *ret_status,
+                struct cx_error **err)
 {
         struct exec_ctx x = {.o = o, .root_fd = -1, .console_fd = -1, .console_peer = -1};
         for (int t = 0; t < SPEC_NS_MAX; t++)
@@ -506,7 +485,7 @@ int container_exec(const struct container_exec_opts *o, int *ret_status, struct 
         _cleanup_close_ int master = -1, sfd = -1;
         pid_t pid = 0;
         int r;
-        if ((r = exec_load(&x, err)) < 0 || (r = exec_build_process(&x, err)) < 0 ||
+        if ((r = exec_load(&x, h, err)) < 0 || (r = exec_build_process(&x, err)) < 0 ||
             (r = exec_validate(&x, err)) < 0 || (r = exec_open_container(&x, err)) < 0 ||
             (r = exec_open_console(&x, err)) < 0 || (r = exec_spawn(&x, &pid, &master, err)) < 0)
                 goto out;
@@ -527,30 +506,5 @@ int container_exec(const struct container_exec_opts *o, int *ret_status, struct 
 out:
         exec_ctx_clear(&x);
         sigprocmask(SIG_SETMASK, &old, NULL);
-        return r;
-}
-
-int container_pids(const char *root, const char *id, pid_t **ret, size_t *ret_n,
-                   struct cx_error **err)
-{
-        struct state_dir d;
-        struct state st = {0};
-        struct cg_manager *cg = NULL;
-        int r = state_dir_open(root, id, &d, err);
-        if (r < 0)
-                return r;
-        r = state_read(&d, &st, err);
-        state_dir_close(&d);
-        if (r < 0)
-                goto out;
-        if (!st.cgroup_dirs || !st.cgroup_dirs[0]) { /* rootless without a cgroup */
-                r = container_pidns_pids(&st, ret, ret_n, err);
-                goto out;
-        }
-        if ((r = cg_manager_load(st.cgroup_driver, st.cgroup_dirs, &cg, err)) >= 0)
-                r = cg_pids(cg, ret, ret_n, err);
-        cg_manager_free(cg);
-out:
-        state_clear(&st);
         return r;
 }

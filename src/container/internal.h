@@ -3,6 +3,7 @@
 
 #include "cgroups/cgroups.h"
 #include "container/container.h"
+#include "namespaces/namespaces.h"
 #include "spec/spec.h"
 #include "state/state.h"
 
@@ -33,6 +34,9 @@ int sync_send(int fd, enum sync_type type, int code, int pid, const char *text);
 int sync_send_error(int fd, const struct cx_error *e);
 /* Receives the next message; an ERROR message becomes *err; EOF becomes an error too. */
 int sync_expect(int fd, enum sync_type type, struct sync_msg *ret, struct cx_error **err);
+/* After start: waits until the process has exec'd (the socket closes on execve: 0) or sends
+ * the error that stopped it. */
+int sync_wait_exec(int fd, struct cx_error **err);
 
 struct ns_idmap_mounts;
 
@@ -108,22 +112,126 @@ char *container_owner_name(uid_t uid);
 int container_host_mounts_record(struct state_dir *d, const struct spec *s, struct cx_error **err);
 int container_host_mounts_undo(struct state_dir *d, const char *rootfs, struct cx_error **err);
 
-/* ---- shared by the lifecycle operations -------------------------------------------------- */
-/* Kills what remains, removes the cgroup and the state directory, runs poststop hooks. */
-int container_destroy(struct state_dir *d, const struct state *st, struct cx_error **err);
-/* An opened container: ROOT/ID locked, its state, its status now and (with
- * container_open_cgroup) its cgroup manager.  Every operation on one container starts here. */
+/* ---- the plan (plan.c): config.json loaded and validated once ----------------------------- */
+struct launcher;
+struct container_exec_opts;
+struct plan {
+        struct spec *spec;
+        char *raw;                       /* config.json as read: stored in ROOT/ID */
+        struct container_opts opts;      /* the caller's, with the LISTEN_FDS fds added */
+        const struct launcher *launcher; /* how the processes come to exist */
+        struct ns_rootfs_source rootfs;  /* what the container's root is made from */
+        int tenant_lock;                 /* ROOT/tenants.lock, held until the state exists */
+};
+/* Loads BUNDLE/config.json, applies the tenant's hardening, picks the launcher and checks
+ * everything that can be checked before anything is made (each error names config.json and
+ * the JSON path, or the argument). */
+int plan_load(const struct container_opts *o, struct plan *p, struct cx_error **err);
+void plan_clear(struct plan *p);
+/* The config a container was created from (ROOT/ID/config.json), parsed; errors name it. */
+int container_config(struct state_dir *d, const struct state *st, struct spec **ret,
+                     struct cx_error **err);
+
+/* ---- the undo record (undo.c) -------------------------------------------------------------- */
+/* Kinds of resource; each has its undo in undo.c's table. */
+#define UNDO_PROCESS     "process"     /* PID START_TIME */
+#define UNDO_CGROUP      "cgroup"      /* DRIVER DIR... */
+#define UNDO_HOST_MOUNTS "host-mounts" /* ROOTFS */
+/* Appends "kind args..." to ROOT/ID/undo, durably: call it before making the resource. */
+int undo_append(struct state_dir *d, const char *kind, char *const *args, struct cx_error **err);
+int undo_append_process(struct state_dir *d, pid_t pid, uint64_t start_time, struct cx_error **err);
+/* Drops the newest entry: its step failed and left nothing (it cleaned up after itself). */
+int undo_retract(struct state_dir *d, struct cx_error **err);
+/* Undoes every entry of the record, newest first (each undo is idempotent); stops at the first
+ * failure, leaving the record for a later delete. */
+int undo_run(struct state_dir *d, struct cx_error **err);
+
+/* ---- create (create.c): prepare -> launch -> finish ---------------------------------------- */
+struct create_ctx {
+        struct plan plan;
+        const struct container_opts *o; /* &plan.opts */
+        struct spec *spec;              /* plan.spec */
+        struct state_dir dir;
+        bool dir_created;
+        struct state st;
+        struct cg_manager *cg;
+        struct cg_join join;  /* fds to join the cgroup from the init */
+        bool joined_at_clone; /* clone3(CLONE_INTO_CGROUP) worked */
+        struct cg_hierarchy *hier;
+        size_t n_hier;
+        pid_t pid;
+        int sync_fd;
+        int fifo_fd;
+        int console_fd;
+        int console_peer;             /* own_console: our end, receives the pty master */
+        struct ns_idmap_mounts idmap; /* idmapped clones; the init inherits them */
+        uint64_t caller_mnt_ns;       /* our mount namespace, which the init never re-roots */
+};
+/* Everything up to a created container whose processes wait for start.  On failure every
+ * trace is removed (undo_run).  A native init is a child of the calling process. */
+int create_container(struct create_ctx *c, const struct container_opts *o, struct cx_error **err);
+/* Undoes a partial or complete create: the launcher's processes, the undo record, the state. */
+void create_abort(struct create_ctx *c);
+/* Releases memory and fds (the container stays). */
+void create_ctx_clear(struct create_ctx *c);
+
+/* ---- an opened container ------------------------------------------------------------------- */
+/* ROOT/ID locked, its state, its launcher and its status now.  Every operation on one
+ * container starts here. */
 struct container_handle {
         struct state_dir dir;
         struct state st;
+        const struct launcher *launcher;
         enum state_status status;
-        struct cg_manager *cg;
 };
 int container_open(const char *root, const char *id, struct container_handle *h,
                    struct cx_error **err);
-/* container_open, and fails unless a cgroup was recorded for the container. */
-int container_open_cgroup(const char *root, const char *id, struct container_handle *h,
-                          struct cx_error **err);
 void container_close(struct container_handle *h);
+/* Kills what remains (the launcher's stop), undoes the record, runs poststop hooks, removes
+ * the state directory. */
+int container_destroy(struct container_handle *h, struct cx_error **err);
 /* Signals a pid only if it is still the recorded process (pidfd). */
 int container_signal(const struct state *st, int sig, struct cx_error **err);
+/* SIGKILLs pid if it is still the process that started at start_time, and waits (up to 5 s)
+ * until it is gone. */
+void container_kill_wait(pid_t pid, uint64_t start_time);
+
+/* ---- launchers (launcher.c; native.c) ------------------------------------------------------ */
+/* How a container's processes come to exist and are driven.  The name is kept in state.json;
+ * every operation on a container dispatches through its launcher. */
+struct launcher {
+        const char *name;
+        /* create, after prepare (state dir, undo record, cgroup, exec.fifo, console): make the
+         * processes and bring them to "created"; each made resource is in the undo record. */
+        int (*launch)(struct create_ctx *c, struct cx_error **err);
+        /* run in the foreground: start the container create_container left (its processes
+         * are our children). */
+        int (*start_own)(struct create_ctx *c, struct cx_error **err);
+        int (*start)(struct container_handle *h, struct cx_error **err);
+        /* created, running, paused or stopped (creating while create runs) */
+        enum state_status (*status)(struct state_dir *d, const struct state *st);
+        int (*kill)(struct container_handle *h, int sig, bool all, struct cx_error **err);
+        int (*pids)(struct container_handle *h, pid_t **ret, size_t *ret_n, struct cx_error **err);
+        int (*freeze)(struct container_handle *h, bool freeze, struct cx_error **err);
+        /* `exec`: runs another process in the container; closes h (unlocks it) as soon as it
+         * has what it needs. */
+        int (*exec)(struct container_handle *h, const struct container_exec_opts *o,
+                    int *ret_status, struct cx_error **err);
+        int (*update)(struct container_handle *h, const struct spec_resources *r,
+                      struct cx_error **err);
+        /* `events` (the state is a copy: the container is not locked while it streams) */
+        int (*events)(const struct state *st, bool stats_once, unsigned interval_ms,
+                      container_event_fn fn, void *userdata, struct cx_error **err);
+        /* ends every process of the container and waits for them (delete) */
+        void (*stop)(struct container_handle *h);
+};
+/* The launcher called name (state.json's "launcher"; NULL or "" is native), or NULL. */
+const struct launcher *launcher_find(const char *name);
+/* The launcher a config asks for: annotation run.oci.handler, else native. */
+int launcher_for_spec(const struct spec *s, const struct launcher **ret, struct cx_error **err);
+extern const struct launcher launcher_native;
+/* native's events (events.c): the cgroup's stats and OOM events */
+int native_exec(struct container_handle *h, const struct container_exec_opts *o, int *ret_status,
+                struct cx_error **err);
+int native_events(const struct state *st, bool stats_once, unsigned interval_ms,
+                  container_event_fn fn, void *userdata, struct cx_error **err);

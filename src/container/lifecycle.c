@@ -1,5 +1,6 @@
 /* start, kill, delete, state, list. */
 #include "container/internal.h"
+#include "container/exec.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -24,65 +25,40 @@ int container_open(const char *root, const char *id, struct container_handle *h,
                 state_dir_close(&h->dir);
                 return r;
         }
-        h->status = state_status_get(&h->dir, &h->st);
-        return 0;
-}
-
-int container_open_cgroup(const char *root, const char *id, struct container_handle *h,
-                          struct cx_error **err)
-{
-        int r = container_open(root, id, h, err);
-        if (r < 0)
-                return r;
-        if (!h->st.cgroup_dirs || !h->st.cgroup_dirs[0])
-                r = cx_error_msg(err, ENOENT, "container `%s` has no cgroup recorded", id);
-        else
-                r = cg_manager_load(h->st.cgroup_driver, h->st.cgroup_dirs, &h->cg, err);
-        if (r < 0)
+        h->launcher = launcher_find(h->st.launcher);
+        if (!h->launcher) {
+                r = cx_error_msg(err, EINVAL,
+                                 "container `%s` was made by launcher `%s`, which this capsa "
+                                 "does not have",
+                                 id, h->st.launcher);
                 container_close(h);
-        return r;
+                return r;
+        }
+        h->status = h->launcher->status(&h->dir, &h->st);
+        return 0;
 }
 
 void container_close(struct container_handle *h)
 {
-        cg_manager_freep(&h->cg);
         state_clear(&h->st);
         state_dir_close(&h->dir);
 }
 
-static void run_poststart(const struct container_handle *h)
+/* Hooks of the stored config; a config that no longer parses skips them with a warning. */
+static void run_stored_hooks(struct container_handle *h, enum spec_hook_kind kind,
+                             enum state_status status)
 {
-        _cleanup_free_ char *cfg = NULL;
-        if (read_file_at(h->dir.fd, "config.json", &cfg, NULL, NULL) < 0 ||
-            !strstr(cfg, "poststart"))
-                return;
         struct spec *s = NULL;
-        if (spec_parse(cfg, strlen(cfg), "config.json", h->st.bundle, &s, NULL) < 0)
+        _cleanup_error_ struct cx_error *e = NULL;
+        if (container_config(&h->dir, &h->st, &s, &e) < 0) {
+                log_warn("%s hooks not run: %s", spec_hook_kind_names[kind], e->msg);
                 return;
-        _cleanup_free_ char *json = state_oci_json(&h->st, STATE_RUNNING);
-        hooks_run_warn(&s->hooks, SPEC_HOOK_POSTSTART, json);
+        }
+        if (s->hooks.n[kind] > 0) {
+                _cleanup_free_ char *json = state_oci_json(&h->st, status);
+                hooks_run_warn(&s->hooks, kind, json);
+        }
         spec_free(s);
-}
-
-static int start_created(struct container_handle *h, const char *id, struct cx_error **err)
-{
-        if (h->status != STATE_CREATED)
-                return cx_error_msg(err, EINVAL,
-                                    "cannot start container `%s`: it is %s, not created", id,
-                                    state_status_name(h->status));
-        _cleanup_close_ int fifo =
-            openat(h->dir.fd, "exec.fifo", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-        if (fifo < 0)
-                return cx_error_set(err, errno, "cannot start container `%s`: open exec.fifo", id);
-        _cleanup_free_ char *exe = proc_exe(h->st.pid);
-        if (write(fifo, "0", 1) != 1)
-                return cx_error_set(err, errno, "cannot start container `%s`: write exec.fifo", id);
-        /* "running" means the user's process runs (a signal sent now must reach it, not the
-         * init): wait for the execve, then drop the fifo that makes the state read "created" */
-        proc_wait_exec(h->st.pid, exe);
-        unlinkat(h->dir.fd, "exec.fifo", 0);
-        run_poststart(h);
-        return 0;
 }
 
 int container_start(const char *root, const char *id, struct cx_error **err)
@@ -91,7 +67,11 @@ int container_start(const char *root, const char *id, struct cx_error **err)
         int r = container_open(root, id, &h, err);
         if (r < 0)
                 return r;
-        r = start_created(&h, id, err);
+        if (h.status != STATE_CREATED)
+                r = cx_error_msg(err, EINVAL, "cannot start container `%s`: it is %s, not created",
+                                 id, state_status_name(h.status));
+        else if ((r = h.launcher->start(&h, err)) >= 0)
+                run_stored_hooks(&h, SPEC_HOOK_POSTSTART, STATE_RUNNING);
         container_close(&h);
         return r;
 }
@@ -107,6 +87,16 @@ int container_signal(const struct state *st, int sig, struct cx_error **err)
         return 0;
 }
 
+void container_kill_wait(pid_t pid, uint64_t start_time)
+{
+        _cleanup_close_ int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        if (pfd < 0 || !state_pid_matches(pid, start_time))
+                return;
+        syscall(SYS_pidfd_send_signal, pfd, SIGKILL, NULL, 0);
+        struct pollfd p = {.fd = pfd, .events = POLLIN};
+        poll(&p, 1, 5000);
+}
+
 int container_kill(const char *root, const char *id, int sig, bool all, struct cx_error **err)
 {
         struct container_handle h;
@@ -117,59 +107,20 @@ int container_kill(const char *root, const char *id, int sig, bool all, struct c
         /* as runc, --all signals whatever is left in the cgroup even once the init is gone */
         if ((h.status == STATE_STOPPED && !(all && has_cgroup)) || h.status == STATE_CREATING)
                 r = cx_error_msg(err, ESRCH, "container `%s` is not running", id);
-        else if (all && !has_cgroup)
-                r = container_pidns_kill(&h.st, sig, err); /* rootless without a cgroup */
-        else if (all &&
-                 (r = cg_manager_load(h.st.cgroup_driver, h.st.cgroup_dirs, &h.cg, err)) >= 0)
-                r = cg_kill(h.cg, sig, err);
-        else if (!all)
-                r = container_signal(&h.st, sig, err);
+        else
+                r = h.launcher->kill(&h, sig, all, err);
         container_close(&h);
         return r;
 }
 
-static void wait_gone(const struct state *st)
+int container_destroy(struct container_handle *h, struct cx_error **err)
 {
-        _cleanup_close_ int pfd = (int)syscall(SYS_pidfd_open, st->pid, 0);
-        if (pfd < 0)
-                return;
-        struct pollfd p = {.fd = pfd, .events = POLLIN};
-        poll(&p, 1, 5000);
-}
-
-static void run_poststop(struct state_dir *d, const struct state *st)
-{
-        _cleanup_free_ char *cfg = NULL;
-        if (read_file_at(d->fd, "config.json", &cfg, NULL, NULL) < 0)
-                return;
-        struct spec *s = NULL;
-        if (spec_parse(cfg, strlen(cfg), "config.json", st->bundle, &s, NULL) < 0)
-                return;
-        _cleanup_free_ char *json = state_oci_json(st, STATE_STOPPED);
-        hooks_run_warn(&s->hooks, SPEC_HOOK_POSTSTOP, json);
-        spec_free(s);
-}
-
-int container_destroy(struct state_dir *d, const struct state *st, struct cx_error **err)
-{
-        if (st->pid > 0 && state_pid_matches(st->pid, st->pid_start_time)) {
-                kill(st->pid, SIGKILL);
-                wait_gone(st);
-        }
-        if (st->cgroup_dirs && st->cgroup_dirs[0]) {
-                struct cg_manager *cg = NULL;
-                int r = cg_manager_load(st->cgroup_driver, st->cgroup_dirs, &cg, err);
-                if (r >= 0)
-                        r = cg_destroy(cg, err);
-                cg_manager_free(cg);
-                if (r < 0)
-                        return r;
-        }
-        int r = container_host_mounts_undo(d, st->rootfs, err);
+        h->launcher->stop(h);
+        int r = undo_run(&h->dir, err);
         if (r < 0)
                 return r;
-        run_poststop(d, st);
-        return state_dir_remove(d, err);
+        run_stored_hooks(h, SPEC_HOOK_POSTSTOP, STATE_STOPPED);
+        return state_dir_remove(&h->dir, err);
 }
 
 int container_delete(const char *root, const char *id, bool force, struct cx_error **err)
@@ -191,7 +142,27 @@ int container_delete(const char *root, const char *id, bool force, struct cx_err
                 r = cx_error_msg(err, EBUSY, "container `%s` is still being created (use --force)",
                                  id);
         else
-                r = container_destroy(&h.dir, &h.st, err);
+                r = container_destroy(&h, err);
+        container_close(&h);
+        return r;
+}
+
+int container_exec(const struct container_exec_opts *o, int *ret_status, struct cx_error **err)
+{
+        struct container_handle h;
+        int r = container_open(o->root, o->id, &h, err);
+        if (r < 0)
+                return r;
+        if (h.status == STATE_STOPPED || h.status == STATE_CREATING)
+                r = cx_error_msg(err, EINVAL, "cannot exec in container `%s`: it is %s", o->id,
+                                 state_status_name(h.status));
+        else if (h.status == STATE_PAUSED && !o->ignore_paused)
+                r = cx_error_msg(err, EINVAL,
+                                 "cannot exec in a paused container `%s` (use --ignore-paused to "
+                                 "override)",
+                                 o->id);
+        else
+                return h.launcher->exec(&h, o, ret_status, err);
         container_close(&h);
         return r;
 }

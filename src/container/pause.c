@@ -1,12 +1,13 @@
-/* pause, resume and update: operations on a living container's cgroup. */
+/* pause, resume and update: operations on a living container, through its launcher. */
 #include "container/internal.h"
+#include "container/exec.h"
 
 #include <string.h>
 
 int container_pause(const char *root, const char *id, bool pause, struct cx_error **err)
 {
         struct container_handle h;
-        int r = container_open_cgroup(root, id, &h, err);
+        int r = container_open(root, id, &h, err);
         if (r < 0)
                 return r;
         enum state_status need = pause ? STATE_RUNNING : STATE_PAUSED;
@@ -15,7 +16,7 @@ int container_pause(const char *root, const char *id, bool pause, struct cx_erro
                                  pause ? "pause" : "resume", id, state_status_name(h.status),
                                  state_status_name(need));
         else
-                r = cg_freeze(h.cg, pause, err);
+                r = h.launcher->freeze(&h, pause, err);
         container_close(&h);
         return r;
 }
@@ -24,16 +25,28 @@ int container_update(const char *root, const char *id, const struct spec_resourc
                      struct cx_error **err)
 {
         struct container_handle h;
-        int r = container_open_cgroup(root, id, &h, err);
+        int r = container_open(root, id, &h, err);
         if (r < 0)
                 return r;
         if (h.status == STATE_STOPPED || h.status == STATE_CREATING)
                 r = cx_error_msg(err, EINVAL, "cannot update container `%s`: it is %s", id,
                                  state_status_name(h.status));
         else
-                r = cg_apply(h.cg, res, err);
+                r = h.launcher->update(&h, res, err);
         if (r < 0)
                 cx_error_prefix(err, "update container `%s`", id);
+        container_close(&h);
+        return r;
+}
+
+int container_pids(const char *root, const char *id, pid_t **ret, size_t *ret_n,
+                   struct cx_error **err)
+{
+        struct container_handle h;
+        int r = container_open(root, id, &h, err);
+        if (r < 0)
+                return r;
+        r = h.launcher->pids(&h, ret, ret_n, err);
         container_close(&h);
         return r;
 }

@@ -1,6 +1,6 @@
 /* `create` + `run`: the create plan, then (for run) start in-process and wait, forwarding
  * signals to the container and returning its exit status. */
-#include "container/create.h"
+#include "container/internal.h"
 #include "container/exec.h"
 
 #include <signal.h>
@@ -21,25 +21,12 @@ int container_create(const struct container_opts *o, struct cx_error **err)
         return 0;
 }
 
-/* Starts the init we hold: one byte into exec.fifo, then wait until it has exec'd (the sync
- * socket closes on exec) or reports an error. */
+/* Starts the container create_container left, then its poststart hooks. */
 static int start_own(struct create_ctx *c, struct cx_error **err)
 {
-        if (write(c->fifo_fd, "0", 1) != 1)
-                return cx_error_set(err, errno, "start container `%s`: write exec.fifo", c->o->id);
-        closep(&c->fifo_fd);
-        unlinkat(c->dir.fd, "exec.fifo", 0);
-        char buf[sizeof(struct sync_msg)];
-        ssize_t n;
-        do
-                n = recv(c->sync_fd, buf, sizeof(buf), 0);
-        while (n < 0 && errno == EINTR);
-        if (n > 0) {
-                struct sync_msg *m = (struct sync_msg *)buf;
-                buf[n < (ssize_t)sizeof(buf) ? n : (ssize_t)sizeof(buf) - 1] = '\0';
-                return cx_error_msg(err, m->code > 0 ? m->code : EIO, "%s", m->text);
-        }
-        closep(&c->sync_fd);
+        int r = c->plan.launcher->start_own(c, err);
+        if (r < 0)
+                return r;
         const struct spec_hooks *h = &c->spec->hooks;
         if (h->n[SPEC_HOOK_POSTSTART] > 0) {
                 _cleanup_free_ char *json = state_oci_json(&c->st, STATE_RUNNING);
@@ -62,7 +49,9 @@ static int wait_and_delete(struct create_ctx *c, const struct container_opts *o,
         bool gone = fstat(c->dir.fd, &dst) < 0 || dst.st_nlink == 0; /* deleted meanwhile */
         if (!o->keep && !gone) {
                 _cleanup_error_ struct cx_error *e = NULL;
-                if (container_destroy(&c->dir, &c->st, &e) < 0)
+                struct container_handle h = {
+                    .dir = c->dir, .st = c->st, .launcher = c->plan.launcher};
+                if (container_destroy(&h, &e) < 0)
                         log_warn("%s", e->msg);
         }
         return status;

@@ -25,24 +25,33 @@ int sync_send_error(int fd, const struct cx_error *e)
         return sync_send(fd, SYNC_ERROR, e ? e->code : EIO, 0, e ? e->msg : "unknown error");
 }
 
+/* One message, its text NUL-terminated; the byte count (0 at EOF), or -errno. */
+static ssize_t sync_recv(int fd, struct sync_msg *m)
+{
+        ssize_t n;
+        memset(m, 0, offsetof(struct sync_msg, text) + 1);
+        do
+                n = recv(fd, m, sizeof(*m), 0);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return -errno;
+        if ((size_t)n < sizeof(*m))
+                ((char *)m)[n] = '\0';
+        else
+                m->text[sizeof(m->text) - 1] = '\0';
+        return n;
+}
+
 int sync_expect(int fd, enum sync_type type, struct sync_msg *ret, struct cx_error **err)
 {
         struct sync_msg m;
-        ssize_t r;
-        memset(&m, 0, offsetof(struct sync_msg, text) + 1);
-        do
-                r = recv(fd, &m, sizeof(m), 0);
-        while (r < 0 && errno == EINTR);
+        ssize_t r = sync_recv(fd, &m);
         if (r < 0)
-                return cx_error_set(err, errno, "read from container init");
+                return cx_error_set(err, (int)-r, "read from container init");
         if (r == 0)
                 return cx_error_msg(err, ECHILD, "container init exited unexpectedly");
         if (r < (ssize_t)offsetof(struct sync_msg, text))
                 return cx_error_msg(err, EPROTO, "short message from container init");
-        if ((size_t)r < sizeof(m))
-                ((char *)&m)[r] = '\0';
-        else
-                m.text[sizeof(m.text) - 1] = '\0';
         if (m.type == SYNC_ERROR)
                 return cx_error_msg(err, m.code > 0 ? m.code : EIO, "%s", m.text);
         if (m.type != (uint32_t)type)
@@ -52,4 +61,12 @@ int sync_expect(int fd, enum sync_type type, struct sync_msg *ret, struct cx_err
         if (ret)
                 *ret = m;
         return 0;
+}
+
+int sync_wait_exec(int fd, struct cx_error **err)
+{
+        struct sync_msg m;
+        if (sync_recv(fd, &m) <= 0)
+                return 0; /* closed on execve (or the process is gone: its exit status tells) */
+        return cx_error_msg(err, m.code > 0 ? m.code : EIO, "%s", m.text);
 }

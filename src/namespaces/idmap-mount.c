@@ -171,8 +171,8 @@ static int open_host_side(const struct spec *s, size_t i, int *ret_fd)
         return 0;
 }
 
-int ns_idmap_mounts_open(const struct spec *s, bool rootfs_idmap, struct ns_idmap_mounts *ret,
-                         struct cx_error **err)
+int ns_idmap_mounts_open(const struct spec *s, const struct ns_rootfs_source *root,
+                         struct ns_idmap_mounts *ret, struct cx_error **err)
 {
         _cleanup_(ns_idmap_mounts_clear) struct ns_idmap_mounts im = {.rootfs_fd = -1};
         _cleanup_close_ int cache = -1;
@@ -189,12 +189,12 @@ int ns_idmap_mounts_open(const struct spec *s, bool rootfs_idmap, struct ns_idma
                 if (im.fds[i] < 0)
                         open_host_side(s, i, &im.host_fds[i]);
         }
-        if (rootfs_idmap) {
+        if (root->kind == NS_ROOTFS_IDMAPPED) {
                 int ns = container_userns(s, &cache, err);
                 if (ns < 0)
                         return cx_error_prefix(err, "idmapped rootfs");
                 /* the root only: mounts beneath root.path are rare and may not support idmap */
-                if ((r = clone_idmapped(s->root.path, false, false, ns, &im.rootfs_fd, err)) < 0)
+                if ((r = clone_idmapped(root->path, false, false, ns, &im.rootfs_fd, err)) < 0)
                         return cx_error_prefix(err, "root.path");
         }
         *ret = im;

@@ -299,7 +299,8 @@ static int check_rootfs_owner(const struct spec *s, struct cx_error **err)
         return 0;
 }
 
-int ns_idmap_validate(const struct spec *s, bool rootfs_idmapped, struct cx_error **err)
+int ns_idmap_validate(const struct spec *s, const struct ns_rootfs_source *root,
+                      struct cx_error **err)
 {
         const struct spec_linux *l = &s->linux_;
         int r;
@@ -321,5 +322,5 @@ int ns_idmap_validate(const struct spec *s, bool rootfs_idmapped, struct cx_erro
                 return r;
         if ((r = validate_process_ids(s, err)) < 0)
                 return r;
-        return rootfs_idmapped ? 0 : check_rootfs_owner(s, err);
+        return root->kind == NS_ROOTFS_IDMAPPED ? 0 : check_rootfs_owner(s, err);
 }

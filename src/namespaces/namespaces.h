@@ -32,11 +32,25 @@ struct ns_mount_opts {
 int ns_mount_opts_parse(char *const *options, struct ns_mount_opts *ret, struct cx_error **err);
 void ns_mount_opts_clear(struct ns_mount_opts *o);
 
+/* ---- the root filesystem's source --------------------------------------------------------- */
+/* What the container's root is made from.  The init mounts it as its kind says. */
+enum ns_rootfs_kind {
+        NS_ROOTFS_DIR,      /* path as it is: a bundle's root.path */
+        NS_ROOTFS_IDMAPPED, /* path through an idmapped clone: the container's user namespace
+                             * sees files owned by host ids it does not map (a tenant's rootfs
+                             * owned by host root) as its own */
+};
+struct ns_rootfs_source {
+        enum ns_rootfs_kind kind;
+        const char *path;
+};
+
 /* ---- parent side ------------------------------------------------------------------------- */
 /* Checks linux.uidMappings/gidMappings (and mounts[].uid/gidMappings): sizes, overlapping
  * container or host ranges, the process user and groups mapped.  Errors name the JSON path.  A
- * rootfs whose host owner is not mapped gets a warning (runc accepts it) unless rootfs_idmapped. */
-int ns_idmap_validate(const struct spec *s, bool rootfs_idmapped, struct cx_error **err);
+ * rootfs whose host owner is not mapped gets a warning (runc accepts it) unless it is idmapped. */
+int ns_idmap_validate(const struct spec *s, const struct ns_rootfs_source *root,
+                      struct cx_error **err);
 /* True when container_id falls in one of the n ranges. */
 bool ns_id_mapped(const struct spec_id_map *m, size_t n, uint32_t container_id);
 /* Writes /proc/PID/{setgroups,uid_map,gid_map} from linux.uidMappings/gidMappings. */
@@ -52,10 +66,10 @@ struct ns_idmap_mounts {
         size_t n;
 };
 /* Opens the idmapped clones: each bind mount with the idmap/ridmap option or its own
- * uidMappings/gidMappings (the container's mappings when it has none), and with rootfs_idmap
- * root.path (a tenant's rootfs owned by host root).  Errors name mounts[i]. */
-int ns_idmap_mounts_open(const struct spec *s, bool rootfs_idmap, struct ns_idmap_mounts *ret,
-                         struct cx_error **err);
+ * uidMappings/gidMappings (the container's mappings when it has none), and the root when its
+ * source is NS_ROOTFS_IDMAPPED.  Errors name mounts[i]. */
+int ns_idmap_mounts_open(const struct spec *s, const struct ns_rootfs_source *root,
+                         struct ns_idmap_mounts *ret, struct cx_error **err);
 void ns_idmap_mounts_clear(struct ns_idmap_mounts *m);
 
 /* Opens every namespace path of the config (O_RDONLY|O_CLOEXEC) before anything changes, and

@@ -1,6 +1,5 @@
 /* ROOT/ID directories: creation, locking, removal, listing; the derived status. */
 #include "state/state.h"
-#include "cgroups/cgroups.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -140,33 +139,15 @@ bool state_pid_matches(pid_t pid, uint64_t start_time)
         return t == start_time;
 }
 
-/* Asked from another pid namespace than the creator's, the recorded pid names another process
- * (or none): the init is found in the container's cgroup by its start time, which every pid
- * namespace reads alike; a member outside our pid namespace (0) means it cannot be named, but
- * the container still runs.  Returns 1 (alive), 0 (not found). */
-static int find_init_elsewhere(const struct state *s)
+enum state_status state_status_get(struct state_dir *d, const struct state *s, bool init_alive)
 {
-        _cleanup_free_ pid_t *v = NULL;
-        size_t n = 0;
-        if (s->pid <= 0 || cg_dirs_members(s->cgroup_driver, s->cgroup_dirs, &v, &n) < 0)
-                return 0;
-        for (size_t i = 0; i < n; i++)
-                if (v[i] == 0 || state_pid_matches(v[i], s->pid_start_time))
-                        return 1;
-        return 0;
-}
-
-enum state_status state_status_get(struct state_dir *d, const struct state *s)
-{
-        if (!state_pid_matches(s->pid, s->pid_start_time) && !find_init_elsewhere(s))
+        if (!init_alive)
                 return s->creating && s->pid == 0 ? STATE_CREATING : STATE_STOPPED;
         if (s->creating)
                 return STATE_CREATING;
         struct stat st;
         if (fstatat(d->fd, "exec.fifo", &st, AT_SYMLINK_NOFOLLOW) == 0)
                 return STATE_CREATED;
-        if (cg_dirs_frozen(s->cgroup_driver, s->cgroup_dirs))
-                return STATE_PAUSED;
         return STATE_RUNNING;
 }
 

@@ -50,6 +50,7 @@ static char *state_encode(const struct state *s)
         json_str(g, "systemdCgroup");
         yajl_gen_bool(g, s->use_systemd_cgroup);
         json_key_str(g, "cgroupDriver", s->cgroup_driver);
+        json_key_str(g, "launcher", s->launcher);
         json_str(g, "cgroupDirs");
         yajl_gen_array_open(g);
         for (size_t i = 0; s->cgroup_dirs && s->cgroup_dirs[i]; i++)
@@ -102,6 +103,7 @@ static void decode(yajl_val root, struct state *s)
         s->creating = get_bool(root, "creating");
         s->use_systemd_cgroup = get_bool(root, "systemdCgroup");
         s->cgroup_driver = get_str(root, "cgroupDriver");
+        s->launcher = get_str(root, "launcher");
         const char *dirs_path[] = {"cgroupDirs", NULL};
         yajl_val dirs = yajl_tree_get(root, dirs_path, yajl_t_array);
         s->cgroup_dirs = xcalloc(1, sizeof(char *));
@@ -157,6 +159,7 @@ void state_clear(struct state *s)
         free(s->owner);
         strv_free(s->annotations);
         free(s->cgroup_driver);
+        free(s->launcher);
         strv_free(s->cgroup_dirs);
         *s = (struct state){0};
 }

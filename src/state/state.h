@@ -34,6 +34,7 @@ struct state {
         char *cgroup_driver;
         char **cgroup_dirs; /* NULL-terminated */
         bool use_systemd_cgroup;
+        char *launcher; /* how its processes came to exist ("native"); NULL in older states */
 };
 
 void state_clear(struct state *s);
@@ -61,8 +62,10 @@ int state_read(struct state_dir *d, struct state *ret, struct cx_error **err);
  * reading the file. */
 int state_parse(const char *json, size_t len, struct state *ret, struct cx_error **err);
 
-/* Computes the current status (reads /proc/PID/stat and looks for exec.fifo). */
-enum state_status state_status_get(struct state_dir *d, const struct state *s);
+/* The status of a container whose init is alive or not (the launcher knows): creating while
+ * create runs, created while exec.fifo exists, else running.  Paused is the container layer's
+ * to tell. */
+enum state_status state_status_get(struct state_dir *d, const struct state *s, bool init_alive);
 /* Start time (field 22) of a pid, or -ESRCH / negative errno. */
 int state_pid_start_time(pid_t pid, uint64_t *ret);
 /* True when pid is alive and is still the process recorded (start time matches) */

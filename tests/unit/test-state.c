@@ -48,11 +48,12 @@ int main(void)
         is_str(r.cgroup_dirs[0], "/sys/fs/cgroup/x", "cgroup dirs round trip");
         is_str(r.annotations[1], "v", "annotations round trip");
 
-        ok(state_status_get(&d, &r) == STATE_RUNNING, "live pid without fifo: running");
+        ok(state_status_get(&d, &r, true) == STATE_RUNNING, "live init without fifo: running");
         mkfifoat(d.fd, "exec.fifo", 0600);
-        ok(state_status_get(&d, &r) == STATE_CREATED, "live pid with fifo: created");
+        ok(state_status_get(&d, &r, true) == STATE_CREATED, "live init with fifo: created");
+        ok(state_status_get(&d, &r, false) == STATE_STOPPED, "init gone: stopped");
         r.pid_start_time++;
-        ok(state_status_get(&d, &r) == STATE_STOPPED, "recycled pid (other start time): stopped");
+        ok(!state_pid_matches(r.pid, r.pid_start_time), "recycled pid (other start time)");
 
         pid_t child = fork();
         if (child == 0)
