@@ -45,6 +45,11 @@ void cg_manager_freep(struct cg_manager **m);
 const char *cg_manager_driver_name(const struct cg_manager *m);
 char *const *cg_manager_dirs(const struct cg_manager *m); /* absolute, NULL-terminated */
 
+/* Checks what linux.resources says without touching any cgroup: value ranges (block I/O
+ * weights), names (huge page sizes, rdma devices, interfaces, unified keys: a file name, not a
+ * core file the runtime manages).  Errors name the JSON path.  create and update call it
+ * before they make or change anything; cg_create and cg_apply assume it passed. */
+int cg_resources_validate(const struct spec_resources *r, struct cx_error **err);
 /* Creates the cgroup directories and applies the resources (r may be NULL).  Values the
  * layout cannot express are a clear error naming the JSON path.  On failure nothing is left.
  * Call it before any process joins (v1 cpuset needs cpus/mems first; v1 devices rules are

@@ -170,8 +170,6 @@ int cg_v1_blkio(const char *dir, const struct spec_blkio *b, struct cx_error **e
         int r;
         if (b->weight.set) {
                 const char *f = first_existing(dir, weight_files, 2);
-                if ((r = check_weight(b->weight.v, "linux.resources.blockIO.weight", err)) < 0)
-                        return r;
                 if (!f)
                         return no_weight_file(dir, "linux.resources.blockIO.weight",
                                               "blkio.weight, blkio.bfq.weight", err);
@@ -195,8 +193,6 @@ int cg_v1_blkio(const char *dir, const struct spec_blkio *b, struct cx_error **e
                                             jp);
                 if (!w->weight.set)
                         continue;
-                if ((r = check_weight(w->weight.v, jp, err)) < 0)
-                        return r;
                 const char *f = first_existing(dir, wdev_files, 2);
                 if (!f)
                         return no_weight_file(dir, jp,
@@ -231,8 +227,6 @@ int cg_v2_io(const char *dir, const struct spec_blkio *b, struct cx_error **err)
         bool bfq = cg_file_exists(dir, "io.bfq.weight");
         int r;
         if (b->weight.set) {
-                if ((r = check_weight(b->weight.v, "linux.resources.blockIO.weight", err)) < 0)
-                        return r;
                 if (bfq)
                         r = cg_writef(dir, "io.bfq.weight", err, "%" PRIu64, b->weight.v);
                 else if (cg_file_exists(dir, "io.weight"))
@@ -249,8 +243,6 @@ int cg_v2_io(const char *dir, const struct spec_blkio *b, struct cx_error **err)
                 _cleanup_free_ char *jp = xasprintf("linux.resources.blockIO.weightDevice[%zu]", i);
                 if (!w->weight.set)
                         continue;
-                if ((r = check_weight(w->weight.v, jp, err)) < 0)
-                        return r;
                 if (bfq)
                         r = cg_writef(dir, "io.bfq.weight", err, "%" PRId64 ":%" PRId64 " %" PRIu64,
                                       w->major, w->minor, w->weight.v);
@@ -291,6 +283,62 @@ static bool valid_page_size(const char *s)
         return strlen(s + d) == 2 && strchr("KMGTP", s[d]) && s[d + 1] == 'B';
 }
 
+static int check_unified_key(const char *key, struct cx_error **err)
+{
+        if (strncmp(key, "cgroup.", 7) == 0 && strcmp(key, "cgroup.freeze") &&
+            strcmp(key, "cgroup.max.depth") && strcmp(key, "cgroup.max.descendants"))
+                return cx_error_msg(err, EINVAL,
+                                    "linux.resources.unified.%s: a core cgroup file the runtime "
+                                    "manages itself",
+                                    key);
+        return 0;
+}
+
+static int check_blkio(const struct spec_blkio *b, struct cx_error **err)
+{
+        int r;
+        if (b->weight.set &&
+            (r = check_weight(b->weight.v, "linux.resources.blockIO.weight", err)) < 0)
+                return r;
+        if (b->leaf_weight.set &&
+            (r = check_weight(b->leaf_weight.v, "linux.resources.blockIO.leafWeight", err)) < 0)
+                return r;
+        for (size_t i = 0; i < b->n_weight_device; i++) {
+                const struct spec_weight_device *w = &b->weight_device[i];
+                _cleanup_free_ char *jp = xasprintf("linux.resources.blockIO.weightDevice[%zu]", i);
+                if (w->weight.set && (r = check_weight(w->weight.v, jp, err)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int cg_resources_validate(const struct spec_resources *r, struct cx_error **err)
+{
+        int q;
+        if (!r || !r->present)
+                return 0;
+        if ((r->has_blkio && (q = check_blkio(&r->blkio, err)) < 0) ||
+            (q = cg_hugetlb_check(r, err)) < 0)
+                return q;
+        for (size_t i = 0; i < r->n_rdma; i++)
+                if (strpbrk(r->rdma[i].device, " \n=") || !*r->rdma[i].device)
+                        return cx_error_msg(err, EINVAL,
+                                            "linux.resources.rdma: invalid device name `%s`",
+                                            r->rdma[i].device);
+        for (size_t i = 0; r->has_network && i < r->network.n_priorities; i++) {
+                const char *name = r->network.priorities[i].name;
+                if (!*name || strpbrk(name, " \n/"))
+                        return cx_error_msg(err, EINVAL,
+                                            "linux.resources.network.priorities[%zu].name: "
+                                            "invalid interface name `%s`",
+                                            i, name);
+        }
+        for (size_t i = 0; i < r->n_unified; i++)
+                if ((q = check_unified_key(r->unified[i].key, err)) < 0)
+                        return q;
+        return 0;
+}
+
 int cg_hugetlb_check(const struct spec_resources *r, struct cx_error **err)
 {
         for (size_t i = 0; i < r->n_hugepage_limits; i++)
@@ -307,11 +355,6 @@ int cg_hugetlb(const char *dir, const struct spec_resources *r, bool v2, struct 
         for (size_t i = 0; i < r->n_hugepage_limits; i++) {
                 const struct spec_hugepage_limit *h = &r->hugepage_limits[i];
                 _cleanup_free_ char *jp = xasprintf("linux.resources.hugepageLimits[%zu]", i);
-                if (!valid_page_size(h->page_size))
-                        return cx_error_msg(err, EINVAL,
-                                            "%s.pageSize: invalid page size `%s` (expected e.g. "
-                                            "2MB or 1GB)",
-                                            jp, h->page_size);
                 _cleanup_free_ char *f =
                     xasprintf("hugetlb.%s.%s", h->page_size, v2 ? "max" : "limit_in_bytes");
                 if (!cg_file_exists(dir, f))
@@ -337,10 +380,6 @@ int cg_rdma(const char *dir, const struct spec_resources *r, struct cx_error **e
         for (size_t i = 0; i < r->n_rdma; i++) {
                 const struct spec_rdma *d = &r->rdma[i];
                 char h[32] = "max", o[32] = "max";
-                if (strpbrk(d->device, " \n=") || !*d->device)
-                        return cx_error_msg(err, EINVAL,
-                                            "linux.resources.rdma: invalid device name `%s`",
-                                            d->device);
                 if (d->hca_handles.set)
                         snprintf(h, sizeof(h), "%" PRIu64, d->hca_handles.v);
                 if (d->hca_objects.set)
@@ -378,11 +417,6 @@ int cg_v1_network(const struct cg_manager *m, const struct spec_network_res *n,
                                     "controller is not mounted on this host");
         for (size_t i = 0; i < n->n_priorities; i++) {
                 const struct spec_net_priority *p = &n->priorities[i];
-                if (!*p->name || strpbrk(p->name, " \n/"))
-                        return cx_error_msg(err, EINVAL,
-                                            "linux.resources.network.priorities[%zu].name: "
-                                            "invalid interface name `%s`",
-                                            i, p->name);
                 if ((r = cg_writef(dir, "net_prio.ifpriomap", err, "%s %" PRIu32, p->name,
                                    p->priority)) < 0)
                         return r;
@@ -399,13 +433,6 @@ int cg_v2_unified(const char *dir, const struct spec_resources *r, struct cx_err
                                             "linux.resources.unified.%s: no such cgroup file in "
                                             "%s (unknown key, or its controller is not enabled)",
                                             kv->key, dir);
-                if (strncmp(kv->key, "cgroup.", 7) == 0 && strcmp(kv->key, "cgroup.freeze") &&
-                    strcmp(kv->key, "cgroup.max.depth") &&
-                    strcmp(kv->key, "cgroup.max.descendants"))
-                        return cx_error_msg(err, EINVAL,
-                                            "linux.resources.unified.%s: a core cgroup file the "
-                                            "runtime manages itself",
-                                            kv->key);
                 int q = cg_write(dir, kv->key, kv->value, err);
                 if (q < 0)
                         return cx_error_prefix(err, "linux.resources.unified.%s", kv->key);

@@ -277,9 +277,6 @@ static int v1_hugetlb(const struct cg_manager *m, const struct spec_resources *r
 {
         if (r->n_hugepage_limits == 0)
                 return 0;
-        int q = cg_hugetlb_check(r, err);
-        if (q < 0)
-                return q;
         const char *dir = dir_for(m, "hugetlb");
         if (dir)
                 return cg_hugetlb(dir, r, false, err);

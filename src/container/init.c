@@ -82,6 +82,7 @@ static int setup_filesystem(const struct init_args *a, struct cx_error **err)
             .user_ns = a->new_ns & CLONE_NEWUSER,
             .no_cgroup = a->no_cgroup,
             .idmap = a->idmap,
+            .mounts = a->mounts,
             .before_pivot = init_hooks_round_trip,
             .userdata = (void *)a,
         };

@@ -53,6 +53,7 @@ struct init_args {
         uint32_t new_ns;        /* CLONE_NEW* flags of namespaces created (not joined) */
         bool has_runtime_hooks; /* prestart or createRuntime hooks exist */
         const struct ns_idmap_mounts *idmap; /* detached idmapped mounts to attach */
+        const struct ns_mount_plan *mounts;  /* the mounts' parsed options */
         bool no_cgroup;         /* rootless without cgroup permission: the caller's cgroup */
         bool user_maps;         /* an unprivileged parent (or newuidmap) writes our id maps */
         uint64_t caller_mnt_ns; /* the runtime's mount namespace: never re-rooted */
@@ -121,6 +122,7 @@ struct plan {
         struct container_opts opts;      /* the caller's, with the LISTEN_FDS fds added */
         const struct launcher *launcher; /* how the processes come to exist */
         struct ns_rootfs_source rootfs;  /* what the container's root is made from */
+        struct ns_mount_plan mounts;     /* config.json's mounts, parsed and checked */
         int tenant_lock;                 /* ROOT/tenants.lock, held until the state exists */
 };
 /* Loads BUNDLE/config.json, applies the tenant's hardening, picks the launcher and checks

@@ -80,6 +80,7 @@ static _Noreturn void child_run_init(struct create_ctx *c, int child_fd, uint32_
             .has_runtime_hooks =
                 s->hooks.n[SPEC_HOOK_PRESTART] + s->hooks.n[SPEC_HOOK_CREATE_RUNTIME] > 0,
             .idmap = &c->idmap,
+            .mounts = &c->plan.mounts,
             .no_cgroup = !c->cg,
             .user_maps = geteuid() != 0 && (new_ns & CLONE_NEWUSER),
             .caller_mnt_ns = c->caller_mnt_ns,

@@ -25,8 +25,8 @@ int container_update(const char *root, const char *id, const struct spec_resourc
                      struct cx_error **err)
 {
         struct container_handle h;
-        int r = container_open(root, id, &h, err);
-        if (r < 0)
+        int r = cg_resources_validate(res, err);
+        if (r < 0 || (r = container_open(root, id, &h, err)) < 0)
                 return r;
         if (h.status == STATE_STOPPED || h.status == STATE_CREATING)
                 r = cx_error_msg(err, EINVAL, "cannot update container `%s`: it is %s", id,

@@ -50,13 +50,15 @@ static int check_rootfs(const struct ns_rootfs_source *root, struct cx_error **e
         return 0;
 }
 
-static int validate(const struct plan *p, struct cx_error **err)
+static int validate(struct plan *p, struct cx_error **err)
 {
         const struct spec *s = p->spec;
         int r;
-        if ((r = spec_validate(s, err)) < 0 || (r = ns_sysctl_validate(s, err)) < 0 ||
-            (r = ns_rootfs_validate(s, err)) < 0 || (r = check_rootfs(&p->rootfs, err)) < 0 ||
+        if ((r = spec_validate(s, err)) < 0 || (r = ns_mounts_plan(s, &p->mounts, err)) < 0 ||
+            (r = ns_sysctl_validate(s, err)) < 0 || (r = ns_rootfs_validate(s, err)) < 0 ||
+            (r = check_rootfs(&p->rootfs, err)) < 0 ||
             (r = ns_idmap_validate(s, &p->rootfs, err)) < 0 ||
+            (r = cg_resources_validate(&s->linux_.resources, err)) < 0 ||
             (r = sec_caps_check(&s->process.caps, err)) < 0 ||
             (r = sec_lsm_check(&s->process, err)) < 0 || (r = check_terminal(p, err)) < 0)
                 return r;
@@ -111,6 +113,7 @@ void plan_clear(struct plan *p)
         spec_freep(&p->spec);
         free(TAKE_PTR(p->raw));
         closep(&p->tenant_lock);
+        ns_mount_plan_clear(&p->mounts);
 }
 
 int container_config(struct state_dir *d, const struct state *st, struct spec **ret,

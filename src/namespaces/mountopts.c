@@ -175,3 +175,51 @@ void ns_mount_opts_clear(struct ns_mount_opts *o)
         free(o->data);
         *o = (struct ns_mount_opts){0};
 }
+
+void ns_mount_plan_clear(struct ns_mount_plan *p)
+{
+        for (size_t i = 0; i < p->n; i++)
+                ns_mount_opts_clear(&p->opts[i]);
+        free(p->opts);
+        *p = (struct ns_mount_plan){0};
+}
+
+static int plan_one(const struct spec_mount *m, size_t idx, struct ns_mount_opts *mo,
+                    struct cx_error **err)
+{
+        if (!m->destination || m->destination[0] != '/')
+                return cx_error_msg(err, EINVAL,
+                                    "mounts[%zu].destination: `%s` is not an absolute path", idx,
+                                    m->destination ? m->destination : "");
+        int r = ns_mount_opts_parse(m->options, mo, err);
+        if (r < 0)
+                return cx_error_prefix(err, "mounts[%zu].options", idx);
+        if (mo->tmpcopyup && (!streq_ptr(m->type, "tmpfs") || mo->bind))
+                return cx_error_msg(err, EINVAL,
+                                    "mounts[%zu].options: tmpcopyup applies to tmpfs mounts only",
+                                    idx);
+        if (!m->type && !mo->bind)
+                return cx_error_msg(err, EINVAL,
+                                    "mounts[%zu].type: required unless the options say bind or "
+                                    "rbind",
+                                    idx);
+        if (!m->source && (mo->bind || streq_ptr(m->type, "bind")))
+                return cx_error_msg(err, EINVAL, "mounts[%zu].source: required for a bind mount",
+                                    idx);
+        return 0;
+}
+
+int ns_mounts_plan(const struct spec *s, struct ns_mount_plan *ret, struct cx_error **err)
+{
+        _cleanup_(ns_mount_plan_clear) struct ns_mount_plan p = {
+            .opts = xcalloc(s->n_mounts ? s->n_mounts : 1, sizeof(struct ns_mount_opts)),
+            .n = s->n_mounts};
+        for (size_t i = 0; i < s->n_mounts; i++) {
+                int r = plan_one(&s->mounts[i], i, &p.opts[i], err);
+                if (r < 0)
+                        return r;
+        }
+        *ret = p;
+        p = (struct ns_mount_plan){0};
+        return 0;
+}

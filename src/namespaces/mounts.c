@@ -14,11 +14,6 @@
 /* Flags that a bind mount only gets through a remount. */
 #define BIND_REMOUNT_FLAGS (~(unsigned long)(MS_BIND | MS_REC | MS_REMOUNT))
 
-static bool streq_ptr(const char *a, const char *b)
-{
-        return a && b && strcmp(a, b) == 0;
-}
-
 unsigned long ns_locked_flags(unsigned long st_flag)
 {
         unsigned long f = st_flag & (ST_RDONLY | ST_NOSUID | ST_NODEV | ST_NOEXEC | ST_NOATIME |
@@ -254,40 +249,18 @@ static int check_special_target(const struct ns_ctx *c, const struct spec_mount 
 int ns_mount_entry(struct ns_ctx *c, size_t idx, struct cx_error **err)
 {
         const struct spec_mount *m = &c->spec->mounts[idx];
-        _cleanup_(ns_mount_opts_clear) struct ns_mount_opts mo = {0};
-
-        if (!m->destination || m->destination[0] != '/')
-                return cx_error_msg(err, EINVAL,
-                                    "mounts[%zu].destination: `%s` is not an "
-                                    "absolute path",
-                                    idx, m->destination ? m->destination : "");
-        int r = ns_mount_opts_parse(m->options, &mo, err);
-        if (r < 0)
-                return cx_error_prefix(err, "mounts[%zu].options", idx);
-        if ((mo.idmap || m->n_uid_mappings || m->n_gid_mappings) && ns_idmap_mount_fd(c, idx) < 0)
+        const struct ns_mount_opts *mo = &c->opts->mounts->opts[idx]; /* checked by the plan */
+        int r;
+        if ((mo->idmap || m->n_uid_mappings || m->n_gid_mappings) && ns_idmap_mount_fd(c, idx) < 0)
                 return cx_error_msg(err, EINVAL,
                                     "mounts[%zu]: idmapped, but the runtime prepared no "
                                     "idmapped clone of its source",
                                     idx);
-        if (mo.tmpcopyup && (!streq_ptr(m->type, "tmpfs") || mo.bind))
-                return cx_error_msg(err, EINVAL,
-                                    "mounts[%zu].options: tmpcopyup applies to tmpfs mounts "
-                                    "only",
-                                    idx);
-        if (!m->type && !mo.bind)
-                return cx_error_msg(err, EINVAL,
-                                    "mounts[%zu].type: required unless the options "
-                                    "say bind or rbind",
-                                    idx);
-        if (!m->source && (mo.bind || streq_ptr(m->type, "bind")))
-                return cx_error_msg(err, EINVAL, "mounts[%zu].source: required for a bind mount",
-                                    idx);
-
         if ((r = check_special_target(c, m, err)) < 0)
                 return cx_error_prefix(err, "mounts[%zu]", idx);
         if (c->opts->shared_mnt_ns && (r = refuse_root_target(c, m->destination, err)) < 0)
                 return cx_error_prefix(err, "mounts[%zu].destination `%s`", idx, m->destination);
-        r = mount_dispatch(c, idx, m, &mo, err);
+        r = mount_dispatch(c, idx, m, mo, err);
         if (r < 0)
                 return cx_error_prefix(err, "mount `%s` to rootfs at `%s`",
                                        m->source ? m->source : m->type, m->destination);

@@ -31,6 +31,15 @@ struct ns_mount_opts {
 /* Parses OCI mount options.  Unknown options are passed to the filesystem as data. */
 int ns_mount_opts_parse(char *const *options, struct ns_mount_opts *ret, struct cx_error **err);
 void ns_mount_opts_clear(struct ns_mount_opts *o);
+/* config.json's mounts parsed and checked before anything is made (destinations absolute,
+ * options known, tmpcopyup on tmpfs only, type and source where required): opts[i] is
+ * mounts[i]'s.  Errors name mounts[i]. */
+struct ns_mount_plan {
+        struct ns_mount_opts *opts;
+        size_t n;
+};
+int ns_mounts_plan(const struct spec *s, struct ns_mount_plan *ret, struct cx_error **err);
+void ns_mount_plan_clear(struct ns_mount_plan *p);
 
 /* ---- the root filesystem's source --------------------------------------------------------- */
 /* What the container's root is made from.  The init mounts it as its kind says. */
@@ -114,6 +123,7 @@ struct ns_rootfs_opts {
         bool user_ns;   /* running in a new user namespace */
         bool no_cgroup; /* no cgroup of its own (rootless): cgroup mounts are skipped */
         const struct ns_idmap_mounts *idmap; /* from ns_idmap_mounts_open, or NULL */
+        const struct ns_mount_plan *mounts;  /* from ns_mounts_plan */
         /* Called after the `mounts` are in place and before pivot_root (createRuntime and
          * createContainer hooks run there).  May be NULL. */
         int (*before_pivot)(void *userdata, struct cx_error **err);

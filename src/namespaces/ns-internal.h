@@ -1,6 +1,8 @@
 /* namespaces: declarations shared between the files of this subsystem (not a public API). */
 #pragma once
 
+#include <string.h>
+
 #include "namespaces/namespaces.h"
 
 #include <stdio.h>
@@ -27,6 +29,12 @@ static inline const char *ns_procfd(char buf[NS_PROCFD_LEN], int fd)
 }
 
 /* The state of one ns_rootfs_setup run. */
+/* Both strings given and equal. */
+static inline bool streq_ptr(const char *a, const char *b)
+{
+        return a && b && strcmp(a, b) == 0;
+}
+
 struct ns_ctx {
         const struct spec *spec;
         const struct ns_rootfs_opts *opts;
