@@ -329,6 +329,18 @@ static ssize_t cg_subtree_control(const char *path, const char *buf, size_t len)
         text = t;
         if (put_path(path, text) < 0)
                 return -1;
+        /* the children's cgroup.controllers follow, as the kernel shows them */
+        _cleanup_free_ char *dir = xstrdup(path);
+        *strrchr(dir, '/') = '\0';
+        DIR *d = opendir(dir);
+        struct dirent *de;
+        while (d && (de = readdir(d)))
+                if (de->d_type == DT_DIR && strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+                        _cleanup_free_ char *child = xasprintf("%s/%s", dir, de->d_name);
+                        put(child, "cgroup.controllers", text);
+                }
+        if (d)
+                closedir(d);
         return (ssize_t)len;
 }
 
