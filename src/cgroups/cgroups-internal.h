@@ -43,6 +43,15 @@ bool cg_mount_has(const struct cg_mount *m, const char *controller);
 int cg_host_mounts(const struct cg_mount **ret, size_t *ret_n, struct cx_error **err);
 /* This process's own /proc/self/cgroup (parsed once). */
 int cg_host_self(const struct cg_proc_entry **ret, size_t *ret_n, struct cx_error **err);
+/* Where the cgroup hierarchies are mounted: "/sys/fs/cgroup", or the directory a unit test
+ * gave to cg_set_root_for_tests. */
+const char *cg_root(void);
+/* Unit tests only.  dir non-NULL: from now on this process sees a pure cgroup v2 host whose
+ * hierarchy is mounted at dir (a plain directory the test lays out: cgroup.controllers,
+ * cgroup.subtree_control, cgroup.procs) and whose own cgroup is "/"; nothing is read from
+ * statfs, /proc/self/mountinfo or /proc/self/cgroup.  NULL: back to the host's view, detected
+ * again on next use.  Frees the cached view: no cg_manager may be alive across a call. */
+void cg_set_root_for_tests(const char *dir);
 /* The mount whose mount point is the longest prefix of path, or NULL. */
 const struct cg_mount *cg_mount_for_path(const struct cg_mount *v, size_t n, const char *path);
 

@@ -10,8 +10,6 @@
 
 #include <string.h>
 
-#define CG_ROOT "/sys/fs/cgroup"
-
 /* Normalises a cgroupsPath: drops empty and "." components, rejects "..".  "" for the root. */
 static int normalize(const char *in, char **ret, struct cx_error **err)
 {
@@ -63,11 +61,13 @@ static char *place(const struct cg_mount *mnt, const struct cg_proc_entry *self,
 
 static bool wanted(const struct cg_mount *mnt, enum cg_layout layout)
 {
+        const char *root = cg_root(), *mp = mnt->mount_point;
+        size_t rl = strlen(root);
         switch (layout) {
         case CG_LAYOUT_V2:
-                return mnt->v2 && strcmp(mnt->mount_point, CG_ROOT) == 0;
+                return mnt->v2 && strcmp(mp, root) == 0;
         case CG_LAYOUT_HYBRID:
-                return !mnt->v2 || strcmp(mnt->mount_point, CG_ROOT "/unified") == 0;
+                return !mnt->v2 || (strncmp(mp, root, rl) == 0 && strcmp(mp + rl, "/unified") == 0);
         case CG_LAYOUT_V1:
                 return !mnt->v2;
         }

@@ -2,6 +2,7 @@
  * name the file and the value, creating and removing the container's directories, and the
  * operations that do not depend on the layout (enter, kill, pids, destroy, hierarchies). */
 #include "cgroups/cgroups-internal.h"
+#include "util/sys.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -14,14 +15,8 @@
 int cg_write(const char *dir, const char *file, const char *value, struct cx_error **err)
 {
         _cleanup_free_ char *p = xasprintf("%s/%s", dir, file);
-        _cleanup_close_ int fd = open(p, O_WRONLY | O_CLOEXEC);
-        if (fd < 0)
-                return cx_error_set(err, errno, "write `%s` to %s", value, p);
         size_t len = strlen(value);
-        ssize_t n;
-        do
-                n = write(fd, value, len);
-        while (n < 0 && errno == EINTR);
+        ssize_t n = sys_cg_write(AT_FDCWD, p, value, len);
         if (n < 0)
                 return cx_error_set(err, errno, "write `%s` to %s", value, p);
         if ((size_t)n != len)
@@ -136,7 +131,7 @@ int cg_mkdir_leaf(const char *path, const char *mount_point, char ***created, st
                 return cx_error_msg(err, EINVAL, "cgroup `%s` is not below `%s`", path,
                                     mount_point);
         /* Try the leaf first: in the common case its parent exists and one mkdir is all. */
-        if (mkdir(path, 0755) == 0)
+        if (sys_mkdirat(AT_FDCWD, path, 0755) == 0)
                 return strv_append(created, path);
         if (errno == EEXIST)
                 return 0; /* joined as it is; cg_create checks that it is not frozen */
@@ -148,7 +143,7 @@ int cg_mkdir_leaf(const char *path, const char *mount_point, char ***created, st
                 if (slash)
                         *slash = '\0';
                 bool leaf = !slash;
-                if (mkdir(p, 0755) == 0)
+                if (sys_mkdirat(AT_FDCWD, p, 0755) == 0)
                         strv_append(created, p);
                 else if (errno != EEXIST)
                         return cx_error_set(err, errno, "mkdir %s", p);
@@ -167,7 +162,7 @@ static void closedirp_cg(DIR **d)
 /* Removes dir and every child cgroup below it, deepest first.  ENOENT is fine. */
 static int rmdir_tree(const char *dir, struct cx_error **err)
 {
-        if (rmdir(dir) == 0 || errno == ENOENT)
+        if (sys_unlinkat(AT_FDCWD, dir, AT_REMOVEDIR) == 0 || errno == ENOENT)
                 return 0;
         if (errno != EBUSY && errno != ENOTEMPTY)
                 return cx_error_set(err, errno, "rmdir %s", dir);
@@ -183,7 +178,7 @@ static int rmdir_tree(const char *dir, struct cx_error **err)
                                 return r;
                 }
         }
-        if (rmdir(dir) < 0 && errno != ENOENT)
+        if (sys_unlinkat(AT_FDCWD, dir, AT_REMOVEDIR) < 0 && errno != ENOENT)
                 return cx_error_set(err, errno, "rmdir %s", dir);
         return 0;
 }
@@ -198,7 +193,7 @@ int cg_remove_dir(struct cg_dir *d, struct cx_error **err)
         for (size_t i = n; i-- > 0;) {
                 if (strcmp(d->created[i], d->path) == 0)
                         continue;
-                if (rmdir(d->created[i]) < 0 && errno != ENOENT) {
+                if (sys_unlinkat(AT_FDCWD, d->created[i], AT_REMOVEDIR) < 0 && errno != ENOENT) {
                         if (errno == EBUSY || errno == ENOTEMPTY)
                                 break;
                         return cx_error_set(err, errno, "rmdir %s", d->created[i]);
@@ -212,7 +207,7 @@ int cg_remove_dir(struct cg_dir *d, struct cx_error **err)
 void cg_remove_created(struct cg_dir *d)
 {
         for (size_t i = strv_len(d->created); i-- > 0;)
-                if (rmdir(d->created[i]) < 0 && errno != ENOENT)
+                if (sys_unlinkat(AT_FDCWD, d->created[i], AT_REMOVEDIR) < 0 && errno != ENOENT)
                         log_debug("cgroup: rmdir %s: %s", d->created[i], strerror(errno));
         strv_free(d->created);
         d->created = NULL;
@@ -401,11 +396,10 @@ int cg_common_destroy(struct cg_manager *m, struct cx_error **err)
 
 static char *hierarchy_name(const struct cg_mount *mnt)
 {
-        const char *mp = mnt->mount_point;
-        if (strcmp(mp, "/sys/fs/cgroup") == 0)
-                return xstrdup("");
-        if (str_has_prefix(mp, "/sys/fs/cgroup/"))
-                return xstrdup(mp + strlen("/sys/fs/cgroup/"));
+        const char *mp = mnt->mount_point, *root = cg_root();
+        size_t rl = strlen(root);
+        if (strncmp(mp, root, rl) == 0 && (!mp[rl] || (mp[rl] == '/' && mp[rl + 1])))
+                return xstrdup(mp[rl] ? mp + rl + 1 : "");
         const char *slash = strrchr(mp, '/');
         return xstrdup(slash ? slash + 1 : mp);
 }

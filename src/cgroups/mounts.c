@@ -14,6 +14,13 @@
 
 #define CG_ROOT "/sys/fs/cgroup"
 
+static char *test_root; /* cg_set_root_for_tests */
+
+const char *cg_root(void)
+{
+        return test_root ? test_root : CG_ROOT;
+}
+
 /* Super options of a v1 cgroup mount that are not controllers. */
 static bool is_mount_flag(const char *o)
 {
@@ -217,11 +224,13 @@ int cg_detect_layout(enum cg_layout *ret, struct cx_error **err)
 {
         if (!cache.layout_done) {
                 struct statfs fs;
-                if (statfs(CG_ROOT, &fs) < 0)
-                        return cx_error_set(err, errno, "statfs %s", CG_ROOT);
+                const char *root = cg_root();
+                if (statfs(root, &fs) < 0)
+                        return cx_error_set(err, errno, "statfs %s", root);
+                _cleanup_free_ char *unified = xasprintf("%s/unified", root);
                 if (fs.f_type == CGROUP2_SUPER_MAGIC)
                         cache.layout = CG_LAYOUT_V2;
-                else if (statfs(CG_ROOT "/unified", &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC)
+                else if (statfs(unified, &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC)
                         cache.layout = CG_LAYOUT_HYBRID;
                 else
                         cache.layout = CG_LAYOUT_V1;
@@ -252,8 +261,8 @@ static bool keep_mount(const struct cg_mount *m)
                 struct cg_mount *o = &cache.mounts[i];
                 if (o->dev_major != m->dev_major || o->dev_minor != m->dev_minor)
                         continue;
-                if (!str_has_prefix(o->mount_point, CG_ROOT) &&
-                    str_has_prefix(m->mount_point, CG_ROOT)) {
+                if (!str_has_prefix(o->mount_point, cg_root()) &&
+                    str_has_prefix(m->mount_point, cg_root())) {
                         cg_mount_clear(o);
                         *o = *m;
                         return true;
@@ -301,4 +310,34 @@ int cg_host_self(const struct cg_proc_entry **ret, size_t *ret_n, struct cx_erro
         *ret = cache.self;
         *ret_n = cache.n_self;
         return 0;
+}
+
+/* ---- the test hook ----------------------------------------------------------------------- */
+
+static void cache_clear(void)
+{
+        for (size_t i = 0; i < cache.n_mounts; i++)
+                cg_mount_clear(&cache.mounts[i]);
+        free(cache.mounts);
+        cg_proc_entries_free(cache.self, cache.n_self);
+        cache = (typeof(cache)){0};
+}
+
+void cg_set_root_for_tests(const char *dir)
+{
+        cache_clear();
+        free(test_root);
+        test_root = NULL;
+        if (!dir)
+                return;
+        test_root = xstrdup(dir);
+        cache.layout = CG_LAYOUT_V2;
+        cache.mounts = xcalloc(1, sizeof(*cache.mounts));
+        cache.mounts[0] =
+            (struct cg_mount){.root = xstrdup("/"), .mount_point = xstrdup(dir), .v2 = true};
+        cache.n_mounts = 1;
+        cache.self = xcalloc(1, sizeof(*cache.self));
+        cache.self[0] = (struct cg_proc_entry){.path = xstrdup("/")};
+        cache.n_self = 1;
+        cache.layout_done = cache.mounts_done = cache.self_done = true;
 }

@@ -145,10 +145,10 @@ int cg_systemd_new(const char *cgroups_path, const char *id, struct cg_manager *
         if ((r = cg_host_mounts(&mounts, &n_mounts, err)) < 0)
                 return r;
         _cleanup_free_ char *dir =
-            xasprintf("/sys/fs/cgroup%s%s/%s", *spath ? "/" : "", spath, unit);
+            xasprintf("%s%s%s/%s", cg_root(), *spath ? "/" : "", spath, unit);
         const struct cg_mount *mnt = cg_mount_for_path(mounts, n_mounts, dir);
         if (!mnt || !mnt->v2)
-                return cx_error_msg(err, ENOENT, "cgroup: no cgroup2 hierarchy at /sys/fs/cgroup");
+                return cx_error_msg(err, ENOENT, "cgroup: no cgroup2 hierarchy at %s", cg_root());
         struct cg_manager *m = cg_manager_alloc(&cg_driver_systemd, layout);
         cg_manager_add(m, TAKE_PTR(dir), mnt);
         struct sd_priv *p = xcalloc(1, sizeof(*p));

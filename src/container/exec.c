@@ -10,6 +10,7 @@
 #include "container/internal.h"
 #include "namespaces/namespaces.h"
 #include "security/security.h"
+#include "util/sys.h"
 
 #include <fcntl.h>
 #include <linux/close_range.h>
@@ -349,7 +350,7 @@ static _Noreturn void exec_helper(struct exec_ctx *x, int sync_fd)
                 cx_error_set(&e, errno, "pipe");
                 child_fail(sync_fd, e);
         }
-        pid_t pid = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, NULL, NULL, NULL, 0);
+        pid_t pid = sys_clone(CLONE_PARENT | SIGCHLD);
         if (pid == 0) {
                 char c;
                 close(order[1]);

@@ -9,6 +9,7 @@
 #include "container/internal.h"
 #include "namespaces/namespaces.h"
 #include "security/security.h"
+#include "util/sys.h"
 
 #include <fcntl.h>
 #include <linux/close_range.h>
@@ -108,7 +109,7 @@ static int init_prepare(const struct init_args *a, char **ret_exec, struct sec_f
         if ((a->new_ns & CLONE_NEWUSER) && (r = become_ns_root(err)) < 0)
                 return r;
         /* Now that the parent has put us in our cgroup, it becomes the namespace's root. */
-        if ((a->new_ns & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0)
+        if ((a->new_ns & CLONE_NEWCGROUP) && sys_unshare(CLONE_NEWCGROUP) < 0)
                 return cx_error_set(err, errno, "unshare the cgroup namespace");
         if (!a->opts->no_new_keyring && (r = sec_new_session_keyring(a->opts->id, err)) < 0)
                 return r;

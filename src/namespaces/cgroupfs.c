@@ -4,6 +4,7 @@
  * per hierarchy (and symlinks for co-mounted controllers, "cpu" -> "cpu,cpuacct"), read-only at
  * the end when asked; a pure v2 host: the one hierarchy directly at the destination. */
 #include "namespaces/ns-internal.h"
+#include "util/sys.h"
 
 #include <fcntl.h>
 #include <string.h>
@@ -22,7 +23,7 @@ static int mount_hierarchy(struct ns_ctx *c, const struct cg_hierarchy *h, int f
 
         if (c->opts->cgroup_ns) {
                 const char *data = h->options && *h->options ? h->options : NULL;
-                if (mount(h->fstype, ns_procfd(p, fd), h->fstype, flags, data) == 0)
+                if (sys_mount(h->fstype, ns_procfd(p, fd), h->fstype, flags, data) == 0)
                         return 0;
                 /* cgroup v1 cannot be mounted in a user namespace: bind it instead */
                 if (errno != EPERM || !c->opts->user_ns || !h->host_dir)
@@ -30,7 +31,7 @@ static int mount_hierarchy(struct ns_ctx *c, const struct cg_hierarchy *h, int f
         }
         if (!h->host_dir)
                 return cx_error_msg(err, EINVAL, "no cgroup directory for hierarchy `%s`", h->name);
-        if (mount(h->host_dir, ns_procfd(p, fd), NULL, MS_BIND, NULL) < 0)
+        if (sys_mount(h->host_dir, ns_procfd(p, fd), NULL, MS_BIND, NULL) < 0)
                 return cx_error_set(err, errno, "bind `%s`", h->host_dir);
         if (!(flags & ~(unsigned long)(MS_BIND | MS_REC)))
                 return 0;
@@ -71,7 +72,7 @@ static int mount_v1_tree(struct ns_ctx *c, const char *dest, unsigned long flags
         int r = ns_resolve_in_root(c->rootfd, dest, NS_CREATE_DIR, &dfd, err);
         if (r < 0)
                 return r;
-        if (mount("tmpfs", ns_procfd(p, dfd), "tmpfs", CG_TMPFS_FLAGS, "mode=755") < 0)
+        if (sys_mount("tmpfs", ns_procfd(p, dfd), "tmpfs", CG_TMPFS_FLAGS, "mode=755") < 0)
                 return cx_error_set(err, errno, "mount tmpfs");
         r = ns_resolve_in_root(c->rootfd, dest, NS_CREATE_NONE, &tfd, err);
         if (r < 0)
@@ -79,7 +80,7 @@ static int mount_v1_tree(struct ns_ctx *c, const char *dest, unsigned long flags
 
         for (size_t i = 0; i < o->n_cgroups; i++) {
                 const struct cg_hierarchy *h = &o->cgroups[i];
-                if (mkdirat(tfd, h->name, 0755) < 0 && errno != EEXIST)
+                if (sys_mkdirat(tfd, h->name, 0755) < 0 && errno != EEXIST)
                         return cx_error_set(err, errno, "mkdir `%s/%s`", dest, h->name);
                 _cleanup_close_ int hfd =
                     openat(tfd, h->name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

@@ -4,6 +4,7 @@
  * before mounting; every step is relative to a directory fd with O_NOFOLLOW, so a symlink in
  * the image cannot lead the copy outside the container's root. */
 #include "namespaces/ns-internal.h"
+#include "util/sys.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -47,7 +48,7 @@ static int copy_entry(int src, int dst, const char *rel, const char *name, int d
 
         int r = 0;
         if (S_ISDIR(st.st_mode)) {
-                if (mkdirat(dst, name, 0700) < 0) /* final mode set below, after the copy */
+                if (sys_mkdirat(dst, name, 0700) < 0) /* final mode set below, after the copy */
                         return cx_error_set(err, errno, "mkdir `%s/%s`", rel, name);
                 _cleanup_close_ int s =
                     openat(src, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

@@ -3,6 +3,7 @@
  * made with mknod; in a user namespace (or when mknod is refused) the host's node is
  * bind-mounted onto an empty file instead. */
 #include "namespaces/ns-internal.h"
+#include "util/sys.h"
 
 #include <fcntl.h>
 #include <string.h>
@@ -42,7 +43,7 @@ static int bind_node(const struct node *n, int dirfd, const char *name, struct c
         if (fd < 0)
                 return cx_error_set(err, errno, "open `%s`", n->path);
         char p[NS_PROCFD_LEN];
-        if (mount(n->path, ns_procfd(p, fd), NULL, MS_BIND, NULL) < 0)
+        if (sys_mount(n->path, ns_procfd(p, fd), NULL, MS_BIND, NULL) < 0)
                 return cx_error_set(err, errno, "bind the host's `%s`", n->path);
         return 0;
 }
@@ -151,7 +152,7 @@ static int make_symlinks(int devfd, struct cx_error **err)
 {
         /* a /dev/ptmx node (linux.devices, or the rootfs's own) gives way to the symlink */
         if (symlinkat("pts/ptmx", devfd, "ptmx") < 0) {
-                if (errno != EEXIST || unlinkat(devfd, "ptmx", 0) < 0 ||
+                if (errno != EEXIST || sys_unlinkat(devfd, "ptmx", 0) < 0 ||
                     symlinkat("pts/ptmx", devfd, "ptmx") < 0)
                         return cx_error_set(err, errno, "symlink /dev/ptmx");
         }

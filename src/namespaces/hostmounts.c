@@ -7,6 +7,7 @@
  * the runtime lists the mounts beneath root.path before create and unmounts those that
  * appeared since on delete or a failed create (ns_unmount_beneath). */
 #include "namespaces/ns-internal.h"
+#include "util/sys.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -104,7 +105,7 @@ int ns_unmount_beneath(const char *root, const uint64_t *keep, size_t n_keep, st
         for (size_t i = n; i-- > 0;) {
                 if (!beneath(v[i].point, root, true) || id_in(v[i].id, keep, n_keep))
                         continue;
-                if (umount2(v[i].point, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL &&
+                if (sys_umount2(v[i].point, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL &&
                     errno != ENOENT && r == 0)
                         r = cx_error_set(err, errno, "unmount `%s`", v[i].point);
         }
@@ -132,14 +133,15 @@ int ns_hide_kernel_fs_outside(const char *root, struct cx_error **err)
                 const char *p = v[i].point;
                 if (!v[i].kernel_fs || beneath(p, root, false))
                         continue;
-                if (mount(NULL, p, NULL, MS_SLAVE | MS_REC, NULL) < 0 && errno == ENOENT)
+                if (sys_mount(NULL, p, NULL, MS_SLAVE | MS_REC, NULL) < 0 && errno == ENOENT)
                         continue;
-                if (umount2(p, MNT_DETACH) == 0)
+                if (sys_umount2(p, MNT_DETACH) == 0)
                         continue;
                 if (errno != EINVAL && errno != EPERM)
                         r = cx_error_set(err, errno, "unmount `%s`", p);
                 /* locked (a user namespace): cover it instead */
-                else if (mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0") < 0)
+                else if (sys_mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                                   "size=0") < 0)
                         r = cx_error_set(err, errno, "cover `%s` with an empty tmpfs", p);
         }
         host_mounts_free(v, n);

@@ -15,6 +15,7 @@
  * or the user namespace the container joins by path.  `idmap` maps the mount only, `ridmap`
  * every mount beneath it too (with `rbind`). */
 #include "namespaces/ns-internal.h"
+#include "util/sys.h"
 
 #include <fcntl.h>
 #include <sched.h>
@@ -31,7 +32,7 @@
 static int userns_for_maps(const struct spec_id_map *u, size_t nu, const struct spec_id_map *g,
                            size_t ng, int *ret_fd, struct cx_error **err)
 {
-        pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, 0);
+        pid_t pid = sys_clone(CLONE_NEWUSER | SIGCHLD);
         if (pid < 0)
                 return cx_error_set(err, errno, "clone a helper into a new user namespace");
         if (pid == 0) {
@@ -62,12 +63,12 @@ static int clone_idmapped(const char *src, bool rec_clone, bool rec_idmap, int u
                           int *ret_fd, struct cx_error **err)
 {
         unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (rec_clone ? AT_RECURSIVE : 0);
-        _cleanup_close_ int fd = open_tree(AT_FDCWD, src, flags);
+        _cleanup_close_ int fd = sys_open_tree(AT_FDCWD, src, flags);
         if (fd < 0)
                 return cx_error_set(err, errno, "open_tree `%s`", src);
         struct mount_attr a = {.attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns_fd};
-        if (mount_setattr(fd, "", AT_EMPTY_PATH | (rec_idmap ? AT_RECURSIVE : 0), &a, sizeof(a)) <
-            0) {
+        if (sys_mount_setattr(fd, "", AT_EMPTY_PATH | (rec_idmap ? AT_RECURSIVE : 0), &a,
+                              sizeof(a)) < 0) {
                 if (errno == EINVAL)
                         return cx_error_msg(err, EINVAL,
                                             "idmap `%s`: the filesystem (or a mount beneath it) "
@@ -165,7 +166,7 @@ static int open_host_side(const struct spec *s, size_t i, int *ret_fd)
             !(mo.bind || (m->type && strcmp(m->type, "bind") == 0)))
                 return 0;
         unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (mo.recursive ? AT_RECURSIVE : 0);
-        int fd = open_tree(AT_FDCWD, m->source, flags);
+        int fd = sys_open_tree(AT_FDCWD, m->source, flags);
         if (fd >= 0)
                 *ret_fd = fd; /* a failure is the init's to report, as without a user ns */
         return 0;
@@ -233,8 +234,8 @@ int ns_host_mount_fd(const struct ns_ctx *c, size_t idx)
 
 int ns_move_mount_fd(int mount_fd, int target_fd, struct cx_error **err)
 {
-        if (move_mount(mount_fd, "", target_fd, "",
-                       MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+        if (sys_move_mount(mount_fd, "", target_fd, "",
+                           MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
                 return cx_error_set(err, errno, "move_mount the prepared mount");
         return 0;
 }

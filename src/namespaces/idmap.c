@@ -1,6 +1,7 @@
 /* The parent's side of user and time namespaces: /proc/PID/{setgroups,uid_map,gid_map} and
  * /proc/self/timens_offsets. */
 #include "namespaces/ns-internal.h"
+#include "util/sys.h"
 
 #include <fcntl.h>
 #include <inttypes.h>
@@ -170,7 +171,7 @@ int ns_time_prepare(const struct spec_linux *l, struct cx_error **err)
         const struct spec_namespace *t = &l->ns[SPEC_NS_TIME];
         if (!t->present || t->path)
                 return 0;
-        if (unshare(CLONE_NEWTIME) < 0)
+        if (sys_unshare(CLONE_NEWTIME) < 0)
                 return cx_error_set(err, errno, "unshare the time namespace");
         if (!l->time_monotonic.set && !l->time_boottime.set)
                 return 0;

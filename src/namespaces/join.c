@@ -1,6 +1,7 @@
 /* Joining existing namespaces: linux.namespaces[].path, opened and type-checked before
  * anything changes, then setns(2) with the user namespace first and the mount namespace last. */
 #include "namespaces/ns-internal.h"
+#include "util/sys.h"
 
 #include <fcntl.h>
 #include <linux/nsfs.h>
@@ -79,7 +80,7 @@ int ns_join(int fds[SPEC_NS_MAX], struct cx_error **err)
                 enum spec_ns_type t = join_order[i];
                 if (fds[t] < 0)
                         continue;
-                int r = setns(fds[t], ns_info[t].flag);
+                int r = sys_setns(fds[t], ns_info[t].flag);
                 int saved = errno;
                 close(fds[t]);
                 fds[t] = -1;

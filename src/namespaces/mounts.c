@@ -4,6 +4,7 @@
  * through /proc/self/fd/N; follow-up operations (remount, propagation, recursive attributes)
  * re-resolve the target, since an fd opened before a mount still points beneath it. */
 #include "namespaces/ns-internal.h"
+#include "util/sys.h"
 
 #include <fcntl.h>
 #include <string.h>
@@ -30,7 +31,7 @@ int ns_remount_fd(int fd, unsigned long flags, unsigned long clear_flags, struct
         unsigned long base = MS_REMOUNT | MS_BIND;
 
         flags &= BIND_REMOUNT_FLAGS;
-        if (mount(NULL, ns_procfd(p, fd), NULL, base | flags, NULL) == 0)
+        if (sys_mount(NULL, ns_procfd(p, fd), NULL, base | flags, NULL) == 0)
                 return 0;
         if (errno != EPERM)
                 return cx_error_set(err, errno, "remount");
@@ -42,7 +43,7 @@ int ns_remount_fd(int fd, unsigned long flags, unsigned long clear_flags, struct
         unsigned long keep = ns_locked_flags(sv.f_flag) & ~clear_flags;
         if (flags & (MS_NOATIME | MS_RELATIME | MS_STRICTATIME))
                 keep &= ~(unsigned long)(MS_NOATIME | MS_RELATIME | MS_STRICTATIME);
-        if (mount(NULL, p, NULL, base | flags | keep, NULL) < 0)
+        if (sys_mount(NULL, p, NULL, base | flags | keep, NULL) < 0)
                 return cx_error_set(err, errno, "remount");
         return 0;
 }
@@ -64,11 +65,11 @@ static int mount_finish(struct ns_ctx *c, const char *dest, const struct ns_moun
                         return r;
         }
         char p[NS_PROCFD_LEN];
-        if (mo->propagation && mount(NULL, ns_procfd(p, fd), NULL, mo->propagation, NULL) < 0)
+        if (mo->propagation && sys_mount(NULL, ns_procfd(p, fd), NULL, mo->propagation, NULL) < 0)
                 return cx_error_set(err, errno, "set propagation");
         if (mo->attr_set || mo->attr_clr) {
                 struct mount_attr a = {.attr_set = mo->attr_set, .attr_clr = mo->attr_clr};
-                if (mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof(a)) < 0)
+                if (sys_mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof(a)) < 0)
                         return cx_error_set(err, errno, "mount_setattr");
         }
         return 0;
@@ -101,7 +102,8 @@ static int mount_bind(struct ns_ctx *c, const char *src, const char *dest,
         if (idmap_fd >= 0) {
                 if ((r = ns_move_mount_fd(idmap_fd, dfd, err)) < 0)
                         return r;
-        } else if (mount(ns_procfd(sp, sfd), ns_procfd(dp, dfd), NULL, MS_BIND | rec, NULL) < 0) {
+        } else if (sys_mount(ns_procfd(sp, sfd), ns_procfd(dp, dfd), NULL, MS_BIND | rec, NULL) <
+                   0) {
                 return cx_error_set(err, errno, "bind");
         }
         return mount_finish(c, dest, mo, mo->flags & BIND_REMOUNT_FLAGS, err);
@@ -123,8 +125,8 @@ static int mount_tmpfs_copyup(struct ns_ctx *c, const char *dest, unsigned long 
         if (src < 0)
                 return cx_error_set(err, errno, "tmpcopyup: open the directory beneath");
         char p[NS_PROCFD_LEN];
-        if (mount("tmpfs", ns_procfd(p, dfd), "tmpfs", flags & ~(unsigned long)MS_RDONLY,
-                  mo->data) < 0)
+        if (sys_mount("tmpfs", ns_procfd(p, dfd), "tmpfs", flags & ~(unsigned long)MS_RDONLY,
+                      mo->data) < 0)
                 return cx_error_set(err, errno, "mount");
         _cleanup_close_ int top = -1;
         r = ns_resolve_in_root(c->rootfd, dest, NS_CREATE_NONE, &top, err);
@@ -158,7 +160,7 @@ static int mount_fs(struct ns_ctx *c, const char *src, const char *type, const c
                 c->dev_ro = true;
         }
         char p[NS_PROCFD_LEN];
-        if (mount(src, ns_procfd(p, dfd), type, flags, mo->data) < 0)
+        if (sys_mount(src, ns_procfd(p, dfd), type, flags, mo->data) < 0)
                 return cx_error_set(err, errno, "mount");
         return mount_finish(c, dest, mo, 0, err);
 }

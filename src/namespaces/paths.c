@@ -1,6 +1,7 @@
 /* After pivot_root, inside the container's root: maskedPaths, readonlyPaths and the read-only
  * remounts (root.readonly, a read-only /dev).  Paths that do not exist are skipped (runc). */
 #include "namespaces/ns-internal.h"
+#include "util/sys.h"
 
 #include <sys/mount.h>
 #include <sys/statvfs.h>
@@ -8,10 +9,10 @@
 int ns_mask_paths(char *const *paths, struct cx_error **err)
 {
         for (char *const *p = paths; p && *p; p++) {
-                if (mount("/dev/null", *p, NULL, MS_BIND, NULL) == 0 || errno == ENOENT)
+                if (sys_mount("/dev/null", *p, NULL, MS_BIND, NULL) == 0 || errno == ENOENT)
                         continue;
                 /* a directory: hide it under an empty read-only tmpfs */
-                if (errno == ENOTDIR && mount("tmpfs", *p, "tmpfs", MS_RDONLY, NULL) == 0)
+                if (errno == ENOTDIR && sys_mount("tmpfs", *p, "tmpfs", MS_RDONLY, NULL) == 0)
                         continue;
                 return cx_error_set(err, errno, "linux.maskedPaths: mask `%s`", *p);
         }
@@ -24,7 +25,7 @@ static int remount_keep(const char *path, unsigned long flags, struct cx_error *
         if (statvfs(path, &sv) < 0)
                 return cx_error_set(err, errno, "statvfs `%s`", path);
         flags |= ns_locked_flags(sv.f_flag);
-        if (mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | flags, NULL) < 0)
+        if (sys_mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | flags, NULL) < 0)
                 return cx_error_set(err, errno, "remount `%s` read-only", path);
         return 0;
 }
@@ -32,7 +33,7 @@ static int remount_keep(const char *path, unsigned long flags, struct cx_error *
 int ns_readonly_paths(char *const *paths, struct cx_error **err)
 {
         for (char *const *p = paths; p && *p; p++) {
-                if (mount(*p, *p, NULL, MS_BIND | MS_REC, NULL) < 0) {
+                if (sys_mount(*p, *p, NULL, MS_BIND | MS_REC, NULL) < 0) {
                         if (errno == ENOENT)
                                 continue;
                         return cx_error_set(err, errno, "linux.readonlyPaths: bind `%s`", *p);
@@ -46,7 +47,7 @@ int ns_readonly_paths(char *const *paths, struct cx_error **err)
 
 int ns_remount_readonly(const char *path, bool try_plain, struct cx_error **err)
 {
-        if (try_plain && mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) == 0)
+        if (try_plain && sys_mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) == 0)
                 return 0;
         return remount_keep(path, MS_RDONLY, err);
 }

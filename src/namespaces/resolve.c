@@ -2,6 +2,7 @@
  * RESOLVE_IN_ROOT, and a component walk that creates what is missing or stands in for openat2
  * on kernels without it.  Neither follows a symlink out of the root. */
 #include "namespaces/ns-internal.h"
+#include "util/sys.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -22,7 +23,7 @@ static int openat2_in_root(int rootfd, const char *path)
         };
 
         for (int tries = 0; tries < 16; tries++) {
-                int fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+                int fd = sys_openat2(rootfd, path, &how, sizeof(how));
                 if (fd >= 0)
                         return fd;
                 if (errno == ENOSYS) {
@@ -70,7 +71,7 @@ static int walk_open(struct walk *w, const char *name, bool last, enum ns_create
                         return fd >= 0 ? fd : -errno;
         }
         int r = last && create == NS_CREATE_FILE ? mknodat(walk_top(w), name, S_IFREG | 0644, 0)
-                                                 : mkdirat(walk_top(w), name, 0755);
+                                                 : sys_mkdirat(walk_top(w), name, 0755);
         if (r < 0 && errno != EEXIST)
                 return -errno;
         *created = r == 0;

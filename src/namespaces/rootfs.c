@@ -11,6 +11,7 @@
  * beneath root.path run: `mounts`, /dev, linux.devices, chroot, sysctl, a read-only /dev.
  * Nothing there may re-root, move or remount the namespace the container shares. */
 #include "namespaces/ns-internal.h"
+#include "util/sys.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -23,7 +24,7 @@ static int parent_mount_private(const char *path, struct cx_error **err)
 {
         _cleanup_free_ char *p = xstrdup(path);
         for (;;) {
-                if (mount(NULL, p, NULL, MS_PRIVATE, NULL) == 0)
+                if (sys_mount(NULL, p, NULL, MS_PRIVATE, NULL) == 0)
                         return 0;
                 if (errno != EINVAL || strcmp(p, "/") == 0) /* EINVAL: not a mount point */
                         return cx_error_set(err, errno, "make the mount of `%s` private", path);
@@ -89,7 +90,7 @@ static int prepare_root(const struct spec *s, const struct ns_rootfs_opts *o, st
         unsigned long prop = s->linux_.rootfs_propagation;
         if (!prop)
                 prop = MS_SLAVE | MS_REC;
-        if (mount(NULL, "/", NULL, prop, NULL) < 0)
+        if (sys_mount(NULL, "/", NULL, prop, NULL) < 0)
                 return cx_error_set(err, errno, "set the propagation of /");
         /* with everything slave or private no mount is shared: nothing more to do */
         if (!((prop & MS_REC) && (prop & (MS_SLAVE | MS_PRIVATE)))) {
@@ -98,13 +99,13 @@ static int prepare_root(const struct spec *s, const struct ns_rootfs_opts *o, st
                         return r;
         }
         if (o->idmap && o->idmap->rootfs_fd >= 0) { /* a tenant's rootfs owned by host root */
-                if (move_mount(o->idmap->rootfs_fd, "", AT_FDCWD, s->root.path,
-                               MOVE_MOUNT_F_EMPTY_PATH) < 0)
+                if (sys_move_mount(o->idmap->rootfs_fd, "", AT_FDCWD, s->root.path,
+                                   MOVE_MOUNT_F_EMPTY_PATH) < 0)
                         return cx_error_set(err, errno, "mount the idmapped rootfs on `%s`",
                                             s->root.path);
                 return 0;
         }
-        if (mount(s->root.path, s->root.path, NULL, MS_BIND | MS_REC, NULL) < 0)
+        if (sys_mount(s->root.path, s->root.path, NULL, MS_BIND | MS_REC, NULL) < 0)
                 return cx_error_set(err, errno, "bind `%s` onto itself", s->root.path);
         return 0;
 }
@@ -116,14 +117,14 @@ static int enter_pivot(int rootfd, struct cx_error **err)
                 return cx_error_set(err, errno, "open /");
         if (fchdir(rootfd) < 0)
                 return cx_error_set(err, errno, "chdir to the rootfs");
-        if (syscall(SYS_pivot_root, ".", ".") < 0)
+        if (sys_pivot_root(".", ".") < 0)
                 return cx_error_set(err, errno, "pivot_root");
         /* the old root is stacked on "."; detach it without telling the host */
         if (fchdir(oldroot) < 0)
                 return cx_error_set(err, errno, "chdir to the old root");
-        if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
+        if (sys_mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
                 return cx_error_set(err, errno, "make the old root rslave");
-        if (umount2(".", MNT_DETACH) < 0)
+        if (sys_umount2(".", MNT_DETACH) < 0)
                 return cx_error_set(err, errno, "unmount the old root");
         if (chdir("/") < 0)
                 return cx_error_set(err, errno, "chdir /");
@@ -137,9 +138,9 @@ static int enter_chroot(int rootfd, bool move, struct cx_error **err)
 {
         if (fchdir(rootfd) < 0)
                 return cx_error_set(err, errno, "chdir to the rootfs");
-        if (move && mount(".", "/", NULL, MS_MOVE, NULL) < 0)
+        if (move && sys_mount(".", "/", NULL, MS_MOVE, NULL) < 0)
                 return cx_error_set(err, errno, "move the rootfs to /");
-        if (chroot(".") < 0)
+        if (sys_chroot(".") < 0)
                 return cx_error_set(err, errno, "chroot");
         if (chdir("/") < 0)
                 return cx_error_set(err, errno, "chdir /");
@@ -208,7 +209,7 @@ static int finish(struct ns_ctx *c, struct cx_error **err)
                 return r;
         if (s->root.readonly && (r = ns_remount_readonly("/", true, err)) < 0)
                 return cx_error_prefix(err, "root.readonly");
-        if (l->rootfs_propagation && mount(NULL, "/", NULL, l->rootfs_propagation, NULL) < 0)
+        if (l->rootfs_propagation && sys_mount(NULL, "/", NULL, l->rootfs_propagation, NULL) < 0)
                 return cx_error_set(err, errno, "linux.rootfsPropagation: apply to /");
         return 0;
 }

@@ -1,4 +1,5 @@
 /* Whole-file reads and writes, mkdir -p, recursive removal. */
+#include "util/sys.h"
 #include "util/util.h"
 
 #include <dirent.h>
@@ -75,12 +76,12 @@ int write_file_atomic_at(int dirfd, const char *path, const char *data, size_t l
                 return cx_error_set(err, errno, "create `%s`", tmp);
         int r = write_all(fd, data, len);
         if (r < 0) {
-                unlinkat(dirfd, tmp, 0);
+                sys_unlinkat(dirfd, tmp, 0);
                 return cx_error_set(err, -r, "write `%s`", tmp);
         }
         if (renameat(dirfd, tmp, dirfd, path) < 0) {
                 r = errno;
-                unlinkat(dirfd, tmp, 0);
+                sys_unlinkat(dirfd, tmp, 0);
                 return cx_error_set(err, r, "rename `%s` to `%s`", tmp, path);
         }
         return 0;
@@ -88,7 +89,7 @@ int write_file_atomic_at(int dirfd, const char *path, const char *data, size_t l
 
 int mkdir_p(const char *path, mode_t mode, struct cx_error **err)
 {
-        if (mkdir(path, mode) == 0 || errno == EEXIST)
+        if (sys_mkdirat(AT_FDCWD, path, mode) == 0 || errno == EEXIST)
                 return 0;
         if (errno != ENOENT)
                 return cx_error_set(err, errno, "mkdir `%s`", path);
@@ -97,18 +98,18 @@ int mkdir_p(const char *path, mode_t mode, struct cx_error **err)
                 if (*s != '/')
                         continue;
                 *s = '\0';
-                if (mkdir(p, mode) < 0 && errno != EEXIST)
+                if (sys_mkdirat(AT_FDCWD, p, mode) < 0 && errno != EEXIST)
                         return cx_error_set(err, errno, "mkdir `%s`", p);
                 *s = '/';
         }
-        if (mkdir(p, mode) < 0 && errno != EEXIST)
+        if (sys_mkdirat(AT_FDCWD, p, mode) < 0 && errno != EEXIST)
                 return cx_error_set(err, errno, "mkdir `%s`", p);
         return 0;
 }
 
 int rm_rf_at(int dirfd, const char *name)
 {
-        if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)
+        if (sys_unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)
                 return 0;
         if (errno != EISDIR && errno != EPERM)
                 return -errno;
@@ -136,7 +137,7 @@ int rm_rf_at(int dirfd, const char *name)
                         r = q;
         }
         closedir(d);
-        if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT && r == 0)
+        if (sys_unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT && r == 0)
                 r = -errno;
         return r;
 }

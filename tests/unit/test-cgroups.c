@@ -1,7 +1,9 @@
-/* cgroups: parsers (no root), placement, and, as root, a real create/enter/apply/destroy
- * cycle beneath our own cgroup (capsa-unittest-<pid>). */
+/* cgroups: parsers (no root), placement, the v2 driver against a fake cgroup2 root through the
+ * syscall seam's fake (no root, failure injected at every call), and, as root, a real
+ * create/enter/apply/destroy cycle beneath our own cgroup (capsa-unittest-<pid>). */
 #include <unistd.h>
 #include "cgroups/cgroups-internal.h"
+#include "fake-sys.h"
 #include "tap.h"
 
 #include <fcntl.h>
@@ -181,6 +183,187 @@ static void test_manager(void)
         }
         cg_manager_free(m);
         ok(cg_manager_load("nope", NULL, &m, &err) == -EINVAL, "unknown driver refused");
+}
+
+/* ---- the v2 driver under a fake root (no root needed) -------------------------------------- */
+
+static void put_file(const char *dir, const char *file, const char *text)
+{
+        _cleanup_free_ char *p = xasprintf("%s/%s", dir, file);
+        int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd >= 0) {
+                (void)!write(fd, text, strlen(text));
+                close(fd);
+        }
+}
+
+/* What a cgroup2 mount's root holds, as far as the v2 driver reads it. */
+static void lay_out_root(const char *root)
+{
+        put_file(root, "cgroup.controllers", "cpuset cpu io memory hugetlb pids rdma misc\n");
+        put_file(root, "cgroup.subtree_control", "");
+        put_file(root, "cgroup.procs", "");
+}
+
+static bool file_is(const char *dir, const char *file, const char *want)
+{
+        _cleanup_free_ char *v = NULL;
+        if (cg_read(dir, file, &v, true, NULL) < 0)
+                return false;
+        v[strcspn(v, "\n")] = '\0';
+        if (strcmp(v, want) != 0)
+                printf("#   %s/%s is '%s', expected '%s'\n", dir, file, v, want);
+        return strcmp(v, want) == 0;
+}
+
+static void print_log(void)
+{
+        _cleanup_free_ char *text = fake_sys_log_text();
+        for (char *save = NULL, *l = strtok_r(text, "\n", &save); l;
+             l = strtok_r(NULL, "\n", &save))
+                printf("#     %s\n", l);
+}
+
+static struct spec_resources fake_limits(void)
+{
+        struct spec_resources r = {.present = true};
+        r.memory.limit = (struct spec_opt_i64){true, 64 << 20};
+        r.pids_limit = (struct spec_opt_i64){true, 32};
+        r.cpu.shares = (struct spec_opt_u64){true, 1024};
+        r.cpu.quota = (struct spec_opt_i64){true, 50000};
+        r.cpu.period = (struct spec_opt_u64){true, 100000};
+        return r;
+}
+
+static void fake_v2_cycles(const char *root)
+{
+        _cleanup_free_ char *nest = xasprintf("%s/nest", root);
+        _cleanup_free_ char *leaf = xasprintf("%s/nest/ctr", root);
+        const struct spec_resources r = fake_limits();
+        _cleanup_error_ struct cx_error *err = NULL;
+
+        /* the whole cycle, without failures */
+        enum cg_layout layout = CG_LAYOUT_V1;
+        ok(cg_detect_layout(&layout, &err) == 0 && layout == CG_LAYOUT_V2,
+           "the fake root is a pure v2 host");
+        struct cg_manager *m = NULL;
+        ok(cg_manager_new("nest/ctr", "x", false, &m, &err) == 0, "manager under the fake root: %s",
+           err ? err->msg : "");
+        if (!m)
+                return;
+        is_str(cg_manager_driver_name(m), "v2", "v2 driver");
+        is_str(cg_manager_dirs(m)[0], leaf, "beneath our own cgroup, /");
+        struct cg_hierarchy *h = NULL;
+        size_t nh = 0;
+        ok(cg_hierarchies(m, &h, &nh, &err) == 0 && nh == 1 && !*h[0].name &&
+               strcmp(h[0].fstype, "cgroup2") == 0,
+           "one cgroup2 hierarchy named \"\" (the root itself)");
+        cg_hierarchies_free(h, nh);
+
+        ok(cg_create(m, &r, &err) == 0, "create with limits: %s", err ? err->msg : "");
+        unsigned n_create = fake_sys_count(FAKE_ANY);
+        ok(fake_sys_find(FAKE_MKDIRAT, nest, 0) >= 0 && fake_sys_find(FAKE_MKDIRAT, leaf, 0) >= 0,
+           "made the parent and the leaf");
+        ok(file_is(root, "cgroup.subtree_control", "cpu memory pids") &&
+               file_is(nest, "cgroup.subtree_control", "cpu memory pids"),
+           "enabled cpu, memory, pids in the root and in the parent it made");
+        ok(file_is(leaf, "memory.max", "67108864") && file_is(leaf, "pids.max", "32") &&
+               file_is(leaf, "cpu.weight", "39") && file_is(leaf, "cpu.max", "50000 100000"),
+           "wrote the limits");
+        struct cg_join j;
+        ok(cg_join_open(m, &j, &err) == 0 && j.v2_fd >= 0 && j.n_tasks == 0,
+           "cg_join_open sees the fake leaf as the cgroup2 dir: %s", err ? err->msg : "");
+        cg_join_close(&j);
+        fake_sys_reset();
+        ok(cg_destroy(m, &err) == 0 && access(nest, F_OK) < 0, "destroy removes leaf and parent");
+        ok(fake_sys_find(FAKE_RMDIR, leaf, 0) >= 0 && fake_sys_find(FAKE_RMDIR, nest, 0) >= 0,
+           "the log shows both rmdirs");
+        unsigned n_destroy = fake_sys_count(FAKE_ANY);
+        cg_manager_free(m);
+        m = NULL;
+
+        /* create: fail each call in turn */
+        bool all = n_create > 0;
+        for (unsigned k = 1; k <= n_create; k++) {
+                rm_rf_at(AT_FDCWD, nest); /* whatever a failed round left (reported below) */
+                lay_out_root(root);
+                fake_sys_reset();
+                fake_sys_fail(FAKE_ANY, k, EIO);
+                cx_error_freep(&err);
+                struct cg_manager *mk = NULL;
+                int q = cg_manager_new("nest/ctr", "x", false, &mk, &err);
+                if (q >= 0)
+                        q = cg_create(mk, &r, &err);
+                const struct fake_sys_call *c = fake_sys_call_at(k - 1);
+                bool good = q == -EIO && c && c->failed && c->path && err &&
+                            strstr(err->msg, c->path) && access(nest, F_OK) < 0;
+                if (!good) {
+                        printf("#   create, call %u failed: returned %d, error '%s', %s left\n", k,
+                               q, err ? err->msg : "(none)",
+                               access(nest, F_OK) == 0 ? "parent" : "nothing");
+                        print_log();
+                }
+                all &= good;
+                cg_manager_free(mk);
+        }
+        ok(all,
+           "create: each of its %u seam calls, failed, gives an error naming the file and "
+           "leaves no directory",
+           n_create);
+
+        /* destroy: fail each call in turn; the error names the directory, a retry finishes */
+        all = n_destroy > 0;
+        for (unsigned k = 1; k <= n_destroy; k++) {
+                rm_rf_at(AT_FDCWD, nest);
+                lay_out_root(root);
+                fake_sys_reset();
+                cx_error_freep(&err);
+                struct cg_manager *mk = NULL;
+                if (cg_manager_new("nest/ctr", "x", false, &mk, &err) < 0 ||
+                    cg_create(mk, &r, &err) < 0) {
+                        printf("#   destroy, call %u: create failed: %s\n", k, err ? err->msg : "");
+                        all = false;
+                        cg_manager_free(mk);
+                        break;
+                }
+                fake_sys_reset();
+                fake_sys_fail(FAKE_ANY, k, EIO);
+                int q = cg_destroy(mk, &err);
+                const struct fake_sys_call *c = fake_sys_call_at(k - 1);
+                bool named = q == -EIO && c && c->failed && err && strstr(err->msg, c->path);
+                fake_sys_reset();
+                cx_error_freep(&err);
+                bool retried = cg_destroy(mk, &err) == 0 && access(nest, F_OK) < 0;
+                if (!named || !retried) {
+                        printf("#   destroy, call %u failed: returned %d, retry %s\n", k, q,
+                               retried ? "cleaned up" : "left something");
+                        print_log();
+                }
+                all &= named && retried;
+                cg_manager_free(mk);
+        }
+        ok(all,
+           "destroy: each of its %u seam calls, failed, gives an error naming the directory, "
+           "and a second destroy leaves nothing",
+           n_destroy);
+}
+
+static void test_fake_v2(void)
+{
+        char root[] = "/tmp/capsa-fakecg-XXXXXX";
+        if (!mkdtemp(root)) {
+                ok(0, "mkdtemp: %s", strerror(errno));
+                return;
+        }
+        lay_out_root(root);
+        cg_set_root_for_tests(root);
+        fake_sys_install();
+        fake_sys_cgroupfs(root);
+        fake_v2_cycles(root);
+        fake_sys_uninstall();
+        cg_set_root_for_tests(NULL);
+        rm_rf_at(AT_FDCWD, root);
+        ok(access(root, F_OK) < 0, "fake root removed");
 }
 
 /* ---- root-only ----------------------------------------------------------------------------- */
@@ -433,6 +616,7 @@ int main(void)
         test_proc_cgroup();
         test_helpers();
         test_manager();
+        test_fake_v2();
 
         enum cg_layout layout = CG_LAYOUT_V2;
         if (geteuid() != 0) {
