@@ -166,6 +166,7 @@ class Soak:
         self.orphans_reaped = 0
         self.transient = 0
         self.stats = {}
+        self.left = {}       # what the kills left for delete --force -> cycles
 
     # ---- setup ------------------------------------------------------------------------------
 
@@ -488,6 +489,7 @@ class Soak:
         if exited and p.returncode != 0:
             self.failures.append((desc, f"the runtime failed by itself: "
                                   f"{(read(self.err_path) or '').strip()}"))
+        self.left_by_kill(cid)
         rc, out, err = self.call("delete", "--force", cid)
         if rc != 0:
             self.count(f"delete --force rc={rc}")
@@ -523,6 +525,20 @@ class Soak:
             print(f"soak: FAILED {desc}: {e}", flush=True)
             self.call("delete", "--force", cid)
         self.check(cid, desc, deep=self.deep_now(i))
+
+    def left_by_kill(self, cid):
+        """Counts what the kill left for delete --force (which phases the kills hit): the
+        state dir, its state.json, the cgroup, live orphans (the container init, a hook)."""
+        d = self.root / cid
+        cg = any(cid in n for _, own in self.hierarchies for n in
+                 (os.listdir(own) if os.path.isdir(own) else []))
+        orphans = 0
+        for pid in pids():
+            st = proc_stat(pid) if pid not in self.started else None
+            orphans += st is not None and st[1] == self.me and st[0] not in "ZX"
+        key = (f"dir={int(d.is_dir())} state.json={int((d / 'state.json').exists())} "
+               f"cgroup={int(cg)} live-orphans={min(orphans, 2)}")
+        self.left[key] = self.left.get(key, 0) + 1
 
     def step(self, *args):
         rc, out, err = self.call(*args)
@@ -643,6 +659,8 @@ def main():
         s.cleanup()
     total = time.monotonic() - t0
     print("soak: " + ", ".join(f"{k}: {v}" for k, v in sorted(s.stats.items())))
+    print("soak: what the kills left for delete --force (cycles): " + ", ".join(
+        f"[{k}] {v}" for k, v in sorted(s.left.items())))
     print(f"soak: orphans reaped {s.orphans_reaped}; checks that needed the grace period "
           f"{s.transient}")
     for desc, msg in s.failures:
