@@ -11,7 +11,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import CAPSA
+
+# runc 1.1 leaks here (a kill mid-create leaves its cgroups and state behind): capsa's promise
+pytestmark = pytest.mark.capsa_only
 
 SOAK = Path(__file__).resolve().parents[1] / "soak" / "soak.py"
 

@@ -42,6 +42,11 @@ and every --deep-every cycles and at the end also:
 At the end: `list --root ROOT` is empty, ROOT holds nothing, no runtime process started by the
 harness is alive, the harness has no zombie child.
 
+The summary counts what each kill left for delete --force (state dir, state.json, cgroup, live
+orphans), i.e. which create phases the kills hit.  Known: a prestart hook that is running when the
+runtime is killed outlives `delete --force` (an orphan on the host); the default 20 ms hook ends by
+itself within the grace period, `--hook-sleep-ms 5000` makes it a reported leak.
+
 Exit status: 0 when no leak was found and every clean step succeeded, 1 otherwise, 2 when the
 harness could not set up.  The last line is `soak: K killed + C clean cycles, N leaks`.
 """
@@ -160,12 +165,12 @@ class Soak:
         self.me = os.getpid()
         self.leaks = []      # (cycle description, [findings])
         self.failures = []   # (cycle description, message)
-        self.warnings = []
-        self.started = {}    # pid -> Popen of runtime processes started in the background
+        self.started = {}    # pid -> Popen of runtime processes not yet reaped
         self.all_started = []
         self.orphans_reaped = 0
         self.transient = 0
         self.stats = {}
+        self.ids = []
         self.left = {}       # what the kills left for delete --force -> cycles
 
     # ---- setup ------------------------------------------------------------------------------
@@ -431,9 +436,20 @@ class Soak:
 
     def scrub(self, found):
         """Remove what a leak left (only what names this run), so later cycles start clean."""
-        for f in found:
-            if f.kind == "process" and f.pid:
-                kill(f.pid)
+        doomed = {f.pid for f in found if f.kind == "process" and f.pid}
+        children = {}
+        for pid in pids():
+            st = proc_stat(pid)
+            if st:
+                children.setdefault(st[1], []).append(pid)
+        todo = list(doomed)
+        while todo:  # their descendants too (a hook's sleep, a container's children)
+            for c in children.get(todo.pop(), []):
+                if c not in doomed and c != self.me:
+                    doomed.add(c)
+                    todo.append(c)
+        for pid in doomed:
+            kill(pid)
         for f in found:
             if f.kind == "cgroup":
                 for sub, _, _ in os.walk(f.path):
@@ -468,6 +484,7 @@ class Soak:
         mode = self.rng.choice(KILL_MODES)
         delay = self.rng.uniform(0, self.o.max_delay_ms / 1000)
         cid = f"{self.prefix}-k{i}"
+        self.ids.append(cid)
         b = self.config(variant, cid, ["sleep", "60"])
         args = {"create": ["create", "--bundle", b, cid],
                 "run-d": ["run", "-d", "--bundle", b, cid],
@@ -500,6 +517,7 @@ class Soak:
         variant = self.rng.choice(VARIANTS)
         flavour = self.rng.choice(["exit", "kill"])
         cid = f"{self.prefix}-c{i}"
+        self.ids.append(cid)
         args = ["sh", "-c", "exit 7"] if flavour == "exit" else ["sleep", "60"]
         b = self.config(variant, cid, args)
         desc = f"clean cycle {i}: variant {variant}, process {flavour}s"
@@ -554,12 +572,12 @@ class Soak:
         found = self.check(None, "the last cycle (final deep check)", deep=True)
         rc, out, err = self.call("list", "--format", "json")
         try:
-            listed = json.loads(out) if rc == 0 else None
+            listed = json.loads(out) if rc == 0 else err
         except ValueError:
-            listed = None
-        if listed:
+            listed = out
+        if isinstance(listed, list) and listed:
             self.leaks.append(("the end", [Finding("list", "list", f"`list` shows {listed}")]))
-        elif rc != 0 or listed is None:
+        elif not (isinstance(listed, list) or listed is None):  # runc prints null for none
             self.failures.append(("the end", f"`list --format json` rc={rc}: {out} {err}"))
         left = sorted(os.listdir(self.root)) if self.root.exists() else []
         if left:
@@ -576,11 +594,22 @@ class Soak:
                                                    f"zombie children: {zombies}")]))
         return found
 
-    def cleanup(self):
+    def cleanup(self, aborted):
         for p in self.all_started:
             if p.poll() is None:
                 p.kill()
                 p.wait()
+        if not hasattr(self, "fd_baseline"):  # setup did not finish
+            for d in (getattr(self, "work", None), getattr(self, "root", None)):
+                if d:
+                    shutil.rmtree(d, ignore_errors=True)
+            return
+        if aborted:  # the cycles did not finish: remove what they may have left
+            print("soak: aborted; removing what the cycles left", flush=True)
+            for cid in self.ids:
+                if os.path.lexists(self.root / cid):
+                    self.call("delete", "--force", cid)
+            self.scrub(self.findings(None, deep=True))
         for l in reversed(self.mount_lines(self.prefix)):
             if l not in self.mount_baseline:
                 subprocess.run(["umount", "-l", l.split()[4]], capture_output=True, timeout=10)
@@ -637,6 +666,8 @@ def main():
 
     s = Soak(opts)
     t0 = time.monotonic()
+    aborted = True
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up on SIGTERM too
     try:
         s.setup()
         print(f"soak: {s.capsa}, seed {opts.seed}, ids {s.prefix}-*, root {s.root}, "
@@ -655,8 +686,9 @@ def main():
                 print(f"soak: clean {i + 1}/{opts.clean}, {len(s.leaks)} leaks, "
                       f"{len(s.failures)} failed, {time.monotonic() - t2:.1f} s", flush=True)
         s.final_checks()
+        aborted = False
     finally:
-        s.cleanup()
+        s.cleanup(aborted)
     total = time.monotonic() - t0
     print("soak: " + ", ".join(f"{k}: {v}" for k, v in sorted(s.stats.items())))
     print("soak: what the kills left for delete --force (cycles): " + ", ".join(
