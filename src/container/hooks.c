@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 
 static int pidfd_open_(pid_t pid)
@@ -40,6 +41,7 @@ static int hook_run_one(const struct spec_hook *h, const char *kind, size_t idx,
         int pipefd[2];
         if (pipe2(pipefd, O_CLOEXEC) < 0)
                 return cx_error_set(err, errno, "%s hook %zu: pipe", kind, idx);
+        pid_t runtime = getpid();
         pid_t pid = fork();
         if (pid < 0) {
                 close(pipefd[0]);
@@ -47,6 +49,12 @@ static int hook_run_one(const struct spec_hook *h, const char *kind, size_t idx,
                 return cx_error_set(err, errno, "%s hook %zu: fork", kind, idx);
         }
         if (pid == 0) {
+                /* A hook never outlives the runtime that waits for it: killed with capsa, a
+                 * hook would be left running with nothing to undo it (what it starts in the
+                 * background is its own business). */
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
+                if (getppid() != runtime)
+                        _exit(127);
                 dup2(pipefd[0], STDIN_FILENO);
                 char *const default_args[] = {h->path, NULL};
                 /* without env, the runtime's own environment (as runc and crun) */

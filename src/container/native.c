@@ -10,6 +10,7 @@
 #include "container/exec.h"
 #include "namespaces/namespaces.h"
 #include "security/security.h"
+#include "util/sys.h"
 
 #include <fcntl.h>
 #include <inttypes.h>
@@ -23,12 +24,6 @@
 #include <sys/wait.h>
 #include <linux/sched.h>
 
-static pid_t raw_clone(unsigned long flags)
-{
-        /* fork() semantics (no new stack) with namespace flags. */
-        return (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, 0);
-}
-
 /* clone3 straight into the cgroup2 directory when there is one (no migration later); falls
  * back to clone where clone3 or CLONE_INTO_CGROUP is refused.  *ret_joined tells which. */
 static pid_t clone_into(unsigned long flags, int cgroup_fd, bool *ret_joined)
@@ -40,7 +35,7 @@ static pid_t clone_into(unsigned long flags, int cgroup_fd, bool *ret_joined)
                     .exit_signal = (flags & CLONE_PARENT) ? 0 : (flags & 0xff),
                     .cgroup = (uint64_t)cgroup_fd,
                 };
-                pid_t pid = (pid_t)syscall(SYS_clone3, &a, sizeof(a));
+                pid_t pid = (pid_t)sys_clone3(&a, sizeof(a));
                 if (pid >= 0) {
                         *ret_joined = pid > 0;
                         return pid;
@@ -49,7 +44,7 @@ static pid_t clone_into(unsigned long flags, int cgroup_fd, bool *ret_joined)
                     errno != EOPNOTSUPP)
                         return -1;
         }
-        return raw_clone(flags);
+        return sys_clone(flags);
 }
 
 static uint32_t new_namespaces(const struct spec_linux *l)
@@ -109,7 +104,7 @@ static int spawn(struct create_ctx *c, int child_fd, struct cx_error **err)
         if ((new_ns & CLONE_NEWTIME) && (r = ns_time_prepare(l, err)) < 0)
                 goto out;
 
-        pid = join ? raw_clone(SIGCHLD) : clone_into(flags, c->join.v2_fd, &joined);
+        pid = join ? sys_clone(SIGCHLD) : clone_into(flags, c->join.v2_fd, &joined);
         if (pid < 0) {
                 r = cx_error_set(err, errno, "clone the container init");
                 goto out;
@@ -259,7 +254,7 @@ static int native_start_own(struct create_ctx *c, struct cx_error **err)
         if (write(c->fifo_fd, "0", 1) != 1)
                 return cx_error_set(err, errno, "start container `%s`: write exec.fifo", c->o->id);
         closep(&c->fifo_fd);
-        unlinkat(c->dir.fd, "exec.fifo", 0);
+        sys_unlinkat(c->dir.fd, "exec.fifo", 0);
         int r = sync_wait_exec(c->sync_fd, err);
         closep(&c->sync_fd);
         return r;
@@ -278,7 +273,7 @@ static int native_start(struct container_handle *h, struct cx_error **err)
         /* "running" means the user's process runs (a signal sent now must reach it, not the
          * init): wait for the execve, then drop the fifo that makes the state read "created" */
         proc_wait_exec(h->st.pid, exe);
-        unlinkat(h->dir.fd, "exec.fifo", 0);
+        sys_unlinkat(h->dir.fd, "exec.fifo", 0);
         return 0;
 }
 

@@ -107,7 +107,8 @@ def test_state_names_the_launcher_and_the_undo_record_what_was_made(runtime, bun
 
 def test_killed_create_is_undone_by_delete_force(runtime, bundle, testdir):
     """create is SIGKILLed while its prestart hook runs (the init exists, sits in its cgroup
-    and waits): delete --force removes the init, the cgroup and the state."""
+    and waits): the hook dies with it, and delete --force removes the init, the cgroup and the
+    state."""
     b = bundle(["sleep", "60"])
     started = testdir / "hook-started"
     b.config["hooks"] = {"prestart": [{
@@ -124,7 +125,13 @@ def test_killed_create_is_undone_by_delete_force(runtime, bundle, testdir):
     state = json.loads((runtime.root / cid / "state.json").read_text())
     p.send_signal(signal.SIGKILL)
     p.wait(timeout=10)
-    kill_pid(hook)
+    end = time.monotonic() + 5  # the hook dies with the runtime that ran it
+    while Path(f"/proc/{hook}").exists() and time.monotonic() < end:
+        time.sleep(0.02)
+    alive = Path(f"/proc/{hook}").exists()
+    if alive:
+        kill_pid(hook)
+    assert not alive, "the prestart hook outlived the killed runtime"
     assert [e[0] for e in undo_entries(runtime, cid)] == ["cgroup", "process"]
     assert find_cgroups(cid)
     d = runtime("delete", "--force", cid)

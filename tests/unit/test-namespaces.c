@@ -341,14 +341,17 @@ static bool test_no_pivot;
 
 static int grandchild(const struct spec *s)
 {
+        struct ns_mount_plan mp = {0};
         struct ns_rootfs_opts o = {
             .no_pivot = test_no_pivot,
             .cgroups = test_cgroups,
             .n_cgroups = ARRAY_SIZE(test_cgroups),
+            .mounts = &mp,
         };
         struct cx_error *err = NULL;
 
-        if (ns_rootfs_setup(s, &o, &err) < 0 || ns_set_hostname(s, &err) < 0) {
+        if (ns_mounts_plan(s, &mp, &err) < 0 || ns_rootfs_setup(s, &o, &err) < 0 ||
+            ns_set_hostname(s, &err) < 0) {
                 dprintf(report_fd, "setup: %s\n", err ? err->msg : "?");
                 return 2;
         }
@@ -452,17 +455,19 @@ static int error_child(const void *arg)
                                    .source = "/tmp",
                                    .options = (char *[]){"rbind", "idmap", NULL}};
         struct spec s = {.root.path = (char *)rootfs, .n_mounts = 1};
-        struct ns_rootfs_opts o = {0};
+        struct ns_mount_plan mp = {0};
+        struct ns_rootfs_opts o = {.mounts = &mp};
         struct cx_error *err = NULL;
 
         s.mounts = &missing;
-        if (ns_rootfs_setup(&s, &o, &err) == 0)
+        if (ns_mounts_plan(&s, &mp, &err) < 0 || ns_rootfs_setup(&s, &o, &err) == 0)
                 return 1;
         dprintf(report_fd, "%s\n", err->msg);
         cx_error_free(err);
         err = NULL;
+        ns_mount_plan_clear(&mp);
         s.mounts = &idmap;
-        if (ns_rootfs_setup(&s, &o, &err) == 0)
+        if (ns_mounts_plan(&s, &mp, &err) < 0 || ns_rootfs_setup(&s, &o, &err) == 0)
                 return 1;
         dprintf(report_fd, "%s\n", err->msg);
         cx_error_free(err);
