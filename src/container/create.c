@@ -7,6 +7,7 @@
  * at any instant, undo exactly what was made. */
 #include "container/internal.h"
 #include "container/exec.h"
+#include "util/sys.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -151,7 +152,7 @@ static int prepare(struct create_ctx *c, struct cx_error **err)
                  0 ||
              (r = container_host_mounts_record(&c->dir, s, err)) < 0))
                 return r;
-        if (mkfifoat(c->dir.fd, "exec.fifo", 0600) < 0)
+        if (sys_mknodat(c->dir.fd, "exec.fifo", S_IFIFO | 0600, 0) < 0)
                 return cx_error_set(err, errno, "create exec.fifo in `%s/%s`", c->o->root,
                                     c->o->id);
         c->fifo_fd = openat(c->dir.fd, "exec.fifo", O_RDWR | O_CLOEXEC);

@@ -229,6 +229,9 @@ struct launcher {
 };
 /* The launcher called name (state.json's "launcher"; NULL or "" is native), or NULL. */
 const struct launcher *launcher_find(const char *name);
+/* Adds a launcher to the table for this process (the unit tests drive create and delete
+ * through one of their own); -EEXIST when the name is taken or the table full. */
+int launcher_register(const struct launcher *l);
 /* The launcher a config asks for: annotation run.oci.handler, else native. */
 int launcher_for_spec(const struct spec *s, const struct launcher **ret, struct cx_error **err);
 extern const struct launcher launcher_native;

@@ -15,6 +15,18 @@ static const struct launcher *const launchers[] = {
     &launcher_native,
 };
 
+/* Launchers added at run time (launcher_register): the unit tests' own. */
+static const struct launcher *registered[4];
+static size_t n_registered;
+
+int launcher_register(const struct launcher *l)
+{
+        if (launcher_find(l->name) || n_registered == sizeof(registered) / sizeof(registered[0]))
+                return -EEXIST;
+        registered[n_registered++] = l;
+        return 0;
+}
+
 const struct launcher *launcher_find(const char *name)
 {
         if (!name || !*name)
@@ -22,6 +34,9 @@ const struct launcher *launcher_find(const char *name)
         for (size_t i = 0; i < sizeof(launchers) / sizeof(launchers[0]); i++)
                 if (strcmp(launchers[i]->name, name) == 0)
                         return launchers[i];
+        for (size_t i = 0; i < n_registered; i++)
+                if (strcmp(registered[i]->name, name) == 0)
+                        return registered[i];
         return NULL;
 }
 

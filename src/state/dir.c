@@ -1,5 +1,6 @@
 /* ROOT/ID directories: creation, locking, removal, listing; the derived status. */
 #include "state/state.h"
+#include "util/sys.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -41,7 +42,7 @@ int state_dir_create(const char *root, const char *id, struct state_dir *ret, st
         _cleanup_close_ int rfd = root_open(root, true, err);
         if (rfd < 0)
                 return rfd;
-        if (mkdirat(rfd, id, 0700) < 0) {
+        if (sys_mkdirat(rfd, id, 0700) < 0) {
                 if (errno == EEXIST)
                         return cx_error_msg(err, EEXIST, "container `%s` already exists", id);
                 return cx_error_set(err, errno, "create state directory `%s/%s`", root, id);

@@ -79,7 +79,7 @@ int write_file_atomic_at(int dirfd, const char *path, const char *data, size_t l
                 sys_unlinkat(dirfd, tmp, 0);
                 return cx_error_set(err, -r, "write `%s`", tmp);
         }
-        if (renameat(dirfd, tmp, dirfd, path) < 0) {
+        if (sys_renameat(dirfd, tmp, dirfd, path) < 0) {
                 r = errno;
                 sys_unlinkat(dirfd, tmp, 0);
                 return cx_error_set(err, r, "rename `%s` to `%s`", tmp, path);

@@ -2,6 +2,7 @@
  * same signature, syscall(2) for the rest. */
 #include "util/sys.h"
 
+#include <stdio.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -58,6 +59,8 @@ const struct sys_ops sys_real = {
     .mount_setattr = mount_setattr,
     .mkdirat = mkdirat,
     .unlinkat = unlinkat,
+    .mknodat = mknodat,
+    .renameat = renameat,
     .cg_write = real_cg_write,
 };
 

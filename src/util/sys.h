@@ -42,6 +42,10 @@ struct sys_ops {
          * (unlinkat with AT_REMOVEDIR is rmdir). */
         int (*mkdirat)(int dirfd, const char *path, mode_t mode);
         int (*unlinkat)(int dirfd, const char *path, int flags);
+        /* The state directory's files: exec.fifo (mknodat with S_IFIFO) and the rename that
+         * makes an atomic write visible. */
+        int (*mknodat)(int dirfd, const char *path, mode_t mode, dev_t dev);
+        int (*renameat)(int olddirfd, const char *oldpath, int newdirfd, const char *newpath);
         /* Writes buf to the existing file dirfd/file (a cgroupfs control file) with one
          * write(2), retried on EINTR: returns the byte count written (short when the kernel
          * took less), or -1 and errno from the open or the write. */
@@ -124,6 +128,16 @@ static inline int sys_mkdirat(int dirfd, const char *path, mode_t mode)
 static inline int sys_unlinkat(int dirfd, const char *path, int flags)
 {
         return sys->unlinkat(dirfd, path, flags);
+}
+
+static inline int sys_mknodat(int dirfd, const char *path, mode_t mode, dev_t dev)
+{
+        return sys->mknodat(dirfd, path, mode, dev);
+}
+
+static inline int sys_renameat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath)
+{
+        return sys->renameat(olddirfd, oldpath, newdirfd, newpath);
 }
 
 static inline ssize_t sys_cg_write(int dirfd, const char *file, const char *buf, size_t len)

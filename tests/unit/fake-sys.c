@@ -26,6 +26,8 @@ static struct {
         struct rule *rules;
         size_t n_rules;
         char *cgroot;
+        unsigned exit_at; /* fake_sys_exit_at */
+        int exit_status;
 } st;
 
 static const char *const names[FAKE_N_OPS] = {
@@ -37,6 +39,7 @@ static const char *const names[FAKE_N_OPS] = {
     [FAKE_MOVE_MOUNT] = "move_mount", [FAKE_MOUNT_SETATTR] = "mount_setattr",
     [FAKE_MKDIRAT] = "mkdirat",       [FAKE_UNLINKAT] = "unlinkat",
     [FAKE_RMDIR] = "rmdir",           [FAKE_CG_WRITE] = "cg_write",
+    [FAKE_MKNODAT] = "mknodat",       [FAKE_RENAMEAT] = "renameat",
 };
 
 const char *fake_sys_op_name(enum fake_sys_op op)
@@ -72,6 +75,12 @@ static void add_rule(enum fake_sys_op op, unsigned nth, const char *needle, int 
         st.rules = xrealloc(st.rules, (st.n_rules + 1) * sizeof(*st.rules));
         st.rules[st.n_rules++] = (struct rule){
             .op = op, .nth = nth, .needle = needle ? xstrdup(needle) : NULL, .err = err};
+}
+
+void fake_sys_exit_at(unsigned nth, int status)
+{
+        st.exit_at = nth;
+        st.exit_status = status;
 }
 
 void fake_sys_fail(enum fake_sys_op op, unsigned nth, int err)
@@ -160,6 +169,8 @@ static size_t begin(enum fake_sys_op op, int dirfd, const char *path, const char
 {
         st.count[op]++;
         st.count[FAKE_ANY]++;
+        if (st.exit_at && st.count[FAKE_ANY] == st.exit_at)
+                _exit(st.exit_status); /* killed at this instant: nothing after it happens */
         st.log = xrealloc(st.log, (st.n_log + 1) * sizeof(*st.log));
         struct fake_sys_call *c = &st.log[st.n_log];
         *c = (struct fake_sys_call){
@@ -449,6 +460,18 @@ static int f_unlinkat(int dirfd, const char *path, int flags)
         return (int)end(_i, sys_real.unlinkat(dirfd, path, flags));
 }
 
+static int f_mknodat(int dirfd, const char *path, mode_t mode, dev_t dev)
+{
+        BEGIN(FAKE_MKNODAT, dirfd, path, NULL, mode);
+        return (int)end(_i, sys_real.mknodat(dirfd, path, mode, dev));
+}
+
+static int f_renameat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath)
+{
+        BEGIN(FAKE_RENAMEAT, newdirfd, newpath, oldpath, 0);
+        return (int)end(_i, sys_real.renameat(olddirfd, oldpath, newdirfd, newpath));
+}
+
 static ssize_t f_cg_write(int dirfd, const char *file, const char *buf, size_t len)
 {
         _cleanup_free_ char *data = strndup(buf, len);
@@ -485,6 +508,8 @@ static const struct sys_ops fake_ops = {
     .mount_setattr = f_mount_setattr,
     .mkdirat = f_mkdirat,
     .unlinkat = f_unlinkat,
+    .mknodat = f_mknodat,
+    .renameat = f_renameat,
     .cg_write = f_cg_write,
 };
 

@@ -51,6 +51,8 @@ enum fake_sys_op {
         FAKE_UNLINKAT, /* FAKE_RMDIR when flags has AT_REMOVEDIR */
         FAKE_RMDIR,
         FAKE_CG_WRITE,
+        FAKE_MKNODAT,
+        FAKE_RENAMEAT,
         FAKE_N_OPS,
         FAKE_ANY = FAKE_N_OPS, /* for fake_sys_count and fake_sys_fail: every op */
 };
@@ -82,6 +84,10 @@ void fake_sys_cgroupfs(const char *root);
 void fake_sys_fail(enum fake_sys_op op, unsigned nth, int err);
 /* Fails every call of op (FAKE_ANY: of any op) whose logged path contains needle. */
 void fake_sys_fail_path(enum fake_sys_op op, const char *needle, int err);
+
+/* The process _exits with status just before the nth call (of any op) is made: a runtime
+ * killed at that instant.  0 turns it off; fake_sys_reset keeps it. */
+void fake_sys_exit_at(unsigned nth, int status);
 
 /* Calls made since the last reset (failed ones included). */
 unsigned fake_sys_count(enum fake_sys_op op);
