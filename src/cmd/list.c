@@ -1,28 +1,29 @@
 /* capsa list [-q] [--format table|json] */
 #include "cmd/cmd.h"
 #include "container/container.h"
+#include "util/json.h"
 
 #include <string.h>
 
 static void print_json(const struct container_info *v, size_t n)
 {
-        yajl_gen g = json_gen_new(NULL);
-        yajl_gen_array_open(g);
+        struct json_w *w = json_w_new(NULL);
+        json_w_arr_open(w);
         for (size_t i = 0; i < n; i++) {
-                yajl_gen_map_open(g);
-                json_key_str(g, "ociVersion", "1.2.0");
+                json_w_obj_open(w);
+                json_w_key_str(w, "ociVersion", "1.2.0");
                 /* runc's keys, in runc's order */
-                json_key_str(g, "id", v[i].id);
-                json_key_int(g, "pid", v[i].pid);
-                json_key_str(g, "status", v[i].status);
-                json_key_str(g, "bundle", v[i].bundle);
-                json_key_str(g, "rootfs", v[i].rootfs);
-                json_key_str(g, "created", v[i].created);
-                json_key_str(g, "owner", v[i].owner);
-                yajl_gen_map_close(g);
+                json_w_key_str(w, "id", v[i].id);
+                json_w_key_int(w, "pid", v[i].pid);
+                json_w_key_str(w, "status", v[i].status);
+                json_w_key_str(w, "bundle", v[i].bundle);
+                json_w_key_str(w, "rootfs", v[i].rootfs);
+                json_w_key_str(w, "created", v[i].created);
+                json_w_key_str(w, "owner", v[i].owner);
+                json_w_obj_close(w);
         }
-        yajl_gen_array_close(g);
-        _cleanup_free_ char *json = json_finish(g, true);
+        json_w_arr_close(w);
+        _cleanup_free_ char *json = json_w_finish(w, true);
         fputs(json, stdout);
 }
 

@@ -1,6 +1,7 @@
 /* capsa ps: the processes of a container, as a `ps` table or a JSON array of pids. */
 #include "cmd/cmd.h"
 #include "container/exec.h"
+#include "util/json.h"
 
 #include <fcntl.h>
 #include <string.h>
@@ -127,9 +128,12 @@ int cmd_ps(int argc, char **argv, const struct global_opts *g)
                 return cmd_fail(err);
         if (!json)
                 return ps_table(argv + optind + 1, pids, n);
-        putchar('[');
+        struct json_w *w = json_w_new(NULL); /* runc: [pid,...] and a newline */
+        json_w_arr_open(w);
         for (size_t i = 0; i < n; i++)
-                printf("%s%d", i ? "," : "", (int)pids[i]);
-        puts("]");
+                json_w_int(w, pids[i]);
+        json_w_arr_close(w);
+        _cleanup_free_ char *out = json_w_finish(w, true);
+        fputs(out, stdout);
         return 0;
 }

@@ -2,10 +2,10 @@
  * capsa tenant remove NAME */
 #include "cmd/cmd.h"
 #include "container/tenant.h"
+#include "util/json.h"
 
 #include <inttypes.h>
 #include <string.h>
-#include <yajl/yajl_gen.h>
 
 static const char tenant_help[] =
     "Usage: capsa tenant list [--format table|json]\n"
@@ -17,19 +17,19 @@ static const char tenant_help[] =
 
 static void print_json(const struct tenant_info *v, size_t n)
 {
-        yajl_gen g = json_gen_new(NULL);
-        yajl_gen_array_open(g);
+        struct json_w *w = json_w_new(NULL);
+        json_w_arr_open(w);
         for (size_t i = 0; i < n; i++) {
-                yajl_gen_map_open(g);
-                json_key_str(g, "name", v[i].name);
-                json_key_int(g, "firstId", v[i].first_id);
-                json_key_int(g, "size", v[i].size);
-                json_key_strv(g, "containers", (const char *const *)v[i].containers,
-                              strv_len(v[i].containers));
-                yajl_gen_map_close(g);
+                json_w_obj_open(w);
+                json_w_key_str(w, "name", v[i].name);
+                json_w_key_int(w, "firstId", v[i].first_id);
+                json_w_key_int(w, "size", v[i].size);
+                json_w_key_strv(w, "containers", (const char *const *)v[i].containers,
+                                strv_len(v[i].containers));
+                json_w_obj_close(w);
         }
-        yajl_gen_array_close(g);
-        _cleanup_free_ char *json = json_finish(g, true);
+        json_w_arr_close(w);
+        _cleanup_free_ char *json = json_w_finish(w, true);
         fputs(json, stdout);
 }
 

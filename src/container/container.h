@@ -57,10 +57,17 @@ int container_update(const char *root, const char *id, const struct spec_resourc
                      struct cx_error **err);
 /* Freezes (pause=true) a running container, or thaws a paused one. */
 int container_pause(const char *root, const char *id, bool pause, struct cx_error **err);
-/* Events: fn gets each event as one JSON object (runc's format: {"type":"stats"|"oom",
- * "id":ID,"data":{...}}).  stats_once: one stats event, then return.  Otherwise stats every
- * interval_ms and OOM events as they happen, until the container stops or fn returns < 0. */
-typedef int (*container_event_fn)(const char *json, void *userdata);
+/* Events: fn gets each event (the CLI prints it as runc does: {"type":"stats"|"oom","id":ID,
+ * "data":{...}}).  stats_once: one stats event, then return.  Otherwise stats every interval_ms
+ * and OOM events as they happen, until the container stops or fn returns < 0. */
+enum container_event_type { CONTAINER_EVENT_STATS, CONTAINER_EVENT_OOM };
+struct cg_stats;
+struct container_event {
+        enum container_event_type type;
+        const char *id;
+        const struct cg_stats *stats; /* STATS: the cgroup's statistics (cgroups/cgroups.h) */
+};
+typedef int (*container_event_fn)(const struct container_event *ev, void *userdata);
 int container_events(const char *root, const char *id, bool stats_once, unsigned interval_ms,
                      container_event_fn fn, void *userdata, struct cx_error **err);
 

@@ -376,7 +376,7 @@ static int forward_seccomp_fd(struct exec_ctx *x, pid_t pid, int fd, int sync_fd
 {
         if (fd < 0)
                 return cx_error_msg(err, EPROTO, "no seccomp listener fd from the exec process");
-        _cleanup_free_ char *json = state_oci_json(&x->st, STATE_RUNNING);
+        _cleanup_free_ char *json = state_hook_json(&x->st, STATE_RUNNING);
         int r = sec_seccomp_send_listener(&x->spec->linux_.seccomp, fd, pid, json, err);
         if (r < 0)
                 return r;

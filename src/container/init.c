@@ -33,18 +33,20 @@ static int become_ns_root(struct cx_error **err)
         return 0;
 }
 
-/* The state the init's hooks read on stdin (escaped by the one JSON writer). */
+/* The state the init's hooks read on stdin, as the runtime's hooks get it (state_hook_json),
+ * with the init's pid as the container sees it. */
 static char *hook_state_json(const struct init_args *a, const char *status)
 {
-        yajl_gen g = json_gen_new(NULL);
-        yajl_gen_map_open(g);
-        json_key_str(g, "ociVersion", "1.2.0");
-        json_key_str(g, "id", a->opts->id);
-        json_key_str(g, "status", status);
-        json_key_int(g, "pid", getpid());
-        json_key_str(g, "bundle", a->spec->bundle);
-        yajl_gen_map_close(g);
-        return json_finish(g, false);
+        const struct spec *s = a->spec;
+        _cleanup_strv_ char **ann = xcalloc(2 * s->n_annotations + 1, sizeof(char *));
+        for (size_t i = 0; i < s->n_annotations; i++) {
+                ann[2 * i] = xstrdup(s->annotations[i].key);
+                ann[2 * i + 1] = xstrdup(s->annotations[i].value);
+        }
+        struct state st = {
+            .id = (char *)a->opts->id, .bundle = s->bundle, .pid = getpid(), .annotations = ann};
+        return state_hook_json(&st,
+                               strcmp(status, "created") == 0 ? STATE_CREATED : STATE_CREATING);
 }
 
 static int init_hooks_round_trip(void *userdata, struct cx_error **err)

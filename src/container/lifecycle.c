@@ -55,7 +55,7 @@ static void run_stored_hooks(struct container_handle *h, enum spec_hook_kind kin
                 return;
         }
         if (s->hooks.n[kind] > 0) {
-                _cleanup_free_ char *json = state_oci_json(&h->st, status);
+                _cleanup_free_ char *json = state_hook_json(&h->st, status);
                 hooks_run_warn(&s->hooks, kind, json);
         }
         spec_free(s);

@@ -153,7 +153,7 @@ static int run_runtime_hooks(struct create_ctx *c, struct cx_error **err)
         int r = sync_expect(c->sync_fd, SYNC_HOOKS, NULL, err);
         if (r < 0)
                 return r;
-        _cleanup_free_ char *json = state_oci_json(&c->st, STATE_CREATING);
+        _cleanup_free_ char *json = state_hook_json(&c->st, STATE_CREATING);
         if ((r = hooks_run(&c->spec->hooks, SPEC_HOOK_PRESTART, json, err)) < 0 ||
             (r = hooks_run(&c->spec->hooks, SPEC_HOOK_CREATE_RUNTIME, json, err)) < 0)
                 return r;
@@ -180,7 +180,7 @@ static int forward_seccomp_fd(struct create_ctx *c, struct cx_error **err)
                                     m.type);
         if (fd < 0) /* no notify rule survived (unknown syscalls) */
                 return 0;
-        _cleanup_free_ char *json = state_oci_json(&c->st, STATE_CREATING);
+        _cleanup_free_ char *json = state_hook_json(&c->st, STATE_CREATING);
         return sec_seccomp_send_listener(&c->spec->linux_.seccomp, fd, c->pid, json, err);
 }
 

@@ -29,7 +29,7 @@ static int start_own(struct create_ctx *c, struct cx_error **err)
                 return r;
         const struct spec_hooks *h = &c->spec->hooks;
         if (h->n[SPEC_HOOK_POSTSTART] > 0) {
-                _cleanup_free_ char *json = state_oci_json(&c->st, STATE_RUNNING);
+                _cleanup_free_ char *json = state_hook_json(&c->st, STATE_RUNNING);
                 hooks_run_warn(h, SPEC_HOOK_POSTSTART, json);
         }
         return 0;

@@ -4,6 +4,7 @@
  * is no longer the path's) and locks the new one. */
 #include "container/tenant.h"
 #include "state/state.h"
+#include "util/json.h"
 
 #include <fcntl.h>
 #include <inttypes.h>
@@ -11,8 +12,6 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <yajl/yajl_gen.h>
-#include <yajl/yajl_tree.h>
 
 struct entry {
         char *name;
@@ -65,16 +64,14 @@ static int lock_root(const char *root, bool create, int *ret_fd, struct cx_error
         }
 }
 
-static int parse_entry(yajl_val o, size_t i, struct table *t, struct cx_error **err)
+static int parse_entry(const struct json_val *o, size_t i, struct table *t, struct cx_error **err)
 {
-        const char *name_path[] = {"name", NULL}, *id_path[] = {"firstId", NULL};
-        yajl_val name = yajl_tree_get(o, name_path, yajl_t_string);
-        yajl_val id = yajl_tree_get(o, id_path, yajl_t_number);
-        if (!name || !id || !YAJL_IS_INTEGER(id) || YAJL_GET_INTEGER(id) < 0 ||
-            YAJL_GET_INTEGER(id) > UINT32_MAX - TENANT_RANGE)
+        const char *name = json_val_str(json_val_get(o, "name"));
+        int64_t id = -1;
+        if (!name || !json_val_int(json_val_get(o, "firstId"), &id) || id < 0 ||
+            id > UINT32_MAX - TENANT_RANGE)
                 return cx_error_msg(err, EINVAL, "tenants[%zu]: expected a name and a firstId", i);
-        t->v[t->n++] = (struct entry){.name = xstrdup(YAJL_GET_STRING(name)),
-                                      .first_id = (uint32_t)YAJL_GET_INTEGER(id)};
+        t->v[t->n++] = (struct entry){.name = xstrdup(name), .first_id = (uint32_t)id};
         return 0;
 }
 
@@ -89,22 +86,20 @@ static int table_load(const char *root, struct table *t, struct cx_error **err)
         int r = read_file_at(AT_FDCWD, path, &buf, &len, err);
         if (r < 0)
                 return r;
-        yajl_val top = NULL;
+        _cleanup_(json_val_freep) struct json_val *top = NULL;
         if ((r = json_parse(buf, len, path, &top, err)) < 0)
                 return r;
-        const char *arr_path[] = {"tenants", NULL};
-        yajl_val arr = yajl_tree_get(top, arr_path, yajl_t_array);
+        const struct json_val *arr = json_val_get(top, "tenants");
         r = 0;
-        if (!arr) {
+        if (json_val_type(arr) != JSON_ARRAY) {
                 r = cx_error_msg(err, EINVAL, "`%s`: tenants: expected an array", path);
         } else {
-                t->v = xcalloc(arr->u.array.len + 1, sizeof(*t->v));
-                for (size_t i = 0; i < arr->u.array.len && r >= 0; i++)
-                        r = parse_entry(arr->u.array.values[i], i, t, err);
+                t->v = xcalloc(json_val_len(arr) + 1, sizeof(*t->v));
+                for (size_t i = 0; i < json_val_len(arr) && r >= 0; i++)
+                        r = parse_entry(json_val_at(arr, i), i, t, err);
                 if (r < 0)
                         cx_error_prefix(err, "`%s`", path);
         }
-        yajl_tree_free(top);
         if (r < 0)
                 table_clear(t);
         return r;
@@ -118,20 +113,19 @@ static int table_save(const char *root, const struct table *t, struct cx_error *
                         return cx_error_set(err, errno, "remove `%s`", path);
                 return 0;
         }
-        yajl_gen g = json_gen_new("    ");
-        yajl_gen_map_open(g);
-        json_str(g, "tenants");
-        yajl_gen_array_open(g);
+        struct json_w *w = json_w_new("    ");
+        json_w_obj_open(w);
+        json_w_key_arr_open(w, "tenants");
         for (size_t i = 0; i < t->n; i++) {
-                yajl_gen_map_open(g);
-                json_key_str(g, "name", t->v[i].name);
-                json_key_int(g, "firstId", t->v[i].first_id);
-                json_key_int(g, "size", TENANT_RANGE);
-                yajl_gen_map_close(g);
+                json_w_obj_open(w);
+                json_w_key_str(w, "name", t->v[i].name);
+                json_w_key_int(w, "firstId", t->v[i].first_id);
+                json_w_key_int(w, "size", TENANT_RANGE);
+                json_w_obj_close(w);
         }
-        yajl_gen_array_close(g);
-        yajl_gen_map_close(g);
-        _cleanup_free_ char *json = json_finish(g, true);
+        json_w_arr_close(w);
+        json_w_obj_close(w);
+        _cleanup_free_ char *json = json_w_finish(w, true);
         return write_file_atomic_at(AT_FDCWD, path, json, strlen(json), err);
 }
 
@@ -254,14 +248,12 @@ static char *container_tenant(const char *root, const char *id)
         size_t len;
         if (read_file_at(AT_FDCWD, path, &buf, &len, NULL) < 0)
                 return NULL;
-        yajl_val top = NULL;
+        _cleanup_(json_val_freep) struct json_val *top = NULL;
         if (json_parse(buf, len, path, &top, NULL) < 0)
                 return NULL;
-        const char *p[] = {"annotations", TENANT_ANNOTATION, NULL};
-        yajl_val v = top ? yajl_tree_get(top, p, yajl_t_string) : NULL;
-        char *name = v ? xstrdup(YAJL_GET_STRING(v)) : NULL;
-        yajl_tree_free(top);
-        return name;
+        const char *v =
+            json_val_str(json_val_get(json_val_get(top, "annotations"), TENANT_ANNOTATION));
+        return v ? xstrdup(v) : NULL;
 }
 
 static int tenant_containers(const char *root, const char *name, char ***ret, struct cx_error **err)

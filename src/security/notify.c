@@ -5,6 +5,7 @@
  *
  * Kernel interfaces: socket(2), connect(2), sendmsg(2) with SCM_RIGHTS. */
 #include "security/security.h"
+#include "util/json.h"
 
 #include <string.h>
 #include <sys/socket.h>
@@ -18,28 +19,6 @@ bool sec_seccomp_wants_listener(const struct spec_seccomp *s)
                 if (s->syscalls[i].action == SPEC_SCMP_NOTIFY)
                         return true;
         return false;
-}
-
-/* s as a JSON string literal. */
-static char *json_quote(const char *s)
-{
-        size_t n = strlen(s);
-        char *r = xmalloc(6 * n + 3), *p = r;
-        *p++ = '"';
-        for (; *s; s++) {
-                unsigned char ch = (unsigned char)*s;
-                if (ch == '"' || ch == '\\') {
-                        *p++ = '\\';
-                        *p++ = (char)ch;
-                } else if (ch < 0x20) {
-                        p += sprintf(p, "\\u%04x", ch);
-                } else {
-                        *p++ = (char)ch;
-                }
-        }
-        *p++ = '"';
-        *p = '\0';
-        return r;
 }
 
 int sec_seccomp_send_listener(const struct spec_seccomp *s, int notify_fd, pid_t pid,
@@ -60,11 +39,20 @@ int sec_seccomp_send_listener(const struct spec_seccomp *s, int notify_fd, pid_t
         if (connect(sock, (struct sockaddr *)&addr, sizeof(addr)) < 0)
                 return cx_error_set(err, errno, "linux.seccomp.listenerPath: connect to `%s`",
                                     path);
-        _cleanup_free_ char *meta = json_quote(s->listener_metadata ? s->listener_metadata : "");
-        _cleanup_free_ char *msg =
-            xasprintf("{\"ociVersion\":\"1.2.0\",\"fds\":[\"seccompFd\"],\"pid\":%d,"
-                      "\"metadata\":%s,\"state\":%s}",
-                      (int)pid, meta, state_json);
+        /* the runtime-spec's ContainerProcessState as runc marshals it; state_json is compact */
+        struct json_w *w = json_w_new(NULL);
+        json_w_obj_open(w);
+        json_w_key_str(w, "ociVersion", "1.2.0");
+        json_w_key_arr_open(w, "fds");
+        json_w_str(w, "seccompFd");
+        json_w_arr_close(w);
+        json_w_key_int(w, "pid", pid);
+        if (s->listener_metadata && *s->listener_metadata) /* omitempty */
+                json_w_key_str(w, "metadata", s->listener_metadata);
+        json_w_key(w, "state");
+        json_w_raw(w, state_json);
+        json_w_obj_close(w);
+        _cleanup_free_ char *msg = json_w_finish(w, false);
         int r = fd_send(sock, notify_fd, msg, strlen(msg));
         if (r < 0)
                 return cx_error_set(

@@ -42,7 +42,7 @@ static const char *const default_readonly[] = {
     "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
 };
 
-static void gen_process(yajl_gen g)
+static void gen_process(struct json_w *w)
 {
         static const char *const env[] = {
             "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -51,119 +51,119 @@ static void gen_process(yajl_gen g)
         static const char *const args[] = {"sh"};
         static const char *const sets[] = {"bounding", "effective", "permitted", "ambient"};
 
-        json_str(g, "process");
-        yajl_gen_map_open(g);
-        json_key_bool(g, "terminal", true);
-        json_str(g, "user");
-        yajl_gen_map_open(g);
-        json_key_int(g, "uid", 0);
-        json_key_int(g, "gid", 0);
-        yajl_gen_map_close(g);
-        json_key_strv(g, "args", args, ARRAY_SIZE(args));
-        json_key_strv(g, "env", env, ARRAY_SIZE(env));
-        json_key_str(g, "cwd", "/");
-        json_str(g, "capabilities");
-        yajl_gen_map_open(g);
+        json_w_key(w, "process");
+        json_w_obj_open(w);
+        json_w_key_bool(w, "terminal", true);
+        json_w_key(w, "user");
+        json_w_obj_open(w);
+        json_w_key_int(w, "uid", 0);
+        json_w_key_int(w, "gid", 0);
+        json_w_obj_close(w);
+        json_w_key_strv(w, "args", args, ARRAY_SIZE(args));
+        json_w_key_strv(w, "env", env, ARRAY_SIZE(env));
+        json_w_key_str(w, "cwd", "/");
+        json_w_key(w, "capabilities");
+        json_w_obj_open(w);
         for (size_t i = 0; i < ARRAY_SIZE(sets); i++)
-                json_key_strv(g, sets[i], default_caps, ARRAY_SIZE(default_caps));
-        yajl_gen_map_close(g);
-        json_str(g, "rlimits");
-        yajl_gen_array_open(g);
-        yajl_gen_map_open(g);
-        json_key_str(g, "type", "RLIMIT_NOFILE");
-        json_key_int(g, "hard", 1024);
-        json_key_int(g, "soft", 1024);
-        yajl_gen_map_close(g);
-        yajl_gen_array_close(g);
-        json_key_bool(g, "noNewPrivileges", true);
-        yajl_gen_map_close(g);
+                json_w_key_strv(w, sets[i], default_caps, ARRAY_SIZE(default_caps));
+        json_w_obj_close(w);
+        json_w_key(w, "rlimits");
+        json_w_arr_open(w);
+        json_w_obj_open(w);
+        json_w_key_str(w, "type", "RLIMIT_NOFILE");
+        json_w_key_int(w, "hard", 1024);
+        json_w_key_int(w, "soft", 1024);
+        json_w_obj_close(w);
+        json_w_arr_close(w);
+        json_w_key_bool(w, "noNewPrivileges", true);
+        json_w_obj_close(w);
 }
 
-static void gen_mounts(yajl_gen g, bool rootless)
+static void gen_mounts(struct json_w *w, bool rootless)
 {
-        json_str(g, "mounts");
-        yajl_gen_array_open(g);
+        json_w_key(w, "mounts");
+        json_w_arr_open(w);
         for (size_t i = 0; i < ARRAY_SIZE(default_mounts); i++) {
                 const struct default_mount *m = &default_mounts[i];
                 if (rootless ? !m->rootless : !m->rootful)
                         continue;
-                yajl_gen_map_open(g);
-                json_key_str(g, "destination", m->dest);
-                json_key_str(g, "type", m->type);
-                json_key_str(g, "source", m->source);
+                json_w_obj_open(w);
+                json_w_key_str(w, "destination", m->dest);
+                json_w_key_str(w, "type", m->type);
+                json_w_key_str(w, "source", m->source);
                 if (m->n_opts)
-                        json_key_strv(g, "options", m->opts, m->n_opts);
-                yajl_gen_map_close(g);
+                        json_w_key_strv(w, "options", m->opts, m->n_opts);
+                json_w_obj_close(w);
         }
-        yajl_gen_array_close(g);
+        json_w_arr_close(w);
 }
 
-static void gen_id_map(yajl_gen g, const char *key, unsigned host_id)
+static void gen_id_map(struct json_w *w, const char *key, unsigned host_id)
 {
-        json_str(g, key);
-        yajl_gen_array_open(g);
-        yajl_gen_map_open(g);
-        json_key_int(g, "containerID", 0);
-        json_key_int(g, "hostID", host_id);
-        json_key_int(g, "size", 1);
-        yajl_gen_map_close(g);
-        yajl_gen_array_close(g);
+        json_w_key(w, key);
+        json_w_arr_open(w);
+        json_w_obj_open(w);
+        json_w_key_int(w, "containerID", 0);
+        json_w_key_int(w, "hostID", host_id);
+        json_w_key_int(w, "size", 1);
+        json_w_obj_close(w);
+        json_w_arr_close(w);
 }
 
 /* runc's namespaces (no cgroup namespace: `runc spec` has none, and engines that want one ask
  * for it); rootless drops network and adds user, as runc's ToRootless. */
-static void gen_linux(yajl_gen g, bool rootless, uid_t uid, gid_t gid)
+static void gen_linux(struct json_w *w, bool rootless, uid_t uid, gid_t gid)
 {
         static const char *const ns_rootful[] = {"pid", "network", "ipc", "uts", "mount"};
         static const char *const ns_rootless[] = {"pid", "ipc", "uts", "mount", "user"};
         const char *const *ns = rootless ? ns_rootless : ns_rootful;
 
-        json_str(g, "linux");
-        yajl_gen_map_open(g);
+        json_w_key(w, "linux");
+        json_w_obj_open(w);
         if (rootless) {
-                gen_id_map(g, "uidMappings", uid);
-                gen_id_map(g, "gidMappings", gid);
+                gen_id_map(w, "uidMappings", uid);
+                gen_id_map(w, "gidMappings", gid);
         } else {
                 /* deny every device; the default devices are added by the runtime */
-                json_str(g, "resources");
-                yajl_gen_map_open(g);
-                json_str(g, "devices");
-                yajl_gen_array_open(g);
-                yajl_gen_map_open(g);
-                json_key_bool(g, "allow", false);
-                json_key_str(g, "access", "rwm");
-                yajl_gen_map_close(g);
-                yajl_gen_array_close(g);
-                yajl_gen_map_close(g);
+                json_w_key(w, "resources");
+                json_w_obj_open(w);
+                json_w_key(w, "devices");
+                json_w_arr_open(w);
+                json_w_obj_open(w);
+                json_w_key_bool(w, "allow", false);
+                json_w_key_str(w, "access", "rwm");
+                json_w_obj_close(w);
+                json_w_arr_close(w);
+                json_w_obj_close(w);
         }
-        json_str(g, "namespaces");
-        yajl_gen_array_open(g);
+        json_w_key(w, "namespaces");
+        json_w_arr_open(w);
         for (size_t i = 0; i < ARRAY_SIZE(ns_rootful); i++) {
-                yajl_gen_map_open(g);
-                json_key_str(g, "type", ns[i]);
-                yajl_gen_map_close(g);
+                json_w_obj_open(w);
+                json_w_key_str(w, "type", ns[i]);
+                json_w_obj_close(w);
         }
-        yajl_gen_array_close(g);
-        json_key_strv(g, "maskedPaths", default_masked, ARRAY_SIZE(default_masked));
-        json_key_strv(g, "readonlyPaths", default_readonly, ARRAY_SIZE(default_readonly));
-        yajl_gen_map_close(g);
+        json_w_arr_close(w);
+        json_w_key_strv(w, "maskedPaths", default_masked, ARRAY_SIZE(default_masked));
+        json_w_key_strv(w, "readonlyPaths", default_readonly, ARRAY_SIZE(default_readonly));
+        json_w_obj_close(w);
 }
 
 char *spec_default_json(bool rootless, uid_t uid, gid_t gid)
 {
-        yajl_gen g = json_gen_new("\t");
+        struct json_w *w = json_w_new("\t");
 
-        yajl_gen_map_open(g);
-        json_key_str(g, "ociVersion", "1.2.0");
-        gen_process(g);
-        json_str(g, "root");
-        yajl_gen_map_open(g);
-        json_key_str(g, "path", "rootfs");
-        json_key_bool(g, "readonly", true);
-        yajl_gen_map_close(g);
-        json_key_str(g, "hostname", "capsa");
-        gen_mounts(g, rootless);
-        gen_linux(g, rootless, uid, gid);
-        yajl_gen_map_close(g);
-        return json_finish(g, true);
+        json_w_obj_open(w);
+        json_w_key_str(w, "ociVersion", "1.2.0");
+        gen_process(w);
+        json_w_key(w, "root");
+        json_w_obj_open(w);
+        json_w_key_str(w, "path", "rootfs");
+        json_w_key_bool(w, "readonly", true);
+        json_w_obj_close(w);
+        json_w_key_str(w, "hostname", "capsa");
+        gen_mounts(w, rootless);
+        gen_linux(w, rootless, uid, gid);
+        json_w_obj_close(w);
+        return json_w_finish(w, true);
 }

@@ -36,49 +36,61 @@ static bool apparmor_enabled(void)
         return c == 'Y';
 }
 
-static void gen_enabled(yajl_gen g, const char *key, bool on)
+static int cmp_str(const void *a, const void *b)
 {
-        json_str(g, key);
-        yajl_gen_map_open(g);
-        json_key_bool(g, "enabled", on);
-        yajl_gen_map_close(g);
+        return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static void gen_seccomp_archs(yajl_gen g)
+/* An array of n names, sorted as runc sorts the lists of its features document. */
+static void key_sorted(struct json_w *w, const char *key, const char *const *v, size_t n)
 {
-        json_str(g, "archs");
-        yajl_gen_array_open(g);
-        for (size_t i = 0; i < spec_seccomp_n_archs; i++) {
+        _cleanup_free_ const char **s = xcalloc(n + 1, sizeof(*s));
+        memcpy(s, v, n * sizeof(*s));
+        qsort(s, n, sizeof(*s), cmp_str);
+        json_w_key_strv(w, key, s, n);
+}
+
+static void gen_enabled(struct json_w *w, const char *key, bool on)
+{
+        json_w_key_obj_open(w, key);
+        json_w_key_bool(w, "enabled", on);
+        json_w_obj_close(w);
+}
+
+static void gen_seccomp_archs(struct json_w *w)
+{
+        const char *v[64];
+        size_t n = 0;
+        for (size_t i = 0; i < spec_seccomp_n_archs && n < ARRAY_SIZE(v); i++) {
                 char lower[32];
-                const char *n = spec_seccomp_arch_names[i] + strlen("SCMP_ARCH_");
+                const char *name = spec_seccomp_arch_names[i] + strlen("SCMP_ARCH_");
                 size_t k = 0;
-                for (; n[k] && k < sizeof(lower) - 1; k++)
-                        lower[k] = (char)tolower((unsigned char)n[k]);
+                for (; name[k] && k < sizeof(lower) - 1; k++)
+                        lower[k] = (char)tolower((unsigned char)name[k]);
                 lower[k] = 0;
                 if (seccomp_arch_resolve_name(lower) != 0)
-                        json_str(g, spec_seccomp_arch_names[i]);
+                        v[n++] = spec_seccomp_arch_names[i];
         }
-        yajl_gen_array_close(g);
+        key_sorted(w, "archs", v, n);
 }
 
-static void gen_seccomp(yajl_gen g)
+static void gen_seccomp(struct json_w *w)
 {
         /* capsa passes every known flag to seccomp(2) itself (src/security/seccomp.c), so
          * none depends on libseccomp's version. */
         size_t n_supported = spec_seccomp_n_flags;
 
-        json_str(g, "seccomp");
-        yajl_gen_map_open(g);
-        json_key_bool(g, "enabled", true);
-        json_key_strv(g, "actions", spec_seccomp_action_names, spec_seccomp_n_actions);
-        json_key_strv(g, "operators", spec_seccomp_op_names, spec_seccomp_n_ops);
-        gen_seccomp_archs(g);
-        json_key_strv(g, "knownFlags", spec_seccomp_flag_names, spec_seccomp_n_flags);
-        json_key_strv(g, "supportedFlags", spec_seccomp_flag_names, n_supported);
-        yajl_gen_map_close(g);
+        json_w_key_obj_open(w, "seccomp");
+        json_w_key_bool(w, "enabled", true);
+        key_sorted(w, "actions", spec_seccomp_action_names, spec_seccomp_n_actions);
+        key_sorted(w, "operators", spec_seccomp_op_names, spec_seccomp_n_ops);
+        gen_seccomp_archs(w);
+        json_w_key_strv(w, "knownFlags", spec_seccomp_flag_names, spec_seccomp_n_flags);
+        json_w_key_strv(w, "supportedFlags", spec_seccomp_flag_names, n_supported);
+        json_w_obj_close(w);
 }
 
-static void gen_linux(yajl_gen g)
+static void gen_linux(struct json_w *w)
 {
         const char *caps[64];
         size_t n_caps = 0;
@@ -86,46 +98,44 @@ static void gen_linux(yajl_gen g)
         for (int c = 0; c <= spec_cap_max_known(); c++)
                 caps[n_caps++] = spec_cap_name(c);
 
-        json_str(g, "linux");
-        yajl_gen_map_open(g);
-        json_key_strv(g, "namespaces", spec_ns_type_names, SPEC_NS_MAX);
-        json_key_strv(g, "capabilities", caps, n_caps);
-        json_str(g, "cgroup");
-        yajl_gen_map_open(g);
-        json_key_bool(g, "v1", true);
-        json_key_bool(g, "v2", true);
-        json_key_bool(g, "systemd", true); /* v2 hosts where systemd is PID 1 */
-        json_key_bool(g, "systemdUser", false);
-        yajl_gen_map_close(g);
-        gen_seccomp(g);
-        gen_enabled(g, "apparmor", apparmor_enabled());
-        gen_enabled(g, "selinux", access("/sys/fs/selinux", F_OK) == 0);
-        gen_enabled(g, "intelRdt", false);
-        json_str(g, "mountExtensions");
-        yajl_gen_map_open(g);
-        gen_enabled(g, "idmap", true); /* src/namespaces/idmap-mount.c */
-        yajl_gen_map_close(g);
-        yajl_gen_map_close(g);
+        json_w_key_obj_open(w, "linux");
+        key_sorted(w, "namespaces", spec_ns_type_names, SPEC_NS_MAX);
+        json_w_key_strv(w, "capabilities", caps, n_caps); /* in number order, as runc */
+        json_w_key_obj_open(w, "cgroup");
+        json_w_key_bool(w, "v1", true);
+        json_w_key_bool(w, "v2", true);
+        json_w_key_bool(w, "systemd", true); /* v2 hosts where systemd is PID 1 */
+        json_w_key_bool(w, "systemdUser", false);
+        json_w_obj_close(w);
+        gen_seccomp(w);
+        gen_enabled(w, "apparmor", apparmor_enabled());
+        gen_enabled(w, "selinux", access("/sys/fs/selinux", F_OK) == 0);
+        gen_enabled(w, "intelRdt", false);
+        json_w_key_obj_open(w, "mountExtensions");
+        gen_enabled(w, "idmap", true); /* src/namespaces/idmap-mount.c */
+        json_w_obj_close(w);
+        json_w_obj_close(w);
 }
 
+/* runc's shape: 4-space indent (json.MarshalIndent), the hooks in lifecycle order, the other
+ * lists sorted. */
 char *spec_features_json(void)
 {
         const struct scmp_version *v = seccomp_version();
         _cleanup_free_ char *scmp =
             xasprintf("%u.%u.%u", v ? v->major : 0, v ? v->minor : 0, v ? v->micro : 0);
-        yajl_gen g = json_gen_new("\t");
+        struct json_w *w = json_w_new("    ");
 
-        yajl_gen_map_open(g);
-        json_key_str(g, "ociVersionMin", "1.0.0");
-        json_key_str(g, "ociVersionMax", "1.2.0");
-        json_key_strv(g, "hooks", spec_hook_kind_names, SPEC_HOOK_KIND_MAX);
-        json_key_strv(g, "mountOptions", mount_options, ARRAY_SIZE(mount_options));
-        gen_linux(g);
-        json_str(g, "annotations");
-        yajl_gen_map_open(g);
-        json_key_str(g, "io.github.seccomp.libseccomp.version", scmp);
-        json_key_str(g, "run.capsa.version", CAPSA_VERSION);
-        yajl_gen_map_close(g);
-        yajl_gen_map_close(g);
-        return json_finish(g, true);
+        json_w_obj_open(w);
+        json_w_key_str(w, "ociVersionMin", "1.0.0");
+        json_w_key_str(w, "ociVersionMax", "1.2.0");
+        json_w_key_strv(w, "hooks", spec_hook_kind_names, SPEC_HOOK_KIND_MAX);
+        key_sorted(w, "mountOptions", mount_options, ARRAY_SIZE(mount_options));
+        gen_linux(w);
+        json_w_key_obj_open(w, "annotations");
+        json_w_key_str(w, "io.github.seccomp.libseccomp.version", scmp);
+        json_w_key_str(w, "run.capsa.version", CAPSA_VERSION);
+        json_w_obj_close(w);
+        json_w_obj_close(w);
+        return json_w_finish(w, true);
 }

@@ -10,6 +10,7 @@
 #pragma once
 
 #include "spec/spec.h"
+#include "util/json.h"
 
 #include <yajl/yajl_tree.h>
 

@@ -5,10 +5,16 @@
 #include <limits.h>
 #include <string.h>
 
-/* One parser for every JSON document (util/json.c): depth, size and NUL limits included. */
+/* One parser for every JSON document (util/json.c): depth, size and NUL limits included.  Its
+ * tree is yajl's (util/json.c builds yajl_val nodes behind the opaque `struct json_val`), which
+ * the config parser walks directly. */
 int j_parse(const char *json, size_t len, const char *name, yajl_val *ret, struct cx_error **err)
 {
-        return json_parse(json, len, name, ret, err);
+        struct json_val *v = NULL;
+        int r = json_parse(json, len, name, &v, err);
+        if (r >= 0)
+                *ret = (yajl_val)v;
+        return r;
 }
 
 int j_parse_object(const char *json, size_t len, const char *name, struct cx_error **err,

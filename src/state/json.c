@@ -1,64 +1,97 @@
-/* state.json and the OCI state document, with yajl. */
+/* state.json (capsa's own record) and the OCI state documents (`state`, the hooks' stdin). */
 #include "state/state.h"
+#include "util/json.h"
 
 #include <string.h>
-#include <yajl/yajl_gen.h>
-#include <yajl/yajl_tree.h>
 
 #define OCI_VERSION "1.2.0"
 
-static void gen_annotations(yajl_gen g, char *const *kv)
+/* Orders pointers to key, value pairs by key. */
+static int cmp_pair(const void *a, const void *b)
 {
-        json_str(g, "annotations");
-        yajl_gen_map_open(g);
+        return strcmp(**(char *const *const *)a, **(char *const *const *)b);
+}
+
+/* "annotations": {...} with the keys sorted and nothing when there are none, as Go marshals
+ * runc's map[string]string `json:"annotations,omitempty"`. */
+static void gen_annotations_sorted(struct json_w *w, char *const *kv)
+{
+        size_t n = 0;
         for (size_t i = 0; kv && kv[i] && kv[i + 1]; i += 2)
-                json_key_str(g, kv[i], kv[i + 1]);
-        yajl_gen_map_close(g);
+                n++;
+        if (n == 0)
+                return;
+        _cleanup_free_ char *const **pairs = xcalloc(n, sizeof(*pairs));
+        for (size_t i = 0; i < n; i++)
+                pairs[i] = &kv[2 * i];
+        qsort(pairs, n, sizeof(*pairs), cmp_pair);
+        json_w_key_obj_open(w, "annotations");
+        for (size_t i = 0; i < n; i++)
+                json_w_key_str(w, pairs[i][0], pairs[i][1]);
+        json_w_obj_close(w);
 }
 
 char *state_oci_json(const struct state *s, enum state_status st)
 {
-        yajl_gen g = json_gen_new("  ");
-        yajl_gen_map_open(g);
-        json_key_str(g, "ociVersion", OCI_VERSION);
-        json_key_str(g, "id", s->id);
-        json_key_str(g, "status", state_status_name(st));
-        json_key_int(g, "pid", st == STATE_STOPPED ? 0 : s->pid);
-        json_key_str(g, "bundle", s->bundle);
-        json_key_str(g, "rootfs", s->rootfs);
-        json_key_str(g, "created", s->created);
-        json_key_str(g, "owner", s->owner);
-        gen_annotations(g, s->annotations);
-        yajl_gen_map_close(g);
-        return json_finish(g, true);
+        /* runc's containerState, key for key: 2-space indent, pid 0 once stopped */
+        struct json_w *w = json_w_new("  ");
+        json_w_obj_open(w);
+        json_w_key_str(w, "ociVersion", OCI_VERSION);
+        json_w_key_str(w, "id", s->id);
+        json_w_key_int(w, "pid", st == STATE_STOPPED ? 0 : s->pid);
+        json_w_key_str(w, "status", state_status_name(st));
+        json_w_key_str(w, "bundle", s->bundle);
+        json_w_key_str(w, "rootfs", s->rootfs);
+        json_w_key_str(w, "created", s->created);
+        gen_annotations_sorted(w, s->annotations);
+        json_w_key_str(w, "owner", s->owner);
+        json_w_obj_close(w);
+        return json_w_finish(w, true);
+}
+
+char *state_hook_json(const struct state *s, enum state_status st)
+{
+        /* the runtime-spec's State as runc marshals it: compact, no newline, pid and
+         * annotations left out when zero or empty */
+        struct json_w *w = json_w_new(NULL);
+        json_w_obj_open(w);
+        json_w_key_str(w, "ociVersion", OCI_VERSION);
+        json_w_key_str(w, "id", s->id);
+        json_w_key_str(w, "status", state_status_name(st));
+        if (st != STATE_STOPPED && s->pid > 0)
+                json_w_key_int(w, "pid", s->pid);
+        json_w_key_str(w, "bundle", s->bundle);
+        gen_annotations_sorted(w, s->annotations);
+        json_w_obj_close(w);
+        return json_w_finish(w, false);
 }
 
 static char *state_encode(const struct state *s)
 {
-        yajl_gen g = json_gen_new(NULL);
-        yajl_gen_map_open(g);
-        json_key_str(g, "ociVersion", OCI_VERSION);
-        json_key_str(g, "id", s->id);
-        json_key_int(g, "pid", s->pid);
-        json_key_int(g, "pidStartTime", (long long)s->pid_start_time);
-        json_key_str(g, "bundle", s->bundle);
-        json_key_str(g, "rootfs", s->rootfs);
-        json_key_str(g, "created", s->created);
-        json_key_str(g, "owner", s->owner);
-        json_str(g, "creating");
-        yajl_gen_bool(g, s->creating);
-        json_str(g, "systemdCgroup");
-        yajl_gen_bool(g, s->use_systemd_cgroup);
-        json_key_str(g, "cgroupDriver", s->cgroup_driver);
-        json_key_str(g, "launcher", s->launcher);
-        json_str(g, "cgroupDirs");
-        yajl_gen_array_open(g);
+        struct json_w *w = json_w_new(NULL);
+        json_w_obj_open(w);
+        json_w_key_str(w, "ociVersion", OCI_VERSION);
+        json_w_key_str(w, "id", s->id);
+        json_w_key_int(w, "pid", s->pid);
+        json_w_key_u64(w, "pidStartTime", s->pid_start_time);
+        json_w_key_str(w, "bundle", s->bundle);
+        json_w_key_str(w, "rootfs", s->rootfs);
+        json_w_key_str(w, "created", s->created);
+        json_w_key_str(w, "owner", s->owner);
+        json_w_key_bool(w, "creating", s->creating);
+        json_w_key_bool(w, "systemdCgroup", s->use_systemd_cgroup);
+        json_w_key_str(w, "cgroupDriver", s->cgroup_driver);
+        json_w_key_str(w, "launcher", s->launcher);
+        json_w_key_arr_open(w, "cgroupDirs");
         for (size_t i = 0; s->cgroup_dirs && s->cgroup_dirs[i]; i++)
-                json_str(g, s->cgroup_dirs[i]);
-        yajl_gen_array_close(g);
-        gen_annotations(g, s->annotations);
-        yajl_gen_map_close(g);
-        return json_finish(g, true);
+                json_w_str(w, s->cgroup_dirs[i]);
+        json_w_arr_close(w);
+        json_w_key_obj_open(w, "annotations"); /* in the config's order */
+        for (size_t i = 0; s->annotations && s->annotations[i] && s->annotations[i + 1]; i += 2)
+                json_w_key_str(w, s->annotations[i], s->annotations[i + 1]);
+        json_w_obj_close(w);
+        json_w_obj_close(w);
+        return json_w_finish(w, true);
 }
 
 int state_write(struct state_dir *d, const struct state *s, struct cx_error **err)
@@ -70,28 +103,24 @@ int state_write(struct state_dir *d, const struct state *s, struct cx_error **er
         return 0;
 }
 
-static char *get_str(yajl_val root, const char *key)
+static char *get_str(const struct json_val *root, const char *key)
 {
-        const char *path[] = {key, NULL};
-        yajl_val v = yajl_tree_get(root, path, yajl_t_string);
-        return xstrdup(v ? YAJL_GET_STRING(v) : "");
+        const char *v = json_val_str(json_val_get(root, key));
+        return xstrdup(v ? v : "");
 }
 
-static long long get_int(yajl_val root, const char *key)
+static long long get_int(const struct json_val *root, const char *key)
 {
-        const char *path[] = {key, NULL};
-        yajl_val v = yajl_tree_get(root, path, yajl_t_number);
-        return v && YAJL_IS_INTEGER(v) ? YAJL_GET_INTEGER(v) : 0;
+        int64_t v = 0;
+        return json_val_int(json_val_get(root, key), &v) ? v : 0;
 }
 
-static bool get_bool(yajl_val root, const char *key)
+static bool get_bool(const struct json_val *root, const char *key)
 {
-        const char *path[] = {key, NULL};
-        yajl_val v = yajl_tree_get(root, path, yajl_t_any);
-        return v && YAJL_IS_TRUE(v);
+        return json_val_type(json_val_get(root, key)) == JSON_TRUE;
 }
 
-static void decode(yajl_val root, struct state *s)
+static void decode(const struct json_val *root, struct state *s)
 {
         s->id = get_str(root, "id");
         s->pid = (pid_t)get_int(root, "pid");
@@ -104,37 +133,32 @@ static void decode(yajl_val root, struct state *s)
         s->use_systemd_cgroup = get_bool(root, "systemdCgroup");
         s->cgroup_driver = get_str(root, "cgroupDriver");
         s->launcher = get_str(root, "launcher");
-        const char *dirs_path[] = {"cgroupDirs", NULL};
-        yajl_val dirs = yajl_tree_get(root, dirs_path, yajl_t_array);
+        const struct json_val *dirs = json_val_get(root, "cgroupDirs");
         s->cgroup_dirs = xcalloc(1, sizeof(char *));
-        for (size_t i = 0; dirs && i < YAJL_GET_ARRAY(dirs)->len; i++) {
-                yajl_val v = YAJL_GET_ARRAY(dirs)->values[i];
-                if (YAJL_IS_STRING(v))
-                        strv_append(&s->cgroup_dirs, YAJL_GET_STRING(v));
+        for (size_t i = 0; json_val_type(dirs) == JSON_ARRAY && i < json_val_len(dirs); i++) {
+                const char *d = json_val_str(json_val_at(dirs, i));
+                if (d)
+                        strv_append(&s->cgroup_dirs, d);
         }
-        const char *ann_path[] = {"annotations", NULL};
-        yajl_val ann = yajl_tree_get(root, ann_path, yajl_t_object);
+        const struct json_val *ann = json_val_get(root, "annotations");
         s->annotations = xcalloc(1, sizeof(char *));
-        for (size_t i = 0; ann && i < YAJL_GET_OBJECT(ann)->len; i++) {
-                yajl_val v = YAJL_GET_OBJECT(ann)->values[i];
-                strv_append(&s->annotations, YAJL_GET_OBJECT(ann)->keys[i]);
-                strv_append(&s->annotations, YAJL_IS_STRING(v) ? YAJL_GET_STRING(v) : "");
+        for (size_t i = 0; json_val_type(ann) == JSON_OBJECT && i < json_val_len(ann); i++) {
+                const char *v = json_val_str(json_val_at(ann, i));
+                strv_append(&s->annotations, json_val_key(ann, i));
+                strv_append(&s->annotations, v ? v : "");
         }
 }
 
 int state_parse(const char *json, size_t len, struct state *ret, struct cx_error **err)
 {
-        yajl_val root = NULL;
+        _cleanup_(json_val_freep) struct json_val *root = NULL;
         int r = json_parse(json, len, "state.json", &root, err);
         if (r < 0)
                 return r;
-        if (!YAJL_IS_OBJECT(root)) {
-                yajl_tree_free(root);
+        if (json_val_type(root) != JSON_OBJECT)
                 return cx_error_msg(err, EIO, "state.json: expected an object");
-        }
         *ret = (struct state){0};
         decode(root, ret);
-        yajl_tree_free(root);
         return 0;
 }
 

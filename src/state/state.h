@@ -71,12 +71,15 @@ int state_pid_start_time(pid_t pid, uint64_t *ret);
 /* True when pid is alive and is still the process recorded (start time matches) */
 bool state_pid_matches(pid_t pid, uint64_t start_time);
 
-/* The OCI state JSON ({ociVersion, id, status, pid, bundle, annotations, ...}). */
+/* The OCI state JSON `state` prints, shaped as runc's: {ociVersion, id, pid, status, bundle,
+ * rootfs, created, annotations (sorted, left out when empty), owner}, 2-space indent, newline. */
 char *state_oci_json(const struct state *s, enum state_status st);
+/* The state hooks read on stdin and the seccomp agent receives (the runtime-spec's State, as
+ * runc writes it): one compact line without a newline, {ociVersion, id, status, pid (left out
+ * when 0 or stopped), bundle, annotations (sorted, left out when empty)}. */
+char *state_hook_json(const struct state *s, enum state_status st);
 
 /* Lists the container ids under ROOT (sorted). */
 int state_list_ids(const char *root, char ***ret, struct cx_error **err);
 /* RFC 3339 timestamp of now, UTC with nanoseconds. */
 char *state_now_rfc3339(void);
-
-/* JSON helpers shared with the CLI (yajl_gen wrappers producing a malloc'ed string). */

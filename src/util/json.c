@@ -1,20 +1,21 @@
-/* JSON with yajl.
+/* JSON with yajl (util/json.h).
  *
- * Reading: json_parse() is the one parser every JSON document capsa reads goes through (config,
- * state, `exec --process`, `update --resources`, the tenant registry).  It drives yajl's event
- * parser and builds the same tree yajl_tree_parse() builds (callers free it with
- * yajl_tree_free()), in one pass, with three checks yajl_tree_parse() lacks:
+ * Reading: json_parse() drives yajl's event parser and builds the same tree yajl_tree_parse()
+ * builds, in one pass, with three checks yajl_tree_parse() lacks:
  *   - nesting depth at most JSON_MAX_DEPTH (yajl_tree_free() and the code that walks a tree
  *     recurse: a document of 300000 `[` overflowed the stack);
  *   - size at most JSON_MAX_SIZE;
  *   - no NUL byte in a string or key (`\u0000` would silently cut a path or an argument short).
+ * A `struct json_val` is a yajl_val behind an opaque name: callers use the getters below, and
+ * src/spec/ (the config parser) walks the yajl tree itself (spec/json.c).
  *
- * Writing: the small yajl_gen helpers every document capsa prints uses (state, the default
- * config, features, events, list). */
-#include "util/util.h"
+ * Writing: a `struct json_w` is a yajl_gen. */
+#include "util/json.h"
 
 #include <string.h>
+#include <yajl/yajl_gen.h>
 #include <yajl/yajl_parse.h>
+#include <yajl/yajl_tree.h>
 
 /* ---- reading ------------------------------------------------------------------------------ */
 
@@ -281,7 +282,8 @@ static int json_builder_error(struct json_builder *b, yajl_handle h, bool at_end
                             JSON_NAME(name), line, col, reason);
 }
 
-int json_parse(const char *json, size_t len, const char *name, yajl_val *ret, struct cx_error **err)
+int json_parse(const char *json, size_t len, const char *name, struct json_val **ret,
+               struct cx_error **err)
 {
         if (len > JSON_MAX_SIZE)
                 return cx_error_msg(err, EFBIG, "%s%slarger than %d MiB", JSON_NAME(name),
@@ -310,81 +312,246 @@ int json_parse(const char *json, size_t len, const char *name, yajl_val *ret, st
                 yajl_tree_free(b.root); /* at most JSON_MAX_DEPTH deep */
                 return r;
         }
-        *ret = b.root;
+        *ret = (struct json_val *)b.root;
         return 0;
+}
+
+static yajl_val Y(const struct json_val *v)
+{
+        return (yajl_val)v;
+}
+
+void json_val_free(struct json_val *v)
+{
+        yajl_tree_free(Y(v));
+}
+
+void json_val_freep(struct json_val **v)
+{
+        json_val_free(*v);
+}
+
+enum json_type json_val_type(const struct json_val *v)
+{
+        if (!v)
+                return JSON_NULL;
+        switch (Y(v)->type) {
+        case yajl_t_string:
+                return JSON_STRING;
+        case yajl_t_number:
+                return JSON_NUMBER;
+        case yajl_t_object:
+                return JSON_OBJECT;
+        case yajl_t_array:
+                return JSON_ARRAY;
+        case yajl_t_true:
+                return JSON_TRUE;
+        case yajl_t_false:
+                return JSON_FALSE;
+        default:
+                return JSON_NULL;
+        }
+}
+
+const struct json_val *json_val_get(const struct json_val *obj, const char *key)
+{
+        if (!YAJL_IS_OBJECT(Y(obj)))
+                return NULL;
+        const yajl_val o = Y(obj);
+        for (size_t i = o->u.object.len; i-- > 0;)
+                if (strcmp(o->u.object.keys[i], key) == 0)
+                        return (const struct json_val *)o->u.object.values[i];
+        return NULL;
+}
+
+const char *json_val_str(const struct json_val *v)
+{
+        return YAJL_IS_STRING(Y(v)) ? Y(v)->u.string : NULL;
+}
+
+bool json_val_int(const struct json_val *v, int64_t *ret)
+{
+        if (!YAJL_IS_INTEGER(Y(v)))
+                return false;
+        *ret = Y(v)->u.number.i;
+        return true;
+}
+
+size_t json_val_len(const struct json_val *v)
+{
+        if (YAJL_IS_ARRAY(Y(v)))
+                return Y(v)->u.array.len;
+        if (YAJL_IS_OBJECT(Y(v)))
+                return Y(v)->u.object.len;
+        return 0;
+}
+
+const struct json_val *json_val_at(const struct json_val *v, size_t i)
+{
+        if (i >= json_val_len(v))
+                return NULL;
+        yajl_val y = Y(v);
+        return (const struct json_val *)(YAJL_IS_ARRAY(y) ? y->u.array.values[i]
+                                                          : y->u.object.values[i]);
+}
+
+const char *json_val_key(const struct json_val *obj, size_t i)
+{
+        if (!YAJL_IS_OBJECT(Y(obj)) || i >= Y(obj)->u.object.len)
+                return NULL;
+        return Y(obj)->u.object.keys[i];
 }
 
 /* ---- writing ------------------------------------------------------------------------------ */
 
-yajl_gen json_gen_new(const char *indent)
+struct json_w {
+        yajl_gen g;
+};
+
+struct json_w *json_w_new(const char *indent)
 {
-        yajl_gen g = yajl_gen_alloc(NULL);
-        if (!g)
+        struct json_w *w = xmalloc(sizeof(*w));
+        w->g = yajl_gen_alloc(NULL);
+        if (!w->g)
                 abort(); /* out of memory, as xmalloc */
         if (indent) {
-                yajl_gen_config(g, yajl_gen_beautify, 1);
-                yajl_gen_config(g, yajl_gen_indent_string, indent);
+                yajl_gen_config(w->g, yajl_gen_beautify, 1);
+                yajl_gen_config(w->g, yajl_gen_indent_string, indent);
         }
-        return g;
+        return w;
 }
 
-void json_str(yajl_gen g, const char *s)
+void json_w_obj_open(struct json_w *w)
 {
-        yajl_gen_string(g, (const unsigned char *)s, strlen(s));
+        yajl_gen_map_open(w->g);
 }
 
-void json_key_str(yajl_gen g, const char *key, const char *val)
+void json_w_obj_close(struct json_w *w)
 {
-        json_str(g, key);
-        json_str(g, val ? val : "");
+        yajl_gen_map_close(w->g);
 }
 
-void json_key_bool(yajl_gen g, const char *key, bool val)
+void json_w_arr_open(struct json_w *w)
 {
-        json_str(g, key);
-        yajl_gen_bool(g, val);
+        yajl_gen_array_open(w->g);
 }
 
-void json_key_int(yajl_gen g, const char *key, long long val)
+void json_w_arr_close(struct json_w *w)
 {
-        json_str(g, key);
-        yajl_gen_integer(g, val);
+        yajl_gen_array_close(w->g);
 }
 
-void json_u64(yajl_gen g, uint64_t val)
+void json_w_str(struct json_w *w, const char *s)
+{
+        if (!s)
+                s = "";
+        yajl_gen_string(w->g, (const unsigned char *)s, strlen(s));
+}
+
+void json_w_key(struct json_w *w, const char *key)
+{
+        json_w_str(w, key);
+}
+
+void json_w_int(struct json_w *w, int64_t v)
+{
+        yajl_gen_integer(w->g, (long long)v);
+}
+
+void json_w_u64(struct json_w *w, uint64_t v)
 {
         char buf[32];
-        int n = snprintf(buf, sizeof(buf), "%llu", (unsigned long long)val);
-        yajl_gen_number(g, buf, (size_t)n);
+        int n = snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v);
+        yajl_gen_number(w->g, buf, (size_t)n); /* beyond yajl_gen_integer's long long */
 }
 
-void json_key_u64(yajl_gen g, const char *key, uint64_t val)
+void json_w_bool(struct json_w *w, bool v)
 {
-        json_str(g, key);
-        json_u64(g, val);
+        yajl_gen_bool(w->g, v);
 }
 
-void json_key_strv(yajl_gen g, const char *key, const char *const *v, size_t n)
+void json_w_null(struct json_w *w)
 {
-        json_str(g, key);
-        yajl_gen_array_open(g);
+        yajl_gen_null(w->g);
+}
+
+void json_w_raw(struct json_w *w, const char *json)
+{
+        /* yajl_gen_number prints its text as it is, with the separator and indent a value
+         * gets; it refuses a value where a key is due. */
+        size_t n = strlen(json);
+        while (n > 0 && json[n - 1] == '\n')
+                n--;
+        yajl_gen_number(w->g, json, n);
+}
+
+void json_w_key_str(struct json_w *w, const char *key, const char *val)
+{
+        json_w_key(w, key);
+        json_w_str(w, val);
+}
+
+void json_w_key_int(struct json_w *w, const char *key, int64_t val)
+{
+        json_w_key(w, key);
+        json_w_int(w, val);
+}
+
+void json_w_key_u64(struct json_w *w, const char *key, uint64_t val)
+{
+        json_w_key(w, key);
+        json_w_u64(w, val);
+}
+
+void json_w_key_bool(struct json_w *w, const char *key, bool val)
+{
+        json_w_key(w, key);
+        json_w_bool(w, val);
+}
+
+void json_w_key_strv(struct json_w *w, const char *key, const char *const *v, size_t n)
+{
+        json_w_key(w, key);
+        json_w_arr_open(w);
         for (size_t i = 0; i < n; i++)
                 if (v[i])
-                        json_str(g, v[i]);
-        yajl_gen_array_close(g);
+                        json_w_str(w, v[i]);
+        json_w_arr_close(w);
 }
 
-char *json_finish(yajl_gen g, bool newline)
+void json_w_key_obj_open(struct json_w *w, const char *key)
+{
+        json_w_key(w, key);
+        json_w_obj_open(w);
+}
+
+void json_w_key_arr_open(struct json_w *w, const char *key)
+{
+        json_w_key(w, key);
+        json_w_arr_open(w);
+}
+
+char *json_w_finish(struct json_w *w, bool newline)
 {
         const unsigned char *buf;
         size_t len;
 
-        yajl_gen_get_buf(g, &buf, &len);
+        yajl_gen_get_buf(w->g, &buf, &len);
+        while (len > 0 && buf[len - 1] == '\n') /* pretty output ends in one */
+                len--;
         char *s = xmalloc(len + 2);
         memcpy(s, buf, len);
-        if (newline && (!len || s[len - 1] != '\n'))
+        if (newline)
                 s[len++] = '\n';
         s[len] = '\0';
-        yajl_gen_free(g);
+        yajl_gen_free(w->g);
+        free(w);
         return s;
+}
+
+char *json_quote(const char *s)
+{
+        struct json_w *w = json_w_new(NULL);
+        json_w_str(w, s);
+        return json_w_finish(w, false);
 }

@@ -1,4 +1,5 @@
 /* Logging to --log FILE in runc's text or json-lines format; errors also go to stderr. */
+#include "util/json.h"
 #include "util/util.h"
 
 #include <fcntl.h>
@@ -34,54 +35,38 @@ int log_fd(void)
         return log_file;
 }
 
-static void json_escape(FILE *f, const char *s)
-{
-        for (; *s; s++) {
-                unsigned char c = *s;
-                if (c == '"' || c == '\\')
-                        fprintf(f, "\\%c", c);
-                else if (c == '\n')
-                        fputs("\\n", f);
-                else if (c == '\t')
-                        fputs("\\t", f);
-                else if (c < 0x20)
-                        fprintf(f, "\\u%04x", c);
-                else
-                        fputc(c, f);
-        }
-}
-
+/* RFC 3339 in UTC to the second, as runc's logrus stamps its lines ("2006-01-02T15:04:05Z"). */
 static void timestamp(char *buf, size_t len)
 {
-        struct timespec ts;
+        time_t now = time(NULL);
         struct tm tm;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        gmtime_r(&ts.tv_sec, &tm);
-        size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-        snprintf(buf + n, len - n, ".%09ldZ", ts.tv_nsec);
+        gmtime_r(&now, &tm);
+        strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* One line as runc writes it: json {"level","msg","time"} (logrus's JSONFormatter, keys
+ * sorted), or text `time="..." level=... msg="..."` (the message quoted, JSON escapes). */
+static char *log_line(enum log_level lvl, const char *msg)
+{
+        char ts[64];
+        timestamp(ts, sizeof(ts));
+        if (log_fmt == LOG_FORMAT_JSON) {
+                struct json_w *w = json_w_new(NULL);
+                json_w_obj_open(w);
+                json_w_key_str(w, "level", level_names[lvl]);
+                json_w_key_str(w, "msg", msg);
+                json_w_key_str(w, "time", ts);
+                json_w_obj_close(w);
+                return json_w_finish(w, true);
+        }
+        _cleanup_free_ char *q = json_quote(msg);
+        return xasprintf("time=\"%s\" level=%s msg=%s\n", ts, level_names[lvl], q);
 }
 
 static void log_write(enum log_level lvl, const char *msg)
 {
-        char ts[64];
-        char *line = NULL;
-        size_t len = 0;
-        FILE *f = open_memstream(&line, &len);
-        if (!f)
-                return;
-        timestamp(ts, sizeof(ts));
-        if (log_fmt == LOG_FORMAT_JSON) {
-                fprintf(f, "{\"level\":\"%s\",\"msg\":\"", level_names[lvl]);
-                json_escape(f, msg);
-                fprintf(f, "\",\"time\":\"%s\"}\n", ts);
-        } else {
-                fprintf(f, "time=\"%s\" level=%s msg=\"", ts, level_names[lvl]);
-                json_escape(f, msg);
-                fputs("\"\n", f);
-        }
-        fclose(f);
-        (void)!write(log_file, line, len);
-        free(line);
+        _cleanup_free_ char *line = log_line(lvl, msg);
+        (void)!write(log_file, line, strlen(line));
 }
 
 void log_msg(enum log_level lvl, const char *fmt, ...)

@@ -13,8 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
-#include <yajl/yajl_gen.h>
-#include <yajl/yajl_tree.h>
 
 /* ---- cleanup ---------------------------------------------------------------------------- */
 #define _cleanup_(f)     __attribute__((cleanup(f)))
@@ -133,31 +131,4 @@ void signals_reset_default(void);
 /* Container ids: [A-Za-z0-9][A-Za-z0-9_.+-]* (as runc), at most 1024 bytes. */
 int id_validate(const char *id, struct cx_error **err);
 
-/* ---- reading JSON (json.c) --------------------------------------------------------------- */
-/* Limits of every JSON document capsa reads; runc's configs nest fewer than 10 levels. */
-#define JSON_MAX_DEPTH 64
-#define JSON_MAX_SIZE  FILE_MAX_SIZE
-/* Parses len bytes of json into a yajl tree (free it with yajl_tree_free), as yajl_tree_parse
- * (comments allowed) but refusing, with a message that starts with "name: " (unless NULL):
- *   - more than JSON_MAX_SIZE bytes ("config.json: larger than 16 MiB");
- *   - nesting deeper than JSON_MAX_DEPTH ("config.json: nesting deeper than 64 levels at line 1,
- *     column 65");
- *   - a NUL byte in the text, or `\u0000` in a string or key ("config.json: process.args[1]:
- *     string contains a NUL byte (\u0000)");
- *   - invalid JSON ("config.json: invalid JSON at line 3, column 15: ...").
- * json need not be NUL-terminated. */
-int json_parse(const char *json, size_t len, const char *name, yajl_val *ret,
-               struct cx_error **err);
-
-/* ---- writing JSON (json.c) --------------------------------------------------------------- */
-/* indent: NULL for compact output, else the indent string of pretty output. */
-yajl_gen json_gen_new(const char *indent);
-void json_str(yajl_gen g, const char *s);
-void json_u64(yajl_gen g, uint64_t val);
-void json_key_str(yajl_gen g, const char *key, const char *val); /* NULL val: "" */
-void json_key_bool(yajl_gen g, const char *key, bool val);
-void json_key_int(yajl_gen g, const char *key, long long val);
-void json_key_u64(yajl_gen g, const char *key, uint64_t val);
-void json_key_strv(yajl_gen g, const char *key, const char *const *v, size_t n);
-/* Frees g; returns its output, ending in one newline when asked. */
-char *json_finish(yajl_gen g, bool newline);
+/* JSON: util/json.h. */

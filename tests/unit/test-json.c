@@ -1,13 +1,13 @@
-/* json_parse (util/json.c), the one parser of every JSON document capsa reads: the tree it
- * builds, and its depth, size and NUL limits through each reader (config, process, resources,
- * state, files). */
+/* util/json: json_parse, the one parser of every JSON document capsa reads (the tree it builds,
+ * its depth, size and NUL limits through each reader: config, process, resources, state,
+ * files), and the one writer (escaping, indentation, the state documents' shapes). */
 #include "spec/spec.h"
 #include "state/state.h"
 #include "tap.h"
+#include "util/json.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <yajl/yajl_tree.h>
 
 static char *repeat(const char *s, size_t n, const char *tail)
 {
@@ -24,9 +24,9 @@ static const char *parse_err(const char *s, size_t len)
 {
         static char msg[512];
         struct cx_error *e = NULL;
-        yajl_val v = NULL;
+        struct json_val *v = NULL;
         int r = json_parse(s, len, "t.json", &v, &e);
-        yajl_tree_free(v);
+        json_val_free(v);
         if (r >= 0)
                 return NULL;
         snprintf(msg, sizeof(msg), "%s", e ? e->msg : "(no message)");
@@ -46,54 +46,187 @@ static void test_tree(void)
             " \"d\": 1.5, \"t\": true, \"f\": false, \"n\": null,"
             " \"a\": [1, [2], {}], \"o\": {\"k\": \"v\"}, \"dup\": 1, \"dup\": 2}";
         struct cx_error *e = NULL;
-        yajl_val v = NULL;
+        struct json_val *v = NULL;
+        int64_t i = 0;
         ok(json_parse(doc, strlen(doc), "t.json", &v, &e) == 0, "parses a document with comments");
-        ok(YAJL_IS_OBJECT(v) && v->u.object.len == 11, "object with 11 members (duplicates kept)");
-        const char *p[] = {"s", NULL};
-        yajl_val x = yajl_tree_get(v, p, yajl_t_string);
-        is_str(x ? x->u.string : NULL, "a\xc3\xa9", "string with a \\u escape");
-        p[0] = "i";
-        x = yajl_tree_get(v, p, yajl_t_number);
-        ok(YAJL_IS_INTEGER(x) && x->u.number.i == -42 && strcmp(x->u.number.r, "-42") == 0,
-           "integer: value and raw text");
-        p[0] = "big";
-        x = yajl_tree_get(v, p, yajl_t_number);
-        ok(x && !YAJL_IS_INTEGER(x) && strcmp(x->u.number.r, "99999999999999999999") == 0,
-           "integer beyond int64: raw text kept, not a valid int (as yajl_tree)");
-        p[0] = "d";
-        x = yajl_tree_get(v, p, yajl_t_number);
-        ok(YAJL_IS_DOUBLE(x) && !YAJL_IS_INTEGER(x) && x->u.number.d == 1.5, "double");
-        p[0] = "t";
-        ok(YAJL_IS_TRUE(yajl_tree_get(v, p, yajl_t_any)), "true");
-        p[0] = "f";
-        ok(YAJL_IS_FALSE(yajl_tree_get(v, p, yajl_t_any)), "false");
-        p[0] = "n";
-        ok(YAJL_IS_NULL(yajl_tree_get(v, p, yajl_t_any)), "null");
-        p[0] = "a";
-        x = yajl_tree_get(v, p, yajl_t_array);
-        ok(x && x->u.array.len == 3 && YAJL_IS_ARRAY(x->u.array.values[1]) &&
-               YAJL_IS_OBJECT(x->u.array.values[2]),
+        ok(json_val_type(v) == JSON_OBJECT && json_val_len(v) == 11,
+           "object with 11 members (duplicates kept)");
+        is_str(json_val_key(v, 0), "s", "first key");
+        is_str(json_val_str(json_val_get(v, "s")), "a\xc3\xa9", "string with a \\u escape");
+        ok(json_val_int(json_val_get(v, "i"), &i) && i == -42, "integer");
+        ok(json_val_type(json_val_get(v, "big")) == JSON_NUMBER &&
+               !json_val_int(json_val_get(v, "big"), &i),
+           "integer beyond int64: a number, not an int");
+        ok(json_val_type(json_val_get(v, "d")) == JSON_NUMBER &&
+               !json_val_int(json_val_get(v, "d"), &i),
+           "double: not an int");
+        ok(json_val_type(json_val_get(v, "t")) == JSON_TRUE, "true");
+        ok(json_val_type(json_val_get(v, "f")) == JSON_FALSE, "false");
+        ok(json_val_type(json_val_get(v, "n")) == JSON_NULL && json_val_get(v, "n"), "null");
+        ok(json_val_get(v, "missing") == NULL && json_val_type(NULL) == JSON_NULL, "absent key");
+        const struct json_val *a = json_val_get(v, "a");
+        ok(json_val_len(a) == 3 && json_val_type(json_val_at(a, 1)) == JSON_ARRAY &&
+               json_val_type(json_val_at(a, 2)) == JSON_OBJECT && json_val_at(a, 3) == NULL,
            "nested array");
-        const char *q[] = {"o", "k", NULL};
-        x = yajl_tree_get(v, q, yajl_t_string);
-        is_str(x ? x->u.string : NULL, "v", "nested object");
-        yajl_tree_free(v);
+        ok(json_val_key(a, 0) == NULL, "an array has no keys");
+        is_str(json_val_str(json_val_get(json_val_get(v, "o"), "k")), "v", "nested object");
+        ok(json_val_int(json_val_get(v, "dup"), &i) && i == 2, "repeated key: the last wins");
+        ok(json_val_get(a, "x") == NULL && json_val_str(a) == NULL, "getters on the wrong type");
+        json_val_free(v);
 
         /* big arrays and objects (growth by doubling) */
         char *many = repeat(",1", 10000, "]");
         many[0] = '[';
         v = NULL;
-        ok(json_parse(many, strlen(many), "t", &v, &e) == 0 && v->u.array.len == 10000,
+        ok(json_parse(many, strlen(many), "t", &v, &e) == 0 && json_val_len(v) == 10000,
            "array of 10000 elements");
-        yajl_tree_free(v);
+        json_val_free(v);
         free(many);
 
         v = NULL;
-        ok(json_parse("\"x\"", 3, "t", &v, &e) == 0 && YAJL_IS_STRING(v), "a top-level string");
-        yajl_tree_free(v);
+        ok(json_parse("\"x\"", 3, "t", &v, &e) == 0 && json_val_type(v) == JSON_STRING,
+           "a top-level string");
+        json_val_free(v);
         v = NULL;
         ok(json_parse("[1] trailing", 3, "t", &v, &e) == 0, "parses only len bytes");
-        yajl_tree_free(v);
+        json_val_free(v);
+}
+
+/* ---- writing ------------------------------------------------------------------------------ */
+
+static void test_writer(void)
+{
+        struct json_w *w = json_w_new(NULL);
+        json_w_obj_open(w);
+        json_w_key_str(w, "s", "q\"b\\n\nt\tc\x01/\xc3\xa9");
+        json_w_key_str(w, "null", NULL);
+        json_w_key_int(w, "i", -5);
+        json_w_key_u64(w, "u", UINT64_MAX);
+        json_w_key_bool(w, "b", false);
+        json_w_key(w, "n");
+        json_w_null(w);
+        const char *v[] = {"x", NULL, "y"};
+        json_w_key_strv(w, "v", v, 3);
+        json_w_key_arr_open(w, "e");
+        json_w_arr_close(w);
+        json_w_key(w, "raw");
+        json_w_raw(w, "{\"a\":[1]}\n");
+        json_w_key(w, "k\"");
+        json_w_int(w, 1);
+        json_w_obj_close(w);
+        char *s = json_w_finish(w, false);
+        is_str(s,
+               "{\"s\":\"q\\\"b\\\\n\\nt\\tc\\u0001/\xc3\xa9\",\"null\":\"\",\"i\":-5,"
+               "\"u\":18446744073709551615,\"b\":false,\"n\":null,\"v\":[\"x\",\"y\"],\"e\":[],"
+               "\"raw\":{\"a\":[1]},\"k\\\"\":1}",
+               "compact: escapes, NULL string, u64, NULL entries skipped, raw value");
+        free(s);
+
+        w = json_w_new("  ");
+        json_w_obj_open(w);
+        json_w_key_str(w, "a", "1");
+        json_w_key_obj_open(w, "o");
+        json_w_key_int(w, "b", 2);
+        json_w_obj_close(w);
+        json_w_key_arr_open(w, "l");
+        json_w_int(w, 3);
+        json_w_int(w, 4);
+        json_w_arr_close(w);
+        json_w_obj_close(w);
+        s = json_w_finish(w, true);
+        is_str(s,
+               "{\n  \"a\": \"1\",\n  \"o\": {\n    \"b\": 2\n  },\n  \"l\": [\n    3,\n    4\n  "
+               "]\n}\n",
+               "pretty: Go's MarshalIndent layout, one newline");
+        free(s);
+
+        w = json_w_new("\t");
+        json_w_arr_open(w);
+        json_w_arr_close(w);
+        s = json_w_finish(w, false);
+        ok(s[strlen(s) - 1] != '\n', "pretty without newline: none at the end");
+        free(s);
+
+        w = json_w_new(NULL);
+        json_w_arr_open(w);
+        json_w_arr_close(w);
+        s = json_w_finish(w, true);
+        is_str(s, "[]\n", "compact with newline");
+        free(s);
+
+        s = json_quote("a\"b\\c\n");
+        is_str(s, "\"a\\\"b\\\\c\\n\"", "json_quote");
+        free(s);
+}
+
+/* The documents written from a container's state: `state` and what hooks read. */
+static void test_state_docs(void)
+{
+        char *ann[] = {"z", "1", "a\"q", "v\n", NULL};
+        struct state st = {.id = "c\"1",
+                           .bundle = "/b\\x",
+                           .rootfs = "/b/rootfs",
+                           .pid = 42,
+                           .created = "2024-01-01T00:00:00Z",
+                           .owner = "",
+                           .annotations = ann};
+        char *s = state_hook_json(&st, STATE_RUNNING);
+        is_str(s,
+               "{\"ociVersion\":\"1.2.0\",\"id\":\"c\\\"1\",\"status\":\"running\",\"pid\":42,"
+               "\"bundle\":\"/b\\\\x\",\"annotations\":{\"a\\\"q\":\"v\\n\",\"z\":\"1\"}}",
+               "hook state: compact, runc's keys, annotations sorted, no newline");
+        free(s);
+        s = state_hook_json(&st, STATE_STOPPED);
+        ok(strstr(s, "\"pid\"") == NULL && strstr(s, "\"status\":\"stopped\""),
+           "hook state when stopped: no pid");
+        free(s);
+        st.annotations = NULL;
+        s = state_hook_json(&st, STATE_CREATED);
+        ok(strstr(s, "annotations") == NULL, "hook state: no annotations key when there are none");
+        free(s);
+
+        st.annotations = ann;
+        s = state_oci_json(&st, STATE_CREATED);
+        is_str(
+            s,
+            "{\n  \"ociVersion\": \"1.2.0\",\n  \"id\": \"c\\\"1\",\n  \"pid\": 42,\n"
+            "  \"status\": \"created\",\n  \"bundle\": \"/b\\\\x\",\n  \"rootfs\": \"/b/rootfs\",\n"
+            "  \"created\": \"2024-01-01T00:00:00Z\",\n  \"annotations\": {\n"
+            "    \"a\\\"q\": \"v\\n\",\n    \"z\": \"1\"\n  },\n  \"owner\": \"\"\n}\n",
+            "state: runc's key order and 2-space indent");
+        free(s);
+        s = state_oci_json(&st, STATE_STOPPED);
+        ok(strstr(s, "\"pid\": 0,") != NULL, "state when stopped: pid 0");
+        free(s);
+        st.annotations = NULL;
+        s = state_oci_json(&st, STATE_RUNNING);
+        ok(strstr(s, "annotations") == NULL, "state: no annotations key when there are none");
+        free(s);
+
+        /* state.json round trip: what was written reads back */
+        st.annotations = ann;
+        char root[] = "/tmp/capsa-test-json-rt-XXXXXX";
+        ok(mkdtemp(root) != NULL, "mkdtemp");
+        struct cx_error *e = NULL;
+        struct state_dir d;
+        ok(state_dir_create(root, "c1", &d, &e) == 0, "state dir");
+        char *dirs[] = {"/sys/fs/cgroup/x", NULL};
+        st.cgroup_dirs = dirs;
+        st.pid_start_time = 123456789;
+        st.creating = true;
+        ok(state_write(&d, &st, &e) == 0, "state_write");
+        struct state back;
+        ok(state_read(&d, &back, &e) == 0, "state_read");
+        is_str(back.id, "c\"1", "id back");
+        is_str(back.bundle, "/b\\x", "bundle back");
+        ok(back.pid == 42 && back.pid_start_time == 123456789 && back.creating, "numbers back");
+        ok(strv_len(back.annotations) == 4 && strcmp(back.annotations[3], "v\n") == 0,
+           "annotations back, in order");
+        ok(strv_len(back.cgroup_dirs) == 1, "cgroup dirs back");
+        state_clear(&back);
+        ok(state_dir_remove(&d, &e) == 0, "remove state dir");
+        state_dir_close(&d);
+        rmdir(root);
 }
 
 static void test_syntax(void)
@@ -263,6 +396,8 @@ static void test_readers(void)
 int main(void)
 {
         test_tree();
+        test_writer();
+        test_state_docs();
         test_syntax();
         test_depth();
         test_size();

@@ -1,0 +1,422 @@
+"""The JSON capsa prints, shaped as runc 1.1 shapes it: `state`, the state hooks read on stdin,
+`list --format json`, `ps --format json`, `events --stats`, `features`, the json log and the
+seccomp agent's message.  Key names, key order, keys left out when empty, indentation, the
+trailing newline, and the escaping of strings that hold quotes, backslashes, newlines and
+non-ASCII text (annotations, the bundle path).
+
+Where /usr/sbin/runc exists, some tests run it on a twin bundle and compare the shapes directly.
+
+Deliberate differences from runc 1.1 (asserted as capsa_only where they show):
+  - ociVersion is the version capsa implements ("1.2.0"), not the bundle's;
+  - `state` ends with a newline (runc prints none);
+  - `list --format json` with no containers prints [] (runc: null);
+  - poststart hooks see status "running" (runc 1.1 runs them at create, with "created");
+  - `list --format json` has no annotations yet (runc includes them).
+"""
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import IS_CAPSA, Runtime
+
+RUNC = "/usr/sbin/runc"
+ODD = 'q"b\\\u00fc\u2603'  # a quote, a backslash, Latin-1 and a BMP symbol
+ANNOTATIONS = {"z.last": "1", "a.first": 'v"\\\n\u00e9', "m.mid": ""}
+
+STATE_KEYS = ["ociVersion", "id", "pid", "status", "bundle", "rootfs", "created",
+              "annotations", "owner"]
+HOOK_KEYS = ["ociVersion", "id", "status", "pid", "bundle", "annotations"]
+LIST_KEYS = ["ociVersion", "id", "pid", "status", "bundle", "rootfs", "created",
+             "annotations", "owner"]
+STATS_KEYS = ["cpu", "cpuset", "memory", "pids", "blkio", "hugetlb", "intel_rdt",
+              "network_interfaces"]
+
+
+def in_order(keys, reference):
+    """keys is a subsequence of reference (same relative order, nothing unknown)."""
+    it = iter(reference)
+    return all(k in it for k in keys)
+
+
+def odd_bundle(runtime, bundle, args=("sleep", "1000")):
+    """A bundle whose path holds ODD, with ANNOTATIONS and a writable rootfs."""
+    b = bundle(list(args))
+    new = b.path.parent / (b.path.name + "-" + ODD)
+    b.path.rename(new)
+    runtime.bundles[runtime.bundles.index(b.path)] = new
+    b.path, b.rootfs = new, new / "rootfs"
+    b.config["annotations"] = dict(ANNOTATIONS)
+    b.config["root"]["readonly"] = False
+    b.save()
+    return b
+
+
+class Runc(Runtime):
+    """runc with its own --root, for side-by-side comparisons."""
+
+    def argv(self, *args, root=True):
+        return [RUNC] + (["--root", str(self.root)] if root else []) + [str(a) for a in args]
+
+
+@pytest.fixture
+def runc(testdir):
+    if not IS_CAPSA or not os.access(RUNC, os.X_OK):
+        pytest.skip("compares capsa with /usr/sbin/runc")
+    rt = Runc(testdir, testdir / "runc-state")
+    yield rt
+    for cid in rt.ids:
+        rt("delete", "--force", cid)
+
+
+def twin(bundle_path, testdir):
+    """A copy of a bundle for runc (same config, its own rootfs), removed by the test dir."""
+    dst = testdir / ("runc-" + bundle_path.name)
+    subprocess.run(["cp", "-a", str(bundle_path), str(dst)], check=True, timeout=60)
+    return dst
+
+
+def start_detached(rt, path, cid):
+    r = rt("create", "--bundle", path, cid)
+    assert r.rc == 0, r
+    assert rt("start", cid).rc == 0
+    rt.wait_status(cid, "running")
+
+
+# ---- state -------------------------------------------------------------------------------------
+
+
+def test_state_keys_order_indent_escaping(runtime, bundle):
+    b = odd_bundle(runtime, bundle)
+    r = runtime.create(b)
+    assert r.rc == 0, r
+    out = runtime("state", r.id).out
+    st = json.loads(out)
+    assert list(st) == STATE_KEYS, out
+    assert st["bundle"] == str(b.path) and st["rootfs"] == str(b.rootfs)
+    assert st["annotations"] == ANNOTATIONS
+    assert list(st["annotations"]) == sorted(ANNOTATIONS), "annotations: sorted as Go does"
+    assert isinstance(st["pid"], int) and st["pid"] > 0 and st["status"] == "created"
+    assert isinstance(st["owner"], str)
+    lines = out.rstrip("\n").split("\n")
+    assert lines[0] == "{" and lines[-1] == "}", out
+    assert lines[1] == "  \"ociVersion\": " + json.dumps(st["ociVersion"]) + ",", "2-space indent"
+    assert '    "a.first": "v\\"\\\\\\n' in out, "escaped, nested 4 spaces"
+    if IS_CAPSA:
+        assert out.endswith("}\n") and not out.endswith("\n\n"), "one trailing newline"
+        assert st["ociVersion"] == "1.2.0"
+
+
+def test_state_without_annotations_and_stopped(runtime, bundle):
+    b = bundle(["true"])
+    r = runtime.create(b)
+    assert r.rc == 0, r
+    st = runtime.state(r.id)
+    assert "annotations" not in st, "left out when empty (omitempty)"
+    assert runtime("start", r.id).rc == 0
+    st = runtime.wait_status(r.id, "stopped")
+    assert st["pid"] == 0
+    assert list(st) == [k for k in STATE_KEYS if k != "annotations"]
+
+
+def test_state_same_shape_as_runc(runtime, bundle, runc, testdir):
+    b = odd_bundle(runtime, bundle)
+    r = runtime.create(b)
+    assert r.rc == 0, r
+    rpath = twin(b.path, testdir)
+    cid = runc.new_id()
+    assert runc("create", "--bundle", rpath, cid).rc == 0
+    mine, theirs = runtime("state", r.id).out, runc("state", cid).out
+    a, t = json.loads(mine), json.loads(theirs)
+    assert list(a) == list(t)
+    assert a["annotations"] == t["annotations"] and list(a["annotations"]) == list(
+        t["annotations"])
+    strip = re.compile(r'"(ociVersion|id|pid|bundle|rootfs|created)": [^\n]*')
+    assert strip.sub("X", mine).rstrip("\n") == strip.sub("X", theirs), "byte shape"
+
+
+# ---- the state hooks read ----------------------------------------------------------------------
+
+
+HOST_HOOKS = ("prestart", "createRuntime", "poststart", "poststop")
+
+
+def hooked(b, outdir):
+    """Every hook copies its stdin byte for byte: host hooks into outdir, startContainer into
+    the container's /tmp, createContainer (container namespaces, host root) into outdir."""
+    def cat(where, kind):
+        return {"path": "/bin/sh", "args": ["sh", "-c", f"cat > '{where}/{kind}'"]}
+    b.config["hooks"] = {k: [cat(outdir, k)] for k in HOST_HOOKS + ("createContainer",)}
+    b.config["hooks"]["startContainer"] = [cat("/tmp", "startContainer")]
+    b.save()
+
+
+def read_hook_states(outdir, rootfs):
+    got = {}
+    for kind in HOST_HOOKS + ("createContainer",):
+        p = Path(outdir) / kind
+        if p.exists():
+            got[kind] = p.read_bytes()
+    p = Path(rootfs) / "tmp" / "startContainer"
+    if p.exists():
+        got["startContainer"] = p.read_bytes()
+    return got
+
+
+def run_hooked(rt, path, cid):
+    start_detached(rt, path, cid)
+    assert rt("kill", cid, "KILL").rc == 0
+    rt.wait_status(cid, "stopped")
+    assert rt("delete", cid).rc == 0
+
+
+def test_hook_state_compact_line_runc_keys(runtime, bundle, testdir):
+    b = odd_bundle(runtime, bundle)
+    outdir = testdir / "hookout"
+    outdir.mkdir()
+    hooked(b, outdir)
+    cid = runtime.new_id()
+    run_hooked(runtime, b.path, cid)
+    got = read_hook_states(outdir, b.rootfs)
+    assert sorted(got) == sorted(HOST_HOOKS + ("createContainer", "startContainer")), got
+    for kind, raw in got.items():
+        text = raw.decode()
+        assert "\n" not in text, (kind, text)  # one line, no trailing newline
+        st = json.loads(text)
+        assert text == json.dumps(st, ensure_ascii=False, separators=(",", ":")), (kind, text)
+        want = [k for k in HOOK_KEYS if not (kind == "poststop" and k == "pid")]
+        assert list(st) == want, (kind, text)
+        assert st["id"] == cid and st["bundle"] == str(b.path), (kind, st)
+        assert st["annotations"] == ANNOTATIONS and list(st["annotations"]) == sorted(
+            ANNOTATIONS), (kind, st)
+
+
+def test_hook_state_without_annotations(runtime, bundle, testdir):
+    b = bundle(["true"])
+    b.config["root"]["readonly"] = False
+    outdir = testdir / "hookout"
+    outdir.mkdir()
+    hooked(b, outdir)
+    r = runtime.run(b)
+    assert r.rc == 0, r
+    got = read_hook_states(outdir, b.rootfs)
+    assert "prestart" in got and "poststop" in got, got
+    for kind, raw in got.items():
+        assert "annotations" not in json.loads(raw), (kind, raw)
+
+
+def test_hook_state_same_bytes_as_runc(runtime, bundle, runc, testdir):
+    b = odd_bundle(runtime, bundle)
+    mine_dir, runc_dir = testdir / "hook-capsa", testdir / "hook-runc"
+    mine_dir.mkdir()
+    runc_dir.mkdir()
+    hooked(b, mine_dir)
+    rpath = twin(b.path, testdir)
+    rb = json.loads((rpath / "config.json").read_text())
+    rb["hooks"] = {k: [{**h[0], "args": [a.replace(str(mine_dir), str(runc_dir))
+                                         for a in h[0]["args"]]}] for k, h in
+                   b.config["hooks"].items()}
+    (rpath / "config.json").write_text(json.dumps(rb))
+    mid, rid = runtime.new_id(), runc.new_id()
+    run_hooked(runtime, b.path, mid)
+    run_hooked(runc, rpath, rid)
+    mine = read_hook_states(mine_dir, b.rootfs)
+    theirs = read_hook_states(runc_dir, rpath / "rootfs")
+    assert sorted(mine) == sorted(theirs)
+    for kind in mine:
+        a, t = json.loads(mine[kind]), json.loads(theirs[kind])
+        assert list(a) == list(t), (kind, mine[kind], theirs[kind])
+        a.update(ociVersion="V", id="I", bundle="B", pid=a.get("pid") and 1)
+        t.update(ociVersion="V", id="I", bundle="B", pid=t.get("pid") and 1)
+        if kind == "poststart":  # runc 1.1 runs it at create ("created"); capsa after start
+            a["status"] = t["status"]
+        for d in (a, t):
+            if d["pid"] is None:
+                del d["pid"]
+        assert a == t, kind
+        assert mine[kind].endswith(b"}") and theirs[kind].endswith(b"}")
+
+
+# ---- list, ps ----------------------------------------------------------------------------------
+
+
+def test_list_json_shape(runtime, bundle):
+    b = odd_bundle(runtime, bundle)
+    r = runtime.create(b)
+    assert r.rc == 0, r
+    out = runtime("list", "--format", "json").out
+    assert out.endswith("]\n") and out.count("\n") == 1, "one compact line"
+    v = json.loads(out)
+    assert len(v) == 1
+    assert in_order(list(v[0]), LIST_KEYS), v[0]
+    assert {"ociVersion", "id", "pid", "status", "bundle", "rootfs", "created",
+            "owner"} <= set(v[0])
+    assert v[0]["bundle"] == str(b.path) and v[0]["owner"] == "root"
+    if "annotations" in v[0]:
+        assert v[0]["annotations"] == ANNOTATIONS
+
+
+def test_list_json_empty(runtime):
+    r = runtime("list", "--format", "json")
+    assert r.rc == 0, r
+    assert json.loads(r.out) in ([], None)  # runc: null
+    if IS_CAPSA:
+        assert r.out == "[]\n"
+
+
+def test_ps_json_shape(runtime, bundle):
+    b = bundle(["sleep", "1000"])
+    r = runtime.create(b)
+    assert r.rc == 0, r
+    pid = runtime.state(r.id)["pid"]
+    out = runtime("ps", "--format", "json", r.id).out
+    assert out == f"[{pid}]\n", out
+
+
+# ---- events ------------------------------------------------------------------------------------
+
+
+def stats_event(rt, cid):
+    r = rt("events", "--stats", cid)
+    assert r.rc == 0, r
+    assert r.out.endswith("}\n") and r.out.count("\n") == 1, r.out
+    return json.loads(r.out)
+
+
+def test_events_stats_shape(runtime, bundle):
+    b = bundle(["sleep", "1000"])
+    r = runtime.create(b)
+    assert r.rc == 0, r
+    ev = stats_event(runtime, r.id)
+    assert list(ev) == ["type", "id", "data"] and ev["type"] == "stats" and ev["id"] == r.id
+    d = ev["data"]
+    assert in_order(list(d), STATS_KEYS), list(d)
+    assert {"cpu", "memory", "pids", "blkio", "hugetlb", "intel_rdt",
+            "network_interfaces"} <= set(d)
+    assert d["network_interfaces"] is None
+    assert in_order(list(d["cpu"]), ["usage", "throttling"])
+    assert in_order(list(d["cpu"]["usage"]),
+                    ["total", "percpu", "percpu_kernel", "percpu_user", "kernel", "user"])
+    assert {"kernel", "user"} <= set(d["cpu"]["usage"])
+    assert in_order(list(d["memory"]), ["cache", "usage", "swap", "kernel", "kernelTCP", "raw",
+                                        "stats"])
+    for k in ("usage", "swap", "kernel", "kernelTCP"):
+        e = d["memory"][k]
+        assert in_order(list(e), ["limit", "usage", "max", "failcnt"]), (k, e)
+        assert {"limit", "failcnt"} <= set(e) and all(isinstance(x, int) for x in e.values())
+    if "raw" in d["memory"]:
+        assert list(d["memory"]["raw"]) == sorted(d["memory"]["raw"])
+    if "cpuset" in d:
+        assert all(isinstance(c, int) for c in d["cpuset"].get("cpus", []))
+
+
+def test_events_stats_same_keys_as_runc(runtime, bundle, runc, testdir):
+    b = bundle(["sleep", "1000"])
+    r = runtime.create(b)
+    assert r.rc == 0, r
+    rpath = twin(b.path, testdir)
+    cid = runc.new_id()
+    assert runc("create", "--bundle", rpath, cid).rc == 0
+    a, t = stats_event(runtime, r.id), stats_event(runc, cid)
+    assert list(a) == list(t)
+    assert list(a["data"]) == list(t["data"])
+    for k in ("cpuset", "memory"):
+        if k in t["data"]:
+            assert list(a["data"][k]) == list(t["data"][k]), k
+    for k in ("usage", "swap", "kernel", "kernelTCP"):
+        if k in t["data"]["memory"]:
+            keys = lambda e: [x for x in e if x not in ("usage", "max")]  # omitempty values
+            assert keys(a["data"]["memory"][k]) == keys(t["data"]["memory"][k]), k
+
+
+# ---- features ----------------------------------------------------------------------------------
+
+
+def test_features_shape(runtime):
+    r = runtime("features", root=False)
+    assert r.rc == 0, r
+    f = json.loads(r.out)
+    assert r.out.endswith("}\n")
+    assert r.out.split("\n")[1].startswith('    "ociVersionMin"'), "4-space indent"
+    assert list(f)[:4] == ["ociVersionMin", "ociVersionMax", "hooks", "mountOptions"]
+    assert f["hooks"] == ["prestart", "createRuntime", "createContainer", "startContainer",
+                          "poststart", "poststop"]
+    assert f["mountOptions"] == sorted(f["mountOptions"])
+    lx = f["linux"]
+    assert in_order(list(lx), ["namespaces", "capabilities", "cgroup", "seccomp", "apparmor",
+                               "selinux", "intelRdt", "mountExtensions"]), list(lx)
+    assert lx["namespaces"] == sorted(lx["namespaces"])
+    for k in ("actions", "operators", "archs"):
+        assert lx["seccomp"][k] == sorted(lx["seccomp"][k]), k
+    assert lx["capabilities"][0] == "CAP_CHOWN"
+
+
+def test_features_same_layout_as_runc(runtime, runc):
+    a = json.loads(runtime("features", root=False).out)
+    t = json.loads(runc("features", root=False).out)
+    assert in_order([k for k in a if k in t], list(t)) and set(t) <= set(a)
+    assert in_order([k for k in a["linux"] if k in t["linux"]], list(t["linux"]))
+    assert set(t["linux"]) <= set(a["linux"])
+
+
+# ---- logs --------------------------------------------------------------------------------------
+
+TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d)$")
+
+
+def test_json_log_lines(runtime, testdir):
+    log = testdir / "log.json"
+    bad = "no-such-" + ODD
+    r = runtime("--log", log, "--log-format", "json", "state", bad, root=False)
+    assert r.rc != 0, r
+    raw = log.read_text()
+    assert raw.endswith("}\n")
+    for line in raw.splitlines():
+        e = json.loads(line)
+        assert list(e)[:2] == ["level", "msg"] and list(e)[-1] == "time", line
+        assert set(e) >= {"level", "msg", "time"} and TIME.match(e["time"]), line
+        assert ": " not in line.split('"msg"')[0], "compact"
+    if IS_CAPSA:
+        msgs = [json.loads(line)["msg"] for line in raw.splitlines()]
+        assert any(bad in m for m in msgs), msgs  # quote, backslash and UTF-8 round-trip
+        assert list(json.loads(raw.splitlines()[-1])) == ["level", "msg", "time"]
+
+
+@pytest.mark.capsa_only
+def test_text_log_quotes_the_message(runtime, testdir):
+    log = testdir / "log.txt"
+    bad = "no-such-" + ODD
+    r = runtime("--log", log, "--log-format", "text", "state", bad, root=False)
+    assert r.rc != 0, r
+    line = log.read_text().splitlines()[-1]
+    m = re.match(r'^time="([^"]+)" level=error msg=(".*")$', line)
+    assert m and TIME.match(m.group(1)), line
+    assert bad in json.loads(m.group(2)), line
+
+
+# ---- the seccomp agent's message -----------------------------------------------------------------
+
+
+def test_seccomp_agent_message_shape(runtime, bundle, testdir):
+    from test_seccomp import Listener
+
+    sock = testdir / "agent.sock"
+    listener = Listener(sock)
+    b = odd_bundle(runtime, bundle, args=["/bin/sh", "-c", "mkdir /tmp/d; true"])
+    b.linux["seccomp"] = {
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "listenerPath": str(sock),
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}],
+    }
+    r = runtime.run(b)
+    listener.join(10)
+    assert listener.error is None, listener.error
+    assert r.rc == 0, r
+    st = listener.state
+    assert list(st) == ["ociVersion", "fds", "pid", "state"], st  # metadata: omitempty
+    assert list(st["state"]) == HOOK_KEYS, st
+    assert st["state"]["bundle"] == str(b.path) and st["state"]["annotations"] == ANNOTATIONS
