@@ -237,3 +237,10 @@ int native_exec(struct container_handle *h, const struct container_exec_opts *o,
                 struct cx_error **err);
 int native_events(const struct state *st, bool stats_once, unsigned interval_ms,
                   container_event_fn fn, void *userdata, struct cx_error **err);
+
+/* ---- from the h-layer branch: cgroup mounts (cgmount.c), tenants (tenant-spec.c) --------- */
+struct ns_cgroup_mount;
+/* The hierarchies as ns_rootfs_opts.cgroups wants them: *ret, n entries, points into h (which
+ * must outlive it); free it with container_cgroup_mounts_free. */
+int container_cgroup_mounts(const struct cg_hierarchy *h, size_t n, struct ns_cgroup_mount **ret);
+void container_cgroup_mounts_free(struct ns_cgroup_mount *m);
