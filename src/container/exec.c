@@ -6,7 +6,6 @@
  * settings and execs; its failures travel back over the sync socket, whose close on exec
  * tells P that the process runs. */
 #include "container/exec.h"
-#include "container/tenant.h"
 #include "container/internal.h"
 #include "namespaces/namespaces.h"
 #include "security/security.h"

@@ -129,10 +129,6 @@ const char *signal_name(int sig);
 /* Every signal back to its default action (ignored ones survive execve otherwise). */
 void signals_reset_default(void);
 
-/* ---- ids --------------------------------------------------------------------------------- */
-/* Container ids: [A-Za-z0-9][A-Za-z0-9_.+-]* (as runc), at most 1024 bytes. */
-int id_validate(const char *id, struct cx_error **err);
-
 /* ---- reading JSON (json.c) --------------------------------------------------------------- */
 /* Limits of every JSON document capsa reads; runc's configs nest fewer than 10 levels. */
 #define JSON_MAX_DEPTH 64
