@@ -1,6 +1,5 @@
 /* capsa: an OCI container runtime.  Global options, then one command from the table. */
 #include "cmd/cmd.h"
-#include "security/security.h"
 
 #include <seccomp.h>
 #include <string.h>
@@ -214,11 +213,9 @@ int main(int argc, char **argv)
         _cleanup_free_ char *root = NULL;
         if (!g.root && default_root(name, &g.root, &root, &err) < 0)
                 return cmd_fail(err);
-        /* exec's process enters a running container, whose processes could reach it through
-         * /proc/PID/exe: it runs from a protected copy of capsa (CVE-2019-5736).  create and
-         * run decide once they know the config (container_opts.self_argv). */
+        /* create, run and exec re-execute capsa from a protected copy (CVE-2019-5736) once they
+         * know the container and whether it needs it (container_opts/container_exec_opts
+         * .self_argv). */
         g.argv = argv;
-        if (strcmp(name, "exec") == 0 && sec_exe_seal(argv, &err) < 0)
-                return cmd_fail(err);
         return cmd->fn(argc - optind, argv + optind, &g);
 }

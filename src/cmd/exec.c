@@ -184,7 +184,8 @@ static int parse(int argc, char **argv, struct container_exec_opts *o)
 
 int cmd_exec(int argc, char **argv, const struct global_opts *g)
 {
-        struct container_exec_opts o = {.root = g->root, .tty = -1, .no_new_privs = -1};
+        struct container_exec_opts o = {
+            .root = g->root, .tty = -1, .no_new_privs = -1, .self_argv = g->argv};
         int rc = parse(argc, argv, &o);
         if (rc == 0) {
                 struct cx_error *err = NULL;

@@ -1,7 +1,7 @@
 /* capsa tenant list [--format table|json]
  * capsa tenant remove NAME */
 #include "cmd/cmd.h"
-#include "container/tenant.h"
+#include "state/state.h"
 #include "util/json.h"
 
 #include <inttypes.h>
@@ -15,7 +15,7 @@ static const char tenant_help[] =
     "list shows each tenant's range and containers; remove forgets a tenant without "
     "containers.\n";
 
-static void print_json(const struct tenant_info *v, size_t n)
+static void print_json(const struct state_tenant *v, size_t n)
 {
         struct json_w *w = json_w_new(NULL);
         json_w_arr_open(w);
@@ -33,7 +33,7 @@ static void print_json(const struct tenant_info *v, size_t n)
         fputs(json, stdout);
 }
 
-static void print_table(const struct tenant_info *v, size_t n)
+static void print_table(const struct state_tenant *v, size_t n)
 {
         printf("%-24s%-24s%s\n", "TENANT", "HOST IDS", "CONTAINERS");
         for (size_t i = 0; i < n; i++) {
@@ -68,15 +68,15 @@ static int tenant_list_cmd(int argc, char **argv, const struct global_opts *g)
         if (cmd_need_args("tenant list", argc, optind, 0, "no arguments"))
                 return 1;
         struct cx_error *err = NULL;
-        struct tenant_info *v = NULL;
+        struct state_tenant *v = NULL;
         size_t n = 0;
-        if (tenant_list(g->root, &v, &n, &err) < 0)
+        if (state_tenant_list(g->root, &v, &n, &err) < 0)
                 return cmd_fail(err);
         if (json)
                 print_json(v, n);
         else
                 print_table(v, n);
-        tenant_info_free(v, n);
+        state_tenants_free(v, n);
         return 0;
 }
 
@@ -92,7 +92,7 @@ int cmd_tenant(int argc, char **argv, const struct global_opts *g)
                 if (cmd_need_args("tenant remove", argc, 2, 1, "a tenant name"))
                         return 1;
                 struct cx_error *err = NULL;
-                if (tenant_remove(g->root, argv[2], &err) < 0)
+                if (state_tenant_remove(g->root, argv[2], &err) < 0)
                         return cmd_fail(err);
                 return 0;
         }

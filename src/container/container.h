@@ -34,7 +34,7 @@ struct container_opts {
                                              container then runs without one) */
         bool detach;                      /* run only */
         bool keep;                        /* run only: keep the state after the process exits */
-        const char *tenant;               /* --tenant NAME (container/tenant.h), or NULL */
+        const char *tenant;               /* --tenant NAME (tenant-spec.c), or NULL */
         /* main's argv: create/run re-execute capsa from a protected copy (CVE-2019-5736) when
          * the container's processes could see the init, i.e. without a new pid namespace. */
         char **self_argv;

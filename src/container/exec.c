@@ -6,7 +6,6 @@
  * settings and execs; its failures travel back over the sync socket, whose close on exec
  * tells P that the process runs. */
 #include "container/exec.h"
-#include "container/tenant.h"
 #include "container/internal.h"
 #include "namespaces/namespaces.h"
 #include "security/security.h"
@@ -238,6 +237,56 @@ static int same_ns(pid_t pid, const char *name, bool *ret)
         return 0;
 }
 
+/* Whether id falls in a range of /proc/PID/FILE (uid_map, gid_map); true when unreadable. */
+static bool id_in_proc_map(pid_t pid, const char *file, uint32_t id)
+{
+        char path[64], line[128];
+        snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        if (!f)
+                return true;
+        while (fgets(line, sizeof(line), f)) {
+                unsigned long long inside, outside, count;
+                if (sscanf(line, "%llu %llu %llu", &inside, &outside, &count) == 3 &&
+                    id >= outside && id - outside < count)
+                        return true;
+        }
+        return false;
+}
+
+/* CVE-2019-5736.  The exec'd process is a copy of capsa until it execs, and runs capsa's binary
+ * again if its command is a `#!/proc/self/exe` script: either way a process of the container,
+ * in the same pid namespace, can keep /proc/PID/exe open and write the binary once capsa has
+ * exited.  (Unlike create, a pid namespace of the container's own is no protection here: the
+ * container's processes are in it.)  No re-seal is needed only when the container cannot write
+ * the binary at all: it has a user namespace of its own in which the binary's owner is not
+ * mapped (no capability there applies to the file, and the owner cannot chmod it), its group is
+ * not mapped or has no write permission, and others have none.  Anything unknown: seal. */
+static bool exec_needs_seal(const struct exec_ctx *x)
+{
+        pid_t pid = x->st.pid;
+        struct stat st;
+        bool same = true;
+        if (stat("/proc/self/exe", &st) < 0 || same_ns(pid, "user", &same) < 0 || same)
+                return true;
+        bool writable = (st.st_mode & S_IWOTH) || id_in_proc_map(pid, "uid_map", st.st_uid) ||
+                        ((st.st_mode & S_IWGRP) && id_in_proc_map(pid, "gid_map", st.st_gid));
+        /* the maps read were the recorded init's, not a reused pid's */
+        return writable || !state_pid_matches(pid, x->st.pid_start_time);
+}
+
+static int exec_seal(const struct exec_ctx *x, struct cx_error **err)
+{
+        if (!x->o->self_argv)
+                return 0;
+        if (!exec_needs_seal(x)) {
+                log_debug("exec: container `%s` cannot write the capsa binary: not re-executed",
+                          x->o->id);
+                return 0;
+        }
+        return sec_exe_seal(x->o->self_argv, err);
+}
+
 /* Opens every namespace of the init that differs from ours, and its root. */
 static int exec_open_container(struct exec_ctx *x, struct cx_error **err)
 {
@@ -313,8 +362,11 @@ static _Noreturn void exec_process(struct exec_ctx *x, int sync_fd)
         if (p->terminal && (r = proc_setup_terminal(p, x->console_fd, &e)) < 0)
                 child_fail(sync_fd, e);
         closep(&x->console_fd);
-        if (chdir(p->cwd) < 0) {
-                cx_error_set(&e, errno, "chdir to cwd `%s`", p->cwd);
+        /* As the init: resolved inside the root (we are chroot()ed there and our cwd is its top),
+         * never through a magic link to a host fd or directory (CVE-2024-21626). */
+        if ((r = sec_chdir_cwd(p->cwd, &e)) < 0) {
+                if (x->o->cwd)
+                        cx_error_prefix(&e, "--cwd `%s`", x->o->cwd);
                 child_fail(sync_fd, e);
         }
         if ((r = proc_resolve_exec(p, &path, &e)) < 0)
@@ -481,14 +533,19 @@ int native_exec(struct container_handle *h, const struct container_exec_opts *o,
         struct exec_ctx x = {.o = o, .root_fd = -1, .console_fd = -1, .console_peer = -1};
         for (int t = 0; t < SPEC_NS_MAX; t++)
                 x.ns_fds[t] = -1;
-        sigset_t old, set;
-        console_block_signals(&old, &set);
         _cleanup_close_ int master = -1, sfd = -1;
         pid_t pid = 0;
-        int r;
-        if ((r = exec_load(&x, h, err)) < 0 || (r = exec_build_process(&x, err)) < 0 ||
-            (r = exec_validate(&x, err)) < 0 || (r = exec_open_container(&x, err)) < 0 ||
-            (r = exec_open_console(&x, err)) < 0 || (r = exec_spawn(&x, &pid, &master, err)) < 0)
+        /* before anything is started or blocked: this may re-execute capsa */
+        int r = exec_load(&x, h, err);
+        if (r < 0 || (r = exec_seal(&x, err)) < 0) {
+                exec_ctx_clear(&x);
+                return r;
+        }
+        sigset_t old, set;
+        console_block_signals(&old, &set);
+        if ((r = exec_build_process(&x, err)) < 0 || (r = exec_validate(&x, err)) < 0 ||
+            (r = exec_open_container(&x, err)) < 0 || (r = exec_open_console(&x, err)) < 0 ||
+            (r = exec_spawn(&x, &pid, &master, err)) < 0)
                 goto out;
         if (o->pid_file && (r = write_pid_file(o->pid_file, pid, err)) < 0) {
                 kill(pid, SIGKILL);

@@ -38,10 +38,16 @@ struct container_exec_opts {
         int preserve_fds;
         bool ignore_paused;
         char **cgroups; /* --cgroup: sub-cgroups to run in (cg_manager_narrow), or NULL */
+        /* main's argv: capsa re-executes itself from a protected copy (CVE-2019-5736) when the
+         * container could write its binary; NULL: never (a library caller) */
+        char **self_argv;
 };
 
 /* Runs the process; in the foreground *ret_status gets its exit status (128+N if killed by
- * signal N), detached 0. */
+ * signal N), detached 0.  The process's cwd is resolved inside the container's root
+ * (openat2 RESOLVE_IN_ROOT, no magic links: CVE-2024-21626).  With o->self_argv, capsa first
+ * re-executes itself from a protected copy unless the container cannot write its binary (see
+ * exec.c): this call then does not return in the first image. */
 int container_exec(const struct container_exec_opts *o, int *ret_status, struct cx_error **err);
 
 /* The pids in the container's cgroup (sorted). */

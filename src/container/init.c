@@ -75,11 +75,13 @@ static int init_hooks_round_trip(void *userdata, struct cx_error **err)
 static int setup_filesystem(const struct init_args *a, struct cx_error **err)
 {
         const struct spec *s = a->spec;
+        struct ns_cgroup_mount *cgm = NULL;
+        container_cgroup_mounts(a->cgroups, a->n_cgroups, &cgm);
         struct ns_rootfs_opts ro = {
             .no_pivot = a->opts->no_pivot,
             .shared_mnt_ns = !(a->new_ns & CLONE_NEWNS),
             .caller_mnt_ns = a->caller_mnt_ns,
-            .cgroups = a->cgroups,
+            .cgroups = cgm,
             .n_cgroups = a->n_cgroups,
             .cgroup_ns = a->new_ns & CLONE_NEWCGROUP,
             .user_ns = a->new_ns & CLONE_NEWUSER,
@@ -90,7 +92,9 @@ static int setup_filesystem(const struct init_args *a, struct cx_error **err)
             .userdata = (void *)a,
         };
         /* ns_rootfs_setup also writes linux.sysctl, before /proc/sys turns read-only. */
-        return ns_rootfs_setup(s, &ro, err);
+        int r = ns_rootfs_setup(s, &ro, err);
+        container_cgroup_mounts_free(cgm);
+        return r;
 }
 
 /* Everything up to READY. */

@@ -240,3 +240,32 @@ int native_exec(struct container_handle *h, const struct container_exec_opts *o,
                 struct cx_error **err);
 int native_events(const struct state *st, bool stats_once, unsigned interval_ms,
                   container_event_fn fn, void *userdata, struct cx_error **err);
+
+/* ---- from the h-layer branch: cgroup mounts (cgmount.c), tenants (tenant-spec.c) --------- */
+struct ns_cgroup_mount;
+/* The hierarchies as ns_rootfs_opts.cgroups wants them: *ret, n entries, points into h (which
+ * must outlive it); free it with container_cgroup_mounts_free. */
+int container_cgroup_mounts(const struct cg_hierarchy *h, size_t n, struct ns_cgroup_mount **ret);
+void container_cgroup_mounts_free(struct ns_cgroup_mount *m);
+
+/* Tenants' containers (tenant-spec.c; the registry of ranges is state_tenant_*).  A container
+ * of a tenant (`--tenant NAME` or the annotation STATE_TENANT_ANNOTATION=NAME) gets a user
+ * namespace mapping 0-65535 to the tenant's range and hardened defaults. */
+#define TENANT_PIDS_DEFAULT 1024
+/* The tenant a container belongs to: --tenant (opt, may be NULL) or the annotation; an error
+ * when both are given and differ, or the name is not valid (the rules of container ids).
+ * *ret_name is NULL for a container without a tenant (it points into opt or s). */
+int tenant_name(const char *opt, const struct spec *s, const char **ret_name,
+                struct cx_error **err);
+/* Turns s into a tenant's container: the user namespace with the range, new namespaces for
+ * everything (pid, ipc, uts, mount, network, cgroup), the default seccomp profile when it has
+ * none, noNewPrivileges, capabilities cut to the default set, a pids limit when it has none, and
+ * the annotation.  *ret_rootfs_idmap: the rootfs is not owned by the range (e.g. by host root):
+ * mount it idmapped. */
+int tenant_harden(const char *name, uint32_t first_id, struct spec *s, bool *ret_rootfs_idmap,
+                  struct cx_error **err);
+/* For `exec` into a container whose state (annotations: flat key, value, ..., NULL) names a
+ * tenant: the same process rules as at create (capabilities cut, noNewPrivileges, the default
+ * seccomp profile in s when the container's config has none).  Call it once the exec'd
+ * process is complete (after --cap/--no-new-privs).  Returns whether it applied. */
+bool tenant_harden_exec(char *const *state_annotations, struct spec *s, struct spec_process *p);

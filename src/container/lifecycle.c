@@ -127,7 +127,7 @@ int container_delete(const char *root, const char *id, bool force, struct cx_err
 {
         struct container_handle h;
         int r = container_open(root, id, &h, err);
-        if (r == -ENOENT && force && id_validate(id, NULL) == 0) {
+        if (r == -ENOENT && force && state_id_validate(id, NULL) == 0) {
                 cx_error_freep(err); /* as runc: nothing to delete is not an error with --force */
                 return 0;
         }

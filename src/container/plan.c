@@ -6,7 +6,6 @@
  * in ROOT/ID is read back through container_config(). */
 #include "container/internal.h"
 #include "container/exec.h"
-#include "container/tenant.h"
 #include "security/security.h"
 
 #include <fcntl.h>
@@ -65,7 +64,7 @@ static int validate(struct plan *p, struct cx_error **err)
         return 0;
 }
 
-/* --tenant or the annotation: the tenant's range and hardened defaults (tenant.h).  A tenant's
+/* --tenant or the annotation: the tenant's range and hardened defaults (tenant-spec.c).  A tenant's
  * rootfs that its range does not own is mounted idmapped. */
 static int apply_tenant(struct plan *p, struct cx_error **err)
 {
@@ -75,7 +74,7 @@ static int apply_tenant(struct plan *p, struct cx_error **err)
         int r = tenant_name(p->opts.tenant, p->spec, &name, err);
         if (r < 0 || !name)
                 return r;
-        if ((r = tenant_acquire(p->opts.root, name, &first_id, &p->tenant_lock, err)) < 0 ||
+        if ((r = state_tenant_acquire(p->opts.root, name, &first_id, &p->tenant_lock, err)) < 0 ||
             (r = tenant_harden(name, first_id, p->spec, &idmap, err)) < 0)
                 return r;
         if (idmap)

@@ -17,7 +17,7 @@
  *   warning naming it.  CAP_SYS_ADMIN and friends are never given to a tenant: even confined to
  *   its user namespace they open large kernel surfaces (filesystem mounts, netlink, bpf).
  * - pids limit: TENANT_PIDS_DEFAULT when linux.resources.pids.limit is not set. */
-#include "container/tenant.h"
+#include "container/internal.h"
 #include "security/security.h"
 
 #include <inttypes.h>
@@ -46,7 +46,7 @@ static int set_user_ns(uint32_t first_id, struct spec_linux *l, struct cx_error 
         u->present = true;
         l->uid_mappings = xcalloc(1, sizeof(*l->uid_mappings));
         l->gid_mappings = xcalloc(1, sizeof(*l->gid_mappings));
-        l->uid_mappings[0] = (struct spec_id_map){0, first_id, TENANT_RANGE};
+        l->uid_mappings[0] = (struct spec_id_map){0, first_id, STATE_TENANT_RANGE};
         l->gid_mappings[0] = l->uid_mappings[0];
         l->n_uid_mappings = l->n_gid_mappings = 1;
         static const int own[] = {SPEC_NS_PID,   SPEC_NS_IPC,     SPEC_NS_UTS,
@@ -91,7 +91,7 @@ bool tenant_harden_exec(char *const *state_annotations, struct spec *s, struct s
 {
         for (size_t i = 0; state_annotations && state_annotations[i] && state_annotations[i + 1];
              i += 2)
-                if (strcmp(state_annotations[i], TENANT_ANNOTATION) == 0) {
+                if (strcmp(state_annotations[i], STATE_TENANT_ANNOTATION) == 0) {
                         harden_process(s, p);
                         return true;
                 }
@@ -101,16 +101,16 @@ bool tenant_harden_exec(char *const *state_annotations, struct spec *s, struct s
 static void add_annotation(struct spec *s, const char *name)
 {
         for (size_t i = 0; i < s->n_annotations; i++)
-                if (strcmp(s->annotations[i].key, TENANT_ANNOTATION) == 0)
+                if (strcmp(s->annotations[i].key, STATE_TENANT_ANNOTATION) == 0)
                         return;
         s->annotations = xrealloc(s->annotations, (s->n_annotations + 1) * sizeof(struct spec_kv));
         s->annotations[s->n_annotations++] =
-            (struct spec_kv){.key = xstrdup(TENANT_ANNOTATION), .value = xstrdup(name)};
+            (struct spec_kv){.key = xstrdup(STATE_TENANT_ANNOTATION), .value = xstrdup(name)};
 }
 
 static bool in_range(uint32_t id, uint32_t first_id)
 {
-        return id >= first_id && (uint64_t)id < (uint64_t)first_id + TENANT_RANGE;
+        return id >= first_id && (uint64_t)id < (uint64_t)first_id + STATE_TENANT_RANGE;
 }
 
 int tenant_harden(const char *name, uint32_t first_id, struct spec *s, bool *ret_rootfs_idmap,
@@ -133,7 +133,28 @@ int tenant_harden(const char *name, uint32_t first_id, struct spec *s, bool *ret
         if (stat(s->root.path, &st) < 0)
                 return cx_error_set(err, errno, "root.path: rootfs `%s`", s->root.path);
         *ret_rootfs_idmap = !in_range(st.st_uid, first_id) || !in_range(st.st_gid, first_id);
-        log_debug("tenant `%s`: host ids %" PRIu32 "+%u, rootfs %s", name, first_id, TENANT_RANGE,
-                  *ret_rootfs_idmap ? "idmapped" : "owned by the range");
+        log_debug("tenant `%s`: host ids %" PRIu32 "+%u, rootfs %s", name, first_id,
+                  STATE_TENANT_RANGE, *ret_rootfs_idmap ? "idmapped" : "owned by the range");
+        return 0;
+}
+
+int tenant_name(const char *opt, const struct spec *s, const char **ret_name, struct cx_error **err)
+{
+        const char *ann = NULL;
+        for (size_t i = 0; i < s->n_annotations; i++)
+                if (strcmp(s->annotations[i].key, STATE_TENANT_ANNOTATION) == 0)
+                        ann = s->annotations[i].value;
+        if (opt && ann && strcmp(opt, ann) != 0)
+                return cx_error_msg(err, EINVAL,
+                                    "--tenant `%s` and annotations[\"" STATE_TENANT_ANNOTATION
+                                    "\"] `%s` disagree",
+                                    opt, ann);
+        const char *name = opt ? opt : ann;
+        int r;
+        if (name &&
+            (r = state_tenant_name_validate(
+                 name, opt ? "--tenant" : "annotations[\"" STATE_TENANT_ANNOTATION "\"]", err)) < 0)
+                return r;
+        *ret_name = name;
         return 0;
 }

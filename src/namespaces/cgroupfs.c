@@ -15,7 +15,7 @@
 
 /* Mounts one hierarchy on the directory fd.  A remount needs the new mount: it is found again
  * as reopen_name below at (or inside the root when at is -1). */
-static int mount_hierarchy(struct ns_ctx *c, const struct cg_hierarchy *h, int fd, int at,
+static int mount_hierarchy(struct ns_ctx *c, const struct ns_cgroup_mount *h, int fd, int at,
                            const char *reopen_name, unsigned long flags,
                            const struct ns_mount_opts *mo, struct cx_error **err)
 {
@@ -79,7 +79,7 @@ static int mount_v1_tree(struct ns_ctx *c, const char *dest, unsigned long flags
                 return r;
 
         for (size_t i = 0; i < o->n_cgroups; i++) {
-                const struct cg_hierarchy *h = &o->cgroups[i];
+                const struct ns_cgroup_mount *h = &o->cgroups[i];
                 if (sys_mkdirat(tfd, h->name, 0755) < 0 && errno != EEXIST)
                         return cx_error_set(err, errno, "mkdir `%s/%s`", dest, h->name);
                 _cleanup_close_ int hfd =

@@ -9,7 +9,6 @@
  * uid_map|gid_map|setgroups|timens_offsets, /proc/sys, sethostname(2), SIOCSIFFLAGS. */
 #pragma once
 
-#include "cgroups/cgroups.h"
 #include "spec/spec.h"
 #include "util/util.h"
 
@@ -110,6 +109,16 @@ int ns_hide_kernel_fs_outside(const char *root, struct cx_error **err);
 int ns_mnt_ns_inode(uint64_t *ret, struct cx_error **err);
 
 /* ---- init side --------------------------------------------------------------------------- */
+/* One cgroup hierarchy, for mounts of type "cgroup"/"cgroup2" (the container layer fills these
+ * from its cgroup manager; namespaces knows nothing of cgroup drivers). */
+struct ns_cgroup_mount {
+        const char *name;     /* directory under the destination: "memory", "cpu,cpuacct",
+                               * "unified"; "" for a pure v2 host (mounted at the destination) */
+        const char *fstype;   /* "cgroup" or "cgroup2" */
+        const char *options;  /* data of a fresh mount: "memory", "name=systemd", "" */
+        const char *host_dir; /* the container's cgroup directory on the host (bind source) */
+};
+
 struct ns_rootfs_opts {
         bool no_pivot; /* chroot instead of pivot_root (--no-pivot) */
         /* The init did not create its mount namespace (none in the config, or one joined by
@@ -117,7 +126,7 @@ struct ns_rootfs_opts {
          * mounts strictly beneath it, then chroot. */
         bool shared_mnt_ns;
         uint64_t caller_mnt_ns; /* inode of the runtime's own mount namespace (a second check) */
-        const struct cg_hierarchy *cgroups; /* for mounts of type "cgroup"/"cgroup2" */
+        const struct ns_cgroup_mount *cgroups; /* for mounts of type "cgroup"/"cgroup2" */
         size_t n_cgroups;
         bool cgroup_ns; /* a new cgroup namespace was created */
         bool user_ns;   /* running in a new user namespace */

@@ -10,6 +10,30 @@
 #include <sys/stat.h>
 #include <time.h>
 
+int state_id_validate(const char *id, struct cx_error **err)
+{
+        if (!id || !*id)
+                return cx_error_msg(err, EINVAL, "invalid container id: the id is empty");
+        size_t n = strlen(id);
+        if (n > 1024)
+                return cx_error_msg(err, EINVAL,
+                                    "invalid container id `%.32s...`: longer than 1024 bytes", id);
+        if (strcmp(id, ".") == 0 || strcmp(id, "..") == 0)
+                return cx_error_msg(err, EINVAL, "invalid container id `%s`", id);
+        for (size_t i = 0; i < n; i++) {
+                char c = id[i];
+                bool alnum =
+                    (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+                if (alnum || (i > 0 && (c == '_' || c == '.' || c == '+' || c == '-')))
+                        continue;
+                return cx_error_msg(
+                    err, EINVAL,
+                    "invalid container id `%s`: only [A-Za-z0-9] then [A-Za-z0-9_.+-] are allowed",
+                    id);
+        }
+        return 0;
+}
+
 static int root_open(const char *root, bool create, struct cx_error **err)
 {
         int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -36,7 +60,7 @@ static int dir_lock(struct state_dir *d, struct cx_error **err)
 
 int state_dir_create(const char *root, const char *id, struct state_dir *ret, struct cx_error **err)
 {
-        int r = id_validate(id, err);
+        int r = state_id_validate(id, err);
         if (r < 0)
                 return r;
         _cleanup_close_ int rfd = root_open(root, true, err);
@@ -60,7 +84,7 @@ int state_dir_create(const char *root, const char *id, struct state_dir *ret, st
 
 int state_dir_open(const char *root, const char *id, struct state_dir *ret, struct cx_error **err)
 {
-        int r = id_validate(id, err);
+        int r = state_id_validate(id, err);
         if (r < 0)
                 return r;
         _cleanup_close_ int rfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -176,7 +200,7 @@ int state_list_ids(const char *root, char ***ret, struct cx_error **err)
         struct dirent *de;
         while ((de = readdir(dir)))
                 if (de->d_type == DT_DIR && de->d_name[0] != '.' &&
-                    id_validate(de->d_name, NULL) == 0)
+                    state_id_validate(de->d_name, NULL) == 0)
                         strv_append(&ids, de->d_name);
         closedir(dir);
         qsort(ids, strv_len(ids), sizeof(char *), cmp_str);

@@ -39,6 +39,9 @@ struct state {
 
 void state_clear(struct state *s);
 
+/* Container ids: [A-Za-z0-9][A-Za-z0-9_.+-]* (as runc), at most 1024 bytes. */
+int state_id_validate(const char *id, struct cx_error **err);
+
 /* A locked container directory. */
 struct state_dir {
         int root_fd; /* ROOT */
@@ -83,3 +86,36 @@ char *state_hook_json(const struct state *s, enum state_status st);
 int state_list_ids(const char *root, char ***ret, struct cx_error **err);
 /* RFC 3339 timestamp of now, UTC with nanoseconds. */
 char *state_now_rfc3339(void);
+
+/* ---- tenants (tenant.c) ------------------------------------------------------------------ */
+/* Tenants: named groups of containers that must not trust each other.  Each tenant owns a
+ * 65536-id range of host uids and gids, allocated once and kept in ROOT/tenants.json (locked with
+ * flock(2) on ROOT/tenants.lock): ranges start at 200000, step by 65536, never overlap another
+ * tenant's nor a range in /etc/subuid or /etc/subgid.  A container belongs to the tenant its
+ * state's annotation STATE_TENANT_ANNOTATION names (the container layer hardens its config). */
+#define STATE_TENANT_ANNOTATION "run.capsa.tenant"
+#define STATE_TENANT_FIRST_ID   200000u
+#define STATE_TENANT_RANGE      65536u
+
+/* Tenant names follow the rules of container ids; what names the source in the error
+ * ("--tenant", "tenant name"). */
+int state_tenant_name_validate(const char *name, const char *what, struct cx_error **err);
+/* Finds NAME's range in ROOT/tenants.json, or allocates one.  *ret_lock: the lock on
+ * ROOT/tenants.lock, to hold until the container's state exists (so that `tenant remove` sees
+ * the container); close it then. */
+int state_tenant_acquire(const char *root, const char *name, uint32_t *ret_first_id, int *ret_lock,
+                         struct cx_error **err);
+
+struct state_tenant {
+        char *name;
+        uint32_t first_id;
+        uint32_t size;
+        char **containers; /* ids of the containers under ROOT that belong to it */
+};
+/* Every tenant with its containers (each container's state read under its lock; one deleted
+ * meanwhile is left out). */
+int state_tenant_list(const char *root, struct state_tenant **ret, size_t *ret_n,
+                      struct cx_error **err);
+void state_tenants_free(struct state_tenant *v, size_t n);
+/* Forgets NAME's range; refused while a container under ROOT belongs to it. */
+int state_tenant_remove(const char *root, const char *name, struct cx_error **err);

@@ -145,30 +145,6 @@ int parse_i64(const char *s, int64_t *ret)
         return 0;
 }
 
-int id_validate(const char *id, struct cx_error **err)
-{
-        if (!id || !*id)
-                return cx_error_msg(err, EINVAL, "invalid container id: the id is empty");
-        size_t n = strlen(id);
-        if (n > 1024)
-                return cx_error_msg(err, EINVAL,
-                                    "invalid container id `%.32s...`: longer than 1024 bytes", id);
-        if (strcmp(id, ".") == 0 || strcmp(id, "..") == 0)
-                return cx_error_msg(err, EINVAL, "invalid container id `%s`", id);
-        for (size_t i = 0; i < n; i++) {
-                char c = id[i];
-                bool alnum =
-                    (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-                if (alnum || (i > 0 && (c == '_' || c == '.' || c == '+' || c == '-')))
-                        continue;
-                return cx_error_msg(
-                    err, EINVAL,
-                    "invalid container id `%s`: only [A-Za-z0-9] then [A-Za-z0-9_.+-] are allowed",
-                    id);
-        }
-        return 0;
-}
-
 void str_unescape_octal(char *s)
 {
         char *w = s;

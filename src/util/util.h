@@ -127,8 +127,4 @@ const char *signal_name(int sig);
 /* Every signal back to its default action (ignored ones survive execve otherwise). */
 void signals_reset_default(void);
 
-/* ---- ids --------------------------------------------------------------------------------- */
-/* Container ids: [A-Za-z0-9][A-Za-z0-9_.+-]* (as runc), at most 1024 bytes. */
-int id_validate(const char *id, struct cx_error **err);
-
 /* JSON: util/json.h. */

@@ -1,6 +1,6 @@
-/* libFuzzer harness: the tenant registry, ROOT/tenants.json, through tenant_list (the registry
- * is private to container/tenant.c; the harness writes each input to a private root). */
-#include "container/tenant.h"
+/* libFuzzer harness: the tenant registry, ROOT/tenants.json, through state_tenant_list (the
+ * file format is private to state/tenant.c; the harness writes each input to a private root). */
+#include "state/state.h"
 
 #include <fcntl.h>
 #include <string.h>
@@ -45,10 +45,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort();
         close(fd);
         struct cx_error *err = NULL;
-        struct tenant_info *v = NULL;
+        struct state_tenant *v = NULL;
         size_t n = 0;
-        if (tenant_list(root, &v, &n, &err) == 0)
-                tenant_info_free(v, n);
+        if (state_tenant_list(root, &v, &n, &err) == 0)
+                state_tenants_free(v, n);
         cx_error_free(err);
         return 0;
 }

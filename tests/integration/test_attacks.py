@@ -83,6 +83,94 @@ def test_cve_2019_5736_runtime_binary_read_only(runtime, bundle, testdir):
     assert sha(copy) == before
 
 
+EXEC_ATTACKER = r"""
+while :; do
+  for d in /proc/[0-9]*; do
+    case "$(readlink $d/exe 2>/dev/null)" in *capsa-copy*) found=$d; break 2;; esac
+  done
+done
+exec 3<$found/exe || { echo open-failed >/result; exit 9; }
+cat /fifo >/dev/null
+while [ -e $found/exe ]; do sleep 0.05; done
+sleep 1
+echo '#!/bin/sh' 2>/err >/proc/self/fd/3; echo "rc=$?" >/result
+sleep 30
+"""
+
+
+def test_cve_2019_5736_exec_into_own_pid_namespace(runtime, bundle, testdir):
+    """`exec` into a container with a pid namespace of its own (the usual case) and no user
+    namespace: its command is a `#!/proc/self/exe --log=/fifo` script, so the kernel runs capsa's
+    binary as the exec'd process, which blocks opening the fifo.  The container's init, in the
+    same pid namespace, opens that process's /proc/PID/exe, lets it go and, once capsa has
+    exited, writes the binary through the fd: EROFS, the binary is intact, because exec runs
+    from a protected copy.  (Unprotected, the write succeeds.)"""
+    copy = testdir / "capsa-copy"
+    shutil.copy2(CAPSA, copy)
+    before = sha(copy)
+    b = bundle()
+    b.config["root"]["readonly"] = False
+    b.process["args"] = ["/bin/sh", "-c", EXEC_ATTACKER]
+    os.mkfifo(b.rootfs / "fifo")
+    (b.rootfs / "evil").write_text("#!/proc/self/exe --log=/fifo\n")
+    os.chmod(b.rootfs / "evil", 0o755)
+    b.save()
+    cid = runtime.new_id()
+    assert runtime.run(b, "--detach", cid=cid).rc == 0
+    r = subprocess.run([str(copy), "--root", str(runtime.root), "exec", cid, "/evil"],
+                       capture_output=True, text=True, timeout=30)
+    assert "unknown command" in r.stderr, r  # capsa ran as the exec'd process
+    result = b.rootfs / "result"
+    deadline = time.monotonic() + 15
+    while not result.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert result.read_text().strip() == "rc=1", (result.read_text(),
+                                                  (b.rootfs / "err").read_text())
+    assert "Read-only file system" in (b.rootfs / "err").read_text()
+    assert sha(copy) == before
+
+
+def exec_image(copy, runtime, cid):
+    """/proc/PID/exe of a foreground `copy exec` once its process runs (the checker)."""
+    p = subprocess.Popen([str(copy), "--root", str(runtime.root), "exec", cid, CHECKER,
+                          "sleep", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         stdin=subprocess.DEVNULL)
+    p.files = ()
+    runtime.procs.append(p)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        kids = Path(f"/proc/{p.pid}/task/{p.pid}/children").read_text().split()
+        try:
+            if any(os.readlink(f"/proc/{k}/exe").endswith("capsa-checker") for k in kids):
+                break
+        except OSError:
+            pass
+        time.sleep(0.01)
+    else:
+        raise AssertionError("the exec'd process did not start")
+    exe = os.readlink(f"/proc/{p.pid}/exe")
+    p.wait(10)
+    return exe
+
+
+def test_exec_reseals_unless_the_container_cannot_write_the_binary(runtime, bundle, testdir):
+    """exec re-executes capsa from a protected copy for a container whose root is host root
+    (even in a pid namespace of its own), not for one whose user namespace maps neither the
+    binary's owner nor its group: that container could not write the binary anyway, and exec
+    stays one execve cheaper."""
+    copy = testdir / "capsa-copy"
+    shutil.copy2(CAPSA, copy)
+    os.chmod(copy, 0o755)
+    for mutate, sealed in ((lambda b: b, True), (userns, False)):
+        b = mutate(bundle())
+        b.process["args"] = [CHECKER, "sleep", "60"]
+        cid = runtime.new_id()
+        assert runtime.run(b, "--detach", cid=cid).rc == 0
+        exe = exec_image(copy, runtime, cid)
+        assert (exe != str(copy)) == sealed, (exe, sealed)
+        runtime("delete", "--force", cid)
+
+
 def test_cve_2024_21626_cwd_magic_link(runtime, bundle):
     b = bundle()
     b.process["cwd"] = "/proc/self/fd/0"

@@ -7,6 +7,7 @@ root and mounted idmapped) and asserts the specific denial: the errno, the signa
 content of a masked file.  Where a denial could come from the test itself (a missing bait), a
 control shows the same attempt succeeding from inside B's namespaces."""
 
+import fcntl
 import json
 import os
 import socket
@@ -95,6 +96,31 @@ def test_remove_refused_while_used(runtime, tenants):
     assert "tenant `B` is used by container(s) " + tenants.b_id in r.err, r
     r = runtime("tenant", "remove", "nosuch")
     assert r.rc == 1 and "tenant `nosuch` does not exist" in r.err, r
+
+
+def test_list_reads_states_under_their_lock(runtime, tenants):
+    """`tenant list` reads each container's state through its locked directory: while another
+    command holds ROOT/ID it waits, then lists the container; a container deleted meanwhile is
+    left out, not an error."""
+    fd = os.open(runtime.root / tenants.b_id, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        p = runtime.spawn("tenant", "list", "--format", "json")
+        time.sleep(0.3)
+        assert p.poll() is None, "tenant list did not wait for the container's lock"
+    finally:
+        os.close(fd)
+    r = runtime.finish(p)
+    assert r.rc == 0, r
+    assert {x["name"]: x for x in r.json}["B"]["containers"] == [tenants.b_id]
+    # a directory without a state (a container being created or deleted) belongs to no tenant
+    (runtime.root / "half-gone").mkdir()
+    try:
+        r = runtime("tenant", "list", "--format", "json")
+        assert r.rc == 0, r
+        assert {x["name"]: x for x in r.json}["B"]["containers"] == [tenants.b_id]
+    finally:
+        (runtime.root / "half-gone").rmdir()
 
 
 def test_invalid_and_conflicting_names(runtime, bundle):

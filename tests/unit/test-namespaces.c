@@ -293,7 +293,8 @@ static struct spec_mount test_mounts[] = {
 };
 
 /* The test's own memory and unified cgroups, bound read-only (no cgroup namespace). */
-static struct cg_hierarchy test_cgroups[2];
+static struct ns_cgroup_mount test_cgroups[2];
+static char *test_cgroup_dirs[2];
 
 static void fill_cgroups(void)
 {
@@ -308,10 +309,11 @@ static void fill_cgroups(void)
         }
         if (f)
                 fclose(f);
-        test_cgroups[0] = (struct cg_hierarchy){"memory", "cgroup", "memory",
-                                                xasprintf("/sys/fs/cgroup/memory%s", mem)};
-        test_cgroups[1] = (struct cg_hierarchy){"unified", "cgroup2", "",
-                                                xasprintf("/sys/fs/cgroup/unified%s", uni)};
+        test_cgroup_dirs[0] = xasprintf("/sys/fs/cgroup/memory%s", mem);
+        test_cgroup_dirs[1] = xasprintf("/sys/fs/cgroup/unified%s", uni);
+        test_cgroups[0] =
+            (struct ns_cgroup_mount){"memory", "cgroup", "memory", test_cgroup_dirs[0]};
+        test_cgroups[1] = (struct ns_cgroup_mount){"unified", "cgroup2", "", test_cgroup_dirs[1]};
 }
 
 static void fill_spec(struct spec *s, char *rootfs, char *hostfile)
@@ -529,8 +531,8 @@ static void test_rootfs(void)
                  "error: idmap without the parent's clone");
 
         ok(!mountinfo_mentions(tmp), "rootfs: no mount left on the host");
-        for (size_t i = 0; i < ARRAY_SIZE(test_cgroups); i++)
-                free(test_cgroups[i].host_dir);
+        for (size_t i = 0; i < ARRAY_SIZE(test_cgroup_dirs); i++)
+                free(test_cgroup_dirs[i]);
         rm_tree(tmp);
         ok(access(tmp, F_OK) < 0, "rootfs: temp dir removed");
 }

@@ -14,8 +14,27 @@ static const char *jstr(yajl_val v, const char *k)
         return x ? YAJL_GET_STRING(x) : NULL;
 }
 
+static void test_ids(void)
+{
+        const char *good[] = {"a", "abc-123", "A.b_c+d", "0x", NULL};
+        const char *bad[] = {"", "a/b", "..", ".", "-a", "a b", "a\n", "_x", NULL};
+        for (int i = 0; good[i]; i++)
+                ok(state_id_validate(good[i], NULL) == 0, "id `%s` is valid", good[i]);
+        for (int i = 0; bad[i]; i++)
+                ok(state_id_validate(bad[i], NULL) < 0, "id `%s` is invalid", bad[i]);
+        struct cx_error *e = NULL;
+        state_id_validate("a/b", &e);
+        contains(e->msg, "a/b", "error names the id");
+        cx_error_freep(&e);
+        char long_id[1100];
+        memset(long_id, 'a', sizeof(long_id) - 1);
+        long_id[sizeof(long_id) - 1] = '\0';
+        ok(state_id_validate(long_id, NULL) < 0, "ids longer than 1024 bytes are invalid");
+}
+
 int main(void)
 {
+        test_ids();
         char root[] = "/tmp/capsa-test-state-XXXXXX";
         ok(mkdtemp(root) != NULL, "mkdtemp");
         struct state_dir d;

@@ -25,24 +25,6 @@ static void test_errors(void)
         ok(cx_error_set(NULL, EIO, "x") == -EIO, "NULL err is allowed");
 }
 
-static void test_ids(void)
-{
-        const char *good[] = {"a", "abc-123", "A.b_c+d", "0x", NULL};
-        const char *bad[] = {"", "a/b", "..", ".", "-a", "a b", "a\n", "_x", NULL};
-        for (int i = 0; good[i]; i++)
-                ok(id_validate(good[i], NULL) == 0, "id `%s` is valid", good[i]);
-        for (int i = 0; bad[i]; i++)
-                ok(id_validate(bad[i], NULL) < 0, "id `%s` is invalid", bad[i]);
-        struct cx_error *e = NULL;
-        id_validate("a/b", &e);
-        contains(e->msg, "a/b", "error names the id");
-        cx_error_freep(&e);
-        char long_id[1100];
-        memset(long_id, 'a', sizeof(long_id) - 1);
-        long_id[sizeof(long_id) - 1] = '\0';
-        ok(id_validate(long_id, NULL) < 0, "ids longer than 1024 bytes are invalid");
-}
-
 static void test_signals(void)
 {
         ok(signal_parse("KILL") == SIGKILL, "KILL");
@@ -106,7 +88,6 @@ static void test_files(void)
 int main(void)
 {
         test_errors();
-        test_ids();
         test_signals();
         test_strv_numbers();
         test_files();

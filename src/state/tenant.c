@@ -1,8 +1,9 @@
-/* Tenants' id ranges: ROOT/tenants.json ({"tenants":[{"name":N,"firstId":ID,"size":65536}]}),
+/* The tenant registry: ROOT/tenants.json ({"tenants":[{"name":N,"firstId":ID,"size":65536}]}),
  * read and written under an exclusive flock(2) of ROOT/tenants.lock.  The lock file is removed
  * with the last tenant; a waiter that then wins a lock on the removed file notices (its inode
- * is no longer the path's) and locks the new one. */
-#include "container/tenant.h"
+ * is no longer the path's) and locks the new one.  Which containers belong to a tenant is read
+ * from their state (the annotation), each through its locked directory (state_dir_open): lock
+ * order tenants.lock, then ROOT/ID, as create takes them. */
 #include "state/state.h"
 #include "util/json.h"
 
@@ -69,7 +70,7 @@ static int parse_entry(const struct json_val *o, size_t i, struct table *t, stru
         const char *name = json_val_str(json_val_get(o, "name"));
         int64_t id = -1;
         if (!name || !json_val_int(json_val_get(o, "firstId"), &id) || id < 0 ||
-            id > UINT32_MAX - TENANT_RANGE)
+            id > UINT32_MAX - STATE_TENANT_RANGE)
                 return cx_error_msg(err, EINVAL, "tenants[%zu]: expected a name and a firstId", i);
         t->v[t->n++] = (struct entry){.name = xstrdup(name), .first_id = (uint32_t)id};
         return 0;
@@ -120,7 +121,7 @@ static int table_save(const char *root, const struct table *t, struct cx_error *
                 json_w_obj_open(w);
                 json_w_key_str(w, "name", t->v[i].name);
                 json_w_key_int(w, "firstId", t->v[i].first_id);
-                json_w_key_int(w, "size", TENANT_RANGE);
+                json_w_key_int(w, "size", STATE_TENANT_RANGE);
                 json_w_obj_close(w);
         }
         json_w_arr_close(w);
@@ -162,26 +163,26 @@ static int allocate(const struct table *t, uint32_t *ret, struct cx_error **err)
 {
         uint64_t sub[256][2];
         size_t n_sub = load_subids(sub, ARRAY_SIZE(sub));
-        for (uint64_t base = TENANT_FIRST_ID; base + TENANT_RANGE < UINT32_MAX;
-             base += TENANT_RANGE) {
+        for (uint64_t base = STATE_TENANT_FIRST_ID; base + STATE_TENANT_RANGE < UINT32_MAX;
+             base += STATE_TENANT_RANGE) {
                 bool used = false;
                 for (size_t i = 0; i < t->n && !used; i++)
-                        used = overlaps(base, TENANT_RANGE, t->v[i].first_id, TENANT_RANGE);
+                        used = overlaps(base, STATE_TENANT_RANGE, t->v[i].first_id,
+                                        STATE_TENANT_RANGE);
                 for (size_t i = 0; i < n_sub && !used; i++)
-                        used = overlaps(base, TENANT_RANGE, sub[i][0], sub[i][1]);
+                        used = overlaps(base, STATE_TENANT_RANGE, sub[i][0], sub[i][1]);
                 if (!used) {
                         *ret = (uint32_t)base;
                         return 0;
                 }
         }
         return cx_error_msg(err, ENOSPC, "no free range of %u ids left for a new tenant",
-                            TENANT_RANGE);
+                            STATE_TENANT_RANGE);
 }
 
-/* Tenant names follow the rules of container ids. */
-static int valid_name(const char *name, const char *what, struct cx_error **err)
+int state_tenant_name_validate(const char *name, const char *what, struct cx_error **err)
 {
-        if (id_validate(name, NULL) == 0)
+        if (state_id_validate(name, NULL) == 0)
                 return 0;
         return cx_error_msg(err, EINVAL,
                             "%s: invalid tenant name `%s`: only [A-Za-z0-9] then "
@@ -211,8 +212,8 @@ static ssize_t table_find(const struct table *t, const char *name)
         return -1;
 }
 
-int tenant_acquire(const char *root, const char *name, uint32_t *ret_first_id, int *ret_lock,
-                   struct cx_error **err)
+int state_tenant_acquire(const char *root, const char *name, uint32_t *ret_first_id, int *ret_lock,
+                         struct cx_error **err)
 {
         _cleanup_close_ int lock = -1;
         struct table t;
@@ -230,7 +231,7 @@ int tenant_acquire(const char *root, const char *name, uint32_t *ret_first_id, i
                         goto out;
                 i = (ssize_t)t.n - 1;
                 log_debug("tenant `%s`: allocated host ids %" PRIu32 "-%" PRIu32, name, first,
-                          first + TENANT_RANGE - 1);
+                          first + STATE_TENANT_RANGE - 1);
         }
         *ret_first_id = t.v[i].first_id;
         *ret_lock = TAKE_FD(lock);
@@ -240,20 +241,26 @@ out:
         return r;
 }
 
-/* The tenant recorded in ROOT/ID/state.json (the annotation), or NULL. */
-static char *container_tenant(const char *root, const char *id)
+/* Whether container ID's state names tenant NAME.  The state is read under the container's
+ * lock; a container deleted meanwhile (or whose state cannot be read) belongs to none. */
+static bool container_of_tenant(const char *root, const char *id, const char *name)
 {
-        _cleanup_free_ char *path = xasprintf("%s/%s/state.json", root, id);
-        _cleanup_free_ char *buf = NULL;
-        size_t len;
-        if (read_file_at(AT_FDCWD, path, &buf, &len, NULL) < 0)
-                return NULL;
-        _cleanup_(json_val_freep) struct json_val *top = NULL;
-        if (json_parse(buf, len, path, &top, NULL) < 0)
-                return NULL;
-        const char *v =
-            json_val_str(json_val_get(json_val_get(top, "annotations"), TENANT_ANNOTATION));
-        return v ? xstrdup(v) : NULL;
+        struct state_dir d;
+        struct state st = {0};
+        _cleanup_error_ struct cx_error *e = NULL;
+        if (state_dir_open(root, id, &d, &e) < 0)
+                return false;
+        int r = state_read(&d, &st, &e);
+        state_dir_close(&d);
+        bool mine = false;
+        if (r < 0)
+                log_debug("tenant `%s`: container `%s` skipped: %s", name, id, e->msg);
+        for (size_t i = 0; r >= 0 && st.annotations && st.annotations[i] && st.annotations[i + 1];
+             i += 2)
+                if (strcmp(st.annotations[i], STATE_TENANT_ANNOTATION) == 0)
+                        mine = strcmp(st.annotations[i + 1], name) == 0;
+        state_clear(&st);
+        return mine;
 }
 
 static int tenant_containers(const char *root, const char *name, char ***ret, struct cx_error **err)
@@ -264,15 +271,15 @@ static int tenant_containers(const char *root, const char *name, char ***ret, st
                 return r;
         char **out = xcalloc(1, sizeof(char *));
         for (char **id = ids; *id; id++) {
-                _cleanup_free_ char *t = container_tenant(root, *id);
-                if (t && strcmp(t, name) == 0)
+                if (container_of_tenant(root, *id, name))
                         strv_append(&out, *id);
         }
         *ret = out;
         return 0;
 }
 
-int tenant_list(const char *root, struct tenant_info **ret, size_t *ret_n, struct cx_error **err)
+int state_tenant_list(const char *root, struct state_tenant **ret, size_t *ret_n,
+                      struct cx_error **err)
 {
         _cleanup_close_ int lock = -1;
         struct table t;
@@ -281,14 +288,14 @@ int tenant_list(const char *root, struct tenant_info **ret, size_t *ret_n, struc
                 return r;
         if (lock < 0)
                 t = (struct table){0};
-        struct tenant_info *v = xcalloc(t.n + 1, sizeof(*v));
+        struct state_tenant *v = xcalloc(t.n + 1, sizeof(*v));
         size_t n = 0;
         for (; n < t.n; n++) {
-                v[n] = (struct tenant_info){.name = xstrdup(t.v[n].name),
-                                            .first_id = t.v[n].first_id,
-                                            .size = TENANT_RANGE};
+                v[n] = (struct state_tenant){.name = xstrdup(t.v[n].name),
+                                             .first_id = t.v[n].first_id,
+                                             .size = STATE_TENANT_RANGE};
                 if ((r = tenant_containers(root, t.v[n].name, &v[n].containers, err)) < 0) {
-                        tenant_info_free(v, n + 1);
+                        state_tenants_free(v, n + 1);
                         table_clear(&t);
                         return r;
                 }
@@ -299,7 +306,7 @@ int tenant_list(const char *root, struct tenant_info **ret, size_t *ret_n, struc
         return 0;
 }
 
-void tenant_info_free(struct tenant_info *v, size_t n)
+void state_tenants_free(struct state_tenant *v, size_t n)
 {
         for (size_t i = 0; v && i < n; i++) {
                 free(v[i].name);
@@ -308,9 +315,9 @@ void tenant_info_free(struct tenant_info *v, size_t n)
         free(v);
 }
 
-int tenant_remove(const char *root, const char *name, struct cx_error **err)
+int state_tenant_remove(const char *root, const char *name, struct cx_error **err)
 {
-        int r = valid_name(name, "tenant name", err);
+        int r = state_tenant_name_validate(name, "tenant name", err);
         if (r < 0)
                 return r;
         _cleanup_close_ int lock = -1;
@@ -342,25 +349,4 @@ int tenant_remove(const char *root, const char *name, struct cx_error **err)
         }
         table_clear(&t);
         return r;
-}
-
-int tenant_name(const char *opt, const struct spec *s, const char **ret_name, struct cx_error **err)
-{
-        const char *ann = NULL;
-        for (size_t i = 0; i < s->n_annotations; i++)
-                if (strcmp(s->annotations[i].key, TENANT_ANNOTATION) == 0)
-                        ann = s->annotations[i].value;
-        if (opt && ann && strcmp(opt, ann) != 0)
-                return cx_error_msg(err, EINVAL,
-                                    "--tenant `%s` and annotations[\"" TENANT_ANNOTATION
-                                    "\"] `%s` disagree",
-                                    opt, ann);
-        const char *name = opt ? opt : ann;
-        int r;
-        if (name &&
-            (r = valid_name(name, opt ? "--tenant" : "annotations[\"" TENANT_ANNOTATION "\"]",
-                            err)) < 0)
-                return r;
-        *ret_name = name;
-        return 0;
 }
