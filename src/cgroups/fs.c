@@ -55,26 +55,10 @@ int cg_read(const char *dir, const char *file, char **ret, bool quiet_enoent, st
                         return -ENOENT;
                 return cx_error_set(err, errno, "open %s", p);
         }
-        size_t cap = 512, len = 0;
-        _cleanup_free_ char *buf = xmalloc(cap);
-        for (;;) {
-                if (len + 1 >= cap)
-                        buf = xrealloc(buf, cap *= 2);
-                ssize_t n = read(fd, buf + len, cap - len - 1);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0) {
-                        if (errno == ENODEV && quiet_enoent) /* cgroup removed under us */
-                                return -ENOENT;
-                        return cx_error_set(err, errno, "read %s", p);
-                }
-                if (n == 0)
-                        break;
-                len += n;
-        }
-        buf[len] = '\0';
-        *ret = TAKE_PTR(buf);
-        return 0;
+        int r = read_fd_all(fd, ret, NULL);
+        if (r == -ENODEV && quiet_enoent) /* cgroup removed under us */
+                return -ENOENT;
+        return r < 0 ? cx_error_set(err, -r, "read %s", p) : 0;
 }
 
 bool cg_file_exists(const char *dir, const char *file)

@@ -1,6 +1,6 @@
 /* capsa exec: run a process in a container, with runc's flags. */
 #include "cmd/cmd.h"
-#include "container/exec.h"
+#include "container/container.h"
 
 #include <string.h>
 

@@ -1,6 +1,6 @@
 /* capsa ps: the processes of a container, as a `ps` table or a JSON array of pids. */
 #include "cmd/cmd.h"
-#include "container/exec.h"
+#include "container/container.h"
 #include "util/json.h"
 
 #include <fcntl.h>

@@ -6,7 +6,6 @@
  * first appended to the undo record, so a failed create, and a delete after create was killed
  * at any instant, undo exactly what was made. */
 #include "container/internal.h"
-#include "container/exec.h"
 #include "util/sys.h"
 
 #include <fcntl.h>
@@ -110,19 +109,12 @@ static int prepare_cgroup(struct create_ctx *c, struct cx_error **err)
         return 0;
 }
 
+/* --console-socket, or (run in the foreground) a pair whose far end we proxy (validated). */
 static int prepare_console(struct create_ctx *c, struct cx_error **err)
 {
-        if (c->o->console_socket &&
-            (c->console_fd = console_connect(c->o->console_socket, err)) < 0)
-                return c->console_fd;
-        if (c->spec->process.terminal && !c->o->console_socket) { /* own_console (validated) */
-                int sv[2];
-                if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-                        return cx_error_set(err, errno, "socketpair for the terminal");
-                c->console_peer = sv[0];
-                c->console_fd = sv[1];
-        }
-        return 0;
+        if (!c->spec->process.terminal && !c->o->console_socket)
+                return 0;
+        return console_open(c->o->console_socket, &c->console_fd, &c->console_peer, err);
 }
 
 /* Lock ROOT/ID, record the early state and the config, make exec.fifo and the cgroup. */
@@ -163,14 +155,6 @@ static int prepare(struct create_ctx *c, struct cx_error **err)
         return prepare_console(c, err);
 }
 
-static int write_pid_file(const char *path, pid_t pid, struct cx_error **err)
-{
-        char buf[32];
-        int n = snprintf(buf, sizeof(buf), "%d", (int)pid);
-        int r = write_file_atomic_at(AT_FDCWD, path, buf, n, err);
-        return r < 0 ? cx_error_prefix(err, "--pid-file") : 0;
-}
-
 /* The container is created: its state says so, and --pid-file names the init. */
 static int finish(struct create_ctx *c, struct cx_error **err)
 {
@@ -178,7 +162,7 @@ static int finish(struct create_ctx *c, struct cx_error **err)
         int r = state_write(&c->dir, &c->st, err);
         if (r < 0)
                 return r;
-        if (c->o->pid_file && (r = write_pid_file(c->o->pid_file, c->pid, err)) < 0)
+        if (c->o->pid_file && (r = container_write_pid_file(c->o->pid_file, c->pid, err)) < 0)
                 return r;
         closep(&c->console_fd);
         return 0;
@@ -219,8 +203,7 @@ void create_abort(struct create_ctx *c)
                 c->dir_created = false;
         }
         if (c->pid > 0) {
-                while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
-                        ;
+                container_reap(c->pid);
                 c->pid = 0;
         }
         create_ctx_clear(c);

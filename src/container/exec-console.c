@@ -1,7 +1,7 @@
 /* The caller's side of a container terminal and of a foreground process: connect to a
  * --console-socket, receive a pty master, and wait for the process while forwarding signals
  * and (with a pty) copying stdin/stdout to and from the master, as `runc run -t` does. */
-#include "container/exec.h"
+#include "container/internal.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -24,6 +24,20 @@ int console_connect(const char *path, struct cx_error **err)
         if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
                 return cx_error_set(err, errno, "connect to --console-socket `%s`", path);
         return TAKE_FD(fd);
+}
+
+int console_open(const char *socket_path, int *ret_fd, int *ret_peer, struct cx_error **err)
+{
+        if (socket_path) {
+                *ret_fd = console_connect(socket_path, err);
+                return *ret_fd < 0 ? *ret_fd : 0;
+        }
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+                return cx_error_set(err, errno, "socketpair for the terminal");
+        *ret_peer = sv[0];
+        *ret_fd = sv[1];
+        return 0;
 }
 
 int console_recv_master(int sock, int *ret_master, struct cx_error **err)

@@ -162,6 +162,17 @@ int proc_listen_fds(struct spec_process *p)
         return (int)n;
 }
 
+int proc_become_ns_root(struct cx_error **err)
+{
+        if (setresgid(0, 0, 0) < 0)
+                return cx_error_set(err, errno,
+                                    "setresgid(0) in the user namespace (is gid 0 mapped?)");
+        if (setresuid(0, 0, 0) < 0)
+                return cx_error_set(err, errno,
+                                    "setresuid(0) in the user namespace (is uid 0 mapped?)");
+        return 0;
+}
+
 char *proc_exe(pid_t pid)
 {
         char path[64], buf[4096];

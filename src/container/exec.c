@@ -5,7 +5,6 @@
  * that C2 is born in the container's pid and time namespaces.  C2 applies the process
  * settings and execs; its failures travel back over the sync socket, whose close on exec
  * tells P that the process runs. */
-#include "container/exec.h"
 #include "container/internal.h"
 #include "namespaces/namespaces.h"
 #include "security/security.h"
@@ -323,16 +322,7 @@ static int exec_open_console(struct exec_ctx *x, struct cx_error **err)
 {
         if (!x->spec->process.terminal)
                 return 0;
-        if (x->o->console_socket) {
-                x->console_fd = console_connect(x->o->console_socket, err);
-                return x->console_fd < 0 ? x->console_fd : 0;
-        }
-        int sv[2];
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-                return cx_error_set(err, errno, "socketpair for the terminal");
-        x->console_peer = sv[0];
-        x->console_fd = sv[1];
-        return 0;
+        return console_open(x->o->console_socket, &x->console_fd, &x->console_peer, err);
 }
 
 /* ---- the children -------------------------------------------------------------------------- */
@@ -352,10 +342,8 @@ static _Noreturn void exec_process(struct exec_ctx *x, int sync_fd)
         _cleanup_free_ char *path = NULL;
         int r;
 
-        if (x->user_ns && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)) {
-                cx_error_set(&e, errno, "become root in the container's user namespace");
+        if (x->user_ns && proc_become_ns_root(&e) < 0)
                 child_fail(sync_fd, e);
-        }
         if ((r = sec_rlimits_apply(p->rlimits, p->n_rlimits, &e)) < 0 ||
             (r = sec_process_attrs_apply(p, &e)) < 0)
                 child_fail(sync_fd, e);
@@ -443,9 +431,7 @@ static int wait_exec(struct exec_ctx *x, pid_t pid, int sync_fd, struct cx_error
         for (;;) {
                 struct sync_msg m;
                 _cleanup_close_ int fd = -1;
-                memset(&m, 0, offsetof(struct sync_msg, text) + 1);
-                int n = fd_recv(sync_fd, &fd, &m, sizeof(m));
-                if (n <= 0)
+                if (sync_recv_fd(sync_fd, &m, &fd) <= 0)
                         return 0;
                 if (m.type == SYNC_SECCOMP) {
                         int r = forward_seccomp_fd(x, pid, fd, sync_fd, err);
@@ -455,15 +441,8 @@ static int wait_exec(struct exec_ctx *x, pid_t pid, int sync_fd, struct cx_error
                         }
                         continue;
                 }
-                ((char *)&m)[n < (int)sizeof(m) ? n : (int)sizeof(m) - 1] = '\0';
                 return cx_error_msg(err, m.code > 0 ? m.code : EIO, "%s", m.text);
         }
-}
-
-static void reap(pid_t pid)
-{
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-                ;
 }
 
 /* Starts C1 and C2; returns C2's pid once it has exec'd. */
@@ -487,7 +466,7 @@ static int exec_spawn(struct exec_ctx *x, pid_t *ret_pid, int *ret_master, struc
         int r = 0;
         if (x->cg && (r = cg_enter(x->cg, helper, err)) < 0) {
                 kill(helper, SIGKILL);
-                reap(helper);
+                container_reap(helper);
                 return r;
         }
         struct sync_msg m;
@@ -495,7 +474,7 @@ static int exec_spawn(struct exec_ctx *x, pid_t *ret_pid, int *ret_master, struc
                 r = cx_error_set(err, -r, "start the exec helper");
         else
                 r = sync_expect(sync_fd, SYNC_PID, &m, err);
-        reap(helper);
+        container_reap(helper);
         if (r < 0)
                 return r;
         pid_t pid = m.pid;
@@ -508,23 +487,15 @@ static int exec_spawn(struct exec_ctx *x, pid_t *ret_pid, int *ret_master, struc
                         cx_error_freep(err);
                         r = cx_error_msg(err, why->code, "%s", why->msg);
                 }
-                reap(pid);
+                container_reap(pid);
                 return r;
         }
         if ((r = wait_exec(x, pid, sync_fd, err)) < 0) {
-                reap(pid);
+                container_reap(pid);
                 return r;
         }
         *ret_pid = pid;
         return 0;
-}
-
-static int write_pid_file(const char *path, pid_t pid, struct cx_error **err)
-{
-        char buf[32];
-        int n = snprintf(buf, sizeof(buf), "%d", (int)pid);
-        int r = write_file_atomic_at(AT_FDCWD, path, buf, n, err);
-        return r < 0 ? cx_error_prefix(err, "--pid-file") : 0;
 }
 
 int native_exec(struct container_handle *h, const struct container_exec_opts *o, int *ret_status,
@@ -547,9 +518,9 @@ int native_exec(struct container_handle *h, const struct container_exec_opts *o,
             (r = exec_open_container(&x, err)) < 0 || (r = exec_open_console(&x, err)) < 0 ||
             (r = exec_spawn(&x, &pid, &master, err)) < 0)
                 goto out;
-        if (o->pid_file && (r = write_pid_file(o->pid_file, pid, err)) < 0) {
+        if (o->pid_file && (r = container_write_pid_file(o->pid_file, pid, err)) < 0) {
                 kill(pid, SIGKILL);
-                reap(pid);
+                container_reap(pid);
                 goto out;
         }
         *ret_status = 0;

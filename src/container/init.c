@@ -22,17 +22,6 @@
 #include <sys/syscall.h>
 #include <termios.h>
 
-static int become_ns_root(struct cx_error **err)
-{
-        if (setresgid(0, 0, 0) < 0)
-                return cx_error_set(err, errno,
-                                    "setresgid(0) in the user namespace (is gid 0 mapped?)");
-        if (setresuid(0, 0, 0) < 0)
-                return cx_error_set(err, errno,
-                                    "setresuid(0) in the user namespace (is uid 0 mapped?)");
-        return 0;
-}
-
 /* The state the init's hooks read on stdin, as the runtime's hooks get it (state_hook_json),
  * with the init's pid as the container sees it. */
 static char *hook_state_json(const struct init_args *a, const char *status)
@@ -74,7 +63,6 @@ static int init_hooks_round_trip(void *userdata, struct cx_error **err)
 
 static int setup_filesystem(const struct init_args *a, struct cx_error **err)
 {
-        const struct spec *s = a->spec;
         struct ns_cgroup_mount *cgm = NULL;
         container_cgroup_mounts(a->cgroups, a->n_cgroups, &cgm);
         struct ns_rootfs_opts ro = {
@@ -92,7 +80,7 @@ static int setup_filesystem(const struct init_args *a, struct cx_error **err)
             .userdata = (void *)a,
         };
         /* ns_rootfs_setup also writes linux.sysctl, before /proc/sys turns read-only. */
-        int r = ns_rootfs_setup(s, &ro, err);
+        int r = ns_rootfs_setup(a->ns, &ro, err);
         container_cgroup_mounts_free(cgm);
         return r;
 }
@@ -112,14 +100,14 @@ static int init_prepare(const struct init_args *a, char **ret_exec, struct sec_f
                 return r;
         if (a->user_maps && (r = sec_init_not_dumpable(err)) < 0)
                 return r;
-        if ((a->new_ns & CLONE_NEWUSER) && (r = become_ns_root(err)) < 0)
+        if ((a->new_ns & CLONE_NEWUSER) && (r = proc_become_ns_root(err)) < 0)
                 return r;
         /* Now that the parent has put us in our cgroup, it becomes the namespace's root. */
         if ((a->new_ns & CLONE_NEWCGROUP) && sys_unshare(CLONE_NEWCGROUP) < 0)
                 return cx_error_set(err, errno, "unshare the cgroup namespace");
         if (!a->opts->no_new_keyring && (r = sec_new_session_keyring(a->opts->id, err)) < 0)
                 return r;
-        if ((r = ns_set_hostname(s, err)) < 0)
+        if ((r = ns_set_hostname(a->ns, err)) < 0)
                 return r;
         if ((a->new_ns & CLONE_NEWNET) && (r = ns_loopback_up(err)) < 0)
                 return r;

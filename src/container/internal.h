@@ -7,6 +7,7 @@
 #include "spec/spec.h"
 #include "state/state.h"
 
+#include <signal.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -34,6 +35,9 @@ int sync_send(int fd, enum sync_type type, int code, int pid, const char *text);
 int sync_send_error(int fd, const struct cx_error *e);
 /* Receives the next message; an ERROR message becomes *err; EOF becomes an error too. */
 int sync_expect(int fd, enum sync_type type, struct sync_msg *ret, struct cx_error **err);
+/* Receives a message that may carry an fd (SCM_RIGHTS; *ret_fd -1 when none), its text
+ * NUL-terminated: the byte count, 0 at EOF, or -errno. */
+ssize_t sync_recv_fd(int fd, struct sync_msg *m, int *ret_fd);
 /* After start: waits until the process has exec'd (the socket closes on execve: 0) or sends
  * the error that stopped it. */
 int sync_wait_exec(int fd, struct cx_error **err);
@@ -54,6 +58,7 @@ struct init_args {
         bool has_runtime_hooks; /* prestart or createRuntime hooks exist */
         const struct ns_idmap_mounts *idmap; /* detached idmapped mounts to attach */
         const struct ns_mount_plan *mounts;  /* the mounts' parsed options */
+        const struct ns_config *ns;          /* namespaces' part of the spec */
         bool no_cgroup;         /* rootless without cgroup permission: the caller's cgroup */
         bool user_maps;         /* an unprivileged parent (or newuidmap) writes our id maps */
         uint64_t caller_mnt_ns; /* the runtime's mount namespace: never re-rooted */
@@ -74,6 +79,8 @@ int proc_listen_fds(struct spec_process *p);
 /* The target of /proc/PID/exe (NULL if gone), and a wait until it changes: `start` runs
  * poststart hooks only once the init has exec'd the user process (after startContainer). */
 char *proc_exe(pid_t pid);
+/* setresgid/setresuid 0 in a new user namespace (the init, and exec's process). */
+int proc_become_ns_root(struct cx_error **err);
 void proc_wait_exec(pid_t pid, const char *exe_before);
 /* What proc_finalize_exec does besides dropping privileges and exec'ing. */
 struct proc_finalize {
@@ -113,6 +120,24 @@ char *container_owner_name(uid_t uid);
 int container_host_mounts_record(struct state_dir *d, const struct spec *s, struct cx_error **err);
 int container_host_mounts_undo(struct state_dir *d, const char *rootfs, struct cx_error **err);
 
+/* ---- console (exec-console.c), shared with `run` ------------------------------------------ */
+/* Connects to a --console-socket path. */
+int console_connect(const char *path, struct cx_error **err);
+/* Receives the pty master sent by the container process over sock. */
+/* Where the process's terminal goes: *ret_fd is connected to socket_path (--console-socket),
+ * or, with none, is one end of a socketpair whose other end (*ret_peer) receives the master
+ * for capsa to proxy. */
+int console_open(const char *socket_path, int *ret_fd, int *ret_peer, struct cx_error **err);
+int console_recv_master(int sock, int *ret_master, struct cx_error **err);
+/* Waits for pid (our child) to exit, forwarding the signals read from sfd to it and reaping
+ * any other child (orphans reparented to a child subreaper).  With
+ * master >= 0, also copies stdin to the pty master and the master to stdout, with the caller's
+ * terminal in raw mode (restored before returning) and SIGWINCH resizing the pty.  Returns the
+ * exit status, 128+N when killed by signal N. */
+int console_wait(pid_t pid, int sfd, int master);
+/* Blocks every signal that can be forwarded; *ret_set is the set to read with signalfd. */
+void console_block_signals(sigset_t *ret_old, sigset_t *ret_set);
+
 /* ---- the plan (plan.c): config.json loaded and validated once ----------------------------- */
 struct launcher;
 struct container_exec_opts;
@@ -122,12 +147,15 @@ struct plan {
         struct container_opts opts;      /* the caller's, with the LISTEN_FDS fds added */
         const struct launcher *launcher; /* how the processes come to exist */
         struct ns_rootfs_source rootfs;  /* what the container's root is made from */
+        struct ns_config ns;             /* namespaces' part of the spec */
         struct ns_mount_plan mounts;     /* config.json's mounts, parsed and checked */
         int tenant_lock;                 /* ROOT/tenants.lock, held until the state exists */
 };
 /* Loads BUNDLE/config.json, applies the tenant's hardening, picks the launcher and checks
  * everything that can be checked before anything is made (each error names config.json and
  * the JSON path, or the argument). */
+/* The view of s that namespaces/ gets. */
+struct ns_config container_ns_config(const struct spec *s);
 int plan_load(const struct container_opts *o, struct plan *p, struct cx_error **err);
 void plan_clear(struct plan *p);
 /* The config a container was created from (ROOT/ID/config.json), parsed; errors name it. */
@@ -194,6 +222,10 @@ void container_close(struct container_handle *h);
 int container_destroy(struct container_handle *h, struct cx_error **err);
 /* Signals a pid only if it is still the recorded process (pidfd). */
 int container_signal(const struct state *st, int sig, struct cx_error **err);
+/* --pid-file: the pid, written atomically (create and exec). */
+int container_write_pid_file(const char *path, pid_t pid, struct cx_error **err);
+/* Waits for our child pid to exit (EINTR retried). */
+void container_reap(pid_t pid);
 /* SIGKILLs pid if it is still the process that started at start_time, and waits (up to 5 s)
  * until it is gone. */
 void container_kill_wait(pid_t pid, uint64_t start_time);

@@ -1,6 +1,5 @@
 /* start, kill, delete, state, list. */
 #include "container/internal.h"
-#include "container/exec.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -8,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 
 int container_open(const char *root, const char *id, struct container_handle *h,
                    struct cx_error **err)
@@ -85,6 +85,20 @@ int container_signal(const struct state *st, int sig, struct cx_error **err)
         if (syscall(SYS_pidfd_send_signal, pfd, sig, NULL, 0) < 0)
                 return cx_error_set(err, errno, "send signal %d to container `%s`", sig, st->id);
         return 0;
+}
+
+int container_write_pid_file(const char *path, pid_t pid, struct cx_error **err)
+{
+        char buf[32];
+        int n = snprintf(buf, sizeof(buf), "%d", (int)pid);
+        int r = write_file_atomic_at(AT_FDCWD, path, buf, n, err);
+        return r < 0 ? cx_error_prefix(err, "--pid-file") : 0;
+}
+
+void container_reap(pid_t pid)
+{
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                ;
 }
 
 void container_kill_wait(pid_t pid, uint64_t start_time)

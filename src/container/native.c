@@ -7,7 +7,6 @@
  * its start time) and on the container's cgroup.  Kernel interfaces: clone3(2) with
  * CLONE_INTO_CGROUP, clone(2), pidfd_open(2), pidfd_send_signal(2). */
 #include "container/internal.h"
-#include "container/exec.h"
 #include "namespaces/namespaces.h"
 #include "security/security.h"
 #include "util/sys.h"
@@ -76,6 +75,7 @@ static _Noreturn void child_run_init(struct create_ctx *c, int child_fd, uint32_
                 s->hooks.n[SPEC_HOOK_PRESTART] + s->hooks.n[SPEC_HOOK_CREATE_RUNTIME] > 0,
             .idmap = &c->idmap,
             .mounts = &c->plan.mounts,
+            .ns = &c->plan.ns,
             .no_cgroup = !c->cg,
             .user_maps = geteuid() != 0 && (new_ns & CLONE_NEWUSER),
             .caller_mnt_ns = c->caller_mnt_ns,
@@ -164,15 +164,15 @@ static int run_runtime_hooks(struct create_ctx *c, struct cx_error **err)
 /* The init's SYNC_SECCOMP: the listener fd goes to linux.seccomp.listenerPath. */
 static int forward_seccomp_fd(struct create_ctx *c, struct cx_error **err)
 {
-        struct sync_msg m = {0};
+        struct sync_msg m;
         _cleanup_close_ int fd = -1;
-        int n = fd_recv(c->sync_fd, &fd, &m, sizeof(m));
+        ssize_t n = sync_recv_fd(c->sync_fd, &m, &fd);
         if (n < 0)
-                return cx_error_set(err, -n, "receive the seccomp listener fd from the init");
-        if (m.type == SYNC_ERROR) {
-                m.text[sizeof(m.text) - 1] = '\0';
+                return cx_error_set(err, (int)-n, "receive the seccomp listener fd from the init");
+        if (n == 0)
+                return cx_error_msg(err, ECHILD, "container init exited unexpectedly");
+        if (m.type == SYNC_ERROR)
                 return cx_error_msg(err, m.code > 0 ? m.code : EIO, "%s", m.text);
-        }
         if (m.type != SYNC_SECCOMP)
                 return cx_error_msg(err, EPROTO,
                                     "unexpected message %u from container init "
@@ -237,7 +237,7 @@ static int native_launch(struct create_ctx *c, struct cx_error **err)
                 return cx_error_set(err, errno, "socketpair");
         c->sync_fd = sv[0];
         /* idmapped mounts are made here, in the host's namespaces; the init inherits them */
-        int r = ns_idmap_mounts_open(c->spec, &c->plan.rootfs, &c->idmap, err);
+        int r = ns_idmap_mounts_open(&c->plan.ns, &c->plan.rootfs, &c->idmap, err);
         if (r >= 0)
                 r = spawn(c, sv[1], err);
         close(sv[1]);

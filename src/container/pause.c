@@ -1,6 +1,5 @@
 /* pause, resume and update: operations on a living container, through its launcher. */
 #include "container/internal.h"
-#include "container/exec.h"
 
 #include <string.h>
 

@@ -5,7 +5,6 @@
  * capabilities the runtime holds, LSM labels, the terminal and the launcher.  The copy stored
  * in ROOT/ID is read back through container_config(). */
 #include "container/internal.h"
-#include "container/exec.h"
 #include "security/security.h"
 
 #include <fcntl.h>
@@ -53,10 +52,10 @@ static int validate(struct plan *p, struct cx_error **err)
 {
         const struct spec *s = p->spec;
         int r;
-        if ((r = spec_validate(s, err)) < 0 || (r = ns_mounts_plan(s, &p->mounts, err)) < 0 ||
-            (r = ns_sysctl_validate(s, err)) < 0 || (r = ns_rootfs_validate(s, err)) < 0 ||
-            (r = check_rootfs(&p->rootfs, err)) < 0 ||
-            (r = ns_idmap_validate(s, &p->rootfs, err)) < 0 ||
+        if ((r = spec_validate(s, err)) < 0 || (r = ns_mounts_plan(&p->ns, &p->mounts, err)) < 0 ||
+            (r = ns_sysctl_validate(&p->ns, err)) < 0 ||
+            (r = ns_rootfs_validate(&p->ns, err)) < 0 || (r = check_rootfs(&p->rootfs, err)) < 0 ||
+            (r = ns_idmap_validate(&p->ns, &p->rootfs, err)) < 0 ||
             (r = cg_resources_validate(&s->linux_.resources, err)) < 0 ||
             (r = sec_caps_check(&s->process.caps, err)) < 0 ||
             (r = sec_lsm_check(&s->process, err)) < 0 || (r = check_terminal(p, err)) < 0)
@@ -82,6 +81,19 @@ static int apply_tenant(struct plan *p, struct cx_error **err)
         return 0;
 }
 
+struct ns_config container_ns_config(const struct spec *s)
+{
+        return (struct ns_config){
+            .root = s->root,
+            .mounts = s->mounts,
+            .n_mounts = s->n_mounts,
+            .linux_ = &s->linux_,
+            .process = &s->process,
+            .hostname = s->hostname,
+            .domainname = s->domainname,
+        };
+}
+
 int plan_load(const struct container_opts *o, struct plan *p, struct cx_error **err)
 {
         *p = (struct plan){.opts = *o, .tenant_lock = -1};
@@ -97,6 +109,7 @@ int plan_load(const struct container_opts *o, struct plan *p, struct cx_error **
                 goto fail;
         /* systemd socket activation: pass the fds on, as runc does */
         p->opts.preserve_fds += proc_listen_fds(&p->spec->process);
+        p->ns = container_ns_config(p->spec);
         p->rootfs = (struct ns_rootfs_source){.kind = NS_ROOTFS_DIR, .path = p->spec->root.path};
         if ((r = launcher_for_spec(p->spec, &p->launcher, err)) < 0 ||
             (r = apply_tenant(p, err)) < 0 || (r = validate(p, err)) < 0)

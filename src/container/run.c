@@ -1,7 +1,6 @@
 /* `create` + `run`: the create plan, then (for run) start in-process and wait, forwarding
  * signals to the container and returning its exit status. */
 #include "container/internal.h"
-#include "container/exec.h"
 
 #include <signal.h>
 #include <sys/file.h>

@@ -25,6 +25,25 @@ int sync_send_error(int fd, const struct cx_error *e)
         return sync_send(fd, SYNC_ERROR, e ? e->code : EIO, 0, e ? e->msg : "unknown error");
 }
 
+/* NUL-terminates the text of a message of n bytes. */
+static void terminate(struct sync_msg *m, ssize_t n)
+{
+        if (n <= 0)
+                return;
+        if ((size_t)n < sizeof(*m))
+                ((char *)m)[n] = '\0';
+        else
+                m->text[sizeof(m->text) - 1] = '\0';
+}
+
+ssize_t sync_recv_fd(int fd, struct sync_msg *m, int *ret_fd)
+{
+        memset(m, 0, offsetof(struct sync_msg, text) + 1);
+        int n = fd_recv(fd, ret_fd, m, sizeof(*m));
+        terminate(m, n);
+        return n;
+}
+
 /* One message, its text NUL-terminated; the byte count (0 at EOF), or -errno. */
 static ssize_t sync_recv(int fd, struct sync_msg *m)
 {
@@ -35,10 +54,7 @@ static ssize_t sync_recv(int fd, struct sync_msg *m)
         while (n < 0 && errno == EINTR);
         if (n < 0)
                 return -errno;
-        if ((size_t)n < sizeof(*m))
-                ((char *)m)[n] = '\0';
-        else
-                m->text[sizeof(m->text) - 1] = '\0';
+        terminate(m, n);
         return n;
 }
 

@@ -127,7 +127,7 @@ static int spec_node(const struct spec_device *d, struct node *ret)
 
 static int make_nodes(struct ns_ctx *c, int devfd, struct cx_error **err)
 {
-        const struct spec_linux *l = &c->spec->linux_;
+        const struct spec_linux *l = c->spec->linux_;
         int r;
 
         for (size_t i = 0; i < ARRAY_SIZE(default_nodes); i++) {

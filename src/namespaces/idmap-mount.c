@@ -89,9 +89,9 @@ static bool has_option(char *const *options, const char *name)
 }
 
 /* The user namespace that gives the container's own mappings (created once, cached). */
-static int container_userns(const struct spec *s, int *cache, struct cx_error **err)
+static int container_userns(const struct ns_config *s, int *cache, struct cx_error **err)
 {
-        const struct spec_linux *l = &s->linux_;
+        const struct spec_linux *l = s->linux_;
         const struct spec_namespace *user = &l->ns[SPEC_NS_USER];
         if (*cache >= 0)
                 return *cache;
@@ -112,7 +112,7 @@ static int container_userns(const struct spec *s, int *cache, struct cx_error **
         return r < 0 ? r : *cache;
 }
 
-static int open_mount(const struct spec *s, size_t i, int *cache, int *ret_fd,
+static int open_mount(const struct ns_config *s, size_t i, int *cache, int *ret_fd,
                       struct cx_error **err)
 {
         const struct spec_mount *m = &s->mounts[i];
@@ -155,10 +155,10 @@ static int open_mount(const struct spec *s, size_t i, int *cache, int *ret_fd,
 /* A bind source the container's root may not be able to reach from inside its user namespace
  * (a directory only host root may enter): a plain clone made here, on the host side, which the
  * init attaches only when its own open of the source is refused (as runc passes mount fds). */
-static int open_host_side(const struct spec *s, size_t i, int *ret_fd)
+static int open_host_side(const struct ns_config *s, size_t i, int *ret_fd)
 {
         const struct spec_mount *m = &s->mounts[i];
-        const struct spec_namespace *user = &s->linux_.ns[SPEC_NS_USER];
+        const struct spec_namespace *user = &s->linux_->ns[SPEC_NS_USER];
         if (!user->present || user->path || geteuid() != 0 || !m->source)
                 return 0;
         _cleanup_(ns_mount_opts_clear) struct ns_mount_opts mo = {0};
@@ -172,7 +172,7 @@ static int open_host_side(const struct spec *s, size_t i, int *ret_fd)
         return 0;
 }
 
-int ns_idmap_mounts_open(const struct spec *s, const struct ns_rootfs_source *root,
+int ns_idmap_mounts_open(const struct ns_config *s, const struct ns_rootfs_source *root,
                          struct ns_idmap_mounts *ret, struct cx_error **err)
 {
         _cleanup_(ns_idmap_mounts_clear) struct ns_idmap_mounts im = {.rootfs_fd = -1};

@@ -259,10 +259,10 @@ static bool host_id_mapped(const struct spec_id_map *m, size_t n, uint32_t host_
         return false;
 }
 
-static int validate_process_ids(const struct spec *s, struct cx_error **err)
+static int validate_process_ids(const struct ns_config *s, struct cx_error **err)
 {
-        const struct spec_linux *l = &s->linux_;
-        const struct spec_user *u = &s->process.user;
+        const struct spec_linux *l = s->linux_;
+        const struct spec_user *u = &s->process->user;
 
         if (!ns_id_mapped(l->uid_mappings, l->n_uid_mappings, u->uid))
                 return cx_error_msg(
@@ -284,9 +284,9 @@ static int validate_process_ids(const struct spec *s, struct cx_error **err)
 /* The container's root should own its rootfs: a host owner outside the mappings shows up as
  * the overflow id ("nobody") and the container's root cannot write it.  runc accepts such a
  * rootfs (engines use it read-only), so this is a warning naming the JSON path, not an error. */
-static int check_rootfs_owner(const struct spec *s, struct cx_error **err)
+static int check_rootfs_owner(const struct ns_config *s, struct cx_error **err)
 {
-        const struct spec_linux *l = &s->linux_;
+        const struct spec_linux *l = s->linux_;
         struct stat st;
 
         if (stat(s->root.path, &st) < 0)
@@ -300,10 +300,10 @@ static int check_rootfs_owner(const struct spec *s, struct cx_error **err)
         return 0;
 }
 
-int ns_idmap_validate(const struct spec *s, const struct ns_rootfs_source *root,
+int ns_idmap_validate(const struct ns_config *s, const struct ns_rootfs_source *root,
                       struct cx_error **err)
 {
-        const struct spec_linux *l = &s->linux_;
+        const struct spec_linux *l = s->linux_;
         int r;
 
         for (size_t i = 0; i < s->n_mounts; i++) {

@@ -209,7 +209,7 @@ static int plan_one(const struct spec_mount *m, size_t idx, struct ns_mount_opts
         return 0;
 }
 
-int ns_mounts_plan(const struct spec *s, struct ns_mount_plan *ret, struct cx_error **err)
+int ns_mounts_plan(const struct ns_config *s, struct ns_mount_plan *ret, struct cx_error **err)
 {
         _cleanup_(ns_mount_plan_clear) struct ns_mount_plan p = {
             .opts = xcalloc(s->n_mounts ? s->n_mounts : 1, sizeof(struct ns_mount_opts)),

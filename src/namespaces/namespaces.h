@@ -14,6 +14,20 @@
 
 #include <sys/types.h>
 
+/* ---- the container's config, as far as namespaces needs it -------------------------------- */
+/* A const view the container layer builds from the spec (container_ns_config): the root, the
+ * mounts, linux (namespaces, maps, devices, paths, sysctl, propagation), the process (its
+ * user, for the id maps; its cwd, made in the root) and the names of the UTS namespace. */
+struct ns_config {
+        struct spec_root root;
+        const struct spec_mount *mounts;
+        size_t n_mounts;
+        const struct spec_linux *linux_;
+        const struct spec_process *process;
+        const char *hostname;
+        const char *domainname;
+};
+
 /* ---- mount options ----------------------------------------------------------------------- */
 struct ns_mount_opts {
         unsigned long flags;       /* MS_* for mount(2) */
@@ -37,7 +51,7 @@ struct ns_mount_plan {
         struct ns_mount_opts *opts;
         size_t n;
 };
-int ns_mounts_plan(const struct spec *s, struct ns_mount_plan *ret, struct cx_error **err);
+int ns_mounts_plan(const struct ns_config *s, struct ns_mount_plan *ret, struct cx_error **err);
 void ns_mount_plan_clear(struct ns_mount_plan *p);
 
 /* ---- the root filesystem's source --------------------------------------------------------- */
@@ -57,7 +71,7 @@ struct ns_rootfs_source {
 /* Checks linux.uidMappings/gidMappings (and mounts[].uid/gidMappings): sizes, overlapping
  * container or host ranges, the process user and groups mapped.  Errors name the JSON path.  A
  * rootfs whose host owner is not mapped gets a warning (runc accepts it) unless it is idmapped. */
-int ns_idmap_validate(const struct spec *s, const struct ns_rootfs_source *root,
+int ns_idmap_validate(const struct ns_config *s, const struct ns_rootfs_source *root,
                       struct cx_error **err);
 /* True when container_id falls in one of the n ranges. */
 bool ns_id_mapped(const struct spec_id_map *m, size_t n, uint32_t container_id);
@@ -76,7 +90,7 @@ struct ns_idmap_mounts {
 /* Opens the idmapped clones: each bind mount with the idmap/ridmap option or its own
  * uidMappings/gidMappings (the container's mappings when it has none), and the root when its
  * source is NS_ROOTFS_IDMAPPED.  Errors name mounts[i]. */
-int ns_idmap_mounts_open(const struct spec *s, const struct ns_rootfs_source *root,
+int ns_idmap_mounts_open(const struct ns_config *s, const struct ns_rootfs_source *root,
                          struct ns_idmap_mounts *ret, struct cx_error **err);
 void ns_idmap_mounts_clear(struct ns_idmap_mounts *m);
 
@@ -95,7 +109,7 @@ bool ns_shares_mount_ns(const struct spec_linux *l);
 /* Refuses, before anything is made, what cannot be done without a mount namespace of its own
  * (root.readonly, linux.rootfsPropagation, maskedPaths, readonlyPaths: as runc, they would
  * remount or mount over the shared namespace). */
-int ns_rootfs_validate(const struct spec *s, struct cx_error **err);
+int ns_rootfs_validate(const struct ns_config *s, struct cx_error **err);
 /* Mount ids of the mounts at or beneath root in the current mount namespace (hostmounts.c). */
 int ns_mounts_beneath(const char *root, uint64_t **ret_ids, size_t *ret_n, struct cx_error **err);
 /* Detaches every mount strictly beneath root that is not in keep, the newest first. */
@@ -146,17 +160,18 @@ struct ns_rootfs_opts {
  * readonlyPaths, a read-only /dev, root.readonly, rootfsPropagation.  Errors name the mount and
  * its path: "mount `proc` to rootfs at `/proc`: ...".  Needs the host's /proc in the current
  * mount namespace (targets are reached through /proc/self/fd/N). */
-int ns_rootfs_setup(const struct spec *s, const struct ns_rootfs_opts *o, struct cx_error **err);
+int ns_rootfs_setup(const struct ns_config *s, const struct ns_rootfs_opts *o,
+                    struct cx_error **err);
 
 /* Writes linux.sysctl under /proc/sys.  ns_rootfs_setup already calls it at the right point;
  * once it succeeded, later calls in the same process do nothing (so calling it again after
  * ns_rootfs_setup is harmless).  Call it directly only for a container without its own root. */
 int ns_sysctl_apply(const struct spec_linux *l, struct cx_error **err);
 /* Checks that each sysctl belongs to a namespace the container has its own of (as runc). */
-int ns_sysctl_validate(const struct spec *s, struct cx_error **err);
+int ns_sysctl_validate(const struct ns_config *s, struct cx_error **err);
 
 /* sethostname/setdomainname when given (requires a UTS namespace: validated). */
-int ns_set_hostname(const struct spec *s, struct cx_error **err);
+int ns_set_hostname(const struct ns_config *s, struct cx_error **err);
 
 /* Brings up "lo" in a new network namespace. */
 int ns_loopback_up(struct cx_error **err);

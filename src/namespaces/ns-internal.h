@@ -36,7 +36,7 @@ static inline bool streq_ptr(const char *a, const char *b)
 }
 
 struct ns_ctx {
-        const struct spec *spec;
+        const struct ns_config *spec;
         const struct ns_rootfs_opts *opts;
         int rootfd;    /* O_PATH of root.path after it was bind-mounted onto itself */
         bool new_net;  /* a new network namespace (not joined, not the host's) */

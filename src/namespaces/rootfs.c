@@ -47,9 +47,9 @@ static bool strv_empty(char *const *v)
         return !v || !v[0];
 }
 
-int ns_rootfs_validate(const struct spec *s, struct cx_error **err)
+int ns_rootfs_validate(const struct ns_config *s, struct cx_error **err)
 {
-        const struct spec_linux *l = &s->linux_;
+        const struct spec_linux *l = s->linux_;
         if (!ns_shares_mount_ns(l))
                 return 0;
         const char *what = s->root.readonly                 ? "root.readonly"
@@ -82,12 +82,13 @@ static int check_own_mnt_ns(const struct ns_rootfs_opts *o, struct cx_error **er
         return 0;
 }
 
-static int prepare_root(const struct spec *s, const struct ns_rootfs_opts *o, struct cx_error **err)
+static int prepare_root(const struct ns_config *s, const struct ns_rootfs_opts *o,
+                        struct cx_error **err)
 {
         int r = check_own_mnt_ns(o, err);
         if (r < 0)
                 return r;
-        unsigned long prop = s->linux_.rootfs_propagation;
+        unsigned long prop = s->linux_->rootfs_propagation;
         if (!prop)
                 prop = MS_SLAVE | MS_REC;
         if (sys_mount(NULL, "/", NULL, prop, NULL) < 0)
@@ -167,7 +168,7 @@ static int enter_root(const struct ns_rootfs_opts *o, const char *root, int root
 
 static int build_tree(struct ns_ctx *c, struct cx_error **err)
 {
-        const struct spec *s = c->spec;
+        const struct ns_config *s = c->spec;
         int r;
 
         for (size_t i = 0; i < s->n_mounts; i++) {
@@ -182,19 +183,19 @@ static int build_tree(struct ns_ctx *c, struct cx_error **err)
         }
         /* As runc: a missing cwd is created (after the mounts, so it may live on one).  It is
          * resolved inside the root without magic links, so it cannot point at an fd. */
-        if (s->process.cwd) {
+        if (s->process->cwd) {
                 _cleanup_close_ int fd = -1;
-                r = ns_resolve_in_root(c->rootfd, s->process.cwd, NS_CREATE_DIR, &fd, err);
+                r = ns_resolve_in_root(c->rootfd, s->process->cwd, NS_CREATE_DIR, &fd, err);
                 if (r < 0)
-                        return cx_error_prefix(err, "process.cwd `%s`", s->process.cwd);
+                        return cx_error_prefix(err, "process.cwd `%s`", s->process->cwd);
         }
         return 0;
 }
 
 static int finish(struct ns_ctx *c, struct cx_error **err)
 {
-        const struct spec *s = c->spec;
-        const struct spec_linux *l = &s->linux_;
+        const struct ns_config *s = c->spec;
+        const struct spec_linux *l = s->linux_;
 
         int r = ns_sysctl_apply(l, err);
         if (r < 0)
@@ -214,9 +215,10 @@ static int finish(struct ns_ctx *c, struct cx_error **err)
         return 0;
 }
 
-int ns_rootfs_setup(const struct spec *s, const struct ns_rootfs_opts *o, struct cx_error **err)
+int ns_rootfs_setup(const struct ns_config *s, const struct ns_rootfs_opts *o,
+                    struct cx_error **err)
 {
-        const struct spec_namespace *net = &s->linux_.ns[SPEC_NS_NETWORK];
+        const struct spec_namespace *net = &s->linux_->ns[SPEC_NS_NETWORK];
         struct ns_ctx c = {
             .spec = s,
             .opts = o,

@@ -47,9 +47,9 @@ static int net_ns_is_host(const char *path, struct cx_error **err)
         return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
-static int check_one(const struct spec *s, const char *name, struct cx_error **err)
+static int check_one(const struct ns_config *s, const char *name, struct cx_error **err)
 {
-        const struct spec_namespace *ns = s->linux_.ns;
+        const struct spec_namespace *ns = s->linux_->ns;
 
         if (!valid_name(name))
                 return cx_error_msg(err, EINVAL, "linux.sysctl: \"%s\" is not a valid sysctl name",
@@ -87,10 +87,10 @@ static int check_one(const struct spec *s, const char *name, struct cx_error **e
                             name);
 }
 
-int ns_sysctl_validate(const struct spec *s, struct cx_error **err)
+int ns_sysctl_validate(const struct ns_config *s, struct cx_error **err)
 {
-        for (size_t i = 0; i < s->linux_.n_sysctl; i++) {
-                int r = check_one(s, s->linux_.sysctl[i].key, err);
+        for (size_t i = 0; i < s->linux_->n_sysctl; i++) {
+                int r = check_one(s, s->linux_->sysctl[i].key, err);
                 if (r < 0)
                         return r;
         }

@@ -6,7 +6,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
-int ns_set_hostname(const struct spec *s, struct cx_error **err)
+int ns_set_hostname(const struct ns_config *s, struct cx_error **err)
 {
         if (s->hostname && sethostname(s->hostname, strlen(s->hostname)) < 0)
                 return cx_error_set(err, errno, "hostname: set `%s`", s->hostname);

@@ -132,38 +132,6 @@ int spec_parse(const char *json, size_t len, const char *name, const char *bundl
         return 0;
 }
 
-/* Reads the whole file (one open, sized by fstat); *ret is NUL-terminated. */
-static int read_fd(int fd, char **ret, size_t *ret_len)
-{
-        struct stat st;
-        size_t cap, len = 0;
-
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (st.st_size > FILE_MAX_SIZE)
-                return -EFBIG;
-        cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 4096;
-        _cleanup_free_ char *buf = xmalloc(cap);
-        for (;;) {
-                if (len > FILE_MAX_SIZE)
-                        return -EFBIG;
-                if (len + 1 >= cap)
-                        buf = xrealloc(buf, cap *= 2);
-                ssize_t n = read(fd, buf + len, cap - len - 1);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                if (n == 0)
-                        break;
-                len += (size_t)n;
-        }
-        buf[len] = 0;
-        *ret = TAKE_PTR(buf);
-        *ret_len = len;
-        return 0;
-}
-
 int spec_load(const char *bundle, struct spec **ret, char **raw, struct cx_error **err)
 {
         _cleanup_free_ char *dir = NULL, *data = NULL;
@@ -178,7 +146,7 @@ int spec_load(const char *bundle, struct spec **ret, char **raw, struct cx_error
         fd = open(file, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return cx_error_set(err, errno, "open config.json in bundle `%s`", dir);
-        r = read_fd(fd, &data, &len);
+        r = read_fd_all(fd, &data, &len);
         if (r == -EFBIG)
                 return cx_error_msg(err, EFBIG, "config.json: larger than %d MiB",
                                     FILE_MAX_SIZE >> 20);

@@ -7,36 +7,47 @@
 #include <string.h>
 #include <sys/stat.h>
 
-int read_file_at(int dirfd, const char *path, char **ret, size_t *ret_len, struct cx_error **err)
+int read_fd_all(int fd, char **ret, size_t *ret_len)
 {
-        _cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return cx_error_set(err, errno, "open `%s`", path);
-        size_t cap = 4096, len = 0;
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (st.st_size > FILE_MAX_SIZE)
+                return -EFBIG;
+        /* proc, sysfs and cgroupfs files report a size of 0 or 4096 whatever they hold */
+        size_t cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 4096, len = 0;
         _cleanup_free_ char *buf = xmalloc(cap);
         for (;;) {
                 if (len > FILE_MAX_SIZE)
-                        return cx_error_msg(err, EFBIG, "`%s`: larger than %d MiB", path,
-                                            FILE_MAX_SIZE >> 20);
-                if (len + 1 >= cap) {
-                        cap *= 2;
-                        buf = xrealloc(buf, cap);
-                }
+                        return -EFBIG;
+                if (len + 1 >= cap)
+                        buf = xrealloc(buf, cap *= 2);
                 ssize_t n = read(fd, buf + len, cap - len - 1);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return cx_error_set(err, errno, "read `%s`", path);
-                }
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
                 if (n == 0)
                         break;
-                len += n;
+                len += (size_t)n;
         }
         buf[len] = '\0';
         if (ret_len)
                 *ret_len = len;
         *ret = TAKE_PTR(buf);
         return 0;
+}
+
+int read_file_at(int dirfd, const char *path, char **ret, size_t *ret_len, struct cx_error **err)
+{
+        _cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return cx_error_set(err, errno, "open `%s`", path);
+        int r = read_fd_all(fd, ret, ret_len);
+        if (r == -EFBIG)
+                return cx_error_msg(err, EFBIG, "`%s`: larger than %d MiB", path,
+                                    FILE_MAX_SIZE >> 20);
+        return r < 0 ? cx_error_set(err, -r, "read `%s`", path) : 0;
 }
 
 static int write_all(int fd, const char *data, size_t len)

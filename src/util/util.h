@@ -95,6 +95,8 @@ int log_fd(void); /* the log file fd, or -1 */
 /* Reads a whole file (dirfd may be AT_FDCWD).  *ret is NUL-terminated; *ret_len optional.
  * A file larger than FILE_MAX_SIZE fails with EFBIG: "`path`: larger than 16 MiB". */
 int read_file_at(int dirfd, const char *path, char **ret, size_t *ret_len, struct cx_error **err);
+/* The same from an open fd, without the error text: 0, or -errno (-EFBIG beyond the limit). */
+int read_fd_all(int fd, char **ret, size_t *ret_len);
 /* Writes data to an existing file (O_WRONLY|O_TRUNC unless flags given). */
 int write_file_at(int dirfd, const char *path, const char *data, size_t len, struct cx_error **err);
 /* Writes atomically: a temporary file in the same directory, then rename. */

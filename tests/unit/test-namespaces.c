@@ -1,5 +1,6 @@
 /* Unit tests for src/namespaces: mount options, sysctl validation, in-root resolution, and (as
  * root) a whole rootfs set up in fresh mount/pid/uts/ipc namespaces and checked from inside. */
+#include "container/internal.h"
 #include "namespaces/ns-internal.h"
 #include "tap.h"
 
@@ -74,7 +75,8 @@ static int sysctl_check(const char *name, unsigned ns_mask, const char *net_path
         for (int t = 0; t < SPEC_NS_MAX; t++)
                 s.linux_.ns[t].present = ns_mask & (1u << t);
         s.linux_.ns[SPEC_NS_NETWORK].path = (char *)net_path;
-        int r = ns_sysctl_validate(&s, &err);
+        struct ns_config v = container_ns_config(&s);
+        int r = ns_sysctl_validate(&v, &err);
         *msg = err ? xstrdup(err->msg) : NULL;
         cx_error_free(err);
         return r;
@@ -352,8 +354,9 @@ static int grandchild(const struct spec *s)
         };
         struct cx_error *err = NULL;
 
-        if (ns_mounts_plan(s, &mp, &err) < 0 || ns_rootfs_setup(s, &o, &err) < 0 ||
-            ns_set_hostname(s, &err) < 0) {
+        struct ns_config v = container_ns_config(s);
+        if (ns_mounts_plan(&v, &mp, &err) < 0 || ns_rootfs_setup(&v, &o, &err) < 0 ||
+            ns_set_hostname(&v, &err) < 0) {
                 dprintf(report_fd, "setup: %s\n", err ? err->msg : "?");
                 return 2;
         }
@@ -462,14 +465,16 @@ static int error_child(const void *arg)
         struct cx_error *err = NULL;
 
         s.mounts = &missing;
-        if (ns_mounts_plan(&s, &mp, &err) < 0 || ns_rootfs_setup(&s, &o, &err) == 0)
+        struct ns_config v = container_ns_config(&s);
+        if (ns_mounts_plan(&v, &mp, &err) < 0 || ns_rootfs_setup(&v, &o, &err) == 0)
                 return 1;
         dprintf(report_fd, "%s\n", err->msg);
         cx_error_free(err);
         err = NULL;
         ns_mount_plan_clear(&mp);
         s.mounts = &idmap;
-        if (ns_mounts_plan(&s, &mp, &err) < 0 || ns_rootfs_setup(&s, &o, &err) == 0)
+        v = container_ns_config(&s);
+        if (ns_mounts_plan(&v, &mp, &err) < 0 || ns_rootfs_setup(&v, &o, &err) == 0)
                 return 1;
         dprintf(report_fd, "%s\n", err->msg);
         cx_error_free(err);
