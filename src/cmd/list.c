@@ -1,6 +1,7 @@
 /* capsa list [-q] [--format table|json] */
 #include "cmd/cmd.h"
 #include "container/container.h"
+#include "state/state.h"
 #include "util/json.h"
 
 #include <string.h>
@@ -19,6 +20,7 @@ static void print_json(const struct container_info *v, size_t n)
                 json_w_key_str(w, "bundle", v[i].bundle);
                 json_w_key_str(w, "rootfs", v[i].rootfs);
                 json_w_key_str(w, "created", v[i].created);
+                state_json_annotations(w, v[i].annotations);
                 json_w_key_str(w, "owner", v[i].owner);
                 json_w_obj_close(w);
         }

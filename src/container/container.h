@@ -81,6 +81,7 @@ struct container_info {
         char *rootfs;
         char *created;
         char *owner;
+        char **annotations; /* flat: key, value, ..., NULL */
 };
 int container_list(const char *root, struct container_info **ret, size_t *ret_n,
                    struct cx_error **err);

@@ -213,6 +213,7 @@ int container_list(const char *root, struct container_info **ret, size_t *ret_n,
                     .bundle = xstrdup(h.st.bundle ? h.st.bundle : ""),
                     .rootfs = xstrdup(h.st.rootfs ? h.st.rootfs : ""),
                     .created = xstrdup(h.st.created ? h.st.created : ""),
+                    .annotations = strv_dup(h.st.annotations),
                     .owner = h.st.owner && *h.st.owner   ? xstrdup(h.st.owner)
                              : fstat(h.dir.fd, &ds) == 0 ? container_owner_name(ds.st_uid)
                                                          : xstrdup("root"),
@@ -233,6 +234,7 @@ void container_info_free(struct container_info *v, size_t n)
                 free(v[i].rootfs);
                 free(v[i].created);
                 free(v[i].owner);
+                strv_free(v[i].annotations);
         }
         free(v);
 }

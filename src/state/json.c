@@ -14,7 +14,7 @@ static int cmp_pair(const void *a, const void *b)
 
 /* "annotations": {...} with the keys sorted and nothing when there are none, as Go marshals
  * runc's map[string]string `json:"annotations,omitempty"`. */
-static void gen_annotations_sorted(struct json_w *w, char *const *kv)
+void state_json_annotations(struct json_w *w, char *const *kv)
 {
         size_t n = 0;
         for (size_t i = 0; kv && kv[i] && kv[i + 1]; i += 2)
@@ -43,7 +43,7 @@ char *state_oci_json(const struct state *s, enum state_status st)
         json_w_key_str(w, "bundle", s->bundle);
         json_w_key_str(w, "rootfs", s->rootfs);
         json_w_key_str(w, "created", s->created);
-        gen_annotations_sorted(w, s->annotations);
+        state_json_annotations(w, s->annotations);
         json_w_key_str(w, "owner", s->owner);
         json_w_obj_close(w);
         return json_w_finish(w, true);
@@ -61,7 +61,7 @@ char *state_hook_json(const struct state *s, enum state_status st)
         if (st != STATE_STOPPED && s->pid > 0)
                 json_w_key_int(w, "pid", s->pid);
         json_w_key_str(w, "bundle", s->bundle);
-        gen_annotations_sorted(w, s->annotations);
+        state_json_annotations(w, s->annotations);
         json_w_obj_close(w);
         return json_w_finish(w, false);
 }

@@ -82,6 +82,10 @@ char *state_oci_json(const struct state *s, enum state_status st);
  * when 0 or stopped), bundle, annotations (sorted, left out when empty)}. */
 char *state_hook_json(const struct state *s, enum state_status st);
 
+struct json_w;
+/* Writes "annotations": {...} (flat key, value, ..., NULL) with the keys sorted, nothing when
+ * there are none: runc's map[string]string `json:"annotations,omitempty"`. */
+void state_json_annotations(struct json_w *w, char *const *kv);
 /* Lists the container ids under ROOT (sorted). */
 int state_list_ids(const char *root, char ***ret, struct cx_error **err);
 /* RFC 3339 timestamp of now, UTC with nanoseconds. */
