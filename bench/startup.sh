@@ -11,9 +11,16 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 runs=${1:-100}
 capsa=$(readlink -f "${CAPSA:-$here/build/capsa}")
 base=${CAPSA_BASE:+$(readlink -f "$CAPSA_BASE")}
+missing=()
 for b in hyperfine runc crun; do
-        command -v $b >/dev/null || { echo "bench: $b is missing (apt-get install $b)" >&2; exit 1; }
+        command -v $b >/dev/null || missing+=("$b")
 done
+if [ ${#missing[@]} -gt 0 ]; then
+        echo "bench: installing ${missing[*]}" >&2
+        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+                --no-install-recommends "${missing[@]}" >/dev/null; } ||
+                { echo "bench: apt-get install ${missing[*]} failed" >&2; exit 1; }
+fi
 [ -x "$capsa" ] || { echo "bench: $capsa is not built" >&2; exit 1; }
 
 work=$(mktemp -d /tmp/capsa-bench.XXXXXX)

@@ -167,7 +167,8 @@ int container_config(struct state_dir *d, const struct state *st, struct spec **
 #define UNDO_PROCESS     "process"     /* PID START_TIME */
 #define UNDO_CGROUP      "cgroup"      /* DRIVER DIR... */
 #define UNDO_HOST_MOUNTS "host-mounts" /* ROOTFS */
-/* Appends "kind args..." to ROOT/ID/undo, durably: call it before making the resource. */
+/* Appends "kind args..." to ROOT/ID/undo before the resource is made: in the page cache, so it
+ * survives the runtime being killed; fdatasync'ed too for kinds that survive a reboot. */
 int undo_append(struct state_dir *d, const char *kind, char *const *args, struct cx_error **err);
 int undo_append_process(struct state_dir *d, pid_t pid, uint64_t start_time, struct cx_error **err);
 /* Drops the newest entry: its step failed and left nothing (it cleaned up after itself). */

@@ -1,7 +1,12 @@
 /* The undo record, ROOT/ID/undo: what a container made outside its own processes.
  *
  * Before a step makes a resource, it appends one line naming it ("KIND\tARG\tARG...\n", tabs,
- * newlines and backslashes in an argument escaped as \t, \n and \\) and fdatasyncs the file.
+ * newlines and backslashes in an argument escaped as \t, \n and \\).  The write reaches the
+ * page cache before the resource exists, so it survives the runtime being killed at any
+ * instant; a kind of resource that also survives a reboot of the machine (a directory on
+ * disk, a lease file) is marked so, and its line is fdatasync'ed too.  Kernel objects (a
+ * process, a cgroup, a mount) vanish with the machine, and their lines need no sync: an
+ * fdatasync on a disk-backed state root costs about 1 ms.
  * delete, delete --force after the runtime was killed at any instant, and a failed create all
  * call undo_run, which undoes the entries newest first.  Every undo is idempotent (a resource
  * that was never made or is already gone is no error), so a record whose last resource was
@@ -17,6 +22,12 @@
 
 #define UNDO_FILE "undo"
 
+struct undo_kind {
+        const char *name;
+        int (*undo)(struct state_dir *d, char *const *args, struct cx_error **err);
+        bool survives_reboot; /* on disk: its line is fdatasync'ed */
+};
+
 static void escape_into(char **buf, size_t *len, const char *s)
 {
         for (; *s; s++) {
@@ -31,8 +42,14 @@ static void escape_into(char **buf, size_t *len, const char *s)
         }
 }
 
+static const struct undo_kind *kind_find(const char *name);
+
 int undo_append(struct state_dir *d, const char *kind, char *const *args, struct cx_error **err)
 {
+        const struct undo_kind *k = kind_find(kind);
+        if (!k)
+                return cx_error_msg(err, EINVAL, "undo record: unknown kind of resource `%s`",
+                                    kind);
         _cleanup_free_ char *line = NULL;
         size_t len = 0;
         escape_into(&line, &len, kind);
@@ -47,7 +64,7 @@ int undo_append(struct state_dir *d, const char *kind, char *const *args, struct
             openat(d->fd, UNDO_FILE, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0)
                 return cx_error_set(err, errno, "open the undo record of container `%s`", d->id);
-        if (write(fd, line, len) != (ssize_t)len || fdatasync(fd) < 0)
+        if (write(fd, line, len) != (ssize_t)len || (k->survives_reboot && fdatasync(fd) < 0))
                 return cx_error_set(err, errno, "write the undo record of container `%s`", d->id);
         return 0;
 }
@@ -128,21 +145,26 @@ static int undo_host_mounts(struct state_dir *d, char *const *args, struct cx_er
         return container_host_mounts_undo(d, args[0], err);
 }
 
-static const struct undo_kind {
-        const char *name;
-        int (*undo)(struct state_dir *d, char *const *args, struct cx_error **err);
-} kinds[] = {
-    {UNDO_PROCESS, undo_process},
-    {UNDO_CGROUP, undo_cgroup},
-    {UNDO_HOST_MOUNTS, undo_host_mounts},
+static const struct undo_kind kinds[] = {
+    {UNDO_PROCESS, undo_process, false},
+    {UNDO_CGROUP, undo_cgroup, false},
+    {UNDO_HOST_MOUNTS, undo_host_mounts, false},
 };
+
+static const struct undo_kind *kind_find(const char *name)
+{
+        for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
+                if (strcmp(name, kinds[k].name) == 0)
+                        return &kinds[k];
+        return NULL;
+}
 
 static int undo_one(struct state_dir *d, const char *line, struct cx_error **err)
 {
         _cleanup_strv_ char **f = split_line(line);
-        for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
-                if (strcmp(f[0], kinds[k].name) == 0)
-                        return kinds[k].undo(d, f + 1, err);
+        const struct undo_kind *k = kind_find(f[0]);
+        if (k)
+                return k->undo(d, f + 1, err);
         return cx_error_msg(err, EINVAL,
                             "undo record of container `%s`: unknown kind of resource `%s`", d->id,
                             f[0]);
