@@ -1,7 +1,7 @@
 /* `create`: the plan, then prepare -> launch -> finish.
  *
  * prepare makes what every launcher needs: ROOT/ID (locked), the early state, the stored
- * config, exec.fifo, the cgroup and the console; launch (the plan's launcher) makes the
+ * config, the cgroup and the console; launch (the plan's launcher) makes the
  * processes; finish records the container as created.  Each resource made outside ROOT/ID is
  * first appended to the undo record, so a failed create, and a delete after create was killed
  * at any instant, undo exactly what was made. */
@@ -117,7 +117,7 @@ static int prepare_console(struct create_ctx *c, struct cx_error **err)
         return console_open(c->o->console_socket, &c->console_fd, &c->console_peer, err);
 }
 
-/* Lock ROOT/ID, record the early state and the config, make exec.fifo and the cgroup. */
+/* Lock ROOT/ID, record the early state and the config, make the cgroup and the console. */
 static int prepare(struct create_ctx *c, struct cx_error **err)
 {
         const struct spec *s = c->spec;
@@ -144,12 +144,6 @@ static int prepare(struct create_ctx *c, struct cx_error **err)
                  0 ||
              (r = container_host_mounts_record(&c->dir, s, err)) < 0))
                 return r;
-        if (sys_mknodat(c->dir.fd, "exec.fifo", S_IFIFO | 0600, 0) < 0)
-                return cx_error_set(err, errno, "create exec.fifo in `%s/%s`", c->o->root,
-                                    c->o->id);
-        c->fifo_fd = openat(c->dir.fd, "exec.fifo", O_RDWR | O_CLOEXEC);
-        if (c->fifo_fd < 0)
-                return cx_error_set(err, errno, "open exec.fifo");
         if ((r = prepare_cgroup(c, err)) < 0)
                 return r;
         return prepare_console(c, err);

@@ -236,8 +236,8 @@ void container_kill_wait(pid_t pid, uint64_t start_time);
  * every operation on a container dispatches through its launcher. */
 struct launcher {
         const char *name;
-        /* create, after prepare (state dir, undo record, cgroup, exec.fifo, console): make the
-         * processes and bring them to "created"; each made resource is in the undo record. */
+        /* create, after prepare (state dir, undo record, cgroup, console): make the processes
+         * and bring them to "created"; each made resource is in the undo record. */
         int (*launch)(struct create_ctx *c, struct cx_error **err);
         /* run in the foreground: start the container create_container left (its processes
          * are our children). */

@@ -117,9 +117,8 @@ int container_kill(const char *root, const char *id, int sig, bool all, struct c
         int r = container_open(root, id, &h, err);
         if (r < 0)
                 return r;
-        bool has_cgroup = h.st.cgroup_dirs && h.st.cgroup_dirs[0];
-        /* as runc, --all signals whatever is left in the cgroup even once the init is gone */
-        if ((h.status == STATE_STOPPED && !(all && has_cgroup)) || h.status == STATE_CREATING)
+        /* --all may still find processes once the init is gone (the launcher tells) */
+        if ((h.status == STATE_STOPPED && !all) || h.status == STATE_CREATING)
                 r = cx_error_msg(err, ESRCH, "container `%s` is not running", id);
         else
                 r = h.launcher->kill(&h, sig, all, err);

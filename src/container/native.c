@@ -232,6 +232,13 @@ static void explain_oom_kill(struct create_ctx *c, struct cx_error **err)
 
 static int native_launch(struct create_ctx *c, struct cx_error **err)
 {
+        /* the init blocks on it until start; while it exists the container reads "created" */
+        if (sys_mknodat(c->dir.fd, "exec.fifo", S_IFIFO | 0600, 0) < 0)
+                return cx_error_set(err, errno, "create exec.fifo in `%s/%s`", c->o->root,
+                                    c->o->id);
+        c->fifo_fd = openat(c->dir.fd, "exec.fifo", O_RDWR | O_CLOEXEC);
+        if (c->fifo_fd < 0)
+                return cx_error_set(err, errno, "open exec.fifo");
         int sv[2];
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
                 return cx_error_set(err, errno, "socketpair");
@@ -320,8 +327,11 @@ static int native_kill(struct container_handle *h, int sig, bool all, struct cx_
 {
         if (!all)
                 return container_signal(&h->st, sig, err);
+        if (!has_cgroup(&h->st) && h->status == STATE_STOPPED)
+                return cx_error_msg(err, ESRCH, "container `%s` is not running", h->st.id);
         if (!has_cgroup(&h->st))
                 return container_pidns_kill(&h->st, sig, err); /* rootless without a cgroup */
+        /* as runc, --all signals whatever is left in the cgroup even once the init is gone */
         _cleanup_(cg_manager_freep) struct cg_manager *cg = NULL;
         int r = load_cgroup(&h->st, &cg, err);
         return r < 0 ? r : cg_kill(cg, sig, err);
