@@ -457,6 +457,26 @@ def bundle(runtime, testdir, base_rootfs):
 # ---- host helpers shared by tests ------------------------------------------------------------
 
 
+def check_json(r):
+    """The checker's JSON output of a successful run or exec."""
+    assert r.rc == 0, r
+    try:
+        return json.loads(r.out)
+    except ValueError:
+        raise AssertionError(f"checker output is not JSON: {r}") from None
+
+
+def detached(runtime, bundle, args=(CHECKER, "sleep", "60"), mutate=None):
+    """A container run with --detach (mutate(b) edits its bundle first): (cid, bundle)."""
+    b = bundle(list(args))
+    if mutate:
+        mutate(b)
+    cid = runtime.new_id()
+    r = runtime.run(b, "--detach", cid=cid)
+    assert r.rc == 0, r
+    return cid, b
+
+
 def host_ns(name):
     return os.readlink(f"/proc/self/ns/{name}")
 

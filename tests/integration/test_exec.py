@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import CHECKER, IS_CAPSA, kill_pid
+from conftest import check_json, CHECKER, IS_CAPSA, kill_pid
 
 
 def running(runtime, bundle, mutate=None):
@@ -26,13 +26,6 @@ def running(runtime, bundle, mutate=None):
     assert r.rc == 0, r
     return cid, runtime.state(cid)["pid"], b
 
-
-def check_json(r):
-    assert r.rc == 0, r
-    try:
-        return json.loads(r.out)
-    except ValueError:
-        raise AssertionError(f"checker output is not JSON: {r}") from None
 
 
 def test_exec_output_and_exit_code(runtime, bundle):

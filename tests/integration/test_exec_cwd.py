@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from conftest import CHECKER
+from conftest import CHECKER, check_json, detached
 
 MARKER = "capsa-root-marker"
 
@@ -18,29 +18,17 @@ MARKER = "capsa-root-marker"
 def running(runtime, bundle, mutate=None):
     """A detached container whose init sleeps, with symlinks that try to leave the root and a
     marker file at the root's top; returns (cid, bundle)."""
-    b = bundle()
-    b.process["args"] = [CHECKER, "sleep", "60"]
-    (b.rootfs / MARKER).write_text("inside")
-    os.symlink("/../../../../..", b.rootfs / "up")
-    os.symlink("../../../../../../..", b.rootfs / "relup")
-    os.makedirs(b.rootfs / "work" / "sub", exist_ok=True)
-    os.symlink("/work/sub", b.rootfs / "tosub")
-    os.symlink("/proc/self/fd/1", b.rootfs / "fdlink")
-    os.symlink("/proc/self/cwd", b.rootfs / "cwdlink")
-    if mutate:
-        mutate(b)
-    cid = runtime.new_id()
-    r = runtime.run(b, "--detach", cid=cid)
-    assert r.rc == 0, r
-    return cid, b
-
-
-def check_json(r):
-    assert r.rc == 0, r
-    try:
-        return json.loads(r.out)
-    except ValueError:
-        raise AssertionError(f"checker output is not JSON: {r}") from None
+    def prepare(b):
+        (b.rootfs / MARKER).write_text("inside")
+        os.symlink("/../../../../..", b.rootfs / "up")
+        os.symlink("../../../../../../..", b.rootfs / "relup")
+        os.makedirs(b.rootfs / "work" / "sub", exist_ok=True)
+        os.symlink("/work/sub", b.rootfs / "tosub")
+        os.symlink("/proc/self/fd/1", b.rootfs / "fdlink")
+        os.symlink("/proc/self/cwd", b.rootfs / "cwdlink")
+        if mutate:
+            mutate(b)
+    return detached(runtime, bundle, mutate=prepare)
 
 
 @pytest.mark.parametrize("link", ["/up", "/relup", "/up/up/relup"])

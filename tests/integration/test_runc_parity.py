@@ -7,17 +7,8 @@ import time
 
 import pytest
 
-from conftest import CHECKER, IS_CAPSA
+from conftest import detached, CHECKER, IS_CAPSA
 
-
-def detached(runtime, bundle, args=(CHECKER, "sleep", "60"), mutate=None):
-    b = bundle(list(args))
-    if mutate:
-        mutate(b)
-    cid = runtime.new_id()
-    r = runtime.run(b, "--detach", cid=cid)
-    assert r.rc == 0, r
-    return cid, b
 
 
 def test_start_on_a_container_that_is_not_created_fails_cleanly(runtime, bundle):
