@@ -204,6 +204,20 @@ _, st = os.waitpid(pid, 0)
 sys.exit(os.waitstatus_to_exitcode(st))
 '
 echo "runc-bats: RUNC=$runtime, TAP -> $TAP_OUT"
+# runc's helpers `mkdir -p /sys/fs/cgroup/SUBSYS/...` for every controller in /proc/cgroups,
+# mounted or not: on this host that makes empty directories (net_cls, net_prio, perf_event,
+# hugetlb) in the /sys/fs/cgroup tmpfs, which the fence's mount namespace shares.  Remove the
+# empty ones the run made (never a mount point, never one that was there before).
+cg_before=$(ls -A /sys/fs/cgroup)
+cleanup_cgroup_dirs() {
+	local d
+	for d in /sys/fs/cgroup/*; do
+		grep -qxF "$(basename "$d")" <<<"$cg_before" && continue
+		mountpoint -q "$d" && continue
+		find "$d" -depth -type d -empty -delete 2>/dev/null
+	done
+}
+trap cleanup_cgroup_dirs EXIT
 rc=0
 # shellcheck disable=SC2086
 RUNC=$runtime $FENCE python3 -c "$ptyrun" bats -t "${bats_args[@]}" "${files[@]}" </dev/null |
