@@ -24,10 +24,8 @@ int native_events(const struct state *st, bool stats_once, unsigned interval_ms,
 {
         const char *id = st->id;
         _cleanup_(cg_manager_freep) struct cg_manager *m = NULL;
-        int r;
-        if (!st->cgroup_dirs || !st->cgroup_dirs[0])
-                return cx_error_msg(err, ENOENT, "container `%s` has no cgroup recorded", id);
-        if ((r = cg_manager_load(st->cgroup_driver, st->cgroup_dirs, &m, err)) < 0)
+        int r = native_load_cgroup(st, &m, err);
+        if (r < 0)
                 return r;
         if (stats_once)
                 return emit_stats(m, id, fn, userdata, err);

@@ -268,6 +268,8 @@ int launcher_register(const struct launcher *l);
 /* The launcher a config asks for: annotation run.oci.handler, else native. */
 int launcher_for_spec(const struct spec *s, const struct launcher **ret, struct cx_error **err);
 extern const struct launcher launcher_native;
+/* The native container's cgroup manager, from its state; an error when it has none. */
+int native_load_cgroup(const struct state *st, struct cg_manager **ret, struct cx_error **err);
 /* native's events (events.c): the cgroup's stats and OOM events */
 int native_exec(struct container_handle *h, const struct container_exec_opts *o, int *ret_status,
                 struct cx_error **err);

@@ -316,7 +316,7 @@ static enum state_status native_status(struct state_dir *d, const struct state *
         return s;
 }
 
-static int load_cgroup(const struct state *st, struct cg_manager **ret, struct cx_error **err)
+int native_load_cgroup(const struct state *st, struct cg_manager **ret, struct cx_error **err)
 {
         if (!has_cgroup(st))
                 return cx_error_msg(err, ENOENT, "container `%s` has no cgroup recorded", st->id);
@@ -333,7 +333,7 @@ static int native_kill(struct container_handle *h, int sig, bool all, struct cx_
                 return container_pidns_kill(&h->st, sig, err); /* rootless without a cgroup */
         /* as runc, --all signals whatever is left in the cgroup even once the init is gone */
         _cleanup_(cg_manager_freep) struct cg_manager *cg = NULL;
-        int r = load_cgroup(&h->st, &cg, err);
+        int r = native_load_cgroup(&h->st, &cg, err);
         return r < 0 ? r : cg_kill(cg, sig, err);
 }
 
@@ -343,14 +343,14 @@ static int native_pids(struct container_handle *h, pid_t **ret, size_t *ret_n,
         if (!has_cgroup(&h->st))
                 return container_pidns_pids(&h->st, ret, ret_n, err);
         _cleanup_(cg_manager_freep) struct cg_manager *cg = NULL;
-        int r = load_cgroup(&h->st, &cg, err);
+        int r = native_load_cgroup(&h->st, &cg, err);
         return r < 0 ? r : cg_pids(cg, ret, ret_n, err);
 }
 
 static int native_freeze(struct container_handle *h, bool freeze, struct cx_error **err)
 {
         _cleanup_(cg_manager_freep) struct cg_manager *cg = NULL;
-        int r = load_cgroup(&h->st, &cg, err);
+        int r = native_load_cgroup(&h->st, &cg, err);
         return r < 0 ? r : cg_freeze(cg, freeze, err);
 }
 
@@ -358,7 +358,7 @@ static int native_update(struct container_handle *h, const struct spec_resources
                          struct cx_error **err)
 {
         _cleanup_(cg_manager_freep) struct cg_manager *cg = NULL;
-        int r = load_cgroup(&h->st, &cg, err);
+        int r = native_load_cgroup(&h->st, &cg, err);
         return r < 0 ? r : cg_apply(cg, res, err);
 }
 

@@ -15,7 +15,6 @@
  *
  * A new kind of resource registers its undo in `kinds` below. */
 #include "container/internal.h"
-#include "namespaces/namespaces.h"
 
 #include <fcntl.h>
 #include <string.h>
