@@ -52,6 +52,7 @@ harness could not set up.  The last line is `soak: K killed + C clean cycles, N 
 """
 
 import argparse
+import copy
 import ctypes
 import json
 import os
@@ -72,52 +73,19 @@ VARIANTS = ["plain", "userns", "limits", "hook", "all"]
 KILL_MODES = ["create", "run-d", "run"]
 STEP_TIMEOUT = 30
 
-CAPS = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
+sys.path.insert(0, str(REPO / "tests" / "integration"))
+from runcspec import RUNC_SPEC  # noqa: E402  (stdlib only, shared with conftest.py)
 
 
 def base_config(args, rootfs):
-    """`runc spec`'s defaults (as tests/integration/conftest.py's), no terminal."""
-    return {
-        "ociVersion": "1.0.2-dev",
-        "process": {
-            "terminal": False,
-            "user": {"uid": 0, "gid": 0},
-            "args": list(args),
-            "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                    "TERM=xterm"],
-            "cwd": "/",
-            "capabilities": {s: list(CAPS) for s in
-                             ("bounding", "effective", "permitted", "ambient")},
-            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
-            "noNewPrivileges": True,
-        },
-        "root": {"path": str(rootfs), "readonly": True},
-        "hostname": "soak",
-        "mounts": [
-            {"destination": "/proc", "type": "proc", "source": "proc"},
-            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
-             "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
-            {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
-             "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620",
-                         "gid=5"]},
-            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-             "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
-            {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
-             "options": ["nosuid", "noexec", "nodev"]},
-            {"destination": "/sys", "type": "sysfs", "source": "sysfs",
-             "options": ["nosuid", "noexec", "nodev", "ro"]},
-            {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
-             "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]},
-        ],
-        "linux": {
-            "namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount")],
-            "maskedPaths": ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys",
-                            "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
-                            "/proc/sched_debug", "/sys/firmware", "/proc/scsi"],
-            "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
-                              "/proc/sysrq-trigger"],
-        },
-    }
+    """`runc spec`'s defaults (as the integration tests'), no terminal, no cgroup resources."""
+    cfg = copy.deepcopy(RUNC_SPEC)
+    cfg["process"]["terminal"] = False
+    cfg["process"]["args"] = list(args)
+    cfg["root"]["path"] = str(rootfs)
+    cfg["hostname"] = "soak"
+    cfg["linux"].pop("resources", None)
+    return cfg
 
 
 def read(path, binary=False):
