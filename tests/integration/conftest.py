@@ -16,6 +16,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -23,7 +24,9 @@ from pathlib import Path
 
 import pytest
 
-from runcspec import RUNC_SPEC  # the base of every test config; see default_config()
+# this directory, also when the file is loaded by path (the VM tier's conftest does)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from runcspec import RUNC_SPEC  # noqa: E402  (the base of every test config; default_config())
 
 REPO = Path(__file__).resolve().parents[2]
 CAPSA = os.environ.get("CAPSA") or str(REPO / "build" / "capsa")
