@@ -14,6 +14,11 @@ static const char create_help[] =
     "      --no-pivot            use chroot instead of pivot_root\n"
     "      --no-new-keyring      keep the caller's session keyring\n"
     "      --tenant NAME         run as tenant NAME: its own id range and hardened defaults\n"
+    "      --net NAME[:ip=ADDR[,ip=ADDR]]\n"
+    "                            attach to network NAME (`capsa net`), as eth0, eth1, ...\n"
+    "                            in order; repeatable.  `default` is made on first use\n"
+    "  -p, --publish [HOSTIP:]HOSTPORT:PORT[/tcp|udp]\n"
+    "                            publish the container's PORT on the host; repeatable\n"
     "%s";
 static const char run_extra[] =
     "  -d, --detach              do not wait for the container to exit\n"
@@ -26,6 +31,8 @@ static int parse(const char *cmd, int argc, char **argv, struct container_opts *
                  bool *no_subreaper)
 {
         bool is_run = no_subreaper != NULL;
+        /* the container_opts point at these until the command exits */
+        static char **nets, **ports;
         enum {
                 OPT_PID = 1000,
                 OPT_CONSOLE,
@@ -34,7 +41,8 @@ static int parse(const char *cmd, int argc, char **argv, struct container_opts *
                 OPT_NOKEYRING,
                 OPT_KEEP,
                 OPT_TENANT,
-                OPT_NO_SUBREAPER
+                OPT_NO_SUBREAPER,
+                OPT_NET,
         };
         static const struct option opts[] = {
             {"bundle", required_argument, NULL, 'b'},
@@ -47,12 +55,14 @@ static int parse(const char *cmd, int argc, char **argv, struct container_opts *
             {"keep", no_argument, NULL, OPT_KEEP},
             {"tenant", required_argument, NULL, OPT_TENANT},
             {"no-subreaper", no_argument, NULL, OPT_NO_SUBREAPER},
+            {"net", required_argument, NULL, OPT_NET},
+            {"publish", required_argument, NULL, 'p'},
             {"help", no_argument, NULL, 'h'},
             {},
         };
         int c;
         cmd_getopt_begin();
-        while ((c = getopt_long(argc, argv, is_run ? ":b:dh" : ":b:h", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, is_run ? ":b:dp:h" : ":b:p:h", opts, NULL)) != -1) {
                 switch (c) {
                 case 'b':
                         o->bundle = optarg;
@@ -75,6 +85,14 @@ static int parse(const char *cmd, int argc, char **argv, struct container_opts *
                         break;
                 case OPT_TENANT:
                         o->tenant = optarg;
+                        break;
+                case OPT_NET:
+                        strv_append(&nets, optarg);
+                        o->nets = nets;
+                        break;
+                case 'p':
+                        strv_append(&ports, optarg);
+                        o->ports = ports;
                         break;
                 case 'd':
                         if (!is_run)

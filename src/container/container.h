@@ -37,6 +37,8 @@ struct container_opts {
         bool detach;                      /* run only */
         bool keep;                        /* run only: keep the state after the process exits */
         const char *tenant;               /* --tenant NAME (tenant-spec.c), or NULL */
+        char *const *nets;  /* --net NAME[:ip=ADDR[,ip=ADDR]]... (NULL-terminated), or NULL */
+        char *const *ports; /* --publish [HOSTIP:]HOSTPORT:PORT[/tcp|udp]..., or NULL */
         /* main's argv: create/run re-execute capsa from a protected copy (CVE-2019-5736) when
          * the container's processes could see the init, i.e. without a new pid namespace. */
         char **self_argv;

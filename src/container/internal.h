@@ -4,6 +4,7 @@
 #include "cgroups/cgroups.h"
 #include "container/container.h"
 #include "namespaces/namespaces.h"
+#include "net/net.h"
 #include "spec/spec.h"
 #include "state/state.h"
 
@@ -141,6 +142,17 @@ void console_block_signals(sigset_t *ret_old, sigset_t *ret_set);
 /* ---- the plan (plan.c): config.json loaded and validated once ----------------------------- */
 struct launcher;
 struct container_exec_opts;
+/* --net / run.capsa.network, -p / run.capsa.ports (network.c) */
+struct plan_net_attach {
+        char *network;              /* a tenant's `default` is already its own network */
+        struct net_ip want4, want6; /* ip= (family 0: any) */
+};
+struct plan_net {
+        struct plan_net_attach *v; /* eth0, eth1, ... in this order */
+        size_t n;
+        struct net_port *ports; /* published on the first network's addresses */
+        size_t n_ports;
+};
 struct plan {
         struct spec *spec;
         char *raw;                       /* config.json as read: stored in ROOT/ID */
@@ -150,6 +162,8 @@ struct plan {
         struct ns_config ns;             /* namespaces' part of the spec */
         struct ns_mount_plan mounts;     /* config.json's mounts, parsed and checked */
         int tenant_lock;                 /* ROOT/tenants.lock, held until the state exists */
+        const char *tenant;              /* the tenant's name, or NULL */
+        struct plan_net net;             /* the networks it attaches to */
 };
 /* Loads BUNDLE/config.json, applies the tenant's hardening, picks the launcher and checks
  * everything that can be checked before anything is made (each error names config.json and
@@ -167,6 +181,7 @@ int container_config(struct state_dir *d, const struct state *st, struct spec **
 #define UNDO_PROCESS     "process"     /* PID START_TIME */
 #define UNDO_CGROUP      "cgroup"      /* DRIVER DIR... */
 #define UNDO_HOST_MOUNTS "host-mounts" /* ROOTFS */
+#define UNDO_NET         "net"         /* NETWORK HOST_VETH: an endpoint (network.c) */
 /* Appends "kind args..." to ROOT/ID/undo before the resource is made: in the page cache, so it
  * survives the runtime being killed; fdatasync'ed too for kinds that survive a reboot. */
 int undo_append(struct state_dir *d, const char *kind, char *const *args, struct cx_error **err);
@@ -304,3 +319,17 @@ int tenant_harden(const char *name, uint32_t first_id, struct spec *s, bool *ret
  * seccomp profile in s when the container's config has none).  Call it once the exec'd
  * process is complete (after --cap/--no-new-privs).  Returns whether it applied. */
 bool tenant_harden_exec(char *const *state_annotations, struct spec *s, struct spec_process *p);
+
+/* ---- networks (network.c, pasta.c) ---------------------------------------------------------- */
+/* Parses --net/-p (or the annotations), maps a tenant's networks, and adds the bind mounts of
+ * ROOT/ID/hosts and ROOT/ID/resolv.conf to the spec. */
+int plan_network(struct plan *p, struct cx_error **err);
+void plan_net_clear(struct plan_net *n);
+/* Writes ROOT/ID/{hosts,resolv.conf,hostname}; the networks exist afterwards. */
+int container_net_prepare(struct create_ctx *c, struct cx_error **err);
+/* Once the init exists: an endpoint per network in its namespace (or pasta when not root). */
+int container_net_attach(struct create_ctx *c, struct cx_error **err);
+int container_net_pasta(struct create_ctx *c, struct cx_error **err);
+/* The undo of an endpoint: what net_endpoint_up made, and the others' /etc/hosts. */
+int container_net_detach(struct state_dir *d, const char *network, const char *veth,
+                         struct cx_error **err);

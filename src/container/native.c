@@ -200,6 +200,8 @@ static int sync_with_init(struct create_ctx *c, struct cx_error **err)
          * could not place it in the cgroup2 hierarchy. */
         if (c->join.v2_fd >= 0 && !c->joined_at_clone && (r = cg_enter(c->cg, c->pid, err)) < 0)
                 return r;
+        if ((r = container_net_attach(c, err)) < 0)
+                return r;
         c->st.pid = c->pid;
         if ((r = state_write(&c->dir, &c->st, err)) < 0)
                 return r;

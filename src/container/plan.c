@@ -76,6 +76,7 @@ static int apply_tenant(struct plan *p, struct cx_error **err)
         if ((r = state_tenant_acquire(p->opts.root, name, &first_id, &p->tenant_lock, err)) < 0 ||
             (r = tenant_harden(name, first_id, p->spec, &idmap, err)) < 0)
                 return r;
+        p->tenant = name;
         if (idmap)
                 p->rootfs.kind = NS_ROOTFS_IDMAPPED;
         return 0;
@@ -112,7 +113,8 @@ int plan_load(const struct container_opts *o, struct plan *p, struct cx_error **
         p->ns = container_ns_config(p->spec);
         p->rootfs = (struct ns_rootfs_source){.kind = NS_ROOTFS_DIR, .path = p->spec->root.path};
         if ((r = launcher_for_spec(p->spec, &p->launcher, err)) < 0 ||
-            (r = apply_tenant(p, err)) < 0 || (r = validate(p, err)) < 0)
+            (r = apply_tenant(p, err)) < 0 || (r = plan_network(p, err)) < 0 ||
+            (r = validate(p, err)) < 0)
                 goto fail;
         return 0;
 fail:
@@ -126,6 +128,7 @@ void plan_clear(struct plan *p)
         free(TAKE_PTR(p->raw));
         closep(&p->tenant_lock);
         ns_mount_plan_clear(&p->mounts);
+        plan_net_clear(&p->net);
 }
 
 int container_config(struct state_dir *d, const struct state *st, struct spec **ret,

@@ -144,10 +144,20 @@ static int undo_host_mounts(struct state_dir *d, char *const *args, struct cx_er
         return container_host_mounts_undo(d, args[0], err);
 }
 
+/* "net NETWORK HOST_VETH": the container's endpoint on a network (rules, veth, ports,
+ * leases); the leases live in ROOT/networks and survive a reboot with it. */
+static int undo_net(struct state_dir *d, char *const *args, struct cx_error **err)
+{
+        if (!args[0] || !args[1])
+                return cx_error_msg(err, EINVAL, "undo record: `net` needs a network and a veth");
+        return container_net_detach(d, args[0], args[1], err);
+}
+
 static const struct undo_kind kinds[] = {
     {UNDO_PROCESS, undo_process, false},
     {UNDO_CGROUP, undo_cgroup, false},
     {UNDO_HOST_MOUNTS, undo_host_mounts, false},
+    {UNDO_NET, undo_net, true},
 };
 
 static const struct undo_kind *kind_find(const char *name)

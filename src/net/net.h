@@ -79,7 +79,10 @@ struct nl_link_change {
         const char *rename; /* NULL: leave */
         int netns_fd;       /* move into this namespace; -1: leave */
 };
-#define NL_LINK_CHANGE_NONE {.up = -1, .netns_fd = -1}
+#define NL_LINK_CHANGE_NONE                                                                        \
+        {                                                                                          \
+                .up = -1, .netns_fd = -1                                                           \
+        }
 int nl_link_set(struct nl *n, const char *name, const struct nl_link_change *c,
                 struct cx_error **err);
 /* Adds an address (IPv6 without duplicate address detection: usable at once); EEXIST is not an
@@ -114,19 +117,19 @@ int nft_network_add(const struct nft_network *nw, struct cx_error **err);
 int nft_network_del(const char *name, const char *bridge, struct cx_error **err);
 
 struct net_port {
-        int proto;               /* IPPROTO_TCP or IPPROTO_UDP */
-        struct net_ip host_ip;   /* family 0: every local address */
-        uint16_t host_port;      /* 1..65535 */
-        uint16_t port;           /* the container's port */
-        struct net_ip target;    /* the container's address (set by the endpoint) */
+        int proto;             /* IPPROTO_TCP or IPPROTO_UDP */
+        struct net_ip host_ip; /* family 0: every local address */
+        uint16_t host_port;    /* 1..65535 */
+        uint16_t port;         /* the container's port */
+        struct net_ip target;  /* the container's address (set by the endpoint) */
 };
 struct nft_endpoint {
         const char *owner; /* the tag of every rule made here */
         const char *veth;  /* host end of the endpoint's veth, a port of the bridge */
         const char *bridge;
-        uint8_t mac[6];            /* the only source MAC accepted from the veth */
-        const struct net_ip *ips;  /* the only source addresses accepted (IPv6 also allows
-                                      link-local and ::) */
+        uint8_t mac[6];           /* the only source MAC accepted from the veth */
+        const struct net_ip *ips; /* the only source addresses accepted (IPv6 also allows
+                                     link-local and ::) */
         size_t n_ips;
         const struct net_port *ports; /* DNAT from the host's addresses (also for the host's
                                          own traffic), and hairpin from the bridge itself */
@@ -146,9 +149,9 @@ struct net_store {
 int net_store_open(const char *root, struct net_store *ret, struct cx_error **err);
 void net_store_close(struct net_store *s);
 
-#define NET_DEFAULT      "default"
-#define NET_MAX_SUBNETS  4
-#define NET_NAME_MAX     12 /* the bridge is "cn-NAME" (IFNAMSIZ) unless --bridge */
+#define NET_DEFAULT     "default"
+#define NET_MAX_SUBNETS 4
+#define NET_NAME_MAX    12 /* the bridge is "cn-NAME" (IFNAMSIZ) unless --bridge */
 struct net_network {
         char *name;
         char bridge[IFNAMSIZ];
@@ -157,7 +160,7 @@ struct net_network {
         size_t n_subnets;
         unsigned mtu; /* 0: the kernel's default */
         bool internal;
-        char *tenant; /* a tenant's own network (isolated), or NULL */
+        char *tenant;  /* a tenant's own network (isolated), or NULL */
         char *created; /* RFC 3339 */
 };
 void net_network_clear(struct net_network *n);
@@ -180,9 +183,9 @@ struct net_create_opts {
 int net_network_create(struct net_store *s, const struct net_create_opts *o,
                        struct net_network *ret, struct cx_error **err);
 /* Loads a network; the default network (10.89.0.0/24, bridge capsa0) and a tenant's network
- * ("tenant-T", a free /24 of 10.89.0.0/16, isolated) are created on first use.  Otherwise ENOENT: "network
- * `NAME` does not exist".  Also brings the bridge and rules back when they are gone (after a
- * reboot, or in a new network namespace). */
+ * ("tenant-T", a free /24 of 10.89.0.0/16, isolated) are created on first use.  Otherwise ENOENT:
+ * "network `NAME` does not exist".  Also brings the bridge and rules back when they are gone (after
+ * a reboot, or in a new network namespace). */
 int net_network_get(struct net_store *s, const char *name, struct net_network *ret,
                     struct cx_error **err);
 int net_network_list(struct net_store *s, struct net_network **ret, size_t *ret_n,
@@ -207,8 +210,8 @@ int net_lease_take(struct net_store *s, const struct net_network *nw, int family
 /* Releases every lease of owner in the network (none is not an error). */
 int net_lease_release(struct net_store *s, const char *network, const char *owner,
                       struct cx_error **err);
-int net_lease_list(struct net_store *s, const char *network, struct net_lease **ret,
-                   size_t *ret_n, struct cx_error **err);
+int net_lease_list(struct net_store *s, const char *network, struct net_lease **ret, size_t *ret_n,
+                   struct cx_error **err);
 void net_leases_free(struct net_lease *l, size_t n);
 
 /* Published ports: ROOT/networks/ports/PROTO-HOSTIP-PORT holds the owner.  A port already
@@ -223,9 +226,9 @@ int net_port_parse(const char *s, struct net_port *ret, struct cx_error **err);
 /* ---- endpoints (endpoint.c): what a container's attachment and a CNI ADD make ------------ */
 struct net_endpoint_req {
         const char *owner;
-        int netns_fd;          /* the container's network namespace */
-        const char *ifname;    /* inside it, e.g. "eth0" */
-        const char *host_veth; /* the host end (net_endpoint_veth_name) */
+        int netns_fd;               /* the container's network namespace */
+        const char *ifname;         /* inside it, e.g. "eth0" */
+        const char *host_veth;      /* the host end (net_endpoint_veth_name) */
         struct net_ip want4, want6; /* requested addresses (family 0: any) */
         const struct net_port *ports;
         size_t n_ports;
