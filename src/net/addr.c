@@ -60,7 +60,7 @@ static int ifindex_of(struct nl *n, const char *ifname, const char *what, struct
 int nl_addr_add(struct nl *n, const char *ifname, const struct net_cidr *addr,
                 struct cx_error **err)
 {
-        char buf[NL_REQ_SIZE], text[IP_TEXT];
+        char buf[NL_REQ_SIZE] = {0}, text[IP_TEXT];
         _cleanup_free_ char *what = NULL, *ext = NULL;
         int index, r;
 
@@ -103,7 +103,7 @@ int nl_addr_add(struct nl *n, const char *ifname, const struct net_cidr *addr,
 int nl_route_add(struct nl *n, const struct net_cidr *dst, const struct net_ip *gw,
                  const char *ifname, struct cx_error **err)
 {
-        char buf[NL_REQ_SIZE], t1[IP_TEXT], t2[IP_TEXT];
+        char buf[NL_REQ_SIZE] = {0}, t1[IP_TEXT], t2[IP_TEXT];
         _cleanup_free_ char *what = NULL, *ext = NULL;
         int family, index, r;
 
@@ -194,7 +194,7 @@ static int route_msg_cb(const struct nlmsghdr *nlh, void *data)
 int nl_route_overlap(struct nl *n, const struct net_cidr *c, struct net_cidr *ret,
                      struct cx_error **err)
 {
-        char buf[NL_REQ_SIZE], text[IP_TEXT];
+        char buf[NL_REQ_SIZE] = {0}, text[IP_TEXT];
         _cleanup_free_ char *what = NULL, *ext = NULL;
         struct overlap o = {.c = c};
         int r;

@@ -76,7 +76,7 @@ static int link_msg_cb(const struct nlmsghdr *nlh, void *data)
 
 int nl_link_get(struct nl *n, const char *name, struct nl_link_info *ret, struct cx_error **err)
 {
-        char buf[NL_REQ_SIZE];
+        char buf[NL_REQ_SIZE] = {0};
         struct nl_link_info info = {0};
         _cleanup_free_ char *ext = NULL;
         int r;
@@ -111,7 +111,7 @@ int nl_ifindex(struct nl *n, const char *name, struct cx_error **err)
 
 int nl_bridge_add(struct nl *n, const char *name, unsigned mtu, struct cx_error **err)
 {
-        char buf[NL_REQ_SIZE];
+        char buf[NL_REQ_SIZE] = {0};
         int r;
 
         r = nl_check_name(name, err);
@@ -130,7 +130,7 @@ int nl_bridge_add(struct nl *n, const char *name, unsigned mtu, struct cx_error 
 int nl_veth_add(struct nl *n, const char *name, const char *peer, int peer_netns_fd, unsigned mtu,
                 const uint8_t *peer_mac, struct cx_error **err)
 {
-        char buf[NL_REQ_SIZE];
+        char buf[NL_REQ_SIZE] = {0};
         int r;
 
         r = nl_check_name(name, err);
@@ -164,7 +164,7 @@ int nl_veth_add(struct nl *n, const char *name, const char *peer, int peer_netns
 
 int nl_link_del(struct nl *n, const char *name, struct cx_error **err)
 {
-        char buf[NL_REQ_SIZE];
+        char buf[NL_REQ_SIZE] = {0};
         _cleanup_free_ char *ext = NULL;
         int r;
 
@@ -186,7 +186,7 @@ int nl_link_del(struct nl *n, const char *name, struct cx_error **err)
 int nl_link_set(struct nl *n, const char *name, const struct nl_link_change *c,
                 struct cx_error **err)
 {
-        char buf[NL_REQ_SIZE];
+        char buf[NL_REQ_SIZE] = {0};
         struct ifinfomsg *ifi;
         int index, master = 0, r;
 

@@ -5,7 +5,8 @@
 
 #include <libmnl/libmnl.h>
 
-/* Requests are small: one link with its nested info, an address, a route. */
+/* Requests are small: one link with its nested info, an address, a route.  Request buffers
+ * start zeroed: libmnl sends attribute padding as it finds it. */
 #define NL_REQ_SIZE 4096
 
 struct nl {
