@@ -1,5 +1,6 @@
 /* capsa: an OCI container runtime.  Global options, then one command from the table. */
 #include "cmd/cmd.h"
+#include "net/net.h"
 
 #include <seccomp.h>
 #include <string.h>
@@ -26,6 +27,7 @@ static const struct command {
     {"pause", cmd_pause, "freeze every process of a container"},
     {"resume", cmd_resume, "thaw a paused container"},
     {"tenant", cmd_tenant, "list tenants (their id ranges and containers) or remove one"},
+    {"cni", cmd_cni, "run one CNI plugin command (CNI_COMMAND, config on stdin)"},
 };
 
 static void usage(FILE *f)
@@ -187,6 +189,10 @@ int main(int argc, char **argv)
         struct cx_error *err = NULL;
         if (log_init(g.log, g.log_format, g.debug, &err) < 0)
                 return cmd_fail(err);
+        /* A CNI runtime execs its plugin (here a symlink to capsa, any name) without arguments
+         * and with CNI_COMMAND set: capsa is then the plugin (`capsa cni`). */
+        if (optind >= argc && getenv("CNI_COMMAND"))
+                return net_cni_main(g.root);
         if (optind >= argc) { /* as runc: the help, and success */
                 usage(stdout);
                 return 0;
