@@ -56,7 +56,7 @@ class PodmanCNI:
     def __init__(self, session, rtns):
         self.s = session
         self.rtns = rtns
-        self.dir = session.base / f"podman-cni-{uuid.uuid4().hex[:6]}"
+        self.dir = session.base / f"pc{uuid.uuid4().hex[:4]}"
         self.dir.mkdir()
         (self.dir / "tmp").mkdir()
         (self.dir / "net.d").mkdir()
@@ -81,7 +81,7 @@ class PodmanCNI:
                     "TMPDIR": str(self.dir / "tmp"), "LANG": "C.UTF-8"}
         self.base_argv = [
             "nsenter", f"--net={rtns}",
-            "podman", "--root", self.dir / "root", "--runroot", self.dir / "runroot",
+            "podman", "--root", self.dir / "root", "--runroot", self.dir / "rr",
             "--tmpdir", self.dir / "libpod", "--storage-driver", "vfs",
             "--cgroup-manager", "cgroupfs", "--events-backend", "file",
             "--runtime", "capsa",
@@ -172,7 +172,9 @@ def test_podman_cni_two_containers(podman_cni, session):
         time.sleep(0.5)
     assert r.rc == 0 and f"inet {ip}/24" in r.out, f"{r}{session.trace()}"
     lines = r.out.strip().splitlines()
-    assert len(lines) == 2 and "10.89.78." in lines[1] and ip not in lines[1], r
+    # the server's address as it sent it, then the client's own (another one of the subnet)
+    assert len(lines) == 2 and f"inet {ip}/24" in lines[0], r
+    assert "inet 10.89.78." in lines[1] and f"inet {ip}/" not in lines[1], r
 
     p.ok("rm", "-f", "-t", "0", "srv")
     # DEL undid everything: no veth, no lease; the bridge stays for the next container
