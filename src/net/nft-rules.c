@@ -7,7 +7,8 @@
  *                            iifname @isolated icmpv6 type nd-neighbor-solicit|advert accept;
  *                            iifname @isolated jump isolated; iifname @isolated drop
  *   prerouting, output (nat, -100)   fib daddr type local jump ports
- *   postrouting (nat, 100)   per network: masquerade of each subnet out of other links, hairpin
+ *   postrouting (nat, 100)   per subnet: masquerade out of other links (unless internal), and
+ *                            of DNATed traffic back into the bridge (hairpin)
  *   internal                 per internal network: iifname BR oifname != BR drop (and back)
  *   between                  per network: iifname BR oifname != BR drop (the jump to it already
  *                            matched a capsa bridge on both sides)
@@ -322,23 +323,29 @@ void nft_rules_network(struct nft_batch *b, const struct nft_network *nw, const 
                         add_net(b, r, "DNS rule", nw->name);
                 }
         }
-        for (size_t i = 0; !nw->internal && i < nw->n_subnets; i++) {
+        for (size_t i = 0; i < nw->n_subnets; i++) {
                 const struct net_cidr *c = &nw->subnets[i];
                 if (c->ip.family != AF_INET && c->ip.family != AF_INET6)
                         continue;
+                if (!nw->internal) {
+                        r = nft_rule_new(NFPROTO_INET, "postrouting", tag);
+                        nfproto(r, c->ip.family);
+                        addr(r, saddr_off(c->ip.family), NFT_CMP_EQ, &c->ip, c->prefix);
+                        ifname(r, NFT_META_OIFNAME, NFT_CMP_NEQ, nw->bridge);
+                        expr(r, "masq");
+                        add_net(b, r, "masquerade rule", nw->name);
+                }
+                /* hairpin: from the bridge to a port published into it.  No `iifname`: with
+                 * br_netfilter the DNATed packet is bridged, and postrouting sees no input
+                 * link. */
                 r = nft_rule_new(NFPROTO_INET, "postrouting", tag);
                 nfproto(r, c->ip.family);
                 addr(r, saddr_off(c->ip.family), NFT_CMP_EQ, &c->ip, c->prefix);
-                ifname(r, NFT_META_OIFNAME, NFT_CMP_NEQ, nw->bridge);
+                ifname(r, NFT_META_OIFNAME, NFT_CMP_EQ, nw->bridge);
+                ct_dnat(r);
                 expr(r, "masq");
-                add_net(b, r, "masquerade rule", nw->name);
+                add_net(b, r, "hairpin masquerade rule", nw->name);
         }
-        r = nft_rule_new(NFPROTO_INET, "postrouting", tag);
-        ifname(r, NFT_META_IIFNAME, NFT_CMP_EQ, nw->bridge);
-        ifname(r, NFT_META_OIFNAME, NFT_CMP_EQ, nw->bridge);
-        ct_dnat(r);
-        expr(r, "masq");
-        add_net(b, r, "hairpin masquerade rule", nw->name);
 }
 
 /* ---- endpoints ----------------------------------------------------------------------------- */
