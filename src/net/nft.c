@@ -149,7 +149,7 @@ static int request(struct nft *n, struct nlmsghdr *nlh, char *buf, mnl_cb_t cb, 
 /* A missing table is an empty dump (ret->table false), not an error */
 static int dump_rules(struct nft *n, int family, struct dump *ret, struct cx_error **err)
 {
-        _cleanup_free_ char *buf = xmalloc(RECV_BUF);
+        _cleanup_free_ char *buf = xcalloc(1, RECV_BUF); /* zeroed: attributes' padding */
         struct nlmsghdr *nlh =
             nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, family, NLM_F_ACK, ++n->seq);
         struct nftnl_table *t = nftnl_table_alloc();
@@ -206,8 +206,10 @@ static void batch_free(struct nft_batch *b)
 static char *batch_reserve(struct nft_batch *b, char *what)
 {
         if (b->cap - b->len < MSG_MAX) {
-                b->cap = b->cap * 2 + MSG_MAX;
-                b->buf = xrealloc(b->buf, b->cap);
+                size_t cap = b->cap * 2 + MSG_MAX;
+                b->buf = xrealloc(b->buf, cap);
+                memset(b->buf + b->cap, 0, cap - b->cap); /* attributes' padding */
+                b->cap = cap;
         }
         b->what = xrealloc(b->what, (b->seq - b->seq0 + 1) * sizeof(*b->what));
         b->what[b->seq - b->seq0] = what;
