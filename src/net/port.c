@@ -63,6 +63,10 @@ int net_port_parse(const char *s, struct net_port *ret, struct cx_error **err)
                 host = rest;
                 host_port = colon2 + 1;
         }
+        if (host && host != buf + 1 && strchr(host, ':'))
+                return cx_error_msg(
+                    err, EINVAL, "port `%s`: an IPv6 host address goes in brackets ([::1]:80:80)",
+                    s);
         if (host) {
                 if (net_ip_parse(host, &p.host_ip) < 0)
                         return cx_error_msg(err, EINVAL, "port `%s`: `%s` is not an IP address", s,
