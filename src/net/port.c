@@ -143,6 +143,12 @@ static char *read_owner(int dirfd, const char *name)
 static int port_taken(const char *owner, const struct net_port *p, struct cx_error **err)
 {
         char ip[NET_IP_STRLEN];
+        /* an endpoint's tag is "OWNER@NETWORK"; a CNI owner is "cni/CONTAINERID/IFNAME" */
+        _cleanup_free_ char *who = xstrdup(owner);
+        char *at = strrchr(who, '@');
+        if (at && at != who)
+                *at = '\0';
+        owner = who;
         const char *by = strchr(owner, '/') ? "" : "container ";
         if (p->host_ip.family)
                 return cx_error_msg(

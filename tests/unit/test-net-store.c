@@ -226,8 +226,8 @@ static void test_ports(const char *root)
         net_port_parse("127.0.0.1:9090:80", &lo, NULL);
         net_port_parse("127.0.0.2:9090:80", &lo2, NULL);
         net_port_parse("8080:80/udp", &udp, NULL);
-        ok(net_port_take(&s, &any, "c1", &e) == 0, "publish tcp/8080");
-        ok(net_port_take(&s, &any, "c1", &e) == 0, "again by its owner");
+        ok(net_port_take(&s, &any, "c1@web", &e) == 0, "publish tcp/8080");
+        ok(net_port_take(&s, &any, "c1@web", &e) == 0, "again by its owner");
         ok(net_port_take(&s, &any, "c2", &e) == -EADDRINUSE, "refused to another");
         is_str(e ? e->msg : NULL, "port tcp/8080 is already published by container c1",
                "port message");
@@ -245,7 +245,7 @@ static void test_ports(const char *root)
         net_port_parse("127.0.0.1:8080:80", &lo8080, NULL);
         ok(net_port_take(&s, &lo8080, "cni/x/eth0", &e) < 0, "one clashes with every address");
         cx_error_freep(&e);
-        ok(net_port_release(&s, "c1", &e) == 0, "release c1");
+        ok(net_port_release(&s, "c1@web", &e) == 0, "release c1");
         ok(net_port_take(&s, &lo8080, "cni/x/eth0", &e) == 0, "free after release");
         ok(net_port_take(&s, &any, "c5", &e) < 0, "now every address clashes with it");
         contains(e ? e->msg : NULL, "published by cni/x/eth0", "a CNI owner is named as it is");
