@@ -80,14 +80,19 @@ static void write_json(struct json_w *w, struct net_store *s, const struct net_n
                 _cleanup_error_ struct cx_error *e = NULL;
                 if (s)
                         net_lease_list(s, n->name, &l, &nl, &e);
-                json_w_key_arr_open(w, "endpoints");
+                json_w_key(w, "endpoints");
+                if (nl == 0)
+                        json_w_raw(w, "[]"); /* yajl's pretty "[\n\n]" is not what Go prints */
+                else
+                        json_w_arr_open(w);
                 for (size_t i = 0; i < nl; i++) {
                         json_w_obj_open(w);
                         json_w_key_str(w, "owner", l[i].owner);
                         json_w_key_str(w, "address", net_ip_str(&l[i].ip, buf));
                         json_w_obj_close(w);
                 }
-                json_w_arr_close(w);
+                if (nl)
+                        json_w_arr_close(w);
                 net_leases_free(l, nl);
         }
         json_w_obj_close(w);
