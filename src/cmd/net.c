@@ -124,9 +124,26 @@ static void print_array(char *const *v, size_t n)
         puts("]");
 }
 
-static void print_table(const struct net_network *v, const size_t *n_leases, size_t n)
+/* ENDPOINTS: the owners of the leases (an endpoint may hold an IPv4 and an IPv6 one) */
+static size_t count_owners(const struct net_lease *l, size_t n)
 {
-        printf("%-14s%-17s%-40s%s\n", "NAME", "BRIDGE", "SUBNETS", "ENDPOINTS");
+        size_t owners = 0;
+        for (size_t i = 0; i < n; i++) {
+                bool seen = false;
+                for (size_t j = 0; j < i && !seen; j++)
+                        seen = strcmp(l[i].owner, l[j].owner) == 0;
+                owners += !seen;
+        }
+        return owners;
+}
+
+static void print_table(const struct net_network *v, const size_t *endpoints, size_t n)
+{
+        int w = 14;
+        for (size_t i = 0; i < n; i++)
+                if ((int)strlen(v[i].name) + 2 > w)
+                        w = (int)strlen(v[i].name) + 2;
+        printf("%-*s%-17s%-40s%s\n", w, "NAME", "BRIDGE", "SUBNETS", "ENDPOINTS");
         for (size_t i = 0; i < n; i++) {
                 char subnets[NET_MAX_SUBNETS * (NET_IP_STRLEN + 5)] = "";
                 for (size_t j = 0; j < v[i].n_subnets; j++) {
@@ -135,7 +152,7 @@ static void print_table(const struct net_network *v, const size_t *n_leases, siz
                                 strcat(subnets, ",");
                         strcat(subnets, net_cidr_str(&v[i].subnets[j], c));
                 }
-                printf("%-14s%-17s%-40s%zu\n", v[i].name, v[i].bridge, subnets, n_leases[i]);
+                printf("%-*s%-17s%-40s%zu\n", w, v[i].name, v[i].bridge, subnets, endpoints[i]);
         }
 }
 
@@ -169,13 +186,15 @@ static int list_cmd(int argc, char **argv, const struct global_opts *g)
                 net_store_close(&s);
                 return cmd_fail(err);
         }
-        _cleanup_free_ size_t *n_leases = xcalloc(n ? n : 1, sizeof(size_t));
+        _cleanup_free_ size_t *endpoints = xcalloc(n ? n : 1, sizeof(size_t));
         int r = 0;
         for (size_t i = 0; i < n && r >= 0; i++) {
                 struct net_lease *l = NULL;
-                r = net_lease_list(&s, v[i].name, &l, &n_leases[i], &err);
+                size_t nl = 0;
+                r = net_lease_list(&s, v[i].name, &l, &nl, &err);
                 if (r >= 0)
-                        net_leases_free(l, n_leases[i]);
+                        endpoints[i] = count_owners(l, nl);
+                net_leases_free(l, nl);
         }
         if (r >= 0 && json) {
                 _cleanup_strv_ char **objs = xcalloc(n + 1, sizeof(char *));
@@ -183,7 +202,7 @@ static int list_cmd(int argc, char **argv, const struct global_opts *g)
                         objs[i] = net_network_json(&s, &v[i], false);
                 print_array(objs, n);
         } else if (r >= 0) {
-                print_table(v, n_leases, n);
+                print_table(v, endpoints, n);
         }
         net_store_close(&s);
         for (size_t i = 0; i < n; i++)

@@ -388,6 +388,9 @@ static int check_opts(const struct net_create_opts *o, struct net_network *n, st
                         return r;
         if (o->ipv6 && (r = add_subnet(v, n_v, "--ipv6", o->ipv6, true, err)) < 0)
                 return r;
+        if (strcmp(o->name, NET_DEFAULT) == 0 && (!*n_v || v[0].c.ip.family != AF_INET) &&
+            (r = add_subnet(v, n_v, "--subnet", DEFAULT_SUBNET, false, err)) < 0)
+                return r;
         for (size_t i = 0; i < *n_v; i++) {
                 n->subnets[i] = v[i].c;
                 net_cidr_nth(&v[i].c, 1, &n->gateways[i]); /* the first host by default */

@@ -192,7 +192,7 @@ def test_rm_refused_while_leased(net):
     (leases / "10.89.1.3").write_text("c2")
     (leases / "10.89.1.4").write_text("c1")
     table = ok(net("list")).stdout.splitlines()
-    assert table[1].split()[-1] == "3"
+    assert table[1].split()[-1] == "2"  # endpoints: c1 and c2
     got = json.loads(ok(net("inspect", "web")).stdout)
     assert got[0]["endpoints"] == [{"owner": "c1", "address": "10.89.1.2"},
                                    {"owner": "c2", "address": "10.89.1.3"},
@@ -226,3 +226,23 @@ def test_usage(net):
     assert r.returncode == 1, r
     r = net("create")
     assert r.returncode == 1, r
+
+
+def test_default_and_tenant_networks(net):
+    # `net create default` without --subnet is the default network as first use makes it
+    ok(net("create", "default"))
+    got = json.loads(ok(net("inspect", "default")).stdout)[0]
+    assert got["bridge"] == "capsa0"
+    assert got["subnets"] == [{"subnet": "10.89.0.0/24", "gateway": "10.89.0.1"}]
+    # a tenant's network is made when first asked for: isolated, a free /24
+    got = json.loads(ok(net("inspect", "tenant-acme")).stdout)[0]
+    assert got["tenant"] == "acme" and got["bridge"] == "cn-tenant-acme"
+    assert got["subnets"] == [{"subnet": "10.89.1.0/24", "gateway": "10.89.1.1"}]
+    long = "tenant-" + "x" * 20
+    got = json.loads(ok(net("inspect", long)).stdout)[0]
+    assert got["name"] == long and got["bridge"].startswith("ct") and len(got["bridge"]) == 14
+    assert got["bridge"] in net.links()
+    ok(net("rm", "default", "tenant-acme", long))
+    assert_nothing_left(net, "tenant-acme", "cn-tenant-acme")
+    assert_nothing_left(net, "default", "capsa0")
+    assert ok(net("list")).stdout.splitlines()[1:] == []
