@@ -392,6 +392,11 @@ static int check_opts(const struct net_create_opts *o, struct net_network *n, st
             (r = add_subnet(v, n_v, "--subnet", DEFAULT_SUBNET, false, err)) < 0)
                 return r;
         for (size_t i = 0; i < *n_v; i++) {
+                if (v[i].c.ip.family == AF_INET6 && o->mtu && o->mtu < 1280)
+                        return cx_error_msg(err, EINVAL,
+                                            "--mtu `%u`: an IPv6 subnet (%s `%s`) needs at least "
+                                            "1280",
+                                            o->mtu, v[i].opt, v[i].text);
                 n->subnets[i] = v[i].c;
                 net_cidr_nth(&v[i].c, 1, &n->gateways[i]); /* the first host by default */
         }

@@ -154,6 +154,8 @@ def test_bridge_is_brought_back(net):
     (["--bridge", "a" * 16], "--bridge `" + "a" * 16 + "`: not an interface name"),
     (["--mtu", "67"], "--mtu `67`: not between 68 and 65535"),
     (["--mtu", "65536"], "--mtu `65536`: not between 68 and 65535"),
+    (["--mtu", "1000", "--ipv6", "fd00:9::/64"],
+     "--mtu `1000`: an IPv6 subnet (--ipv6 `fd00:9::/64`) needs at least 1280"),
 ])
 def test_create_refused(net, args, message):
     ok(net("create", "other"))
