@@ -27,6 +27,7 @@ static const struct command {
     {"pause", cmd_pause, "freeze every process of a container"},
     {"resume", cmd_resume, "thaw a paused container"},
     {"tenant", cmd_tenant, "list tenants (their id ranges and containers) or remove one"},
+    {"net", cmd_net, "manage networks: create, list, inspect, rm"},
     {"cni", cmd_cni, "run one CNI plugin command (CNI_COMMAND, config on stdin)"},
 };
 

@@ -53,4 +53,5 @@ int cmd_events(int argc, char **argv, const struct global_opts *g);
 int cmd_pause(int argc, char **argv, const struct global_opts *g);
 int cmd_resume(int argc, char **argv, const struct global_opts *g);
 int cmd_tenant(int argc, char **argv, const struct global_opts *g);
+int cmd_net(int argc, char **argv, const struct global_opts *g);
 int cmd_cni(int argc, char **argv, const struct global_opts *g);

@@ -164,6 +164,10 @@ struct net_network {
         char *created; /* RFC 3339 */
 };
 void net_network_clear(struct net_network *n);
+/* [A-Za-z0-9][A-Za-z0-9_.-]*, at most NET_NAME_MAX characters, not "ports"; or "tenant-T" for a
+ * tenant T (at most NET_TENANT_NAME_MAX in all).  The error names it. */
+#define NET_TENANT_NAME_MAX 128
+int net_name_validate(const char *name, struct cx_error **err);
 
 struct net_create_opts {
         const char *name;
