@@ -181,10 +181,12 @@ int plan_network(struct plan *p, struct cx_error **err)
                                                     "--publish: a rootless container's ports "
                                                     "are published on every address");
         }
-        /* the bind sources: absolute, whatever the caller's --root */
-        _cleanup_free_ char *root = realpath(p->opts.root, NULL);
-        if (!root)
-                return cx_error_set(err, errno, "state root `%s`", p->opts.root);
+        /* the bind sources: absolute, whatever the caller's --root (made later if missing) */
+        _cleanup_free_ char *cwd = p->opts.root[0] == '/' ? NULL : getcwd(NULL, 0);
+        if (p->opts.root[0] != '/' && !cwd)
+                return cx_error_set(err, errno, "state root `%s`: getcwd", p->opts.root);
+        _cleanup_free_ char *root =
+            cwd ? xasprintf("%s/%s", cwd, p->opts.root) : xstrdup(p->opts.root);
         add_bind(p->spec, root, p->opts.id, "hosts", "/etc/hosts");
         add_bind(p->spec, root, p->opts.id, "resolv.conf", "/etc/resolv.conf");
         p->ns = container_ns_config(p->spec);

@@ -28,10 +28,19 @@ void net_endpoint_veth_name(const char *owner, const char *network, char ret[IFN
         snprintf(ret, IFNAMSIZ, "cv%013llx", (unsigned long long)(h & 0xfffffffffffffULL));
 }
 
-/* The tag of the endpoint's rules and ports: an owner may be on several networks. */
+/* The tag of the endpoint's rules and ports: an owner may be on several networks.  nftables
+ * keeps at most 127 bytes of a comment: a longer owner (ids may have 1024) is tagged by its
+ * veth's name, as unique. */
 static char *endpoint_tag(const char *owner, const char *network)
 {
-        return xasprintf("%s@%s", owner, network);
+        char *tag = xasprintf("%s@%s", owner, network);
+        if (strlen(tag) > 120) {
+                char veth[IFNAMSIZ];
+                net_endpoint_veth_name(owner, network, veth);
+                free(tag);
+                tag = xasprintf("%s@%s", veth, network);
+        }
+        return tag;
 }
 
 /* A locally administered unicast MAC from the address, as the CNI bridge plugin does: the
