@@ -310,8 +310,9 @@ static int add_subnet(struct subnet_arg *v, size_t *n, const char *opt, const ch
         return 0;
 }
 
-/* Whether c is free: -EEXIST when it overlaps another network's subnet or a route of the
- * host (with an error naming opt and arg when opt is given), else 0 or a netlink error */
+/* Whether c is free: when it overlaps another network's subnet or a route of the host, -EEXIST
+ * without opt, or -EINVAL with an error naming opt and arg (a refused argument, as every
+ * other); else 0, or a netlink error */
 static int check_free(struct nl *nl, const struct net_network *all, size_t n_all,
                       const struct net_cidr *c, const char *opt, const char *arg,
                       struct cx_error **err)
@@ -320,7 +321,7 @@ static int check_free(struct nl *nl, const struct net_network *all, size_t n_all
         for (size_t i = 0; i < n_all; i++)
                 for (size_t j = 0; j < all[i].n_subnets; j++)
                         if (net_cidr_overlaps(c, &all[i].subnets[j]))
-                                return opt ? cx_error_msg(err, EEXIST,
+                                return opt ? cx_error_msg(err, EINVAL,
                                                           "%s `%s` overlaps network `%s` (%s)", opt,
                                                           arg, all[i].name,
                                                           net_cidr_str(&all[i].subnets[j], a))
@@ -330,7 +331,7 @@ static int check_free(struct nl *nl, const struct net_network *all, size_t n_all
         if (r < 0)
                 return r;
         if (r > 0)
-                return opt ? cx_error_msg(err, EEXIST, "%s `%s` overlaps the host's route to %s",
+                return opt ? cx_error_msg(err, EINVAL, "%s `%s` overlaps the host's route to %s",
                                           opt, arg, net_cidr_str(&route, a))
                            : -EEXIST;
         return 0;
@@ -455,7 +456,7 @@ static int create(struct net_store *s, const struct net_create_opts *o, struct n
                 goto out;
         for (size_t i = 0; i < n_all; i++)
                 if (strcmp(all[i].bridge, n.bridge) == 0) {
-                        r = cx_error_msg(err, EEXIST, "bridge `%s` is the bridge of network `%s`",
+                        r = cx_error_msg(err, EINVAL, "bridge `%s` is the bridge of network `%s`",
                                          n.bridge, all[i].name);
                         goto out;
                 }
@@ -468,7 +469,7 @@ static int create(struct net_store *s, const struct net_create_opts *o, struct n
                 goto out;
         r = nl_link_get(nl, n.bridge, &info, err);
         if (r == 0) {
-                r = cx_error_msg(err, EEXIST,
+                r = cx_error_msg(err, EINVAL,
                                  "bridge `%s` clashes with an existing link that is not capsa's",
                                  n.bridge);
                 goto out;
