@@ -163,12 +163,15 @@ int plan_network(struct plan *p, struct cx_error **err)
                 return r;
         if ((r = map_tenant(p, err)) < 0)
                 return r;
-        const struct spec_namespace *netns = &p->spec->linux_.ns[SPEC_NS_NETWORK];
-        if (!netns->present || netns->path)
+        /* asking for a network is asking for a namespace of its own (runc's rootless spec has
+         * none); one joined by path is someone else's to wire */
+        struct spec_namespace *netns = &p->spec->linux_.ns[SPEC_NS_NETWORK];
+        if (netns->present && netns->path)
                 return cx_error_msg(err, EINVAL,
-                                    "--net needs a new network namespace: config.json "
-                                    "linux.namespaces %s",
-                                    netns->present ? "joins one by path" : "has no \"network\"");
+                                    "--net: config.json linux.namespaces joins the network "
+                                    "namespace `%s`; capsa attaches only a new one",
+                                    netns->path);
+        netns->present = true;
         if (geteuid() != 0) {
                 if (p->net.n != 1 || p->net.v[0].want4.family || p->net.v[0].want6.family)
                         return cx_error_msg(err, EPERM,

@@ -86,10 +86,13 @@ class User:
         self.ids.append(cid)
         return cid
 
-    def capsa(self, *args, env=None, timeout=30):
+    def capsa(self, *args, env=None, timeout=30, netns=None):
+        """netns: a namespace path (ip netns) to run in, entered as root before runuser."""
         e = {"XDG_RUNTIME_DIR": str(self.xdg), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
         e.update(env or {})
-        argv = ["runuser", "-u", self.name, "--", "env", "-i"]
+        argv = [f"--net={netns}"] if netns else []
+        argv = (["nsenter"] + argv if netns else []) + ["runuser", "-u", self.name, "--", "env",
+                                                         "-i"]
         argv += [f"{k}={v}" for k, v in e.items() if v is not None]
         argv += [CAPSA] + [str(a) for a in args]
         with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
@@ -288,3 +291,71 @@ def test_rootless_no_state_root(rl_user):
     r = rl_user.capsa("list", env={"XDG_RUNTIME_DIR": None})
     assert r.returncode == 1
     assert "XDG_RUNTIME_DIR is not set" in r.stderr and "--root" in r.stderr, r
+
+
+def _uplink(ns):
+    """The test namespace gets what pasta needs on the host side: a routable interface."""
+    name = os.path.basename(ns)
+    for cmd in (["link", "set", "lo", "up"],
+                ["link", "add", "up0", "type", "veth", "peer", "name", "up1"],
+                ["addr", "add", "192.168.77.1/24", "dev", "up0"], ["link", "set", "up0", "up"],
+                ["link", "set", "up1", "up"],
+                ["route", "add", "default", "via", "192.168.77.254", "dev", "up0"]):
+        subprocess.run(["ip", "-n", name] + cmd, check=True, timeout=10)
+
+
+def test_rootless_net_pasta(rl_user, rl_bundle, netns):
+    """--net as a user: pasta gives the container an address, outbound traffic (to a server
+    on the host's loopback, through the gateway) and the published port; delete ends it."""
+    ns = netns()
+    _uplink(ns)
+    rl_bundle["config"]["linux"].update(sub_maps(rl_user))
+    save(rl_bundle, ["sh", "-c", "ip -4 -o addr show; ip route; "
+                     "echo ping | nc -w 3 $(ip route | awk '/default/ {print $3}') 7070; "
+                     "echo served | nc -l -p 8080"])
+    server = subprocess.Popen(
+        ["nsenter", f"--net={ns}", "python3", "-c",
+         "import socket\n"
+         "s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+         "s.bind(('127.0.0.1', 7070)); s.listen(); s.settimeout(20)\n"
+         "c, a = s.accept(); print(c.recv(100).decode().strip(), flush=True)"],
+        stdout=subprocess.PIPE, text=True)
+    cid = rl_user.new_id()
+    try:
+        r = rl_user.capsa("run", "-d", "--net", "default", "-p", "9090:8080", "--bundle",
+                          rl_bundle["path"], cid, netns=ns)
+        assert r.returncode == 0, r
+        assert server.wait(timeout=20) == 0
+        assert server.stdout.read().strip() == "ping"
+        pasta = int((rl_user.xdg / "capsa" / cid / "pasta.pid").read_text())
+        # pasta is passt under another name (Debian runs passt.avx2 where the CPU has it)
+        assert Path(f"/proc/{pasta}/comm").read_text().startswith("pass")
+        assert os.stat(f"/proc/{pasta}").st_uid == rl_user.uid
+        out = ""
+        end = time.monotonic() + 10
+        while "served" not in out and time.monotonic() < end:
+            out = subprocess.run(["nsenter", f"--net={ns}", "busybox", "nc", "-w", "2",
+                                  "127.0.0.1", "9090"], input="x\n", capture_output=True,
+                                 text=True, timeout=10).stdout
+            time.sleep(0.1)
+        assert "served" in out
+        assert rl_user.capsa("delete", "--force", cid, netns=ns).returncode == 0
+        end = time.monotonic() + 5
+        while os.path.exists(f"/proc/{pasta}") and time.monotonic() < end:
+            time.sleep(0.05)
+        assert not os.path.exists(f"/proc/{pasta}"), "pasta outlived the container"
+    finally:
+        rl_user.capsa("delete", "--force", cid, netns=ns)
+        server.kill()
+        server.wait()
+
+
+def test_rootless_net_refusals(rl_user, rl_bundle):
+    """What pasta cannot give is refused before anything is made."""
+    save(rl_bundle, ["true"])
+    for args, msg in ((["--net", "default:ip=10.89.0.9"], "without ip="),
+                      (["--net", "a", "--net", "b"], "one network"),
+                      (["--net", "default", "-p", "127.0.0.1:8080:80"], "every address")):
+        r = rl_user.capsa("run", *args, "--bundle", rl_bundle["path"], rl_user.new_id())
+        assert r.returncode == 1 and msg in r.stderr, r
+        assert not os.listdir(rl_user.xdg / "capsa")
