@@ -25,6 +25,9 @@ int cmd_fail(struct cx_error *err);
 int cmd_usage_error(const char *cmd, const char *fmt, ...) _printf_(2, 3);
 /* --format table|json: sets *json; a usage error (returns 1) for anything else. */
 int cmd_parse_format(const char *cmd, const char *arg, bool *json);
+/* The options of a list command (--format table|json, --help; no arguments): 0 to go on, 1
+ * after a usage error, -1 when the help was printed (exit 0). */
+int cmd_parse_list_opts(const char *cmd, const char *help, int argc, char **argv, bool *json);
 /* --preserve-fds N: a usage error (returns 1) unless N is a sane fd count. */
 int cmd_parse_preserve_fds(const char *cmd, const char *arg, int *ret);
 /* Call before a command's getopt_long loop, whose optstring starts with ":" (after any "+"):

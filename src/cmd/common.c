@@ -71,3 +71,24 @@ int cmd_parse_preserve_fds(const char *cmd, const char *arg, int *ret)
         *ret = (int)n;
         return 0;
 }
+
+int cmd_parse_list_opts(const char *cmd, const char *help, int argc, char **argv, bool *json)
+{
+        static const struct option opts[] = {
+            {"format", required_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'}, {}};
+        int c;
+        *json = false;
+        cmd_getopt_begin();
+        while ((c = getopt_long(argc, argv, ":f:h", opts, NULL)) != -1) {
+                if (c == 'f') {
+                        if (cmd_parse_format(cmd, optarg, json))
+                                return 1;
+                } else if (c == 'h') {
+                        fputs(help, stdout);
+                        return -1;
+                } else {
+                        return cmd_option_error(cmd, c, argv);
+                }
+        }
+        return cmd_need_args(cmd, argc, optind, 0, "no arguments") ? 1 : 0;
+}

@@ -158,24 +158,11 @@ static void print_table(const struct net_network *v, const size_t *endpoints, si
 
 static int list_cmd(int argc, char **argv, const struct global_opts *g)
 {
-        static const struct option opts[] = {
-            {"format", required_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'}, {}};
-        bool json = false;
-        int c;
-        cmd_getopt_begin();
-        while ((c = getopt_long(argc, argv, ":f:h", opts, NULL)) != -1) {
-                if (c == 'f') {
-                        if (cmd_parse_format("net list", optarg, &json))
-                                return 1;
-                } else if (c == 'h') {
-                        printf("Usage: capsa net list [--format table|json]\n");
-                        return 0;
-                } else {
-                        return cmd_option_error("net list", c, argv);
-                }
-        }
-        if (cmd_need_args("net list", argc, optind, 0, "no arguments"))
-                return 1;
+        bool json;
+        int r0 = cmd_parse_list_opts("net list", "Usage: capsa net list [--format table|json]\n",
+                                     argc, argv, &json);
+        if (r0)
+                return r0 < 0 ? 0 : r0;
         struct cx_error *err = NULL;
         struct net_store s;
         if (net_store_open(g->root, &s, &err) < 0)

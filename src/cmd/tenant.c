@@ -49,24 +49,10 @@ static void print_table(const struct state_tenant *v, size_t n)
 
 static int tenant_list_cmd(int argc, char **argv, const struct global_opts *g)
 {
-        static const struct option opts[] = {
-            {"format", required_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'}, {}};
-        bool json = false;
-        int c;
-        cmd_getopt_begin();
-        while ((c = getopt_long(argc, argv, ":f:h", opts, NULL)) != -1) {
-                if (c == 'f') {
-                        if (cmd_parse_format("tenant list", optarg, &json))
-                                return 1;
-                } else if (c == 'h') {
-                        fputs(tenant_help, stdout);
-                        return 0;
-                } else {
-                        return cmd_option_error("tenant list", c, argv);
-                }
-        }
-        if (cmd_need_args("tenant list", argc, optind, 0, "no arguments"))
-                return 1;
+        bool json;
+        int r0 = cmd_parse_list_opts("tenant list", tenant_help, argc, argv, &json);
+        if (r0)
+                return r0 < 0 ? 0 : r0;
         struct cx_error *err = NULL;
         struct state_tenant *v = NULL;
         size_t n = 0;

@@ -33,16 +33,6 @@ static int leases_dir(struct net_store *s, const char *network, bool create, str
         return fd;
 }
 
-/* The owner a lease or port file holds (trailing newline dropped), or NULL. */
-static char *read_owner(int dirfd, const char *name)
-{
-        char *owner = NULL;
-        if (read_file_at(dirfd, name, &owner, NULL, NULL) < 0)
-                return NULL;
-        owner[strcspn(owner, "\n")] = '\0';
-        return owner;
-}
-
 /* Creates dirfd/name holding owner, O_EXCL: -EEXIST (no error text) when it exists. */
 static int write_owner(int dirfd, const char *name, const char *owner, struct cx_error **err)
 {
@@ -130,7 +120,7 @@ int net_lease_take(struct net_store *s, const struct net_network *nw, int family
         if (want && want->family) {
                 r = write_owner(dfd, net_ip_str(want, a), owner, err);
                 if (r == -EEXIST) {
-                        _cleanup_free_ char *o = read_owner(dfd, a);
+                        _cleanup_free_ char *o = net_store_read_owner(dfd, a);
                         return cx_error_msg(err, EADDRINUSE, "address %s is already leased to %s",
                                             a, o ? o : "(unknown)");
                 }
@@ -183,7 +173,7 @@ static int leases_each(struct net_store *s, const char *network,
                 struct net_ip ip;
                 if (net_ip_parse(de->d_name, &ip) < 0)
                         continue;
-                char *owner = read_owner(dirfd(d), de->d_name);
+                char *owner = net_store_read_owner(dirfd(d), de->d_name);
                 if (owner)
                         r = fn(dirfd(d), de->d_name, &ip, owner, data);
                 free(owner);

@@ -148,6 +148,8 @@ struct net_store {
 };
 int net_store_open(const char *root, struct net_store *ret, struct cx_error **err);
 void net_store_close(struct net_store *s);
+/* The owner a lease or published-port file holds (a trailing newline dropped), or NULL. */
+char *net_store_read_owner(int dirfd, const char *name);
 
 #define NET_DEFAULT     "default"
 #define NET_MAX_SUBNETS 4

@@ -462,20 +462,30 @@ static int check_ifname(const char *name, struct cx_error **err)
         return 0;
 }
 
+/* What every call starts with: its tag (and link name, unless it names none) checked, the
+ * socket, and the rules of the inet table (and of the bridge table when db is given) as they
+ * are now. */
+static int call_begin(const char *tag, bool has_link, const char *ifname, struct nft **n,
+                      struct dump *di, struct dump *db, struct cx_error **err)
+{
+        int r = check_tag(tag, err);
+        if (r >= 0 && has_link)
+                r = check_ifname(ifname, err);
+        if (r >= 0)
+                r = nft_open(n, err);
+        if (r >= 0)
+                r = dump_rules(*n, NFPROTO_INET, di, err);
+        if (r >= 0 && db)
+                r = dump_rules(*n, NFPROTO_BRIDGE, db, err);
+        return r;
+}
+
 int nft_network_add(const struct nft_network *nw, struct cx_error **err)
 {
         _cleanup_free_ char *tag = xasprintf("net/%s", nw->name ? nw->name : "");
-        int r = check_tag(nw->name ? tag : NULL, err);
-        if (r >= 0)
-                r = check_ifname(nw->bridge, err);
-        if (r < 0)
-                return r;
         _cleanup_(nft_closep) struct nft *n = NULL;
-        r = nft_open(&n, err);
-        if (r < 0)
-                return r;
         _cleanup_(dump_clear) struct dump d = {0};
-        r = dump_rules(n, NFPROTO_INET, &d, err);
+        int r = call_begin(nw->name ? tag : NULL, true, nw->bridge, &n, &d, NULL, err);
         if (r < 0)
                 return r;
 
@@ -495,17 +505,9 @@ int nft_network_add(const struct nft_network *nw, struct cx_error **err)
 int nft_network_del(const char *name, const char *bridge, struct cx_error **err)
 {
         _cleanup_free_ char *tag = xasprintf("net/%s", name ? name : "");
-        int r = check_tag(name ? tag : NULL, err);
-        if (r >= 0)
-                r = check_ifname(bridge, err);
-        if (r < 0)
-                return r;
         _cleanup_(nft_closep) struct nft *n = NULL;
-        r = nft_open(&n, err);
-        if (r < 0)
-                return r;
         _cleanup_(dump_clear) struct dump d = {0};
-        r = dump_rules(n, NFPROTO_INET, &d, err);
+        int r = call_begin(name ? tag : NULL, true, bridge, &n, &d, NULL, err);
         if (r < 0 || !d.table)
                 return r;
 
@@ -525,20 +527,10 @@ int nft_network_del(const char *name, const char *bridge, struct cx_error **err)
 
 int nft_endpoint_add(const struct nft_endpoint *e, struct cx_error **err)
 {
-        int r = check_tag(e->owner, err);
-        if (r >= 0)
-                r = check_ifname(e->veth, err);
-        if (r < 0)
-                return r;
         _cleanup_(nft_closep) struct nft *n = NULL;
-        r = nft_open(&n, err);
-        if (r < 0)
-                return r;
         _cleanup_(dump_clear) struct dump di = {0};
         _cleanup_(dump_clear) struct dump db = {0};
-        r = dump_rules(n, NFPROTO_INET, &di, err);
-        if (r >= 0)
-                r = dump_rules(n, NFPROTO_BRIDGE, &db, err);
+        int r = call_begin(e->owner, true, e->veth, &n, &di, &db, err);
         if (r < 0)
                 return r;
 
@@ -557,18 +549,10 @@ int nft_endpoint_add(const struct nft_endpoint *e, struct cx_error **err)
 
 int nft_endpoint_del(const char *owner, struct cx_error **err)
 {
-        int r = check_tag(owner, err);
-        if (r < 0)
-                return r;
         _cleanup_(nft_closep) struct nft *n = NULL;
-        r = nft_open(&n, err);
-        if (r < 0)
-                return r;
         _cleanup_(dump_clear) struct dump di = {0};
         _cleanup_(dump_clear) struct dump db = {0};
-        r = dump_rules(n, NFPROTO_INET, &di, err);
-        if (r >= 0)
-                r = dump_rules(n, NFPROTO_BRIDGE, &db, err);
+        int r = call_begin(owner, false, NULL, &n, &di, &db, err);
         if (r < 0)
                 return r;
         if (dump_count(&di, owner) + dump_count(&db, owner) == 0)

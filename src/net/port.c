@@ -131,15 +131,6 @@ static int ports_dir(struct net_store *s, bool create, struct cx_error **err)
         return fd;
 }
 
-static char *read_owner(int dirfd, const char *name)
-{
-        char *owner = NULL;
-        if (read_file_at(dirfd, name, &owner, NULL, NULL) < 0)
-                return NULL;
-        owner[strcspn(owner, "\n")] = '\0';
-        return owner;
-}
-
 static int port_taken(const char *owner, const struct net_port *p, struct cx_error **err)
 {
         char ip[NET_IP_STRLEN];
@@ -183,7 +174,7 @@ int net_port_take(struct net_store *s, const struct net_port *p, const char *own
                         continue;
                 if (q.host_ip.family && p->host_ip.family && !net_ip_equal(&q.host_ip, &p->host_ip))
                         continue;
-                _cleanup_free_ char *o = read_owner(dirfd(d), de->d_name);
+                _cleanup_free_ char *o = net_store_read_owner(dirfd(d), de->d_name);
                 if (o && strcmp(o, owner) == 0 && strcmp(de->d_name, mine) == 0)
                         continue; /* taken again by its owner */
                 r = port_taken(o ? o : "(unknown)", &q, err);
@@ -222,7 +213,7 @@ int net_port_release(struct net_store *s, const char *owner, struct cx_error **e
                 struct net_port q;
                 if (!port_file_parse(de->d_name, &q))
                         continue;
-                _cleanup_free_ char *o = read_owner(dirfd(d), de->d_name);
+                _cleanup_free_ char *o = net_store_read_owner(dirfd(d), de->d_name);
                 if (o && strcmp(o, owner) == 0 && unlinkat(dirfd(d), de->d_name, 0) < 0 &&
                     errno != ENOENT)
                         r = cx_error_set(err, errno, "release port %s", de->d_name);

@@ -35,6 +35,15 @@ void net_store_close(struct net_store *s)
         s->root = NULL;
 }
 
+char *net_store_read_owner(int dirfd, const char *name)
+{
+        char *owner = NULL;
+        if (read_file_at(dirfd, name, &owner, NULL, NULL) < 0)
+                return NULL;
+        owner[strcspn(owner, "\n")] = '\0';
+        return owner;
+}
+
 int net_name_validate(const char *name, struct cx_error **err)
 {
         const char *what = "network name";
