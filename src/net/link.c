@@ -109,6 +109,19 @@ int nl_ifindex(struct nl *n, const char *name, struct cx_error **err)
         return r < 0 ? r : info.index;
 }
 
+/* RTM_NEWLINK for a new link of that kind; *ret_li is the open IFLA_LINKINFO nest. */
+static struct nlmsghdr *new_link_msg(char *buf, const char *name, unsigned mtu, const char *kind,
+                                     struct nlattr **ret_li)
+{
+        struct nlmsghdr *nlh = link_msg(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0, NULL);
+        mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+        if (mtu)
+                mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
+        *ret_li = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+        mnl_attr_put_strz(nlh, IFLA_INFO_KIND, kind);
+        return nlh;
+}
+
 int nl_bridge_add(struct nl *n, const char *name, unsigned mtu, struct cx_error **err)
 {
         char buf[NL_REQ_SIZE] = {0};
@@ -117,12 +130,8 @@ int nl_bridge_add(struct nl *n, const char *name, unsigned mtu, struct cx_error 
         r = nl_check_name(name, err);
         if (r < 0)
                 return r;
-        struct nlmsghdr *nlh = link_msg(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0, NULL);
-        mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
-        if (mtu)
-                mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
-        struct nlattr *li = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
-        mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "bridge");
+        struct nlattr *li;
+        struct nlmsghdr *nlh = new_link_msg(buf, name, mtu, "bridge", &li);
         mnl_attr_nest_end(nlh, li);
         return nl_request(n, nlh, err, "create bridge `%s`", name);
 }
@@ -138,12 +147,8 @@ int nl_veth_add(struct nl *n, const char *name, const char *peer, int peer_netns
                 r = nl_check_name(peer, err);
         if (r < 0)
                 return r;
-        struct nlmsghdr *nlh = link_msg(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0, NULL);
-        mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
-        if (mtu)
-                mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
-        struct nlattr *li = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
-        mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
+        struct nlattr *li;
+        struct nlmsghdr *nlh = new_link_msg(buf, name, mtu, "veth", &li);
         struct nlattr *data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
         struct nlattr *p = mnl_attr_nest_start(nlh, VETH_INFO_PEER);
         /* The peer's attributes follow its own ifinfomsg inside VETH_INFO_PEER. */
