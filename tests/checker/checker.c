@@ -37,6 +37,12 @@
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/ip.h>
+#include <netinet/udp.h>
+#include <poll.h>
+#include <sys/ioctl.h>
 
 extern char **environ;
 
@@ -135,6 +141,14 @@ static const char *errname(int e)
                 E(ECONNREFUSED);
                 E(ENETUNREACH);
                 E(EHOSTUNREACH);
+                E(ETIMEDOUT);
+                E(EADDRINUSE);
+                E(EADDRNOTAVAIL);
+                E(ENETDOWN);
+                E(ECONNRESET);
+                E(EAFNOSUPPORT);
+                E(EPROTONOSUPPORT);
+                E(EMSGSIZE);
 #undef E
         case 0:
                 return "OK";
@@ -943,27 +957,532 @@ static int cmd_attack(int argc, char **argv)
         return 0;
 }
 
+/* ---- networking (tests/integration/test_net.py) ------------------------------------------ */
+
+/* "1.2.3.4" or "fd00::1" (a v4-mapped IPv6 address is printed as IPv4) */
+static const char *sa_str(const struct sockaddr *sa, char *buf, size_t len)
+{
+        if (sa->sa_family == AF_INET)
+                return inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, buf, len);
+        if (sa->sa_family == AF_INET6) {
+                const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+                if (IN6_IS_ADDR_V4MAPPED(a))
+                        return inet_ntop(AF_INET, &a->s6_addr[12], buf, len);
+                return inet_ntop(AF_INET6, a, buf, len);
+        }
+        snprintf(buf, len, "family-%d", sa->sa_family);
+        return buf;
+}
+
+static int sa_port(const struct sockaddr *sa)
+{
+        if (sa->sa_family == AF_INET)
+                return ntohs(((const struct sockaddr_in *)sa)->sin_port);
+        if (sa->sa_family == AF_INET6)
+                return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+        return 0;
+}
+
+/* ADDR PORT into a sockaddr (IPv4 or IPv6 literal); -1 when ADDR is neither */
+static int parse_sa(const char *addr, const char *port, struct sockaddr_storage *ss, socklen_t *len)
+{
+        memset(ss, 0, sizeof(*ss));
+        struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+        if (inet_pton(AF_INET, addr, &a4->sin_addr) == 1) {
+                a4->sin_family = AF_INET;
+                a4->sin_port = htons(atoi(port));
+                *len = sizeof(*a4);
+                return 0;
+        }
+        if (inet_pton(AF_INET6, addr, &a6->sin6_addr) == 1) {
+                a6->sin6_family = AF_INET6;
+                a6->sin6_port = htons(atoi(port));
+                *len = sizeof(*a6);
+                return 0;
+        }
+        return -1;
+}
+
+static long long now_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+static unsigned prefix_len(const struct sockaddr *mask)
+{
+        const unsigned char *p;
+        size_t n;
+        if (!mask)
+                return 0;
+        if (mask->sa_family == AF_INET) {
+                p = (const unsigned char *)&((const struct sockaddr_in *)mask)->sin_addr;
+                n = 4;
+        } else if (mask->sa_family == AF_INET6) {
+                p = ((const struct sockaddr_in6 *)mask)->sin6_addr.s6_addr;
+                n = 16;
+        } else
+                return 0;
+        unsigned bits = 0;
+        for (size_t i = 0; i < n; i++)
+                bits += (unsigned)__builtin_popcount(p[i]);
+        return bits;
+}
+
+/* addrs: {"interfaces":[{"name","index","mac","mtu","up","addresses":[{"family","address",
+ * "prefix"}]}]} */
+static int cmd_addrs(int argc, char **argv)
+{
+        (void)argc;
+        (void)argv;
+        struct ifaddrs *ifa0;
+        if (getifaddrs(&ifa0) < 0) {
+                kerr("error", errno);
+                return 0;
+        }
+        int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        /* each interface once, in the order getifaddrs lists them */
+        const char *names[64];
+        int nn = 0;
+        for (struct ifaddrs *i = ifa0; i; i = i->ifa_next) {
+                int seen = 0;
+                for (int j = 0; j < nn; j++)
+                        seen |= strcmp(names[j], i->ifa_name) == 0;
+                if (!seen && nn < 64)
+                        names[nn++] = i->ifa_name;
+        }
+        key("interfaces");
+        putchar('[');
+        for (int j = 0; j < nn; j++) {
+                struct ifreq ifr = {0};
+                snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", names[j]);
+                printf("%s{\"name\":", j ? "," : "");
+                jstr(names[j]);
+                printf(",\"index\":%u", if_nametoindex(names[j]));
+                char mac[18] = "";
+                if (ioctl(s, SIOCGIFHWADDR, &ifr) == 0) {
+                        const unsigned char *m = (const unsigned char *)ifr.ifr_hwaddr.sa_data;
+                        snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1],
+                                 m[2], m[3], m[4], m[5]);
+                }
+                printf(",\"mac\":");
+                jstr(mac);
+                int mtu = ioctl(s, SIOCGIFMTU, &ifr) == 0 ? ifr.ifr_mtu : -1;
+                printf(",\"mtu\":%d", mtu);
+                int up = ioctl(s, SIOCGIFFLAGS, &ifr) == 0 && (ifr.ifr_flags & IFF_UP);
+                printf(",\"up\":%s,\"addresses\":[", up ? "true" : "false");
+                int na = 0;
+                for (struct ifaddrs *i = ifa0; i; i = i->ifa_next) {
+                        if (strcmp(i->ifa_name, names[j]) != 0 || !i->ifa_addr ||
+                            (i->ifa_addr->sa_family != AF_INET &&
+                             i->ifa_addr->sa_family != AF_INET6))
+                                continue;
+                        char buf[INET6_ADDRSTRLEN];
+                        printf("%s{\"family\":\"%s\",\"address\":", na++ ? "," : "",
+                               i->ifa_addr->sa_family == AF_INET ? "inet" : "inet6");
+                        jstr(sa_str(i->ifa_addr, buf, sizeof(buf)));
+                        printf(",\"prefix\":%u}", prefix_len(i->ifa_netmask));
+                }
+                printf("]}");
+        }
+        putchar(']');
+        if (s >= 0)
+                close(s);
+        freeifaddrs(ifa0);
+        return 0;
+}
+
+/* a socket of TYPE bound to every address, IPv6 and IPv4 (dual stack; IPv4 only when the
+ * container has no IPv6) on PORT */
+static int bind_any(int type, int port)
+{
+        int fd = socket(AF_INET6, type | SOCK_CLOEXEC, 0);
+        int one = 1, zero = 0;
+        if (fd >= 0) {
+                struct sockaddr_in6 a = {.sin6_family = AF_INET6,
+                                         .sin6_port = htons(port),
+                                         .sin6_addr = IN6ADDR_ANY_INIT};
+                setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+                setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+                if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0)
+                        return fd;
+                close(fd);
+        }
+        fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -1;
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+                int e = errno;
+                close(fd);
+                errno = e;
+                return -1;
+        }
+        return fd;
+}
+
+/* the "listening" key on a line of its own, flushed: the tests wait for it */
+static void listening(int port)
+{
+        kint("listening", port);
+        putchar('\n');
+        fflush(stdout);
+}
+
+/* tcp-serve PORT [N [SECONDS]]: accepts N connections (default 1) within SECONDS (default 30),
+ * replies "hello from HOSTNAME\n" to each; {"listening":PORT,"peers":[...],"served":N} */
+static int cmd_tcp_serve(int argc, char **argv)
+{
+        if (argc < 1)
+                return 2;
+        int port = atoi(argv[0]), n = argc > 1 ? atoi(argv[1]) : 1;
+        long long deadline = now_ms() + 1000LL * (argc > 2 ? atoi(argv[2]) : 30);
+        int fd = bind_any(SOCK_STREAM, port);
+        if (fd < 0 || listen(fd, 64) < 0) {
+                kerr("error", errno);
+                return 1;
+        }
+        listening(port);
+        char host[256] = "";
+        gethostname(host, sizeof(host) - 1);
+        char reply[300];
+        int rl = snprintf(reply, sizeof(reply), "hello from %s\n", host);
+        int served = 0;
+        key("peers");
+        putchar('[');
+        while (served < n) {
+                long long left = deadline - now_ms();
+                struct pollfd p = {.fd = fd, .events = POLLIN};
+                if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+                        break;
+                struct sockaddr_storage ss;
+                socklen_t sl = sizeof(ss);
+                int c = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
+                if (c < 0)
+                        continue;
+                char buf[INET6_ADDRSTRLEN];
+                printf("%s", served++ ? "," : "");
+                jstr(sa_str((struct sockaddr *)&ss, buf, sizeof(buf)));
+                fflush(stdout);
+                if (write(c, reply, rl) != rl)
+                        (void)0;
+                shutdown(c, SHUT_WR);
+                close(c);
+        }
+        putchar(']');
+        kint("served", served);
+        close(fd);
+        return 0;
+}
+
+/* tcp-connect ADDR PORT [TIMEOUT_MS]: {"result":"OK","reply":...,"local":ADDR} or
+ * {"result":ERRNO-NAME} (ETIMEDOUT when nothing answered within TIMEOUT_MS, default 3000) */
+static int cmd_tcp_connect(int argc, char **argv)
+{
+        if (argc < 2)
+                return 2;
+        int timeout = argc > 2 ? atoi(argv[2]) : 3000;
+        struct sockaddr_storage ss;
+        socklen_t sl;
+        if (parse_sa(argv[0], argv[1], &ss, &sl) < 0) {
+                kstr("result", "EINVAL");
+                return 2;
+        }
+        long long deadline = now_ms() + timeout;
+        int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        int e = 0;
+        if (fd < 0) {
+                kerr("result", errno);
+                return 0;
+        }
+        if (connect(fd, (struct sockaddr *)&ss, sl) < 0) {
+                if (errno != EINPROGRESS) {
+                        e = errno;
+                } else {
+                        struct pollfd p = {.fd = fd, .events = POLLOUT};
+                        if (poll(&p, 1, timeout) <= 0) {
+                                e = ETIMEDOUT;
+                        } else {
+                                socklen_t el = sizeof(e);
+                                getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el);
+                        }
+                }
+        }
+        if (e) {
+                kerr("result", e);
+                close(fd);
+                return 0;
+        }
+        char reply[1024];
+        size_t len = 0;
+        while (len < sizeof(reply) - 1) {
+                long long left = deadline - now_ms();
+                struct pollfd p = {.fd = fd, .events = POLLIN};
+                if (left <= 0 || poll(&p, 1, (int)left) <= 0) {
+                        e = ETIMEDOUT;
+                        break;
+                }
+                ssize_t r = read(fd, reply + len, sizeof(reply) - 1 - len);
+                if (r < 0 && errno == EAGAIN)
+                        continue;
+                if (r < 0)
+                        e = errno;
+                if (r <= 0)
+                        break;
+                len += (size_t)r;
+        }
+        reply[len] = 0;
+        struct sockaddr_storage ls;
+        socklen_t ll = sizeof(ls);
+        char buf[INET6_ADDRSTRLEN] = "";
+        if (getsockname(fd, (struct sockaddr *)&ls, &ll) == 0)
+                sa_str((struct sockaddr *)&ls, buf, sizeof(buf));
+        close(fd);
+        kerr("result", 0);
+        kstr("reply", reply);
+        if (e)
+                kerr("read", e);
+        kstr("local", buf);
+        return 0;
+}
+
+/* udp-serve PORT [SECONDS [N]]: echoes every datagram back for SECONDS (default 10) or until N
+ * came (default: no limit); {"listening":PORT,"received":[{"from","port","msg"}]} */
+static int cmd_udp_serve(int argc, char **argv)
+{
+        if (argc < 1)
+                return 2;
+        int port = atoi(argv[0]);
+        long long deadline = now_ms() + 1000LL * (argc > 1 ? atoi(argv[1]) : 10);
+        int n = argc > 2 ? atoi(argv[2]) : 0, got = 0;
+        int fd = bind_any(SOCK_DGRAM, port);
+        if (fd < 0) {
+                kerr("error", errno);
+                return 1;
+        }
+        listening(port);
+        key("received");
+        putchar('[');
+        while (!n || got < n) {
+                long long left = deadline - now_ms();
+                struct pollfd p = {.fd = fd, .events = POLLIN};
+                if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+                        break;
+                char msg[2048];
+                struct sockaddr_storage ss;
+                socklen_t sl = sizeof(ss);
+                ssize_t r = recvfrom(fd, msg, sizeof(msg) - 1, 0, (struct sockaddr *)&ss, &sl);
+                if (r < 0)
+                        continue;
+                msg[r] = 0;
+                sendto(fd, msg, (size_t)r, 0, (struct sockaddr *)&ss, sl);
+                char buf[INET6_ADDRSTRLEN];
+                printf("%s{\"from\":", got++ ? "," : "");
+                jstr(sa_str((struct sockaddr *)&ss, buf, sizeof(buf)));
+                printf(",\"port\":%d,\"msg\":", sa_port((struct sockaddr *)&ss));
+                jstr(msg);
+                putchar('}');
+                fflush(stdout);
+        }
+        putchar(']');
+        close(fd);
+        return 0;
+}
+
+/* udp-send ADDR PORT MSG [TIMEOUT_MS]: sends MSG and waits for its echo;
+ * {"result":"OK","reply":...} or {"result":"ETIMEDOUT"|"ECONNREFUSED"|...} */
+static int cmd_udp_send(int argc, char **argv)
+{
+        if (argc < 3)
+                return 2;
+        int timeout = argc > 3 ? atoi(argv[3]) : 3000;
+        struct sockaddr_storage ss;
+        socklen_t sl;
+        if (parse_sa(argv[0], argv[1], &ss, &sl) < 0) {
+                kstr("result", "EINVAL");
+                return 2;
+        }
+        int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || connect(fd, (struct sockaddr *)&ss, sl) < 0 ||
+            send(fd, argv[2], strlen(argv[2]), 0) < 0) {
+                kerr("result", errno);
+                return 0;
+        }
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        char reply[2048];
+        int e = 0;
+        ssize_t r = -1;
+        if (poll(&p, 1, timeout) <= 0)
+                e = ETIMEDOUT;
+        else if ((r = recv(fd, reply, sizeof(reply) - 1, 0)) < 0)
+                e = errno;
+        reply[r > 0 ? r : 0] = 0;
+        close(fd);
+        kerr("result", e);
+        if (!e)
+                kstr("reply", reply);
+        return 0;
+}
+
+static uint16_t ip_csum(const void *p, size_t n)
+{
+        const uint16_t *w = p;
+        uint32_t sum = 0;
+        for (; n > 1; n -= 2)
+                sum += *w++;
+        if (n)
+                sum += *(const uint8_t *)w;
+        while (sum >> 16)
+                sum = (sum & 0xffff) + (sum >> 16);
+        return (uint16_t)~sum;
+}
+
+/* spoof-ip SRC DST PORT [MSG]: one UDP datagram to DST:PORT with the forged source SRC, through
+ * a raw socket (IP_HDRINCL; needs CAP_NET_RAW); {"result":"OK"} once sent */
+static int cmd_spoof_ip(int argc, char **argv)
+{
+        if (argc < 3)
+                return 2;
+        const char *msg = argc > 3 ? argv[3] : "spoofed";
+        size_t ml = strlen(msg);
+        struct {
+                struct iphdr ip;
+                struct udphdr udp;
+                char data[512];
+        } __attribute__((packed)) pkt;
+        if (ml > sizeof(pkt.data))
+                ml = sizeof(pkt.data);
+        memset(&pkt, 0, sizeof(pkt));
+        struct in_addr src, dst;
+        if (inet_pton(AF_INET, argv[0], &src) != 1 || inet_pton(AF_INET, argv[1], &dst) != 1) {
+                kstr("result", "EINVAL");
+                return 2;
+        }
+        size_t total = sizeof(pkt.ip) + sizeof(pkt.udp) + ml;
+        pkt.ip.version = 4;
+        pkt.ip.ihl = 5;
+        pkt.ip.ttl = 64;
+        pkt.ip.protocol = IPPROTO_UDP;
+        pkt.ip.tot_len = htons((uint16_t)total);
+        pkt.ip.id = htons(0x4341);
+        pkt.ip.saddr = src.s_addr;
+        pkt.ip.daddr = dst.s_addr;
+        pkt.ip.check = ip_csum(&pkt.ip, sizeof(pkt.ip));
+        pkt.udp.source = htons(40000);
+        pkt.udp.dest = htons(atoi(argv[2]));
+        pkt.udp.len = htons((uint16_t)(sizeof(pkt.udp) + ml));
+        pkt.udp.check = 0; /* optional in IPv4 */
+        memcpy(pkt.data, msg, ml);
+        int fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+        if (fd < 0) {
+                kerr("result", errno);
+                return 0;
+        }
+        struct sockaddr_in to = {.sin_family = AF_INET, .sin_addr = dst};
+        int e = sendto(fd, &pkt, total, 0, (struct sockaddr *)&to, sizeof(to)) < 0 ? errno : 0;
+        close(fd);
+        kerr("result", e);
+        return 0;
+}
+
+/* set-mac IFNAME MAC: SIOCSIFHWADDR (needs CAP_NET_ADMIN); {"result":"OK"|ERRNO-NAME} */
+static int cmd_set_mac(int argc, char **argv)
+{
+        if (argc < 2)
+                return 2;
+        struct ifreq ifr = {0};
+        unsigned m[6];
+        if (sscanf(argv[1], "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5]) != 6) {
+                kstr("result", "EINVAL");
+                return 2;
+        }
+        snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", argv[0]);
+        ifr.ifr_hwaddr.sa_family = 1; /* ARPHRD_ETHER */
+        for (int i = 0; i < 6; i++)
+                ifr.ifr_hwaddr.sa_data[i] = (char)m[i];
+        int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        int e = s < 0 || ioctl(s, SIOCSIFHWADDR, &ifr) < 0 ? errno : 0;
+        if (s >= 0)
+                close(s);
+        kerr("result", e);
+        return 0;
+}
+
+/* resolve NAME: the addresses /etc/hosts gives NAME (parsed here: the checker is static);
+ * {"name":NAME,"addresses":[...]} */
+static int cmd_resolve(int argc, char **argv)
+{
+        if (argc < 1)
+                return 2;
+        char *s = read_all("/etc/hosts");
+        kstr("name", argv[0]);
+        key("addresses");
+        putchar('[');
+        int n = 0;
+        for (char *save = NULL, *l = s ? strtok_r(s, "\n", &save) : NULL; l;
+             l = strtok_r(NULL, "\n", &save)) {
+                l[strcspn(l, "#")] = 0;
+                char *save2 = NULL, *ip = strtok_r(l, " \t", &save2);
+                if (!ip)
+                        continue;
+                for (char *h = strtok_r(NULL, " \t", &save2); h; h = strtok_r(NULL, " \t", &save2))
+                        if (strcmp(h, argv[0]) == 0) {
+                                printf("%s", n++ ? "," : "");
+                                jstr(ip);
+                                break;
+                        }
+        }
+        putchar(']');
+        free(s);
+        return 0;
+}
+
 struct cmd {
         const char *name;
         int (*fn)(int argc, char **argv);
 };
 
 static const struct cmd cmds[] = {
-    {"ids", cmd_ids},         {"caps", cmd_caps},
-    {"mounts", cmd_mounts},   {"cgroup", cmd_cgroup},
-    {"cgfile", cmd_cgfile},   {"hostname", cmd_hostname},
-    {"rlimits", cmd_rlimits}, {"env", cmd_env},
-    {"cwd", cmd_cwd},         {"umask", cmd_umask},
-    {"nnp", cmd_nnp},         {"seccomp", cmd_seccomp},
-    {"ns", cmd_ns},           {"fds", cmd_fds},
-    {"stat", cmd_stat},       {"open", cmd_open},
-    {"write", cmd_write},     {"syscall", cmd_syscall},
-    {"oom", cmd_oom},         {"pid", cmd_pid},
-    {"sysctl", cmd_sysctl},   {"time", cmd_time},
-    {"cat", cmd_cat},         {"ls", cmd_ls},
-    {"exit", cmd_exit},       {"kill-self", cmd_kill_self},
-    {"sleep", cmd_sleep},     {"attack", cmd_attack},
+    {"ids", cmd_ids},
+    {"caps", cmd_caps},
+    {"mounts", cmd_mounts},
+    {"cgroup", cmd_cgroup},
+    {"cgfile", cmd_cgfile},
+    {"hostname", cmd_hostname},
+    {"rlimits", cmd_rlimits},
+    {"env", cmd_env},
+    {"cwd", cmd_cwd},
+    {"umask", cmd_umask},
+    {"nnp", cmd_nnp},
+    {"seccomp", cmd_seccomp},
+    {"ns", cmd_ns},
+    {"fds", cmd_fds},
+    {"stat", cmd_stat},
+    {"open", cmd_open},
+    {"write", cmd_write},
+    {"syscall", cmd_syscall},
+    {"oom", cmd_oom},
+    {"pid", cmd_pid},
+    {"sysctl", cmd_sysctl},
+    {"time", cmd_time},
+    {"cat", cmd_cat},
+    {"ls", cmd_ls},
+    {"exit", cmd_exit},
+    {"kill-self", cmd_kill_self},
+    {"sleep", cmd_sleep},
+    {"attack", cmd_attack},
     {"serve", cmd_serve},
+    {"addrs", cmd_addrs},
+    {"tcp-serve", cmd_tcp_serve},
+    {"tcp-connect", cmd_tcp_connect},
+    {"udp-serve", cmd_udp_serve},
+    {"udp-send", cmd_udp_send},
+    {"spoof-ip", cmd_spoof_ip},
+    {"set-mac", cmd_set_mac},
+    {"resolve", cmd_resolve},
 };
 
 static void usage(void)
