@@ -387,7 +387,12 @@ def test_etc_hosts_kept_current(runtime, bundle):
     c = runtime.sleeper(bundle(), "--net", "default")
     assert resolve(a, c) == [runtime.ip("default", c)]
     r = runtime("exec", a, CHECKER, "cat", "/etc/resolv.conf")
-    assert r.rc == 0 and "nameserver" in json.loads(r.out)["/etc/resolv.conf"], r
+    assert r.rc == 0, r
+    inside = [l.split()[1] for l in json.loads(r.out)["/etc/resolv.conf"].splitlines()
+              if l.startswith("nameserver")]
+    host = [l.split()[1] for l in open("/etc/resolv.conf").read().splitlines()
+            if l.startswith("nameserver")]
+    assert inside == [h for h in host if not h.startswith("127.") and h != "::1"], inside
 
 
 # ---- container to container --------------------------------------------------------------------
