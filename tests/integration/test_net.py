@@ -584,6 +584,23 @@ def test_tenant_isolation(runtime, bundle):
         server.stop()
 
 
+def test_delete_of_stopped_container_cleans_up(runtime, bundle):
+    before = runtime.ns.links()
+    b = bundle()
+    b.process["args"] = [CHECKER, "exit", "0"]
+    cid = runtime.new_id()
+    r = runtime.run(b, "--detach", "--net", "default", "-p", "18095:80", cid=cid)
+    assert r.rc == 0, r
+    runtime.wait_status(cid, "stopped")
+    assert runtime.endpoints("default", cid), "no lease while the container exists"
+    runtime.ok("delete", cid)
+    nothing_left(runtime, cid, before)
+    # its address and port are free again
+    again = runtime.create(bundle(), "--net", "default", "-p", "18095:80")
+    assert again.rc == 0, again
+    assert runtime.ip("default", again.id) == "10.89.0.2"
+
+
 # ---- bad input: a clear error, exit 1, nothing left --------------------------------------------
 
 
