@@ -253,7 +253,8 @@ def runtime(testdir, testns):
 def nothing_left(rt, cid, links_before):
     """A failed create of CID left nothing: no state, no new link, no rule, lease or port."""
     assert not (rt.root / cid).exists(), f"state dir of {cid} left: {os.listdir(rt.root)}"
-    new = set(rt.ns.links()) - set(links_before)
+    bridges = {n.get("bridge") for n in rt.networks()}
+    new = set(rt.ns.links()) - set(links_before) - bridges
     assert not new, f"links left by the failed create of {cid}: {new}"
     left = net_leftovers(rt, [cid])
     assert not left, f"left by the failed create of {cid}: {left}"
