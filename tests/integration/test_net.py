@@ -284,6 +284,13 @@ def v6(i):
             and not a["address"].startswith("fe80:")]
 
 
+BLOCKED = ("ETIMEDOUT", "ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "EPERM", "EACCES")
+
+
+def blocked(res):
+    return res["result"] in BLOCKED
+
+
 def reached(res):
     return res["result"] == "OK" and res.get("reply", "").startswith("hello from")
 
@@ -483,7 +490,7 @@ def test_published_port_on_one_host_address(runtime, bundle):
     srv, p = runtime.serve(bundle(), "tcp-serve", 8080, 1, 30,
                            extra=["--net", "default", "-p", "192.0.2.9:18082:8080"])
     miss = runtime.ns.peer("tcp-connect", HOST_IP, 18082, 2, other=True)
-    assert miss["result"] != "OK", miss
+    assert blocked(miss), miss
     hit = runtime.ns.peer("tcp-connect", "192.0.2.9", 18082, 5, other=True)
     assert reached(hit), hit
     runtime.served(p)
@@ -510,7 +517,7 @@ def test_internal_network_has_no_way_out(runtime, bundle):
     try:
         out = runtime.check1(bundle(), "tcp-connect", OTHER_IP, 9090, 1500,
                              extra=["--net", "priv"])
-        assert out["result"] != "OK", out
+        assert blocked(out), out
     finally:
         server.stop()
 
@@ -525,8 +532,7 @@ def test_two_networks_isolated(runtime, bundle):
                            hostname="na")
     srv_ip = runtime.ip("na", srv)
     across = runtime.check1(bundle(), "tcp-connect", srv_ip, 8080, 1500, extra=["--net", "nb"])
-    assert across["result"] in ("ETIMEDOUT", "ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH"), \
-        across
+    assert blocked(across), across
     # control: the server was there all along
     same = runtime.check1(bundle(), "tcp-connect", srv_ip, 8080, 5000, extra=["--net", "na"])
     assert reached(same), same
@@ -554,7 +560,7 @@ def test_changed_mac_gets_no_traffic(runtime, bundle):
         ["set-mac", "eth0", "02:de:ad:be:ef:01"], ["tcp-connect", srv_ip, 8080, 2000]],
         extra=["--net", "default"], caps=["CAP_NET_ADMIN"])
     assert setmac["result"] == "OK", setmac
-    assert conn["result"] != "OK", conn
+    assert blocked(conn), conn
     control = runtime.check1(bundle(), "tcp-connect", srv_ip, 8080, 5000,
                              extra=["--net", "default"])
     assert reached(control), control
@@ -570,7 +576,7 @@ def test_tenant_isolation(runtime, bundle):
         host, published = runtime.checks(bundle(), [
             ["tcp-connect", HOST_IP, 9091, 1500], ["tcp-connect", HOST_IP, 18081, 5000]],
             extra=["--tenant", "T", "--net", "default"])
-        assert host["result"] != "OK", f"a tenant reached the host: {host}"
+        assert blocked(host), f"a tenant reached the host: {host}"
         assert reached(published), published
         nets = {n["name"]: n for n in runtime.networks()}
         assert "tenant-T" in nets, nets
