@@ -182,6 +182,9 @@ def net_leftovers(rt, ids, links=True):
         if name not in BASE_LINKS and name not in bridges:
             left.append(f"link: {name}")
     rules = ns.ruleset()
+    current = set(ns.links())
+    for veth in sorted(set(re.findall(r"\bcv[0-9a-f]{13}\b", rules)) - current):
+        left.append(f"nft rule naming the gone veth {veth}")
     for cid in ids:
         for line in rules.splitlines():
             if cid in line:
@@ -339,6 +342,7 @@ def test_default_network_made_on_first_use(runtime, bundle):
 def test_net_rm_refused_while_used(runtime, bundle):
     runtime.ok("net", "create", "busy", "--subnet", "10.90.21.0/24")
     cid = runtime.sleeper(bundle(), "--net", "busy")
+    assert f"{cid}@busy" in runtime.ns.ruleset(), "the endpoint's rules are not tagged by owner"
     r = runtime("net", "rm", "busy")
     expect_error(r, "in use", cid)
     assert "busy" in [n["name"] for n in runtime.networks()]
