@@ -612,6 +612,13 @@ def test_delete_of_stopped_container_cleans_up(runtime, bundle):
     assert runtime.ip("default", again.id) == "10.89.0.2"
 
 
+def test_net_without_netns_in_config_gets_one(runtime, bundle):
+    b = bundle()
+    b.set_namespaces(["pid", "ipc", "uts", "mount"])
+    out = runtime.check1(b, "addrs", extra=["--net", "default"])
+    assert v4(iface(out, "eth0")) == ["10.89.0.2/24"], out
+
+
 # ---- bad input: a clear error, exit 1, nothing left --------------------------------------------
 
 
@@ -661,6 +668,27 @@ def test_port_already_published(runtime, bundle):
 def test_bad_port_spec(runtime, bundle):
     for spec in ("0:80", "70000:80", "80", "a:b", "18091:80/sctp"):
         failed_create(runtime, bundle, "--net", "default", "-p", spec, words=[spec])
+
+
+def test_net_with_joined_netns_refused(runtime, bundle):
+    runtime.ns.run("ip", "netns", "add", runtime.ns.name + "-j")
+    try:
+        before = runtime.ns.links()
+        b = bundle()
+        b.process["args"] = [CHECKER, "sleep", "60"]
+        b.linux["namespaces"] = [{"type": t} for t in ("pid", "ipc", "uts", "mount")] + [
+            {"type": "network", "path": f"/run/netns/{runtime.ns.name}-j"}]
+        r = runtime.create(b, "--net", "default")
+        expect_error(r, "network")
+        nothing_left(runtime, r.id, before)
+    finally:
+        subprocess.run(["ip", "netns", "delete", runtime.ns.name + "-j"], timeout=20)
+
+
+def test_tenant_on_other_network_refused(runtime, bundle):
+    runtime.tenants.append("T")
+    runtime.ok("net", "create", "shared", "--subnet", "10.90.45.0/24")
+    failed_create(runtime, bundle, "--tenant", "T", "--net", "shared", words=["shared"])
 
 
 @pytest.mark.parametrize("args,word", [
