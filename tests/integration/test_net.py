@@ -586,6 +586,10 @@ def test_tenant_isolation(runtime, bundle):
         assert "tenant-T" in nets, nets
         assert nets["tenant-T"]["bridge"] != "capsa0"
         assert nets["tenant-T"].get("tenant") == "T"
+        gw = runtime.inspect("tenant-T")["subnets"][0]["gateway"]
+        own_gw = runtime.check1(bundle(), "tcp-connect", gw, 9091, 1500,
+                                extra=["--tenant", "T", "--net", "default"])
+        assert blocked(own_gw), f"a tenant reached the host through its gateway: {own_gw}"
         # control: a container that is no tenant's reaches the host's server
         control = runtime.check1(bundle(), "tcp-connect", HOST_IP, 9091, 5000,
                                  extra=["--net", "default"])
