@@ -33,24 +33,6 @@ static int leases_dir(struct net_store *s, const char *network, bool create, str
         return fd;
 }
 
-/* Creates dirfd/name holding owner, O_EXCL: -EEXIST (no error text) when it exists. */
-static int write_owner(int dirfd, const char *name, const char *owner, struct cx_error **err)
-{
-        _cleanup_close_ int fd =
-            openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd < 0 && errno == EEXIST)
-                return -EEXIST;
-        if (fd < 0)
-                return cx_error_set(err, errno, "create `%s`", name);
-        size_t len = strlen(owner);
-        if (write(fd, owner, len) != (ssize_t)len) {
-                int e = errno ?: EIO;
-                unlinkat(dirfd, name, 0);
-                return cx_error_set(err, e, "write `%s`", name);
-        }
-        return 0;
-}
-
 static const char *family_name(int family)
 {
         return family == AF_INET ? "IPv4" : "IPv6";
@@ -118,7 +100,7 @@ int net_lease_take(struct net_store *s, const struct net_network *nw, int family
                 return dfd;
         char a[NET_IP_STRLEN];
         if (want && want->family) {
-                r = write_owner(dfd, net_ip_str(want, a), owner, err);
+                r = net_store_write_owner(dfd, net_ip_str(want, a), owner, false, err);
                 if (r == -EEXIST) {
                         _cleanup_free_ char *o = net_store_read_owner(dfd, a);
                         return cx_error_msg(err, EADDRINUSE, "address %s is already leased to %s",
@@ -137,7 +119,7 @@ int net_lease_take(struct net_store *s, const struct net_network *nw, int family
                         break;
                 if (net_ip_equal(&ip, &nw->gateways[i]) || !net_cidr_is_host(&nw->subnets[i], &ip))
                         continue;
-                r = write_owner(dfd, net_ip_str(&ip, a), owner, err);
+                r = net_store_write_owner(dfd, net_ip_str(&ip, a), owner, false, err);
                 if (r == -EEXIST) {
                         tries--;
                         continue;

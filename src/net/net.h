@@ -150,6 +150,11 @@ int net_store_open(const char *root, struct net_store *ret, struct cx_error **er
 void net_store_close(struct net_store *s);
 /* The owner a lease or published-port file holds (a trailing newline dropped), or NULL. */
 char *net_store_read_owner(int dirfd, const char *name);
+/* Creates dirfd/name holding owner, atomically (an unnamed file linked in once written: a
+ * runtime killed at any instant leaves the whole file or none).  -EEXIST without error text
+ * when it exists, unless replace. */
+int net_store_write_owner(int dirfd, const char *name, const char *owner, bool replace,
+                          struct cx_error **err);
 
 #define NET_DEFAULT     "default"
 #define NET_MAX_SUBNETS 4

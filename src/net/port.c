@@ -182,17 +182,8 @@ int net_port_take(struct net_store *s, const struct net_port *p, const char *own
         closedir(d);
         if (r < 0)
                 return r;
-        _cleanup_close_ int f =
-            openat(dfd, mine, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (f < 0)
-                return cx_error_set(err, errno, "create `%s/networks/ports/%s`", s->root, mine);
-        size_t len = strlen(owner);
-        if (write(f, owner, len) != (ssize_t)len) {
-                int e = errno ?: EIO;
-                unlinkat(dfd, mine, 0);
-                return cx_error_set(err, e, "write `%s/networks/ports/%s`", s->root, mine);
-        }
-        return 0;
+        r = net_store_write_owner(dfd, mine, owner, true, err);
+        return r < 0 ? cx_error_prefix(err, "`%s/networks/ports`", s->root) : 0;
 }
 
 int net_port_release(struct net_store *s, const char *owner, struct cx_error **err)

@@ -44,6 +44,24 @@ char *net_store_read_owner(int dirfd, const char *name)
         return owner;
 }
 
+int net_store_write_owner(int dirfd, const char *name, const char *owner, bool replace,
+                          struct cx_error **err)
+{
+        _cleanup_close_ int fd = openat(dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return cx_error_set(err, errno, "create `%s`", name);
+        size_t len = strlen(owner);
+        if (write(fd, owner, len) != (ssize_t)len)
+                return cx_error_set(err, errno ?: EIO, "write `%s`", name);
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+        if (replace && unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
+                return cx_error_set(err, errno, "replace `%s`", name);
+        if (linkat(AT_FDCWD, path, dirfd, name, AT_SYMLINK_FOLLOW) < 0)
+                return errno == EEXIST ? -EEXIST : cx_error_set(err, errno, "create `%s`", name);
+        return 0;
+}
+
 int net_name_validate(const char *name, struct cx_error **err)
 {
         const char *what = "network name";
