@@ -372,11 +372,16 @@ int container_net_attach(struct create_ctx *c, struct cx_error **err)
 int container_net_detach(struct state_dir *d, const char *network, const char *veth,
                          struct cx_error **err)
 {
+        /* an init that is gone takes the namespace, and the veth, with it */
+        struct state st = {0};
+        bool gone = state_read(d, &st, NULL) >= 0 && st.pid > 0 &&
+                    !state_pid_matches(st.pid, st.pid_start_time);
+        state_clear(&st);
         struct net_store s;
         int r = net_store_open(d->root, &s, err);
         if (r < 0)
                 return r;
-        if ((r = net_endpoint_down(&s, network, d->id, veth, err)) >= 0)
+        if ((r = net_endpoint_down(&s, network, d->id, veth, gone, err)) >= 0)
                 r = hosts_refresh(&s, network, err);
         net_store_close(&s);
         return r;

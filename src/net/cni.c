@@ -631,7 +631,7 @@ static int cmd_add(struct cni *c)
         if (r < 0)
                 goto out;
         if (n_held > 0) { /* an ADD that died half-way, or one without DEL: start afresh */
-                r = net_endpoint_down(&s, nw.name, c->owner, c->veth, &err);
+                r = net_endpoint_down(&s, nw.name, c->owner, c->veth, false, &err);
                 if (r < 0) {
                         fail_cx(c, CNI_ERR_PLUGIN, "cannot release the previous attachment", err);
                         goto out;
@@ -663,7 +663,7 @@ static int cmd_del(struct cni *c)
         struct net_store s = {.fd = -1};
         if (net_store_open(c->root, &s, &err) < 0)
                 return fail_cx(c, CNI_ERR_PLUGIN, "cannot open the network store", err);
-        int r = net_endpoint_down(&s, c->network, c->owner, c->veth, &err);
+        int r = net_endpoint_down(&s, c->network, c->owner, c->veth, false, &err);
         net_store_close(&s);
         if (r < 0)
                 return fail_cx(c, CNI_ERR_PLUGIN, "cannot detach the container", err);
@@ -829,7 +829,7 @@ static int cmd_gc(struct cni *c)
                         continue;
                 char veth[IFNAMSIZ];
                 net_endpoint_veth_name(owner, c->network, veth);
-                if (net_endpoint_down(&s, c->network, owner, veth, &err) < 0) {
+                if (net_endpoint_down(&s, c->network, owner, veth, false, &err) < 0) {
                         fail_cx(c, CNI_ERR_PLUGIN, "cannot release a stale attachment", err);
                         err = NULL;
                         r = -1; /* go on with the others */

@@ -158,8 +158,16 @@ static int endpoint_up(struct net_store *s, const struct net_network *nw,
         _cleanup_(nl_closep) struct nl *host = NULL;
         if ((k = nl_open(-1, &host, err)) < 0)
                 return k;
-        if ((k = nl_veth_add(host, r->host_veth, r->ifname, r->netns_fd, nw->mtu, ep->mac, err)) <
-            0)
+        k = nl_veth_add(host, r->host_veth, r->ifname, r->netns_fd, nw->mtu, ep->mac, err);
+        if (k == -EEXIST) {
+                /* the name is the owner's own: a veth of its previous endpoint whose namespace
+                 * the kernel has not finished tearing down */
+                cx_error_freep(err);
+                if ((k = nl_link_del(host, r->host_veth, err)) >= 0)
+                        k = nl_veth_add(host, r->host_veth, r->ifname, r->netns_fd, nw->mtu,
+                                        ep->mac, err);
+        }
+        if (k < 0)
                 return k;
         struct nl_link_change port = NL_LINK_CHANGE_NONE;
         port.master = nw->bridge;
@@ -190,7 +198,7 @@ int net_endpoint_up(struct net_store *s, const struct net_network *nw,
         int k = endpoint_up(s, nw, r, tag, ret, err);
         if (k < 0) {
                 _cleanup_error_ struct cx_error *e2 = NULL;
-                if (net_endpoint_down(s, nw->name, r->owner, r->host_veth, &e2) < 0)
+                if (net_endpoint_down(s, nw->name, r->owner, r->host_veth, false, &e2) < 0)
                         log_warn("undo the endpoint of %s on network `%s`: %s", r->owner, nw->name,
                                  e2->msg);
                 return cx_error_prefix(err, "attach to network `%s`", nw->name);
@@ -199,15 +207,18 @@ int net_endpoint_up(struct net_store *s, const struct net_network *nw,
 }
 
 /* Rules first (no traffic is let through for an address about to be freed), then the link,
- * then the ports and leases: each step is idempotent, and all of them are tried. */
+ * then the ports and leases: each step is idempotent, and all of them are tried.  The link is
+ * left to the kernel when the container's namespace is going away: it takes the veth pair with
+ * it, and an RTM_DELLINK would only wait for that namespace's teardown to release the RTNL
+ * (~20 ms after every `run`). */
 int net_endpoint_down(struct net_store *s, const char *network, const char *owner,
-                      const char *host_veth, struct cx_error **err)
+                      const char *host_veth, bool netns_gone, struct cx_error **err)
 {
         _cleanup_free_ char *tag = endpoint_tag(owner, network);
         int r = nft_endpoint_del(tag, err);
         _cleanup_(nl_closep) struct nl *host = NULL;
         int k = nl_open(-1, &host, err);
-        if (k >= 0)
+        if (k >= 0 && !netns_gone)
                 k = nl_link_del(host, host_veth, err);
         if (k < 0 && r >= 0)
                 r = k;

@@ -260,9 +260,11 @@ void net_endpoint_veth_name(const char *owner, const char *network, char ret[IFN
 int net_endpoint_up(struct net_store *s, const struct net_network *nw,
                     const struct net_endpoint_req *r, struct net_endpoint *ret,
                     struct cx_error **err);
-/* Undoes everything of owner on that network; idempotent. */
+/* Undoes everything of owner on that network; idempotent.  netns_gone: the owner's network
+ * namespace is being destroyed (no process is left in it), which removes the veth pair; it is
+ * then not deleted here (a namespace someone else pinned keeps its veth until released). */
 int net_endpoint_down(struct net_store *s, const char *network, const char *owner,
-                      const char *host_veth, struct cx_error **err);
+                      const char *host_veth, bool netns_gone, struct cx_error **err);
 
 /* ---- the CNI plugin (cni.c) ------------------------------------------------------------- */
 /* Runs one CNI 1.0 command from the environment (CNI_COMMAND, CNI_CONTAINERID, CNI_NETNS,

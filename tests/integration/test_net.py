@@ -171,6 +171,14 @@ def add_caps(bundle, caps):
     bundle.save()
 
 
+def settle_links(ns, keep, timeout=5):
+    """A stopped container's veth goes with its network namespace, which the kernel tears down
+    asynchronously (capsa does not wait for it): give that a moment."""
+    end = time.monotonic() + timeout
+    while set(ns.links()) - keep and time.monotonic() < end:
+        time.sleep(0.05)
+
+
 def net_leftovers(rt, ids, links=True):
     """What the runtime left in X and under ROOT/networks for these ids (or at all, when the
     networks are gone)."""
@@ -178,6 +186,8 @@ def net_leftovers(rt, ids, links=True):
     ns = rt.ns
     nets = {n.get("name"): n for n in rt.networks()}
     bridges = {n.get("bridge") for n in nets.values()}
+    if links:
+        settle_links(ns, BASE_LINKS | bridges)
     for name in ns.links() if links else ():
         if name not in BASE_LINKS and name not in bridges:
             left.append(f"link: {name}")
@@ -752,6 +762,7 @@ def assert_clean(runtime, ids):
     left = net_leftovers(runtime, ids)
     assert not left, "\n".join(left[:30])
     assert runtime.endpoints("default") == []
+    settle_links(runtime.ns, BASE_LINKS | {"capsa0"})
     links = set(runtime.ns.links()) - BASE_LINKS - {"capsa0"}
     assert not links, links
 
