@@ -325,7 +325,8 @@ static int attach_one(struct create_ctx *c, struct net_store *s, size_t i, int n
         if (r < 0)
                 return r;
         char veth[IFNAMSIZ], ifname[IFNAMSIZ];
-        net_endpoint_veth_name(c->o->id, nw.name, veth);
+        net_endpoint_veth_name(c->o->id, nw.name, c->st.pid_start_time ^ (uint64_t)c->pid << 40,
+                               veth);
         snprintf(ifname, sizeof(ifname), "eth%zu", i);
         struct net_endpoint_req req = {
             .owner = c->o->id,

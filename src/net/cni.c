@@ -170,7 +170,7 @@ static int load_attachment(struct cni *c)
                 return fail(c, CNI_ERR_ENV, "invalid environment variable",
                             "CNI_IFNAME `%s`: not an interface name", c->ifname);
         c->owner = xasprintf("cni/%s/%s", c->container_id, c->ifname);
-        net_endpoint_veth_name(c->owner, c->network, c->veth);
+        net_endpoint_veth_name(c->owner, c->network, 0, c->veth);
         return 0;
 }
 
@@ -828,7 +828,7 @@ static int cmd_gc(struct cni *c)
                 if (seen)
                         continue;
                 char veth[IFNAMSIZ];
-                net_endpoint_veth_name(owner, c->network, veth);
+                net_endpoint_veth_name(owner, c->network, 0, veth);
                 if (net_endpoint_down(&s, c->network, owner, veth, false, &err) < 0) {
                         fail_cx(c, CNI_ERR_PLUGIN, "cannot release a stale attachment", err);
                         err = NULL;

@@ -22,9 +22,12 @@ static uint64_t fnv1a(uint64_t h, const char *s)
         return (h ^ 0xff) * 1099511628211ULL;
 }
 
-void net_endpoint_veth_name(const char *owner, const char *network, char ret[IFNAMSIZ])
+void net_endpoint_veth_name(const char *owner, const char *network, uint64_t nonce,
+                            char ret[IFNAMSIZ])
 {
-        uint64_t h = fnv1a(fnv1a(14695981039346656037ULL, owner), network);
+        char n[24];
+        snprintf(n, sizeof(n), "%llx", (unsigned long long)nonce);
+        uint64_t h = fnv1a(fnv1a(fnv1a(14695981039346656037ULL, owner), network), n);
         snprintf(ret, IFNAMSIZ, "cv%013llx", (unsigned long long)(h & 0xfffffffffffffULL));
 }
 
@@ -36,7 +39,7 @@ static char *endpoint_tag(const char *owner, const char *network)
         char *tag = xasprintf("%s@%s", owner, network);
         if (strlen(tag) > 120) {
                 char veth[IFNAMSIZ];
-                net_endpoint_veth_name(owner, network, veth);
+                net_endpoint_veth_name(owner, network, 0, veth);
                 free(tag);
                 tag = xasprintf("%s@%s", veth, network);
         }

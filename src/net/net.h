@@ -252,8 +252,12 @@ struct net_endpoint {
         uint8_t mac[6];
         unsigned mtu;
 };
-/* "cv" + 13 hex digits of a hash of owner and network: the host end's name */
-void net_endpoint_veth_name(const char *owner, const char *network, char ret[IFNAMSIZ]);
+/* "cv" + 13 hex digits of a hash of owner, network and nonce: the host end's name.  A container
+ * passes something of its instance (its init), so that the veth of the same id's previous run,
+ * which the kernel may still be tearing down, never stands in the way; the CNI plugin passes 0
+ * (DEL finds the veth from the owner alone). */
+void net_endpoint_veth_name(const char *owner, const char *network, uint64_t nonce,
+                            char ret[IFNAMSIZ]);
 /* Leases, ports, the veth pair (peer straight into the namespace, with a MAC derived from the
  * address), addresses, routes and the default gateway inside, loopback up, anti-spoofing and
  * DNAT rules.  On failure, undoes what it made. */
