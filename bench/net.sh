@@ -9,7 +9,8 @@
 #     `capsa run`; next to the CNI reference plugins (bridge + host-local) and capsa's own plugin
 #     (`capsa cni`) doing ADD+DEL on a fresh network namespace, against making and deleting
 #     that namespace alone.  The ratios are of the added times: capsa net setup / CNI bridge.
-# Usage: sudo bench/net.sh [RUNS]   (CAPSA=path/to/capsa, default build/capsa; SECONDS_TCP=5)
+# Usage: sudo bench/net.sh [RUNS]   (CAPSA=path/to/capsa, default build/capsa; SECONDS_TCP=5,
+# ROUNDS_TCP=3)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 runs=${1:-50}
@@ -92,9 +93,6 @@ for i in 1 2; do
         ip -n "$n" link set eth0 up
         ip -n "$n" link set lo up
 done
-echo "bench: iperf3 -t $secs, bare bridge floor" >&2
-floor=$(iperf_pair /run/netns/capsa-bench-$tag-f1 /run/netns/capsa-bench-$tag-f2 10.99.0.1)
-
 # capsa: two containers on the default network
 (cd "$work/sleep" && cap run -d --net default bench-srv && cap run -d --net default bench-cli) \
         >/dev/null
@@ -104,8 +102,16 @@ import json, sys
 for e in json.load(sys.stdin)[0]["endpoints"]:
     if e["owner"] == "bench-srv" and ":" not in e["address"]:
         print(e["address"].split("/")[0])')
-echo "bench: iperf3 -t $secs, capsa containers ($srv_ip)" >&2
-capsa_bps=$(iperf_pair /proc/$(pid_of bench-srv)/ns/net /proc/$(pid_of bench-cli)/ns/net "$srv_ip")
+# alternating rounds, so that a slow moment of the machine hits both sides alike; the medians
+floor=()
+capsa_bps=()
+for round in $(seq "${ROUNDS_TCP:-3}"); do
+        echo "bench: iperf3 -t $secs round $round: bare bridge floor, capsa ($srv_ip)" >&2
+        floor+=("$(iperf_pair /run/netns/capsa-bench-$tag-f1 /run/netns/capsa-bench-$tag-f2 \
+                10.99.0.1)")
+        capsa_bps+=("$(iperf_pair /proc/$(pid_of bench-srv)/ns/net \
+                /proc/$(pid_of bench-cli)/ns/net "$srv_ip")")
+done
 cap delete --force bench-srv >/dev/null
 cap delete --force bench-cli >/dev/null
 
@@ -148,12 +154,14 @@ in_ns hyperfine -N --warmup 5 --runs "$runs" --export-json "$work/hf.json" \
         -n cni-bridge "$work/cni-once.sh bridge" \
         -n capsa-cni "$work/cni-once.sh capsa" >&2
 
-python3 - "$work/hf.json" "$floor" "$capsa_bps" <<'PY'
-import json, sys
+python3 - "$work/hf.json" "${floor[*]}" "${capsa_bps[*]}" <<'PY'
+import json, statistics, sys
 res = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
 med = {k: v["median"] * 1000 for k, v in res.items()}
-floor, capsa = float(sys.argv[2]), float(sys.argv[3])
-print("TCP throughput (iperf3, one stream, container netns via nsenter):")
+floor = statistics.median(float(x) for x in sys.argv[2].split())
+capsa = statistics.median(float(x) for x in sys.argv[3].split())
+print(f"TCP throughput (iperf3, one stream, container netns via nsenter; median of "
+      f"{len(sys.argv[2].split())} alternating rounds):")
 print(f"  bare veth+bridge floor {floor / 1e9:8.2f} Gbit/s")
 print(f"  capsa --net default    {capsa / 1e9:8.2f} Gbit/s   ratio capsa/floor {capsa / floor:.3f}")
 print(f"\n{'start-up':28} {'median ms':>10} {'mean ms':>9} {'stddev':>7}")
