@@ -88,7 +88,7 @@ static void dump_clear(struct dump *d)
 static char *rule_tag(struct nftnl_rule *r)
 {
         uint32_t len = 0;
-        const void *data = nftnl_rule_get_data(r, NFTNL_RULE_USERDATA, &len);
+        const char *data = nftnl_rule_get_data(r, NFTNL_RULE_USERDATA, &len);
         const struct nftnl_udata *attr;
         if (!data)
                 return NULL;
