@@ -432,8 +432,24 @@ static int pick_subnet(struct nl *nl, const struct net_network *all, size_t n_al
         return 0;
 }
 
-static int create(struct net_store *s, const struct net_create_opts *o, struct net_network *ret,
-                  struct cx_error **err)
+/* A network made on first use (default, a tenant's) whose bridge exists but no definition:
+ * a create killed between making the bridge and writing NAME.json.  The name is capsa's own
+ * choice, so the half-made bridge (and the route its gateway address brought) goes. */
+static int remove_half_made(struct nl *nl, const char *bridge, struct cx_error **err)
+{
+        struct nl_link_info info;
+        int r = nl_link_get(nl, bridge, &info, err);
+        if (r == -ENODEV)
+                return 0;
+        if (r < 0 || strcmp(info.kind, "bridge") != 0)
+                return r; /* not a bridge: the clash check names it */
+        log_warn("bridge `%s` of a network that was never finished: removed", bridge);
+        return nl_link_del(nl, bridge, err);
+}
+
+/* on_demand: made on first use (default, a tenant's), not by `net create` */
+static int create(struct net_store *s, const struct net_create_opts *o, bool on_demand,
+                  struct net_network *ret, struct cx_error **err)
 {
         struct net_network n = {.mtu = o->mtu, .internal = o->internal}, *all = NULL;
         struct subnet_arg v[NET_MAX_SUBNETS];
@@ -460,7 +476,8 @@ static int create(struct net_store *s, const struct net_create_opts *o, struct n
                                          n.bridge, all[i].name);
                         goto out;
                 }
-        if ((r = nl_open(-1, &nl, err)) < 0)
+        if ((r = nl_open(-1, &nl, err)) < 0 ||
+            (on_demand && (r = remove_half_made(nl, n.bridge, err)) < 0))
                 goto out;
         for (size_t i = 0; i < n_v; i++)
                 if ((r = check_free(nl, all, n_all, &v[i].c, v[i].opt, v[i].text, err)) < 0)
@@ -497,7 +514,7 @@ out:
 int net_network_create(struct net_store *s, const struct net_create_opts *o,
                        struct net_network *ret, struct cx_error **err)
 {
-        return create(s, o, ret, err);
+        return create(s, o, false, ret, err);
 }
 
 int net_network_get(struct net_store *s, const char *name, struct net_network *ret,
@@ -511,7 +528,7 @@ int net_network_get(struct net_store *s, const char *name, struct net_network *r
         if (r == -ENOENT && strcmp(name, NET_DEFAULT) == 0) {
                 const char *sub = DEFAULT_SUBNET;
                 struct net_create_opts o = {.name = name, .subnets = &sub, .n_subnets = 1};
-                if ((r = create(s, &o, ret, err)) < 0)
+                if ((r = create(s, &o, true, ret, err)) < 0)
                         return cx_error_prefix(err, "create network `%s`", name);
                 return 0;
         }
@@ -520,7 +537,7 @@ int net_network_get(struct net_store *s, const char *name, struct net_network *r
                 if ((r = state_tenant_name_validate(tenant, "network", err)) < 0)
                         return r;
                 struct net_create_opts o = {.name = name, .tenant = tenant};
-                if ((r = create(s, &o, ret, err)) < 0)
+                if ((r = create(s, &o, true, ret, err)) < 0)
                         return cx_error_prefix(err, "create network `%s`", name);
                 return 0;
         }

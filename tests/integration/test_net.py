@@ -349,6 +349,18 @@ def test_default_network_made_on_first_use(runtime, bundle):
     assert f"{DEFAULT_GW}/24" in runtime.ns.addrs("capsa0")
 
 
+def test_half_made_default_network_replaced(runtime, bundle):
+    """A create killed between making the default network's bridge and writing its definition
+    leaves a bridge (and the route of its gateway address): the next first use replaces it."""
+    for cmd in (["link", "add", "capsa0", "type", "bridge"],
+                ["addr", "add", f"{DEFAULT_GW}/24", "dev", "capsa0"],
+                ["link", "set", "capsa0", "up"]):
+        runtime.ns.run("ip", *cmd)
+    out = runtime.check1(bundle(), "addrs", extra=["--net", "default"])
+    assert v4(iface(out, "eth0")) == ["10.89.0.2/24"]
+    assert runtime.inspect("default")["bridge"] == "capsa0"
+
+
 def test_net_rm_refused_while_used(runtime, bundle):
     runtime.ok("net", "create", "busy", "--subnet", "10.90.21.0/24")
     cid = runtime.sleeper(bundle(), "--net", "busy")
