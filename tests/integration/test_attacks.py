@@ -98,6 +98,18 @@ sleep 30
 """
 
 
+def add_loader(rootfs, binary):
+    """capsa is linked dynamically: for the kernel to run it inside the container (as the
+    script's interpreter), the rootfs needs its loader and libraries, as an attacker's image
+    would have them."""
+    out = subprocess.run(["ldd", str(binary)], capture_output=True, text=True, check=True).stdout
+    for word in out.split():
+        if word.startswith("/") and os.path.exists(word):
+            dest = rootfs / word.lstrip("/")
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(os.path.realpath(word), dest)
+
+
 def test_cve_2019_5736_exec_into_own_pid_namespace(runtime, bundle, testdir):
     """`exec` into a container with a pid namespace of its own (the usual case) and no user
     namespace: its command is a `#!/proc/self/exe --log=/fifo` script, so the kernel runs capsa's
@@ -112,6 +124,7 @@ def test_cve_2019_5736_exec_into_own_pid_namespace(runtime, bundle, testdir):
     b.config["root"]["readonly"] = False
     b.process["args"] = ["/bin/sh", "-c", EXEC_ATTACKER]
     os.mkfifo(b.rootfs / "fifo")
+    add_loader(b.rootfs, copy)
     (b.rootfs / "evil").write_text("#!/proc/self/exe --log=/fifo\n")
     os.chmod(b.rootfs / "evil", 0o755)
     b.save()
