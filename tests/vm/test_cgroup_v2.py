@@ -31,10 +31,13 @@ def created(runtime, bundle, resources=None, args=(CHECKER, "sleep", "30"), star
             b.process["capabilities"][s] += caps
     r = runtime.create(b)
     assert r.rc == 0, r
+    # the cgroup is read while the init waits for start: a started process may already be
+    # gone (the fork bomb's shell exits once its forks are refused)
+    st = runtime.state(r.id)
+    d = cgdir(st["pid"])
     if start:
         assert runtime("start", r.id).rc == 0, r
-    st = runtime.state(r.id)
-    return r.id, st["pid"], cgdir(st["pid"])
+    return r.id, st["pid"], d
 
 
 def rd(d, name):
