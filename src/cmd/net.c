@@ -192,9 +192,7 @@ static int list_cmd(int argc, char **argv, const struct global_opts *g)
                 print_table(v, endpoints, n);
         }
         net_store_close(&s);
-        for (size_t i = 0; i < n; i++)
-                net_network_clear(&v[i]);
-        free(v);
+        net_networks_free(v, n);
         return r < 0 ? cmd_fail(err) : 0;
 }
 
@@ -225,6 +223,8 @@ static int inspect_cmd(int argc, char **argv, const struct global_opts *g)
         struct net_store s;
         if (net_store_open(g->root, &s, &err) < 0)
                 return cmd_fail(err);
+        /* net_network_get: the default network (and a tenant's) exists without set-up, and a
+         * network whose bridge is gone is brought back */
         _cleanup_strv_ char **objs = xcalloc((size_t)argc + 1, sizeof(char *));
         size_t n = 0;
         int failed = 0;

@@ -230,7 +230,7 @@ static int hosts_write(struct net_store *s, int root_fd, const char *owner, stru
         read_file_at(fd, "hostname", &hostname, NULL, NULL);
         if (hostname)
                 hostname[strcspn(hostname, "\n")] = '\0';
-        _cleanup_free_ struct net_network *nets = NULL;
+        struct net_network *nets = NULL;
         size_t n_nets = 0;
         int r = net_network_list(s, &nets, &n_nets, err);
         if (r < 0)
@@ -257,8 +257,7 @@ static int hosts_write(struct net_store *s, int root_fd, const char *owner, stru
                 }
                 net_leases_free(l, n);
         }
-        for (size_t i = 0; i < n_nets; i++)
-                net_network_clear(&nets[i]);
+        net_networks_free(nets, n_nets);
         if (r >= 0)
                 r = write_file_at(fd, "hosts", text, strlen(text), err);
         free(text);

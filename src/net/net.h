@@ -171,6 +171,8 @@ struct net_network {
         char *created; /* RFC 3339 */
 };
 void net_network_clear(struct net_network *n);
+/* Clears n networks and frees the array (net_network_list's). */
+void net_networks_free(struct net_network *v, size_t n);
 /* [A-Za-z0-9][A-Za-z0-9_.-]*, at most NET_NAME_MAX characters, not "ports"; or "tenant-T" for a
  * tenant T (at most NET_TENANT_NAME_MAX in all).  The error names it. */
 #define NET_TENANT_NAME_MAX 128

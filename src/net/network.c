@@ -212,7 +212,7 @@ int net_network_list(struct net_store *s, struct net_network **ret, size_t *ret_
         return 0;
 }
 
-static void networks_free(struct net_network *v, size_t n)
+void net_networks_free(struct net_network *v, size_t n)
 {
         for (size_t i = 0; i < n; i++)
                 net_network_clear(&v[i]);
@@ -507,7 +507,7 @@ static int create(struct net_store *s, const struct net_create_opts *o, bool on_
         n = (struct net_network){0};
 out:
         net_network_clear(&n);
-        networks_free(all, n_all);
+        net_networks_free(all, n_all);
         return r;
 }
 

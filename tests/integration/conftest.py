@@ -356,14 +356,8 @@ def testdir(workdir):
     shutil.rmtree(d, ignore_errors=True)
 
 
-@pytest.fixture
-def runtime(testdir):
-    if not os.access(CAPSA, os.X_OK):
-        pytest.fail(f"runtime binary {CAPSA} not found or not executable (set CAPSA=...)")
-    rt = Runtime(testdir, testdir / "state")
-    rt.bundles = []
-    yield rt
-    # teardown: kill background runtimes we spawned (by pid), force-delete every id
+def stop_runtime(rt):
+    """Teardown: kill the background runtimes a test spawned (by pid), force-delete every id."""
     for p in rt.procs:
         if p.poll() is None:
             p.kill()
@@ -376,6 +370,16 @@ def runtime(testdir):
     for cid in rt.ids:
         if cid and "/" not in cid and cid != "..":
             rt("delete", "--force", cid, timeout=DEFAULT_TIMEOUT)
+
+
+@pytest.fixture
+def runtime(testdir):
+    if not os.access(CAPSA, os.X_OK):
+        pytest.fail(f"runtime binary {CAPSA} not found or not executable (set CAPSA=...)")
+    rt = Runtime(testdir, testdir / "state")
+    rt.bundles = []
+    yield rt
+    stop_runtime(rt)
     deadline = time.monotonic() + 5
     while True:
         left = leftovers(rt, rt.bundles)

@@ -225,18 +225,7 @@ def runtime(testdir, testns):
         pytest.fail(f"runtime binary {conftest.CAPSA} not found")
     rt = NetRuntime(testdir, testdir / "state", testns)
     yield rt
-    for p in rt.procs:
-        if p.poll() is None:
-            p.kill()
-        try:
-            p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
-        for f in p.files:
-            f.close()
-    for cid in rt.ids:
-        if cid and "/" not in cid:
-            rt("delete", "--force", cid, timeout=DEFAULT_TIMEOUT)
+    conftest.stop_runtime(rt)
     left = net_leftovers(rt, [i for i in rt.ids if i])
     for t in rt.tenants:
         rt("tenant", "remove", t)
