@@ -418,11 +418,17 @@ def test_entrypoint_cmd_and_override(images):
         "/t/data/keep": "v2"}
 
 
-def test_env_and_workdir(images):
+def test_env_and_workdir(images, monkeypatch):
     images.imp("ep")
-    env = json.loads(images.run("ep", "--env", "FOO=cli", "-e", "NEW=1").out)["env"]
+    monkeypatch.setenv("CAPSA_IT_FROM_CALLER", "caller")
+    monkeypatch.delenv("CAPSA_IT_UNSET", raising=False)
+    env = json.loads(images.run("ep", "--env", "FOO=cli", "-e", "NEW=1", "-e",
+                                "CAPSA_IT_FROM_CALLER", "-e", "CAPSA_IT_UNSET").out)["env"]
     assert "FOO=cli" in env and "FOO=image" not in env, env
     assert "BAR=keep" in env and "NEW=1" in env, env
+    # a bare KEY takes the caller's value, or nothing when the caller has none
+    assert "CAPSA_IT_FROM_CALLER=caller" in env, env
+    assert not [e for e in env if e.startswith("CAPSA_IT_UNSET")], env
     assert json.loads(images.run("ep", "--workdir", "/t/opq", cmd=["cwd"]).out) == {
         "cwd": "/t/opq"}
     assert json.loads(images.run("ep", "-w", "/t/new-dir", cmd=["cwd"]).out) == {
