@@ -92,7 +92,7 @@ def layers(checker_bytes):
         il.file("t/x/attr2", "y", xattrs={"user.capsa": "three"}),
         il.dir("t/dev"),
         il.whiteout("t/dev/fifo"),
-        il.dir("t/own", mode=0o750, uid=1000, gid=1000),  # the mode of a lower dir changed
+        il.dir("t/own", mode=0o775, uid=1000, gid=1000),  # the mode of a lower dir changed
     ]
     return [l1, l2, l3]
 
@@ -318,7 +318,7 @@ def test_container_sees_the_merged_tree(images, layout):
     # symlink chains resolve through the layers
     out = images.sh("rich", "cat /t/links/l1 /t/links/abs /t/data/gone/again; "
                             "cat /t/links/dangling 2>/dev/null || echo dangling")
-    assert out.split() == ["x2", "v2", "again", "dangling"], out
+    assert out == "x2" "v2" "again" "dangling\n", out  # the files end without a newline
 
 
 def test_xattrs_visible_in_the_container(images):
@@ -449,7 +449,7 @@ def test_user_by_name_and_override(images):
     # as app: its own file is readable, root's 0600 one is not
     out = images.sh("rich", "cat /t/own/f; ls /root 2>/dev/null || echo denied",
                     opts=("-u", "app"))
-    assert out.split() == ["mine", "denied"], out
+    assert out == "mine" "denied\n", out
 
 
 def test_labels_become_annotations(images):
@@ -476,12 +476,12 @@ def test_volumes(images, testdir):
     ro, rw = testdir / "vol-ro", testdir / "vol-rw"
     ro.mkdir()
     rw.mkdir()
-    (ro / "f").write_text("host")
+    (ro / "f").write_text("host\n")
     opts = ("-v", f"{ro}:/mnt/ro:ro", "--volume", f"{rw}:/t/data/rw")
     out = images.sh("rich", "cat /mnt/ro/f; echo x > /mnt/ro/f 2>/dev/null || echo refused; "
                             "echo from-ctr > /t/data/rw/g; ls /t/data", opts=opts)
     assert out.split() == ["host", "refused", "gone", "keep", "new", "rw"], out
-    assert (ro / "f").read_text() == "host"
+    assert (ro / "f").read_text() == "host\n"
     assert (rw / "g").read_text() == "from-ctr\n"
     # the mount point made for the volume went to the container's upper dir, not to a layer
     assert not [d for d in images.layer_dirs() if (d / "diff/t/data/rw").exists()]
