@@ -1,5 +1,6 @@
 /* capsa: an OCI container runtime.  Global options, then one command from the table. */
 #include "cmd/cmd.h"
+#include "image/image.h"
 #include "net/net.h"
 
 #include <seccomp.h>
@@ -38,6 +39,7 @@ static void usage(FILE *f)
                    "Global options:\n"
                    "  --root DIR            state directory (default /run/capsa; for other users\n"
                    "                        than root $XDG_RUNTIME_DIR/capsa)\n"
+                   "  --image-root DIR      the image store (default /var/lib/capsa)\n"
                    "  --log FILE            log to FILE\n"
                    "  --log-format FORMAT   text or json\n"
                    "  --debug               debug logging\n"
@@ -87,7 +89,8 @@ static int parse_globals(int argc, char **argv, struct global_opts *g)
                 OPT_DEBUG,
                 OPT_SYSTEMD,
                 OPT_ROOTLESS,
-                OPT_CRIU
+                OPT_CRIU,
+                OPT_IMAGE_ROOT,
         };
         static const struct option opts[] = {
             {"root", required_argument, NULL, OPT_ROOT},
@@ -97,6 +100,7 @@ static int parse_globals(int argc, char **argv, struct global_opts *g)
             {"systemd-cgroup", no_argument, NULL, OPT_SYSTEMD},
             {"rootless", required_argument, NULL, OPT_ROOTLESS},
             {"criu", required_argument, NULL, OPT_CRIU},
+            {"image-root", required_argument, NULL, OPT_IMAGE_ROOT},
             {"version", no_argument, NULL, 'v'},
             {"help", no_argument, NULL, 'h'},
             {},
@@ -107,6 +111,9 @@ static int parse_globals(int argc, char **argv, struct global_opts *g)
                 switch (c) {
                 case OPT_ROOT:
                         g->root = optarg;
+                        break;
+                case OPT_IMAGE_ROOT:
+                        g->image_root = optarg;
                         break;
                 case OPT_LOG:
                         g->log = optarg;
@@ -184,7 +191,7 @@ static const struct command *find_command(const char *name)
 
 int main(int argc, char **argv)
 {
-        struct global_opts g = {.root = NULL, .rootless = -1};
+        struct global_opts g = {.root = NULL, .image_root = IMAGE_ROOT_DEFAULT, .rootless = -1};
         if (parse_globals(argc, argv, &g))
                 return 1;
         struct cx_error *err = NULL;

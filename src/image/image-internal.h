@@ -86,3 +86,18 @@ IMAGE_CURL_FUNCS(IMAGE_LIB_PTR_DECL)
 #ifndef IMAGE_LIB_NO_RENAME
 #include "image/lib-rename.h"
 #endif
+
+/* ---- the container's side (config.c, user.c) ---------------------------------------------- */
+struct image_user {
+        uint32_t uid, gid;
+        uint32_t *gids; /* supplementary groups: the user's in the image's /etc/group */
+        size_t n_gids;
+};
+/* USER[:GROUP] (names or numbers; NULL or "": root) resolved in the image's /etc/passwd and
+ * /etc/group, read from the topmost layer that has them (whiteouts and opaque dirs honoured, no
+ * symlink followed).  Errors name the user or group that does not exist. */
+int image_user_resolve(char *const *lowers, size_t n_lowers, const char *user,
+                       struct image_user *ret, struct cx_error **err);
+/* config.json (allocated) from the image's config blob, the layers and the run options */
+int image_config_json(const char *config, size_t len, char *const *lowers, size_t n_lowers,
+                      const struct image_run_opts *o, char **ret, struct cx_error **err);

@@ -12,8 +12,9 @@
  *        size                 bytes of diff/ (decimal)
  *   ROOT/images.json          the images: manifest digest, names, when added
  *   ROOT/containers/NAME/     one container made from an image (NAME = ID-NONCE): image (its
- *                             manifest digest), owner ("STATEROOT ID"), config.json, rootfs/
- *                             (the mount point), upper/, work/
+ *                             manifest digest), owner ("STATEROOT ID\n"), config.json, rootfs/
+ *                             (the mount point), upper/, work/.  In use while STATEROOT/ID
+ *                             exists or while a process holds a flock on its owner file.
  *   ROOT/tmp/                 partial downloads and unpacks; renamed into place when complete
  *
  * Every blob is checked against its digest while it streams; a layer appears in the store
@@ -204,6 +205,9 @@ struct image_bundle {
         size_t n_lowers;
         char *upper, *work;
         char *manifest_digest;
+        int ref_lock_fd; /* flock(LOCK_EX) on DIR/owner, held until image_bundle_clear (the
+                            process that makes and runs the container): while it is held the
+                            dir is in use even though the container's state is not there yet */
 };
 /* Makes ROOT/containers/NAME for container id of state root state_root: a reference to the
  * image (prune and rm honour it), config.json from the image's config and o, rootfs/ upper/

@@ -1,0 +1,107 @@
+/* The rootfs of a container made from an image: an overlay of the image's layers (read-only,
+ * shared by every container of the image) under the container's own upper and work dirs.
+ *
+ * The parent builds it with the new mount API (fsopen/fsconfig/fsmount) as a detached mount:
+ * it never appears in the host's tree, and the init attaches it at root.path like an idmapped
+ * rootfs (rootfs.c).  Layers are passed as fds ("lowerdir+", Linux 6.8; fds since 6.13), which
+ * lets a container with a user namespace get each layer as an idmapped clone: files the image
+ * gives to root are the container's root, without a copy per tenant.  Kernel interfaces:
+ * fsopen(2), fsconfig(2), fsmount(2), open_tree(2), mount_setattr(2). */
+#include "namespaces/ns-internal.h"
+
+#include <fcntl.h>
+#include <linux/mount.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* The overlay's own words on a failure (the fs context's log: "e overlayfs: ..." lines). */
+static int fs_fail(int fs, const char *what, struct cx_error **err)
+{
+        int e = errno;
+        char log[512] = "";
+        ssize_t n = read(fs, log, sizeof(log) - 1);
+        if (n > 2) {
+                log[n] = '\0';
+                log[strcspn(log, "\n")] = '\0';
+                return cx_error_msg(err, e, "overlay rootfs: %s: %s (%s)", what, strerror(e),
+                                    log + 2);
+        }
+        errno = e;
+        return cx_error_set(err, e, "overlay rootfs: %s", what);
+}
+
+static bool host_root_ids(const struct spec_linux *l, uid_t *uid, gid_t *gid)
+{
+        bool u = false, g = false;
+        for (size_t i = 0; i < l->n_uid_mappings; i++)
+                if (l->uid_mappings[i].container_id == 0) {
+                        *uid = l->uid_mappings[i].host_id;
+                        u = true;
+                }
+        for (size_t i = 0; i < l->n_gid_mappings; i++)
+                if (l->gid_mappings[i].container_id == 0) {
+                        *gid = l->gid_mappings[i].host_id;
+                        g = true;
+                }
+        return u && g;
+}
+
+/* One layer: an O_PATH fd of the dir, or its idmapped clone. */
+static int open_layer(const char *path, int userns, int *ret_fd, struct cx_error **err)
+{
+        if (userns >= 0)
+                return ns_clone_idmapped(path, false, false, userns, ret_fd, err);
+        int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return cx_error_set(err, errno, "overlay rootfs: open layer `%s`", path);
+        *ret_fd = fd;
+        return 0;
+}
+
+static int add_layers(int fs, const struct ns_rootfs_source *root, int userns,
+                      struct cx_error **err)
+{
+        /* each "lowerdir+" goes beneath the ones before it: top layer first */
+        for (size_t i = root->n_lowers; i-- > 0;) {
+                _cleanup_close_ int fd = -1;
+                int r = open_layer(root->lowers[i], userns, &fd, err);
+                if (r < 0)
+                        return r;
+                if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_FD, "lowerdir+", NULL, fd) < 0)
+                        return fs_fail(fs, root->lowers[i], err);
+        }
+        return 0;
+}
+
+int ns_overlay_open(const struct ns_config *s, const struct ns_rootfs_source *root, int *cache,
+                    int *ret_fd, struct cx_error **err)
+{
+        const struct spec_linux *l = s->linux_;
+        int userns = -1, r;
+        if (l->ns[SPEC_NS_USER].present) {
+                if ((userns = ns_container_userns(s, cache, err)) < 0)
+                        return cx_error_prefix(err, "overlay rootfs");
+                uid_t uid = 0;
+                gid_t gid = 0;
+                /* the merged root is the upper's root: the container's root owns it */
+                if (host_root_ids(l, &uid, &gid) &&
+                    (chown(root->upper, uid, gid) < 0 || chown(root->work, uid, gid) < 0))
+                        return cx_error_set(err, errno, "overlay rootfs: chown `%s`", root->upper);
+        }
+        _cleanup_close_ int fs = (int)syscall(SYS_fsopen, "overlay", FSOPEN_CLOEXEC);
+        if (fs < 0)
+                return cx_error_set(err, errno, "overlay rootfs: fsopen(overlay)");
+        if ((r = add_layers(fs, root, userns, err)) < 0)
+                return r;
+        if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "upperdir", root->upper, 0) < 0)
+                return fs_fail(fs, "upperdir", err);
+        if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "workdir", root->work, 0) < 0)
+                return fs_fail(fs, "workdir", err);
+        if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+                return fs_fail(fs, "create", err);
+        int m = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, 0);
+        if (m < 0)
+                return fs_fail(fs, "fsmount", err);
+        *ret_fd = m;
+        return 0;
+}
