@@ -43,9 +43,8 @@ static int image_layers(struct image_store *s, const struct image_manifest *m, c
         return 0;
 }
 
-/* The image's layers and config blob. */
-static int load_image(struct image_store *s, const char *ref, struct image_bundle *b,
-                      char **ret_config, size_t *ret_len, struct cx_error **err)
+int image_load(struct image_store *s, const char *ref, struct image_bundle *b, char **ret_config,
+               size_t *ret_len, struct cx_error **err)
 {
         _cleanup_(image_info_clear) struct image_info info = {0};
         _cleanup_(image_manifest_clear) struct image_manifest m = {0};
@@ -127,7 +126,7 @@ int image_bundle_make(const char *image_root, const char *ref, const char *state
         int r = image_libs_load(IMAGE_LIB_CRYPTO, err);
         if (r < 0 || (r = image_store_open(image_root, false, &s, err)) < 0)
                 return r;
-        if ((r = load_image(&s, ref, &b, &config, &len, err)) >= 0 &&
+        if ((r = image_load(&s, ref, &b, &config, &len, err)) >= 0 &&
             (r = image_config_json(config, len, b.lowers, b.n_lowers, o, &config_json, err)) >= 0)
                 r = make_container_dir(&s, o, state_root, &b, config_json, err);
         if (r >= 0) {

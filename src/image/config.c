@@ -195,6 +195,9 @@ int image_config_json(const char *config, size_t len, char *const *lowers, size_
         r = make_binds(o, &m, err);
         if (r >= 0)
                 *ret = spec_template_json(&(struct spec_template){
+                    .rootless = o->rootless,
+                    .uid = getuid(),
+                    .gid = getgid(),
                     .args = m.args,
                     .env = m.env,
                     .cwd = cwd,

@@ -197,6 +197,7 @@ struct image_run_opts {
         int64_t memory;    /* bytes, 0: none */
         int64_t cpu_quota; /* microseconds per 100000, 0: none */
         int64_t pids;      /* 0: none */
+        bool rootless;     /* `spec --image --rootless`: a user namespace mapping the caller */
 };
 /* The rootfs of a container made from an image: an overlay, bottom layer first. */
 struct image_bundle {

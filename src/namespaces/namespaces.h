@@ -75,6 +75,10 @@ struct ns_rootfs_source {
         const char *upper, *work;
 };
 
+/* A read-only overlay of lowers (bottom first) as a detached mount: the merged tree of an image
+ * (overlay.c), never attached anywhere. */
+int ns_overlay_lowers_open(char *const *lowers, size_t n, int *ret_fd, struct cx_error **err);
+
 /* ---- parent side ------------------------------------------------------------------------- */
 /* Checks linux.uidMappings/gidMappings (and mounts[].uid/gidMappings): sizes, overlapping
  * container or host ranges, the process user and groups mapped.  Errors name the JSON path.  A

@@ -105,3 +105,21 @@ int ns_overlay_open(const struct ns_config *s, const struct ns_rootfs_source *ro
         *ret_fd = m;
         return 0;
 }
+
+int ns_overlay_lowers_open(char *const *lowers, size_t n, int *ret_fd, struct cx_error **err)
+{
+        struct ns_rootfs_source root = {.kind = NS_ROOTFS_OVERLAY, .lowers = lowers, .n_lowers = n};
+        _cleanup_close_ int fs = (int)syscall(SYS_fsopen, "overlay", FSOPEN_CLOEXEC);
+        if (fs < 0)
+                return cx_error_set(err, errno, "overlay: fsopen(overlay)");
+        int r = add_layers(fs, &root, -1, err);
+        if (r < 0)
+                return r;
+        if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+                return fs_fail(fs, "create", err);
+        int m = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY);
+        if (m < 0)
+                return fs_fail(fs, "fsmount", err);
+        *ret_fd = m;
+        return 0;
+}
