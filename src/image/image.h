@@ -153,7 +153,9 @@ int image_lookup(struct image_store *s, const char *ref, struct image_info *ret,
                  struct cx_error **err);
 int image_list(struct image_store *s, struct image_info **ret, size_t *ret_n,
                struct cx_error **err);
-/* Adds name to an image (taking it from any image that had it). */
+/* Adds name to an image (taking it from any image that had it).  An image the store has no
+ * record of yet (its manifest blob, and the blobs and layers it names, already stored) is
+ * recorded first, added now; name NULL only records it (image_ingest of a nameless image). */
 int image_tag(struct image_store *s, const char *manifest_digest, const char *name,
               struct cx_error **err);
 /* Removes a name; when force or when ref is not a name, the whole image.  Refuses an image in
