@@ -104,12 +104,12 @@ static int make_container_dir(struct image_store *s, const struct image_run_opts
                 rm_rf_at(s->root_fd, rel);
                 return cx_error_prefix(err, "container dir `%s`", b->dir);
         }
-        b->ref_lock_fd = openat(fd, "owner", O_RDONLY | O_CLOEXEC);
-        if (b->ref_lock_fd < 0 || flock(b->ref_lock_fd, LOCK_EX) < 0) {
-                r = cx_error_set(err, errno, "lock `%s/owner`", b->dir);
+        if (flock(fd, LOCK_EX) < 0) {
+                r = cx_error_set(err, errno, "lock `%s`", b->dir);
                 rm_rf_at(s->root_fd, rel);
                 return r;
         }
+        b->ref_lock_fd = TAKE_FD(fd);
         b->upper = xasprintf("%s/upper", b->dir);
         b->work = xasprintf("%s/work", b->dir);
         return 0;

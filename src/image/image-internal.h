@@ -104,3 +104,62 @@ int image_config_json(const char *config, size_t len, char *const *lowers, size_
 /* The image REF: its layers' paths (b->lowers, n_lowers), manifest digest and config blob. */
 int image_load(struct image_store *s, const char *ref, struct image_bundle *b, char **ret_config,
                size_t *ret_len, struct cx_error **err);
+/* ---- the store's own helpers (store.c, images.c, containers.c, prune.c) -------------------- */
+/* Opens (creating) ROOT/name and flock()s it with op (LOCK_SH, LOCK_EX, blocking). */
+int img_lock_file(struct image_store *s, const char *name, int op, int *ret_fd,
+                  struct cx_error **err);
+/* Writes ROOT/path atomically: a unique file in ROOT/tmp, fsync, rename. */
+int img_write_atomic(struct image_store *s, const char *path, const char *data, size_t len,
+                     struct cx_error **err);
+/* "blobs/sha256/HEX" for a valid digest (allocated) */
+char *img_blob_path(const char *digest);
+
+/* ROOT/images.json: one record per image.  Changed under an exclusive flock of ROOT/images.lock
+ * (held from img_db_load(.., true, ..) to img_db_clear) and replaced atomically, so readers need
+ * no lock and two imports (both holding ROOT/lock shared) never lose each other's records. */
+struct img_rec {
+        char *manifest; /* digest */
+        char *config;   /* digest: the image's ID */
+        char **names;   /* normalised; NULL-terminated, never NULL */
+        int64_t added;
+};
+struct img_db {
+        struct img_rec *v;
+        size_t n;
+        int lock_fd; /* -1 when loaded read-only */
+};
+int img_db_load(struct image_store *s, bool write, struct img_db *ret, struct cx_error **err);
+int img_db_save(struct image_store *s, const struct img_db *db, struct cx_error **err);
+void img_db_clear(struct img_db *db);
+void img_db_drop(struct img_db *db, size_t i);         /* removes record i */
+void img_names_remove(char **names, const char *name); /* from a NULL-terminated vector */
+/* REF as image_lookup resolves it: *ret_index, and *ret_name the stored name REF matched
+ * (NULL when REF matched a digest or an ID; points into db). */
+int img_db_find(struct image_store *s, const struct img_db *db, const char *ref, size_t *ret_index,
+                const char **ret_name, struct cx_error **err);
+/* The layer digests of the manifest `digest` (bottom first) and its config digest. */
+int img_manifest_layers(struct image_store *s, const char *digest, char ***ret_layers,
+                        char **ret_config, struct cx_error **err);
+/* Bytes of the unpacked layer (its size file; 0 when unknown). */
+uint64_t img_layer_size(struct image_store *s, const char *digest);
+
+/* ROOT/containers/NAME: the image a container holds, and whether the container still exists
+ * (its owner file names STATEROOT and ID, and STATEROOT/ID is a directory). */
+struct img_ctr {
+        char *name;      /* NAME */
+        char *image;     /* manifest digest, or NULL (no image file) */
+        char *state_dir; /* STATEROOT/ID, or NULL (no owner, or a malformed one) */
+        char *id;        /* ID, or NULL */
+        bool alive;
+        bool locked; /* someone holds a flock on ROOT/containers/NAME (being made) */
+};
+int img_ctrs_scan(struct image_store *s, struct img_ctr **ret, size_t *ret_n,
+                  struct cx_error **err);
+void img_ctrs_free(struct img_ctr *v, size_t n);
+/* Whether the container holds (or may yet hold) its image: alive, or being made. */
+static inline bool img_ctr_holds(const struct img_ctr *c)
+{
+        return c->alive || c->locked;
+}
+/* Whether a container of c holds the image `manifest` */
+bool img_ctrs_hold(const struct img_ctr *c, size_t n, const char *manifest);

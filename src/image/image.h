@@ -14,7 +14,7 @@
  *   ROOT/containers/NAME/     one container made from an image (NAME = ID-NONCE): image (its
  *                             manifest digest), owner ("STATEROOT ID\n"), config.json, rootfs/
  *                             (the mount point), upper/, work/.  In use while STATEROOT/ID
- *                             exists or while a process holds a flock on its owner file.
+ *                             exists or while a process holds a flock on the dir.
  *   ROOT/tmp/                 partial downloads and unpacks; renamed into place when complete
  *
  * Every blob is checked against its digest while it streams; a layer appears in the store
@@ -154,7 +154,9 @@ int image_lookup(struct image_store *s, const char *ref, struct image_info *ret,
                  struct cx_error **err);
 int image_list(struct image_store *s, struct image_info **ret, size_t *ret_n,
                struct cx_error **err);
-/* Adds name to an image (taking it from any image that had it). */
+/* Adds name to an image (taking it from any image that had it).  An image the store has no
+ * record of yet (its manifest blob, and the blobs and layers it names, already stored) is
+ * recorded first, added now; name NULL only records it (image_ingest of a nameless image). */
 int image_tag(struct image_store *s, const char *manifest_digest, const char *name,
               struct cx_error **err);
 /* Removes a name; when force or when ref is not a name, the whole image.  Refuses an image in
@@ -206,7 +208,7 @@ struct image_bundle {
         size_t n_lowers;
         char *upper, *work;
         char *manifest_digest;
-        int ref_lock_fd; /* flock(LOCK_EX) on DIR/owner, held until image_bundle_clear (the
+        int ref_lock_fd; /* flock(LOCK_EX) on DIR, held until image_bundle_clear (the
                             process that makes and runs the container): while it is held the
                             dir is in use even though the container's state is not there yet */
 };
