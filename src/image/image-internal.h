@@ -86,3 +86,15 @@ IMAGE_CURL_FUNCS(IMAGE_LIB_PTR_DECL)
 #ifndef IMAGE_LIB_NO_RENAME
 #include "image/lib-rename.h"
 #endif
+
+/* ---- a layer's entries (layer-entry.c; layer.c streams the tar) ---------------------------- */
+struct image_unpack;
+/* Entries go beneath top_fd/root (an existing, empty directory); digest names the layer in
+ * errors. */
+struct image_unpack *image_unpack_new(int top_fd, const char *root, const char *digest);
+void image_unpack_free(struct image_unpack *u);
+/* Writes entry e (its data read from a), refusing anything that would leave the directory. */
+int image_unpack_entry(struct image_unpack *u, struct archive *a, struct archive_entry *e,
+                       struct cx_error **err);
+/* Sets the directories' times; *ret_size: bytes of the regular files (each once). */
+int image_unpack_finish(struct image_unpack *u, uint64_t *ret_size, struct cx_error **err);
