@@ -465,8 +465,9 @@ static int make_node(struct image_unpack *u, struct archive *a, struct archive_e
                         : fail(u, entry, "make the node", err);
                 break;
         default:
-                return cx_error_msg(err, EPERM, "layer %s: entry `%s`: type 0%o is not supported",
-                                    u->digest, entry, (unsigned)type);
+                return refuse(u, entry, err,
+                              "type 0%o: not a file, directory, link, device or fifo",
+                              (unsigned)type);
         }
         if (r < 0)
                 return r;

@@ -76,6 +76,7 @@ struct stream {
         int slot;
         struct archive *outer, *inner;
         char *fd_buf, *tar_buf;
+        uint64_t n_read; /* bytes of the blob so far */
         int read_errno;  /* the fd's read(2) failed */
         char *outer_msg; /* the decompression failed (the inner reader only sees -1) */
 };
@@ -92,7 +93,9 @@ static la_ssize_t blob_read(struct archive *a, void *data, const void **ret)
                 return -1;
         }
         image_hash_update(st->blob, st->fd_buf, (size_t)n);
-        image_progress_add(st->p, st->slot, (uint64_t)n);
+        st->n_read += (uint64_t)n;
+        if (st->p)
+                image_progress_add(st->p, st->slot, (uint64_t)n);
         *ret = st->fd_buf;
         return n;
 }
@@ -149,11 +152,12 @@ static int open_outer(struct stream *st, const char *media_type, unsigned comp,
         archive_read_support_filter_gzip(st->outer);
         archive_read_support_filter_zstd(st->outer);
         archive_read_support_format_raw(st->outer);
-        if (archive_read_open(st->outer, st, NULL, blob_read, NULL) != ARCHIVE_OK)
-                return stream_error(st, st->outer, "decompress", err);
         struct archive_entry *e;
-        if (archive_read_next_header(st->outer, &e) != ARCHIVE_OK)
-                return stream_error(st, st->outer, "decompress", err);
+        if (archive_read_open(st->outer, st, NULL, blob_read, NULL) != ARCHIVE_OK ||
+            archive_read_next_header(st->outer, &e) != ARCHIVE_OK)
+                return st->n_read == 0 && !st->read_errno
+                           ? cx_error_msg(err, EINVAL, "layer %s: the blob is empty", st->digest)
+                           : stream_error(st, st->outer, "decompress", err);
         int code = archive_filter_code(st->outer, 0);
         bool fits = (code == ARCHIVE_FILTER_NONE && (comp & COMP_NONE)) ||
                     (code == ARCHIVE_FILTER_GZIP && (comp & COMP_GZIP)) ||
@@ -426,6 +430,31 @@ static int check_args(const char *digest, const char *media_type, const char *di
         return 0;
 }
 
+/* The layer added unless it is there, *ret_what "done" when this call unpacked it. */
+static int add_once(struct image_store *s, const char *digest, const char *media_type,
+                    unsigned comp, int fd, const char *diff_id, struct image_progress *p, int slot,
+                    const char **ret_what, struct cx_error **err)
+{
+        if (image_layer_has(s, digest))
+                return 0;
+        int r;
+        if ((r = mkdir_in(s->root_fd, "tmp")) < 0 || (r = mkdir_in(s->root_fd, "layers")) < 0 ||
+            (r = mkdir_in(s->root_fd, "layers/sha256")) < 0)
+                return cx_error_set(err, -r, "layer %s: make the store's directories in %s", digest,
+                                    s->root);
+        _cleanup_free_ char *lock = xasprintf("tmp/%s.lock", hex_of(digest));
+        int lock_fd = lock_layer(s, lock, digest, err);
+        if (lock_fd < 0)
+                return lock_fd;
+        r = 0;
+        if (!image_layer_has(s, digest)) { /* not made while this waited for the lock */
+                r = add_locked(s, digest, media_type, comp, fd, diff_id, p, slot, err);
+                *ret_what = "done";
+        }
+        unlock_layer(s, lock, lock_fd);
+        return r;
+}
+
 int image_layer_add(struct image_store *s, const char *digest, const char *media_type, int fd,
                     const char *diff_id, struct image_progress *p, struct cx_error **err)
 {
@@ -437,28 +466,11 @@ int image_layer_add(struct image_store *s, const char *digest, const char *media
         if (r < 0)
                 return r;
         struct stat st;
-        int slot = image_progress_start(
-            p, digest, fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0);
-        if (image_layer_has(s, digest)) {
-                image_progress_done(p, slot, "exists");
-                return 0;
-        }
-        if ((r = mkdir_in(s->root_fd, "tmp")) < 0 || (r = mkdir_in(s->root_fd, "layers")) < 0 ||
-            (r = mkdir_in(s->root_fd, "layers/sha256")) < 0) {
-                image_progress_done(p, slot, "failed");
-                return cx_error_set(err, -r, "layer %s: make the store's directories in %s", digest,
-                                    s->root);
-        }
-        _cleanup_free_ char *lock = xasprintf("tmp/%s.lock", hex_of(digest));
-        int lock_fd = lock_layer(s, lock, digest, err);
-        if (lock_fd < 0) {
-                image_progress_done(p, slot, "failed");
-                return lock_fd;
-        }
-        bool exists = image_layer_has(s, digest);
-        if (!exists)
-                r = add_locked(s, digest, media_type, comp, fd, diff_id, p, slot, err);
-        unlock_layer(s, lock, lock_fd);
-        image_progress_done(p, slot, r < 0 ? "failed" : exists ? "exists" : "done");
+        uint64_t total = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
+        int slot = p ? image_progress_start(p, digest, total) : -1;
+        const char *what = "exists";
+        r = add_once(s, digest, media_type, comp, fd, diff_id, p, slot, &what, err);
+        if (p)
+                image_progress_done(p, slot, r < 0 ? "failed" : what);
         return r;
 }

@@ -112,6 +112,8 @@ write_tar("whiteout.tar", [
 write_tar("empty.tar", [])
 mis = write_tar("mis.tar", [(info("never-added"), b"m")])
 gz("mis.tar.gz", mis)
+gz("pipe.tar.gz", write_tar("pipe.tar", [(info("through-a-pipe"), os.urandom(300 << 10))]))
+open(os.path.join(OUT, "zero-bytes"), "wb").close()
 big = write_tar("big.tar", [(info("f%03d" % i), os.urandom(32 << 10)) for i in range(128)])
 gz("big.tar.gz", big)
 
@@ -131,6 +133,9 @@ bad = {
     "overlay-xattr": [(info("r", pax_headers={"SCHILY.xattr.trusted.overlay.redirect": "/x"}),
                        b"x")],
     "whiteout-dotdot": [(info(".wh.."), b"")],
+    "xattr-refused": [(info("r", pax_headers={"SCHILY.xattr.bogus.name": "x"}), b"x")],
+    # a multivolume continuation: libarchive gives it no file type
+    "unknown-type": [(info("u", b"M"), b"x")],
 }
 for name, entries in bad.items():
     write_tar("bad-%s.tar" % name, [(info("ok"), b"written before the bad entry")] + entries)

@@ -3,6 +3,9 @@
  * ROOT/tmp or ROOT/layers. */
 #include "image/image.h"
 #include "tap.h"
+#ifdef PROGRESS_STUB
+#include "image-progress-stub.h"
+#endif
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -21,6 +24,7 @@
 static char work[] = "/var/tmp/capsa-test-layer-XXXXXX";
 static char gen[64], root[64];
 static struct image_store store = {.root_fd = -1, .lock_fd = -1};
+static struct image_progress *progress;
 
 static void cleanup(void)
 {
@@ -54,7 +58,7 @@ static int add(const char *name, const char *media_type, const char *digest, con
         }
         _cleanup_free_ char *path = xasprintf("%s/%s", gen, name);
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-        return image_layer_add(&store, digest, media_type, fd, diff_id, NULL, err);
+        return image_layer_add(&store, digest, media_type, fd, diff_id, progress, err);
 }
 
 static int count(const char *sub)
@@ -297,6 +301,11 @@ static void test_refusals(void)
         refused("bad-overlay-xattr.tar", OCI_TAR, NULL, NULL,
                 "xattr `trusted.overlay.redirect` is overlayfs's own");
         refused("bad-whiteout-dotdot.tar", OCI_TAR, NULL, NULL, "entry `.wh..`");
+        refused("bad-xattr-refused.tar", OCI_TAR, NULL, NULL,
+                "entry `r`: set xattr `bogus.name`: Operation not supported");
+        refused("bad-unknown-type.tar", OCI_TAR, NULL, NULL,
+                "entry `u`: type 00: not a file, directory, link, device or fifo");
+        refused("zero-bytes", OCI_TAR, NULL, NULL, "the blob is empty");
 
         /* blobs never added (an existing layer is a no-op, whatever comes with it) */
         const char *other =
@@ -321,6 +330,52 @@ static void test_refusals(void)
         refused("full.tar.gz", "application/vnd.oci.image.layer.v1.tar+bzip2", NULL, NULL,
                 "media type `application/vnd.oci.image.layer.v1.tar+bzip2` is not a layer's");
         refused("full.tar.gz", OCI_GZIP, "sha256:abc", NULL, "not a sha256 digest");
+}
+
+/* A blob from a pipe (as from a download): no size known, read to its end. */
+static void test_pipe(void)
+{
+        int fds[2];
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                return;
+        pid_t pid = fork();
+        if (pid == 0) {
+                close(fds[0]);
+                _cleanup_free_ char *path = xasprintf("%s/pipe.tar.gz", gen), *data = NULL;
+                size_t len = 0;
+                if (read_fd_all(open(path, O_RDONLY | O_CLOEXEC), &data, &len) < 0)
+                        _exit(1);
+                _exit(write(fds[1], data, len) == (ssize_t)len ? 0 : 1);
+        }
+        close(fds[1]);
+        char d[IMAGE_DIGEST_LEN + 1], t[IMAGE_DIGEST_LEN + 1];
+        digest_file("pipe.tar.gz", d);
+        digest_file("pipe.tar", t);
+        struct cx_error *err = NULL;
+        int r = image_layer_add(&store, d, OCI_GZIP, fds[0], t, progress, &err);
+        ok(r == 0, "a blob from a pipe: %s", err ? err->msg : "ok");
+        cx_error_free(err);
+        close(fds[0]);
+        int status;
+        waitpid(pid, &status, 0);
+        look_at("pipe.tar.gz");
+        ok(lst("through-a-pipe").st_size == 300 << 10, "its file");
+#ifdef PROGRESS_STUB
+        struct stat st;
+        _cleanup_free_ char *path = xasprintf("%s/pipe.tar.gz", gen);
+        stat(path, &st);
+        ok(progress->total == 0 && progress->bytes == (uint64_t)st.st_size,
+           "progress: size unknown, every byte counted (%llu)",
+           (unsigned long long)progress->bytes);
+        is_str(progress->last, "done", "progress: done");
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ok(image_layer_add(&store, d, OCI_GZIP, fd, t, progress, NULL) == 0 &&
+               progress->total == (uint64_t)st.st_size && progress->bytes == 0,
+           "progress: a file's size is known; nothing read when the layer exists");
+        is_str(progress->last, "exists", "progress: exists");
+        r = add("bad-abs.tar", OCI_TAR, NULL, NULL, NULL);
+        is_str(progress->last, "failed", "progress: failed");
+#endif
 }
 
 static void test_concurrent(void)
@@ -385,11 +440,14 @@ int main(void)
                 return 1;
         }
         store.root = root;
+        progress = image_progress_new(true);
         store.root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         test_formats();
         test_sparse();
         test_whiteouts();
         test_refusals();
+        test_pipe();
         test_concurrent();
+        image_progress_free(progress);
         return tap_done();
 }
