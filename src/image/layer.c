@@ -64,6 +64,8 @@ bool image_layer_has(struct image_store *s, const char *digest)
 
 char *image_layer_path(struct image_store *s, const char *digest)
 {
+        if (!image_digest_valid(digest))
+                return NULL;
         return xasprintf("%s/layers/sha256/%s/diff", s->root, hex_of(digest));
 }
 

@@ -229,6 +229,7 @@ static void test_formats(void)
                false,
            "image_layer_has: a missing layer");
         ok(!image_layer_has(&store, "sha256:../.."), "image_layer_has: not a digest");
+        ok(!image_layer_path(&store, "sha256:"), "image_layer_path: not a digest");
 }
 
 static void test_sparse(void)
