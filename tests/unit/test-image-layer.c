@@ -331,6 +331,15 @@ static void test_refusals(void)
         refused("full.tar.gz", "application/vnd.oci.image.layer.v1.tar+bzip2", NULL, NULL,
                 "media type `application/vnd.oci.image.layer.v1.tar+bzip2` is not a layer's");
         refused("full.tar.gz", OCI_GZIP, "sha256:abc", NULL, "not a sha256 digest");
+
+        struct cx_error *err = NULL;
+        int r = add("mis.tar.gz", DOCKER_GZ, NULL, tar, &err);
+        ok(r == 0, "docker's media type takes gzip: %s", err ? err->msg : "ok");
+        cx_error_freep(&err);
+        r = add("mis.tar", "application/vnd.oci.image.layer.nondistributable.v1.tar", NULL, tar,
+                &err);
+        ok(r == 0, "a non-distributable tar: %s", err ? err->msg : "ok");
+        cx_error_freep(&err);
 }
 
 /* A blob from a pipe (as from a download): no size known, read to its end. */
@@ -377,6 +386,17 @@ static void test_pipe(void)
         r = add("bad-abs.tar", OCI_TAR, NULL, NULL, NULL);
         is_str(progress->last, "failed", "progress: failed");
 #endif
+}
+
+static int open_fds(void)
+{
+        DIR *d = opendir("/proc/self/fd");
+        int n = 0;
+        for (struct dirent *de; d && (de = readdir(d));)
+                n++;
+        if (d)
+                closedir(d);
+        return n;
 }
 
 static void test_concurrent(void)
@@ -443,12 +463,14 @@ int main(void)
         store.root = root;
         progress = image_progress_new(true);
         store.root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int fds0 = open_fds();
         test_formats();
         test_sparse();
         test_whiteouts();
         test_refusals();
         test_pipe();
         test_concurrent();
+        ok(open_fds() == fds0, "no fd leaked (%d, %d before)", open_fds(), fds0);
         image_progress_free(progress);
         return tap_done();
 }
