@@ -6,8 +6,9 @@
  * fresh directory is one the layer made) is refused; a hard link must name an entry this layer
  * already holds.  A symlink's target is content and may point anywhere: it is never followed.
  *
- * Whiteouts become overlayfs's own forms: `.wh.NAME` a 0:0 character device NAME,
- * `.wh..wh..opq` the xattr trusted.overlay.opaque=y on its directory.  Other names that start
+ * Whiteouts become overlayfs's own forms: `.wh.NAME` a 0:0 character device NAME (unless this
+ * layer has its own NAME: a whiteout only hides the layers below), `.wh..wh..opq` the xattr
+ * trusted.overlay.opaque=y on its directory.  Other names that start
  * with `.wh..wh.` are AUFS's bookkeeping (`.wh..wh.plnk`, its hard link directory, and
  * `.wh..wh.aufs`): they, and everything under them, are skipped, as docker and containers/storage
  * do.  The layer may not bring trusted.overlay.* xattrs of its own (they would steer overlayfs:
@@ -415,11 +416,9 @@ static int whiteout(struct image_unpack *u, int dirfd, const char *name, const c
         const char *hidden = name + strlen(WH_PREFIX);
         if (!*hidden || !strcmp(hidden, ".") || !strcmp(hidden, ".."))
                 return refuse(u, entry, err, "whiteout of `%s`", hidden);
-        bool exists;
-        int r = make_room(u, dirfd, hidden, false, &exists, entry, err);
-        if (r < 0)
-                return r;
-        if (mknodat(dirfd, hidden, S_IFCHR | 0, makedev(0, 0)) < 0)
+        /* An entry of this layer by that name stays: a whiteout hides what the layers below have
+         * (OCI image spec, "Whiteouts"), and the entry hides that already. */
+        if (mknodat(dirfd, hidden, S_IFCHR | 0, makedev(0, 0)) < 0 && errno != EEXIST)
                 return fail(u, entry, "make the whiteout", err);
         return 0;
 }

@@ -105,6 +105,8 @@ write_tar("whiteout.tar", [
     (info("e/", D), None),
     (info("e/f"), b"f"),
     (info("e/.wh.f"), b""),
+    (info("e/.wh.g"), b""),
+    (info("e/g"), b"g"),
     (info(".wh..wh.plnk/", D, 0o700), None),
     (info(".wh..wh.plnk/123.456"), b"aufs"),
 ])
