@@ -310,6 +310,16 @@ static void test_refusals(void)
         refused("bad-unknown-type.tar", OCI_TAR, NULL, NULL,
                 "entry `u`: type 00: not a file, directory, link, device or fifo");
         refused("zero-bytes", OCI_TAR, NULL, NULL, "the blob is empty");
+        int tmp0 = count("tmp"), layers0 = count("layers/sha256");
+        _cleanup_close_ int dir = open(gen, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        struct cx_error *e = NULL;
+        ok(image_layer_add(
+               &store, "sha256:2222222222222222222222222222222222222222222222222222222222222222",
+               OCI_TAR, dir, NULL, progress, &e) < 0,
+           "an fd that cannot be read: refused");
+        contains(e ? e->msg : NULL, ": read the blob: Is a directory", "the error says why");
+        cx_error_free(e);
+        ok(count("tmp") == tmp0 && count("layers/sha256") == layers0, "nothing left");
 
         /* blobs never added (an existing layer is a no-op, whatever comes with it) */
         const char *other =
