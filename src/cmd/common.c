@@ -2,7 +2,6 @@
 #include "cmd/cmd.h"
 
 #include <ctype.h>
-#include <math.h>
 #include <string.h>
 
 int cmd_fail(struct cx_error *err)

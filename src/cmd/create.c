@@ -3,7 +3,6 @@
 #include "container/container.h"
 #include "image/image.h"
 
-#include <math.h>
 
 #include <string.h>
 #include <sys/prctl.h>
@@ -59,7 +58,7 @@ static int parse_cpus(const char *cmd, const char *arg, int64_t *ret)
         double v = strtod(arg, &end);
         if (!end || *end || !(v > 0) || v > 4096)
                 return cmd_usage_error(cmd, "--cpus: `%s` is not a positive number of CPUs", arg);
-        *ret = (int64_t)llround(v * 100000);
+        *ret = (int64_t)(v * 100000 + 0.5);
         return 0;
 }
 

@@ -163,3 +163,25 @@ static inline bool img_ctr_holds(const struct img_ctr *c)
 }
 /* Whether a container of c holds the image `manifest` */
 bool img_ctrs_hold(const struct img_ctr *c, size_t n, const char *manifest);
+/* ---- a layer's blob (layer-stream.c) -------------------------------------------------------- */
+enum { IMAGE_COMP_NONE = 1, IMAGE_COMP_GZIP = 2, IMAGE_COMP_ZSTD = 4 };
+/* The compressions a layer's media type allows (IMAGE_COMP_*); 0: not a layer's media type. */
+unsigned image_layer_comp(const char *media_type);
+/* The blob from fd (compressed as comp allows) checked against digest and diff_id (NULL: not
+ * checked) and unpacked into top_fd/diff; *ret_diff_id and *ret_size of what was unpacked. */
+int image_layer_unpack(const char *digest, const char *media_type, unsigned comp, int fd,
+                       const char *diff_id, struct image_progress *p, int slot, int top_fd,
+                       char ret_diff_id[IMAGE_DIGEST_LEN + 1], uint64_t *ret_size,
+                       struct cx_error **err);
+
+/* ---- a layer's entries (layer-entry.c; layer-stream.c reads the tar) ------------------------ */
+struct image_unpack;
+/* Entries go beneath top_fd/root (an existing, empty directory); digest names the layer in
+ * errors. */
+struct image_unpack *image_unpack_new(int top_fd, const char *root, const char *digest);
+void image_unpack_free(struct image_unpack *u);
+/* Writes entry e (its data read from a), refusing anything that would leave the directory. */
+int image_unpack_entry(struct image_unpack *u, struct archive *a, struct archive_entry *e,
+                       struct cx_error **err);
+/* Sets the directories' times; *ret_size: bytes of the regular files (each once). */
+int image_unpack_finish(struct image_unpack *u, uint64_t *ret_size, struct cx_error **err);
