@@ -8,6 +8,7 @@
 
 struct global_opts {
         const char *root;
+        const char *image_root; /* --image-root: the image store (IMAGE_ROOT_DEFAULT) */
         const char *log;
         enum log_format log_format;
         bool debug;
@@ -58,3 +59,4 @@ int cmd_resume(int argc, char **argv, const struct global_opts *g);
 int cmd_tenant(int argc, char **argv, const struct global_opts *g);
 int cmd_net(int argc, char **argv, const struct global_opts *g);
 int cmd_cni(int argc, char **argv, const struct global_opts *g);
+int cmd_image(int argc, char **argv, const struct global_opts *g);
