@@ -207,11 +207,16 @@ static void human_size(uint64_t n, char buf[32])
                 snprintf(buf, 32, "%.1f %s", v, units[u]);
 }
 
-static void time_str(int64_t t, const char *fmt, char buf[32])
+/* UTC: "2024-05-01 12:00:00", or RFC 3339 ("2024-05-01T12:00:00Z") */
+static void time_str(int64_t t, bool rfc3339, char buf[32])
 {
         time_t tt = (time_t)t;
         struct tm tm;
-        if (!gmtime_r(&tt, &tm) || !strftime(buf, 32, fmt, &tm))
+        size_t n = 0;
+        if (gmtime_r(&tt, &tm))
+                n = rfc3339 ? strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm)
+                            : strftime(buf, 32, "%Y-%m-%d %H:%M:%S", &tm);
+        if (!n)
                 snprintf(buf, 32, "%lld", (long long)t);
 }
 
@@ -219,7 +224,7 @@ static void print_row(const char *name, const struct image_info *i, int w)
 {
         char size[32], added[32];
         human_size(i->size, size);
-        time_str(i->added, "%Y-%m-%d %H:%M:%S", added);
+        time_str(i->added, false, added);
         printf("%-*s%-14.12s%-21s%-11s%s\n", w, name, i->config_digest + 7, added, size,
                i->in_use ? "yes" : "no");
 }
@@ -246,7 +251,7 @@ static void print_json(const struct image_info *v, size_t n)
         json_w_arr_open(w);
         for (size_t i = 0; i < n; i++) {
                 char added[32];
-                time_str(v[i].added, "%Y-%m-%dT%H:%M:%SZ", added);
+                time_str(v[i].added, true, added);
                 json_w_obj_open(w);
                 json_w_key_str(w, "Id", v[i].config_digest);
                 json_w_key_str(w, "Digest", v[i].manifest_digest);
