@@ -447,3 +447,20 @@ def test_damaged_store(store):
     assert store.list() == [] and store.layers() == [] and store.blobs() == []
     (store.root / "images.json").write_text('{"images": [{"manifest": "x"}]}')
     store.fails("list", msg="images[0].manifest: not a sha256 digest")
+
+
+def test_rm_beside_a_damaged_image(store):
+    """An image whose manifest cannot be read stops garbage collection (its layers are not
+    known), but not the removal of another image; prune says why it removed nothing."""
+    a = store.add([layer("a")], "a")
+    b = store.add([layer("b")], "b")
+    (store.root / "blobs" / "sha256" / b[7:]).write_text("{}")
+    r = store.ok("rm", "a")
+    assert "is damaged" in r.stderr and r.stdout == "a\n"
+    assert [i["Digest"] for i in store.list()] == [b]
+    assert len(store.layers()) == 2
+    store.fails("prune", msg="nothing removed from the layers and blobs: image")
+    assert len(store.layers()) == 2
+    store.ok("rm", "b")
+    assert store.list() == [] and store.layers() == [] and store.blobs() == []
+    del a
