@@ -159,13 +159,14 @@ static int parse_globals(int argc, char **argv, struct global_opts *g)
 }
 
 /* The state root without --root: /run/capsa for root; for any other user (as runc) their own
- * $XDG_RUNTIME_DIR/capsa, or /run/capsa only when they may write it.  spec and features keep
- * no state. */
+ * $XDG_RUNTIME_DIR/capsa, or /run/capsa only when they may write it.  spec, features and image
+ * keep no state there. */
 static int default_root(const char *cmd, const char **ret, char **ret_alloc, struct cx_error **err)
 {
         const char *xdg = getenv("XDG_RUNTIME_DIR");
         *ret = "/run/capsa";
-        if (geteuid() == 0 || strcmp(cmd, "spec") == 0 || strcmp(cmd, "features") == 0)
+        if (geteuid() == 0 || strcmp(cmd, "spec") == 0 || strcmp(cmd, "features") == 0 ||
+            strcmp(cmd, "image") == 0)
                 return 0;
         if (xdg && xdg[0] == '/') {
                 *ret = *ret_alloc = xasprintf("%s/capsa", xdg);
