@@ -464,3 +464,19 @@ def test_rm_beside_a_damaged_image(store):
     store.ok("rm", "b")
     assert store.list() == [] and store.layers() == [] and store.blobs() == []
     del a
+
+
+def test_prune_unmounts_an_orphan_rootfs(store, testdir):
+    """A container whose runtime died before delete may leave its rootfs mounted."""
+    a = store.add([layer("a")], "a")
+    d = store.container("gone-2", a, testdir / "state", "gone", alive=False)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "capsa-it-orphan", d / "rootfs"],
+                   check=True, timeout=10)
+    try:
+        (d / "rootfs" / "f").write_text("x")
+        store.ok("prune")
+        assert not d.exists()
+        assert str(d) not in open("/proc/self/mountinfo").read()
+    finally:
+        if str(d / "rootfs") in open("/proc/self/mountinfo").read():
+            subprocess.run(["umount", "-l", d / "rootfs"], timeout=10)
