@@ -39,7 +39,6 @@ static void usage(FILE *f)
                    "Global options:\n"
                    "  --root DIR            state directory (default /run/capsa; for other users\n"
                    "                        than root $XDG_RUNTIME_DIR/capsa)\n"
-                   "  --image-root DIR      the image store (default /var/lib/capsa)\n"
                    "  --log FILE            log to FILE\n"
                    "  --log-format FORMAT   text or json\n"
                    "  --debug               debug logging\n"
@@ -48,6 +47,7 @@ static void usage(FILE *f)
                    "                        cannot be created for lack of permission is tolerated\n"
                    "  --criu PATH           the criu binary for checkpoint and restore (default:\n"
                    "                        criu from PATH)\n"
+                   "  --image-root DIR      the image store (default " IMAGE_ROOT_DEFAULT ")\n"
                    "  -v, --version         print the version\n"
                    "  -h, --help            this help\n\nCommands:\n");
         for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
@@ -112,9 +112,6 @@ static int parse_globals(int argc, char **argv, struct global_opts *g)
                 case OPT_ROOT:
                         g->root = optarg;
                         break;
-                case OPT_IMAGE_ROOT:
-                        g->image_root = optarg;
-                        break;
                 case OPT_LOG:
                         g->log = optarg;
                         break;
@@ -143,6 +140,11 @@ static int parse_globals(int argc, char **argv, struct global_opts *g)
                                 return cmd_usage_error(NULL, "--criu: empty path");
                         g->criu = optarg;
                         break;
+                case OPT_IMAGE_ROOT:
+                        if (!*optarg)
+                                return cmd_usage_error(NULL, "--image-root: empty path");
+                        g->image_root = optarg;
+                        break;
                 case 'v':
                         version();
                         exit(0);
@@ -157,13 +159,14 @@ static int parse_globals(int argc, char **argv, struct global_opts *g)
 }
 
 /* The state root without --root: /run/capsa for root; for any other user (as runc) their own
- * $XDG_RUNTIME_DIR/capsa, or /run/capsa only when they may write it.  spec and features keep
- * no state. */
+ * $XDG_RUNTIME_DIR/capsa, or /run/capsa only when they may write it.  spec, features and image
+ * keep no state there. */
 static int default_root(const char *cmd, const char **ret, char **ret_alloc, struct cx_error **err)
 {
         const char *xdg = getenv("XDG_RUNTIME_DIR");
         *ret = "/run/capsa";
-        if (geteuid() == 0 || strcmp(cmd, "spec") == 0 || strcmp(cmd, "features") == 0)
+        if (geteuid() == 0 || strcmp(cmd, "spec") == 0 || strcmp(cmd, "features") == 0 ||
+            strcmp(cmd, "image") == 0)
                 return 0;
         if (xdg && xdg[0] == '/') {
                 *ret = *ret_alloc = xasprintf("%s/capsa", xdg);

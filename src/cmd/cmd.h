@@ -61,3 +61,4 @@ int cmd_resume(int argc, char **argv, const struct global_opts *g);
 int cmd_tenant(int argc, char **argv, const struct global_opts *g);
 int cmd_net(int argc, char **argv, const struct global_opts *g);
 int cmd_cni(int argc, char **argv, const struct global_opts *g);
+int cmd_image(int argc, char **argv, const struct global_opts *g);

@@ -83,6 +83,11 @@ static void ctr_read(int dirfd, const char *name, struct img_ctr *c)
         read_owner(fd, c);
 }
 
+static int ctr_cmp(const void *a, const void *b)
+{
+        return strcmp(((const struct img_ctr *)a)->name, ((const struct img_ctr *)b)->name);
+}
+
 int img_ctrs_scan(struct image_store *s, struct img_ctr **ret, size_t *ret_n, struct cx_error **err)
 {
         int fd = openat(s->root_fd, "containers", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -103,6 +108,8 @@ int img_ctrs_scan(struct image_store *s, struct img_ctr **ret, size_t *ret_n, st
                 ctr_read(fd, de->d_name, &v[n++]);
         }
         closedir(d);
+        if (n)
+                qsort(v, n, sizeof(*v), ctr_cmp); /* errors list them in a stable order */
         *ret = v;
         *ret_n = n;
         return 0;

@@ -277,6 +277,17 @@ static int in_use_error(const struct img_rec *rec, const struct img_ctr *c, size
                             n == 1 ? "" : "s", list, n == 1 ? "it" : "them");
 }
 
+/* The image is gone once its record is: what its layers and blobs leave behind (when another
+ * image cannot be read, say) is only a warning, and for prune to collect later */
+static void gc_after_remove(struct image_store *s, const struct img_db *db, const struct img_ctr *c,
+                            size_t nc)
+{
+        _cleanup_error_ struct cx_error *e = NULL;
+        uint64_t freed = 0;
+        if (gc(s, db, c, nc, &freed, &e) < 0)
+                log_warn("image rm: %s", e->msg);
+}
+
 int image_remove(struct image_store *s, const char *ref, bool force, struct cx_error **err)
 {
         int r = need_exclusive(s, "image rm", err);
@@ -289,7 +300,6 @@ int image_remove(struct image_store *s, const char *ref, bool force, struct cx_e
         struct img_ctr *c = NULL;
         size_t nc = 0, k;
         const char *name = NULL;
-        uint64_t freed = 0;
         r = img_db_find(s, &db, ref, &k, &name, err);
         if (r >= 0)
                 r = img_ctrs_scan(s, &c, &nc, err);
@@ -305,7 +315,7 @@ int image_remove(struct image_store *s, const char *ref, bool force, struct cx_e
                         r = img_db_save(s, &db, err);
                 }
                 if (r >= 0)
-                        r = gc(s, &db, c, nc, &freed, err);
+                        gc_after_remove(s, &db, c, nc);
         }
         img_ctrs_free(c, nc);
         img_db_clear(&db);
