@@ -48,7 +48,8 @@ static int open_file(const struct archive_src *a, const char *path, int *ret_fd,
         if (r == -ENOENT)
                 return cx_error_msg(err, ENOENT, "%s: `%s` is missing", a->what, path);
         if (r < 0)
-                return cx_error_set(err, -r, "%s: open `%s`", a->what, path);
+                return cx_error_msg(err, -r, "%s: `%s`: %s", a->what, path,
+                                    image_beneath_strerror(r));
         struct stat st;
         if (fstat(fd, &st) < 0)
                 return cx_error_set(err, errno, "%s: `%s`", a->what, path);
@@ -290,7 +291,10 @@ static int import_extracted(struct image_store *s, struct archive_src *a, const 
         char digest[IMAGE_DIGEST_LEN + 1];
         image_digest_of(manifest, strlen(manifest), digest);
         struct image_source src = {.data = a, .open_blob = src_open_blob};
-        r = image_ingest(s, digest, manifest, strlen(manifest), name ? name : tag, &src, p, err);
+        _cleanup_free_ char *norm = !name && tag ? image_name_normalize(tag) : NULL;
+        if (!name && norm) /* a RepoTag that is no valid name ("<none>:<none>"): none */
+                name = tag;
+        r = image_ingest(s, digest, manifest, strlen(manifest), name, &src, p, err);
         if (r < 0)
                 return r;
         *ret_digest = xstrdup(digest);

@@ -130,6 +130,11 @@ static int extract_entry(struct archive *a, struct archive_entry *e, int rootfd,
         _cleanup_close_ int pfd = -1;
         _cleanup_free_ char *base = NULL;
         int r = open_parent(rootfd, path, true, &pfd, &base);
+        if (r == -ENOTDIR)
+                return cx_error_msg(err, ENOTDIR,
+                                    "%s: entry `%s`: a parent is not a directory (symlinks are "
+                                    "not followed)",
+                                    what, path);
         if (r < 0)
                 return cx_error_set(err, -r, "%s: entry `%s`", what, path);
         if (type == AE_IFDIR) {
@@ -167,7 +172,8 @@ static int extract_all(int fd, int rootfd, const char *what, struct cx_error **e
         archive_read_support_filter_zstd(a);
         int r = 0;
         if (archive_read_open_fd(a, fd, 1 << 16) != ARCHIVE_OK)
-                r = cx_error_msg(err, EINVAL, "%s: %s", what, archive_error_string(a));
+                r = cx_error_msg(err, EINVAL, "%s: not a tar archive: %s", what,
+                                 archive_error_string(a));
         for (bool first = true; r == 0; first = false) {
                 struct archive_entry *e = NULL;
                 int h = archive_read_next_header(a, &e);
@@ -212,6 +218,18 @@ int image_tmp_make(struct image_store *s, const char *prefix, char **ret_name, i
         *ret_name = xstrdup(name);
         *ret_fd = fd;
         return 0;
+}
+
+const char *image_beneath_strerror(int r)
+{
+        switch (r) {
+        case -ELOOP:
+                return "a symlink (not followed)";
+        case -EXDEV:
+                return "a symlink that leads out of the directory";
+        default:
+                return strerror(-r);
+        }
 }
 
 int image_extract_tmp(struct image_store *s, const char *file, const char *what, char **ret_name,

@@ -91,6 +91,8 @@ IMAGE_CURL_FUNCS(IMAGE_LIB_PTR_DECL)
 /* Opens dirfd/path for reading without leaving dirfd (openat2 RESOLVE_BENEATH); symlinks
  * false: none followed at all.  -errno on failure (no error text: the caller names the blob). */
 int image_open_beneath(int dirfd, const char *path, bool symlinks, int *ret_fd);
+/* What a failure of image_open_beneath means ("a symlink (not followed)", ...) */
+const char *image_beneath_strerror(int r);
 /* A new private directory ROOT/tmp/PREFIX-XXXXXX: *ret_name its name under ROOT/tmp. */
 int image_tmp_make(struct image_store *s, const char *prefix, char **ret_name, int *ret_fd,
                    struct cx_error **err);

@@ -98,8 +98,9 @@ static int check_config(const char *json, size_t len, const char *digest, size_t
                 return cx_error_msg(err, EINVAL, "%s: %s: missing", name,
                                     os ? "architecture" : "os");
         if (strcmp(os, "linux") || strcmp(arch, image_host_arch()))
-                return cx_error_msg(err, ENOEXEC, "the image is for %s/%s, this host is linux/%s",
-                                    os, arch, image_host_arch());
+                return cx_error_msg(err, ENOEXEC,
+                                    "%s: the image is for %s/%s, this host is linux/%s", name, os,
+                                    arch, image_host_arch());
         const struct json_val *ids = json_val_get(json_val_get(root, "rootfs"), "diff_ids");
         if (json_val_type(ids) != JSON_ARRAY)
                 return cx_error_msg(err, EINVAL, "%s: rootfs.diff_ids: %s", name,
@@ -147,6 +148,12 @@ int image_ingest(struct image_store *s, const char *manifest_digest, const char 
         _cleanup_strv_ char **diff_ids = NULL;
         struct image_manifest m = {0};
         size_t config_len = 0;
+        _cleanup_free_ char *norm = name ? image_name_normalize(name) : NULL;
+        if (name && !norm) /* refused before anything is fetched */
+                return cx_error_msg(err, EINVAL,
+                                    "`%s` is not a valid image name ([HOST[:PORT]/]REPO[:TAG], "
+                                    "the repository in lowercase)",
+                                    name);
         int r = image_manifest_parse(manifest, len, what, &m, err);
         if (r < 0)
                 return r;

@@ -11,7 +11,7 @@
  * "host/repo..."); else, for a bare tag ("latest", "3.19", which is what skopeo writes), the
  * DIR's or FILE's last path component (without .tar) as the repository: `oci:/tmp/alpine:3.19`
  * is "alpine:3.19".  When that component is not a valid repository name, the image has no name
- * (refer to it by its ID). */
+ * (refer to it by its ID); so has an image whose ref.name is not a valid name. */
 #include "image/image-internal.h"
 #include "util/json.h"
 
@@ -40,7 +40,8 @@ static int layout_open_blob(void *data, const char *digest, const char *media_ty
                 return cx_error_msg(err, ENOENT, "%s: blob %s is missing (no %s)", l->what, digest,
                                     path);
         if (r < 0)
-                return cx_error_set(err, -r, "%s: blob %s: open %s", l->what, digest, path);
+                return cx_error_msg(err, -r, "%s: blob %s: %s: %s", l->what, digest, path,
+                                    image_beneath_strerror(r));
         struct stat st;
         if (fstat(fd, &st) < 0)
                 return cx_error_set(err, errno, "%s: blob %s", l->what, digest);
@@ -65,7 +66,7 @@ static int read_layout_file(const struct layout *l, const char *file, struct jso
                 return cx_error_msg(err, ENOENT, "%s: not an OCI image layout (no %s)", l->what,
                                     file);
         if (r < 0)
-                return cx_error_set(err, -r, "%s", label);
+                return cx_error_msg(err, -r, "%s: %s", label, image_beneath_strerror(r));
         if ((r = read_fd_all(fd, &data, &len)) < 0)
                 return cx_error_set(err, -r, "%s", label);
         return json_parse(data, len, label, ret, err);
@@ -223,8 +224,11 @@ int image_oci_layout_import(struct image_store *s, int dirfd, const char *what, 
             (r = pick_entry(&l, idx, ref, &digest, &found_ref, err)) < 0 ||
             (r = resolve_manifest(&l, &digest, &manifest, &len, err)) < 0)
                 return r;
-        if (!name)
-                name = auto_name = name_for(origin, found_ref);
+        if (!name) {
+                auto_name = name_for(origin, found_ref);
+                _cleanup_free_ char *norm = auto_name ? image_name_normalize(auto_name) : NULL;
+                name = norm ? auto_name : NULL; /* a ref.name that is no valid name: none */
+        }
         struct image_source src = {.data = &l, .open_blob = layout_open_blob};
         if ((r = image_ingest(s, digest, manifest, len, name, &src, p, err)) < 0)
                 return r;

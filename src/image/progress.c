@@ -138,8 +138,9 @@ int image_progress_start(struct image_progress *p, const char *digest, uint64_t 
         struct slot *s = &p->slots[p->n];
         *s = (struct slot){.total = total, .start_ns = now_ns()};
         snprintf(s->id, sizeof(s->id), "%s", digest ? digest : "?");
+        p->n++;
         maybe_draw(p, false);
-        return (int)p->n++;
+        return (int)p->n - 1;
 }
 
 void image_progress_add(struct image_progress *p, int slot, uint64_t bytes)
