@@ -282,7 +282,7 @@ static int import_oci_archive(struct image_store *s, const char *arg, const char
 static int import_source(struct image_store *s, const char *source, const char *name,
                          struct image_progress *p, char **ret_digest, struct cx_error **err)
 {
-        _cleanup_free_ char *file = NULL, *ref = NULL, *tmp = NULL;
+        _cleanup_free_ char *file = NULL, *ref = NULL;
         if (str_has_prefix(source, "oci:"))
                 return import_oci_dir(s, source + 4, name, p, ret_digest, err);
         if (str_has_prefix(source, "oci-archive:"))
