@@ -174,6 +174,27 @@ def test_docker_archive_styles(root, tmp_path, base, style):
     assert imp(root, f"docker-archive:{tmp_path}/d.tar") == d, "the same archive, the same image"
 
 
+def test_docker_archive_symlinked_layer(root, tmp_path, base):
+    """docker save's legacy format stores a layer two image layers share once, the second
+    ID/layer.tar a symlink to the first: followed, as long as it stays in the archive."""
+    plain = L.uncompress(base)
+    path = tmp_path / "d.tar"
+    L.write_docker_archive(path, [plain, plain], repotag="twice:1")
+    members = []
+    with tarfile.open(path) as tf:
+        man = json.load(tf.extractfile("manifest.json"))
+        first, second = man[0]["Layers"]
+        for m in tf:
+            if m.name == second:
+                members.append(L.symlink(second, "../" + first))
+            else:
+                members.append(L.raw(m, tf.extractfile(m).read() if m.isreg() else b""))
+    L.write_tar(path, members)
+    d = imp(root, f"docker-archive:{path}")
+    assert stored_layers(root, d) == [L.digest(plain)] * 2
+    assert names(root) == ["twice:1"]
+
+
 def test_docker_archive_several_images(root, tmp_path, base):
     """manifest.json with two images: REF picks one by tag or by @N; none given is an error."""
     a, b = tmp_path / "a.tar", tmp_path / "b.tar"
