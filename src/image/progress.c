@@ -51,13 +51,13 @@ static void fmt_bytes(char *buf, size_t len, double b)
         snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", b, units[u]);
 }
 
-/* "  5s", "3m04s" */
+/* "5s", "3m04s", "1h02m" */
 static void fmt_eta(char *buf, size_t len, double secs)
 {
         if (secs < 0 || secs > 359999)
                 snprintf(buf, len, "--");
         else if (secs < 60)
-                snprintf(buf, len, "%.0fs", secs);
+                snprintf(buf, len, "%ds", (int)secs + 1); /* never "0s" while bytes remain */
         else if (secs < 3600)
                 snprintf(buf, len, "%dm%02ds", (int)secs / 60, (int)secs % 60);
         else
