@@ -185,3 +185,31 @@ int image_unpack_entry(struct image_unpack *u, struct archive *a, struct archive
                        struct cx_error **err);
 /* Sets the directories' times; *ret_size: bytes of the regular files (each once). */
 int image_unpack_finish(struct image_unpack *u, uint64_t *ret_size, struct cx_error **err);
+/* ---- import sources (extract.c, oci.c, docker.c) ----------------------------------------- */
+/* Opens dirfd/path for reading without leaving dirfd (openat2 RESOLVE_BENEATH); symlinks
+ * false: none followed at all.  -errno on failure (no error text: the caller names the blob). */
+int image_open_beneath(int dirfd, const char *path, bool symlinks, int *ret_fd);
+/* What a failure of image_open_beneath means ("a symlink (not followed)", ...) */
+const char *image_beneath_strerror(int r);
+/* A new private directory ROOT/tmp/PREFIX-XXXXXX: *ret_name its name under ROOT/tmp. */
+int image_tmp_make(struct image_store *s, const char *prefix, char **ret_name, int *ret_fd,
+                   struct cx_error **err);
+void image_tmp_remove(struct image_store *s, const char *name); /* rm -rf ROOT/tmp/NAME */
+/* Unpacks the tar file (plain, gzip or zstd) into image_tmp_make(s, what): files, directories
+ * and symlinks only, every entry inside the directory; removed again on failure. */
+int image_extract_tmp(struct image_store *s, const char *file, const char *what, char **ret_name,
+                      int *ret_fd, struct cx_error **err);
+/* Imports the image REF (NULL: the only one) of the OCI layout at dirfd; `what` names the
+ * layout in errors, `origin` (the DIR or FILE given) yields a name for a bare ref. (oci.c) */
+int image_oci_layout_import(struct image_store *s, int dirfd, const char *what, const char *origin,
+                            const char *ref, const char *name, struct image_progress *p,
+                            char **ret_digest, struct cx_error **err);
+/* Imports the image REF ("NAME:TAG" of its RepoTags or "@N"; NULL: the only one) of a
+ * docker-archive. (docker.c) */
+int image_docker_archive_import(struct image_store *s, const char *file, const char *ref,
+                                const char *name, struct image_progress *p, char **ret_digest,
+                                struct cx_error **err);
+/* Reads a whole blob (at most FILE_MAX_SIZE) from fd and checks it against digest; `what`
+ * ("manifest", "index", "config") names it in errors. (ingest.c) */
+int image_read_verified(int fd, const char *what, const char *digest, char **ret, size_t *ret_len,
+                        struct cx_error **err);
