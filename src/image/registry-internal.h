@@ -1,5 +1,5 @@
 /* image/registry: what the registry client's files share (http.c: a small HTTP GET layer over
- * libcurl; registry.c: image references, authentication, manifests and blobs of the OCI
+ * libcurl; ref.c: image references; registry.c: authentication, manifests and blobs of the OCI
  * distribution API).  The unit tests use the parsers. */
 #pragma once
 
@@ -74,7 +74,7 @@ char *http_url_origin(const char *url);
 char *http_query_escape(const char *s);
 char *http_base64(const char *s);
 
-/* ---- references (registry.c) ------------------------------------------------------------- */
+/* ---- references (ref.c) ----------------------------------------------------------------- */
 /* [HOST[:PORT]/]REPO[:TAG][@DIGEST].  The first component is a host when it holds a '.' or a
  * ':' or is "localhost" and more components follow; without a host, docker.io, and a repo of
  * one component gets "library/".  Neither tag nor digest: tag "latest". */
