@@ -525,6 +525,9 @@ static int blob_fetch(struct reg *g, const char *digest, int *ret_fd, uint64_t *
                 ;
         image_hash_free(d.hash);
         image_progress_done(g->progress, d.slot, k < 0 ? "failed" : "downloaded");
+        struct stat st;
+        if (k < 0 && fstat(fd, &st) == 0 && st.st_size == 0)
+                unlinkat(g->tmp_fd, name, 0); /* nothing to resume: no trace */
         if (k < 0)
                 return k;
         /* ingest reads the verified file through fd; the name goes now */

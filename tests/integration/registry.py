@@ -11,8 +11,8 @@
         the scope asks; without credentials a 401 (anonymous=True: a token granting nothing,
         as Docker Hub does).  .requests lists (path, headers) of what it served.
     FaultProxy(upstream)   an HTTP proxy in front of a registry that injects faults: .status
-        {kind: code} answers "manifests" or "blobs" requests with that status; .drop_blob_after
-        (bytes) cuts the connection of the next blob download after that many body bytes;
+        {kind: code} answers "manifests" or "blobs" requests with that status; .drop_blob =
+        (digest, n) cuts the connection of that blob's next download after n body bytes;
         .corrupt_blob flips a byte of blobs; .corrupt_manifest changes a manifest's body;
         .stall_blob sends a blob's headers and then nothing; .redirect_blobs (a BlobStore) sends
         blob GETs there with a 307; .basic ("user", "pass") requires basic auth.  .requests
@@ -276,7 +276,7 @@ class FaultProxy(_Server):
     def __init__(self, upstream):
         self.upstream = upstream  # "127.0.0.1:PORT", plain HTTP
         self.status = {}
-        self.drop_blob_after = None
+        self.drop_blob = None
         self.corrupt_blob = False
         self.corrupt_manifest = False
         self.stall_blob = False
@@ -335,8 +335,10 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
             px.stall_blob = False
             px.stalled.wait(120)
             return self._cut()
-        if kind == "blobs" and r.status in (200, 206) and px.drop_blob_after is not None:
-            n, px.drop_blob_after = px.drop_blob_after, None
+        if (kind == "blobs" and r.status in (200, 206) and px.drop_blob
+                and self.path.endswith("/" + px.drop_blob[0])):
+            n = px.drop_blob[1]
+            px.drop_blob = None
             self.wfile.write(body[:n])
             self.wfile.flush()
             return self._cut()
