@@ -234,12 +234,12 @@ static bool manifest_type_ok(const char *t)
         return false;
 }
 
-static int manifest_check(const char *reference, const struct http_response *r,
+static int manifest_check(const char *what, const char *reference, const struct http_response *r,
                           char digest[IMAGE_DIGEST_LEN + 1], struct cx_error **err)
 {
         if (r->content_type && !manifest_type_ok(r->content_type))
-                return cx_error_msg(err, EPROTO, "manifest %s: unsupported media type `%s`%s",
-                                    reference, r->content_type,
+                return cx_error_msg(err, EPROTO, "manifest %s: unsupported media type `%s`%s", what,
+                                    r->content_type,
                                     strstr(r->content_type, "manifest.v1")
                                         ? " (Docker schema 1, deprecated: push the image again)"
                                         : "");
@@ -249,11 +249,10 @@ static int manifest_check(const char *reference, const struct http_response *r,
                 return cx_error_msg(err, EPROTO,
                                     "manifest %s: the body's digest is %s, the registry's "
                                     "Docker-Content-Digest %s",
-                                    reference, digest, said);
+                                    what, digest, said);
         if (image_digest_valid(reference) && strcmp(reference, digest))
-                return cx_error_msg(err, EPROTO,
-                                    "manifest %s: the registry sent a manifest with digest %s",
-                                    reference, digest);
+                return cx_error_msg(
+                    err, EPROTO, "manifest %s: the registry sent one with digest %s", what, digest);
         return 0;
 }
 
@@ -262,6 +261,8 @@ static int manifest_fetch(struct reg *g, const char *reference, char **ret, size
                           char ret_digest[IMAGE_DIGEST_LEN + 1], struct cx_error **err)
 {
         _cleanup_free_ char *path = xasprintf("%s/manifests/%s", g->ref.repo, reference);
+        _cleanup_free_ char *what =
+            xasprintf("%s%s%s", g->ref.repo, image_digest_valid(reference) ? "@" : ":", reference);
         struct http_request rq = {
             .accept = ACCEPT_MANIFESTS, .max_body = MANIFEST_MAX, .max_redirects = REDIRECTS};
         struct http_response r = {0};
@@ -273,7 +274,7 @@ static int manifest_fetch(struct reg *g, const char *reference, char **ret, size
         else if (r.status != 200)
                 k = http_status_error(&r, err);
         else
-                k = manifest_check(reference, &r, ret_digest, err);
+                k = manifest_check(what, reference, &r, ret_digest, err);
         if (k >= 0) {
                 *ret = TAKE_PTR(r.body);
                 *ret_len = r.len;
@@ -507,8 +508,8 @@ static int blob_attempt(struct blob_dl *d, bool may_restart, const char *name,
         }
         unlinkat(d->g->tmp_fd, name, 0);
         return cx_error_msg(err, EPROTO,
-                            "the registry sent %" PRIu64 " bytes with digest %s (removed)", d->off,
-                            got);
+                            "the registry sent %" PRIu64 " bytes with digest %s (download removed)",
+                            d->off, got);
 }
 
 static int blob_fetch(struct reg *g, const char *digest, int *ret_fd, uint64_t *ret_size,

@@ -9,11 +9,14 @@
         service: GET /token?service=&scope= with basic auth answers {"token": JWT}, the JWT
         signed RS256 with the openssl CLI and carrying its certificate (x5c), granting what
         the scope asks; without credentials a 401 (anonymous=True: a token granting nothing,
-        as Docker Hub does).  .requests lists (path, headers) of what it served.
+        as Docker Hub does); .answer (bytes) replaces the answer.  .requests lists (path, headers) of what it served.
     FaultProxy(upstream)   an HTTP proxy in front of a registry that injects faults: .status
         {kind: code} answers "manifests" or "blobs" requests with that status; .drop_blob =
         (digest, n) cuts the connection of that blob's next download after n body bytes;
-        .corrupt_blob flips a byte of blobs; .corrupt_manifest changes a manifest's body;
+        .headers {kind: [(name, value)]} adds headers to those injected answers (a challenge);
+        .corrupt_blob flips a byte of blobs; .corrupt_manifest (n) appends n spaces to a
+        manifest; .manifest_type replaces a manifest's Content-Type; .drop_headers (names) are
+        removed from forwarded answers;
         .stall_blob sends a blob's headers and then nothing; .redirect_blobs (a BlobStore) sends
         blob GETs there with a 307; .basic ("user", "pass") requires basic auth.  .requests
         lists (method, path, headers) in order.
@@ -121,6 +124,7 @@ class TokenServer(_Server):
 
     def __init__(self, tmpdir, users=None, anonymous=False):
         self.tmpdir = Path(tmpdir)
+        self.answer = None  # bytes: what /token answers instead of a token
         self.users = users if users is not None else {"alice": "secret"}
         self.anonymous = anonymous
         self.cert, self.key = self_signed(tmpdir, "token", "capsa-test-token")
@@ -173,8 +177,8 @@ class _TokenHandler(http.server.BaseHTTPRequestHandler):
         if not user and not (ts.anonymous and not self.headers.get("Authorization")):
             return _reply(self, 401, b'{"details": "who are you?"}',
                           [("WWW-Authenticate", 'Basic realm="capsa-test-token"')])
-        body = json.dumps({"token": ts.token(user, q.get("scope", [])),
-                           "expires_in": 600}).encode()
+        body = ts.answer or json.dumps({"token": ts.token(user, q.get("scope", [])),
+                                        "expires_in": 600}).encode()
         _reply(self, 200, body, [("Content-Type", "application/json")])
 
 
@@ -278,7 +282,10 @@ class FaultProxy(_Server):
         self.status = {}
         self.drop_blob = None
         self.corrupt_blob = False
-        self.corrupt_manifest = False
+        self.corrupt_manifest = 0
+        self.manifest_type = None
+        self.headers = {}
+        self.drop_headers = set()
         self.stall_blob = False
         self.redirect_blobs = None
         self.basic = None
@@ -301,7 +308,8 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
         if kind in px.status:
             code = px.status[kind]
             return _reply(self, code, b'{"errors":[{"code":"INJECTED","message":"injected by '
-                          b'the test proxy"}]}', [("Content-Type", "application/json")])
+                          b'the test proxy"}]}',
+                          [("Content-Type", "application/json")] + px.headers.get(kind, []))
         if kind == "blobs" and px.redirect_blobs:
             digest = self.path.rsplit("/", 1)[1]
             where = f"http://{px.redirect_blobs.host}/blobs/{digest.replace(':', '/')}?sig=x"
@@ -322,12 +330,15 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
         body = r.read()
         c.close()
         if kind == "manifests" and px.corrupt_manifest and r.status == 200:
-            body = body + b" "
+            body = body + b" " * px.corrupt_manifest
         if kind == "blobs" and px.corrupt_blob and r.status in (200, 206) and body:
             body = bytes([body[0] ^ 1]) + body[1:]
         self.send_response(r.status)
+        drop = FaultProxy.HOP | {"content-length"} | {h.lower() for h in px.drop_headers}
         for k, v in r.getheaders():
-            if k.lower() not in FaultProxy.HOP and k.lower() != "content-length":
+            if kind == "manifests" and px.manifest_type and k.lower() == "content-type":
+                v = px.manifest_type
+            if k.lower() not in drop:
                 self.send_header(k, v)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -366,9 +377,9 @@ class _BlobHandler(http.server.BaseHTTPRequestHandler):
         bs = self.server_owner
         bs.requests.append(("GET", self.path, dict(self.headers)))
         parts = urllib.parse.urlsplit(self.path).path.split("/")
-        if len(parts) != 5 or parts[1] != "blobs" or parts[2] != "sha256":
+        if len(parts) != 4 or parts[1] != "blobs" or parts[2] != "sha256":
             return _reply(self, 404)
-        f = bs.layout / "blobs" / "sha256" / parts[4]
+        f = bs.layout / "blobs" / "sha256" / parts[3]
         if not f.is_file():
             return _reply(self, 404)
         data = f.read_bytes()

@@ -371,15 +371,77 @@ def test_pull_corrupt_blob(root, servers, plain, image):
     px = servers.proxy(plain)
     px.corrupt_blob = True
     err = pull_fails(root, f"{px.host}/test/img:1")
-    assert f"blob {image.config}: the registry sent" in err and "(removed)" in err
+    assert f"blob {image.config}: the registry sent" in err and "(download removed)" in err
     assert_nothing_half_made(root)
 
 
 def test_pull_corrupt_manifest(root, servers, plain, image):
     px = servers.proxy(plain)
-    px.corrupt_manifest = True
+    px.corrupt_manifest = 1
     err = pull_fails(root, f"{px.host}/test/img:1")
+    assert f"manifest test/img:1: the body's digest is " in err
     assert f"the registry's Docker-Content-Digest {image.digest}" in err
+    assert_nothing_half_made(root)
+    # pulled by digest, from a registry that sends no Docker-Content-Digest
+    px.drop_headers = {"Docker-Content-Digest"}
+    err = pull_fails(root, f"{px.host}/test/img@{image.digest}")
+    assert f"manifest test/img@{image.digest}: the registry sent one with digest " in err
+    assert_nothing_half_made(root)
+
+
+def test_pull_manifest_too_large(root, servers, plain, image):
+    px = servers.proxy(plain)
+    px.corrupt_manifest = 5 << 20
+    px.drop_headers = {"Docker-Content-Digest"}
+    err = pull_fails(root, f"{px.host}/test/img:1")
+    assert f"GET http://{px.host}/v2/test/img/manifests/1: response larger than 4194304 bytes" in err
+    assert_nothing_half_made(root)
+
+
+def test_pull_schema1_refused(root, servers, plain):
+    px = servers.proxy(plain)
+    px.manifest_type = "application/vnd.docker.distribution.manifest.v1+prettyjws"
+    err = pull_fails(root, f"{px.host}/test/img:1")
+    assert ("manifest test/img:1: unsupported media type "
+            "`application/vnd.docker.distribution.manifest.v1+prettyjws` (Docker schema 1") in err
+    assert_nothing_half_made(root)
+
+
+def test_pull_401_without_or_with_odd_challenge(root, servers, plain):
+    px = servers.proxy(plain)
+    px.status["manifests"] = 401
+    err = pull_fails(root, f"{px.host}/test/img:1")
+    assert "HTTP 401 without a WWW-Authenticate challenge" in err
+    px.headers["manifests"] = [("WWW-Authenticate", 'Negotiate realm="x"')]
+    err = pull_fails(root, f"{px.host}/test/img:1")
+    assert "unsupported authentication scheme `Negotiate`" in err
+    px.headers["manifests"] = [("WWW-Authenticate", 'Bearer realm="unterminated')]
+    err = pull_fails(root, f"{px.host}/test/img:1")
+    assert "cannot parse WWW-Authenticate `Bearer realm=\"unterminated`" in err
+    px.headers["manifests"] = [("WWW-Authenticate", 'Bearer service="x"')]
+    err = pull_fails(root, f"{px.host}/test/img:1")
+    assert "a Bearer challenge without a realm" in err
+    assert_nothing_half_made(root)
+
+
+def test_pull_token_service_answers_no_token(root, servers, image):
+    ts = servers.token()
+    reg = servers.registry(token=ts)
+    R.push(image.layout, f"{reg.host}/test/img:1", creds="alice:secret")
+    ts.answer = b'{"expires_in": 60}'
+    err = pull_fails(root, f"{reg.host}/test/img:1", "--creds", "alice:secret")
+    assert f"token from {ts.realm}" in err and 'no "token" in the answer' in err
+    ts.answer = b"<html>"
+    err = pull_fails(root, f"{reg.host}/test/img:1", "--creds", "alice:secret")
+    assert f"token from {ts.realm}" in err and "invalid JSON" in err
+    assert_nothing_half_made(root)
+
+
+def test_pull_redirect_loop(root, servers, plain):
+    px = servers.proxy(plain)
+    px.redirect_blobs = px
+    err = pull_fails(root, f"{px.host}/test/img:1")
+    assert "more than 5 redirects" in err
     assert_nothing_half_made(root)
 
 
