@@ -84,6 +84,10 @@ IMAGE_ARCHIVE_FUNCS(IMAGE_LIB_PTR_DECL)
 IMAGE_CURL_FUNCS(IMAGE_LIB_PTR_DECL)
 
 #ifndef IMAGE_LIB_NO_RENAME
+/* curl.h wraps these two in macros that only check the argument count; the renames replace
+ * them */
+#undef curl_easy_setopt
+#undef curl_easy_getinfo
 #include "image/lib-rename.h"
 #endif
 
