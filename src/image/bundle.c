@@ -76,11 +76,11 @@ static int make_dirs(int dirfd, const char *manifest, const char *owner, const c
         for (size_t i = 0; i < ARRAY_SIZE(dirs); i++)
                 if (mkdirat(dirfd, dirs[i], 0755) < 0)
                         return cx_error_set(err, errno, "mkdir `%s`", dirs[i]);
-        int r = write_file_at(dirfd, "image", manifest, strlen(manifest), err);
+        int r = write_file_atomic_at(dirfd, "image", manifest, strlen(manifest), err);
         if (r >= 0)
-                r = write_file_at(dirfd, "owner", owner, strlen(owner), err);
+                r = write_file_atomic_at(dirfd, "owner", owner, strlen(owner), err);
         if (r >= 0)
-                r = write_file_at(dirfd, "config.json", config, strlen(config), err);
+                r = write_file_atomic_at(dirfd, "config.json", config, strlen(config), err);
         return r;
 }
 
@@ -89,6 +89,9 @@ static int make_container_dir(struct image_store *s, const struct image_run_opts
                               const char *config_json, struct cx_error **err)
 {
         char abs_root[PATH_MAX];
+        int r = mkdir_p(state_root, 0700, err); /* create would make it next */
+        if (r < 0)
+                return r;
         if (!realpath(state_root, abs_root))
                 return cx_error_set(err, errno, "state root `%s`", state_root);
         _cleanup_free_ char *name = container_dir_name(o->id);
@@ -98,8 +101,8 @@ static int make_container_dir(struct image_store *s, const struct image_run_opts
                 return cx_error_set(err, errno, "mkdir `%s/%s`", s->root, rel);
         b->dir = xasprintf("%s/%s", s->root, rel);
         _cleanup_close_ int fd = openat(s->root_fd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        int r = fd < 0 ? cx_error_set(err, errno, "open `%s`", b->dir)
-                       : make_dirs(fd, b->manifest_digest, owner, config_json, err);
+        r = fd < 0 ? cx_error_set(err, errno, "open `%s`", b->dir)
+                   : make_dirs(fd, b->manifest_digest, owner, config_json, err);
         if (r < 0) {
                 rm_rf_at(s->root_fd, rel);
                 return cx_error_prefix(err, "container dir `%s`", b->dir);

@@ -51,7 +51,9 @@ static int write_bundle(struct image_bundle *b, const char *dir, const char *jso
         if (r >= 0)
                 r = copy_tree(mfd, rootfs, err);
         if (r >= 0)
-                r = write_file_at(dfd, "config.json", json, strlen(json), err);
+                r = write_file_atomic_at(dfd, "config.json", json, strlen(json), err);
+        if (r >= 0 && fchmodat(dfd, "config.json", 0644, 0) < 0)
+                r = cx_error_set(err, errno, "chmod `%s/config.json`", dir);
         if (r < 0)
                 rm_rf_at(dfd, "rootfs");
         return r;
