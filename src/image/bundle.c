@@ -97,7 +97,12 @@ static int make_container_dir(struct image_store *s, const struct image_run_opts
         _cleanup_free_ char *name = container_dir_name(o->id);
         _cleanup_free_ char *rel = xasprintf("containers/%s", name);
         _cleanup_free_ char *owner = xasprintf("%s %s\n", abs_root, o->id);
-        if (mkdirat(s->root_fd, rel, 0700) < 0)
+        /* A container in a user namespace (a tenant's) reaches its rootfs mount point as the
+         * namespace's root, an unprivileged host uid: the path must be searchable (not
+         * listable) for it. */
+        if (fchmod(s->root_fd, 0711) < 0 || fchmodat(s->root_fd, "containers", 0711, 0) < 0)
+                return cx_error_set(err, errno, "chmod `%s`", s->root);
+        if (mkdirat(s->root_fd, rel, 0711) < 0)
                 return cx_error_set(err, errno, "mkdir `%s/%s`", s->root, rel);
         b->dir = xasprintf("%s/%s", s->root, rel);
         _cleanup_close_ int fd = openat(s->root_fd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
