@@ -169,6 +169,15 @@ def parse_tree(out):
     return tree, inodes
 
 
+class Layout:
+    """The OCI layout of the tests' images and the tree "rich" gives merged."""
+
+    def __init__(self, path, entries):
+        self.path = path
+        self.entries = entries
+        self.tree = merged_tree(entries)
+
+
 @pytest.fixture(scope="module")
 def layout(workdir, checker_bin):
     """An OCI layout holding "rich" and "ep" (the same layers)."""
@@ -184,14 +193,7 @@ def layout(workdir, checker_bin):
         "StopSignal": "SIGUSR1"})
     # a small image of other layers (prune removes it, not the used one)
     il.write_oci_layout(d, [il.busybox_entries() + [il.file("other", "o")]], ref="other")
-    return SimpleLayout(d, ls)
-
-
-class SimpleLayout:
-    def __init__(self, path, entries):
-        self.path = path
-        self.entries = entries
-        self.tree = merged_tree(entries)
+    return Layout(d, ls)
 
 
 # ---- the store and the containers --------------------------------------------------------------
