@@ -7,17 +7,12 @@
 # /sys/fs/cgroup/unified: a pure v1 view that changes nothing outside it (as bench/startup.sh).
 # Usage: sudo bench/memlimit.sh [MAX_KIB]   (CAPSA=path/to/capsa, default build/capsa)
 set -euo pipefail
-here=$(cd "$(dirname "$0")/.." && pwd)
+. "$(dirname "$0")/lib.sh"
 max_kib=${1:-16384}
-capsa=$(readlink -f "${CAPSA:-$here/build/capsa}")
-for b in runc crun; do
-        command -v $b >/dev/null || { echo "bench: $b is missing (apt-get install $b)" >&2; exit 1; }
-done
-[ -x "$capsa" ] || { echo "bench: $capsa is not built" >&2; exit 1; }
-
-work=$(mktemp -d /tmp/capsa-memlimit.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-"$here/tools/mkrootfs.sh" "$work/rootfs" >/dev/null
+bench_init
+bench_need runc=runc crun=crun
+bench_workdir capsa-memlimit
+bench_rootfs "$work/rootfs"
 
 inner() {
         set -e

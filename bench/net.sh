@@ -12,30 +12,19 @@
 # Usage: sudo bench/net.sh [RUNS]   (CAPSA=path/to/capsa, default build/capsa; SECONDS_TCP=5,
 # ROUNDS_TCP=3)
 set -euo pipefail
-here=$(cd "$(dirname "$0")/.." && pwd)
+. "$(dirname "$0")/lib.sh"
 runs=${1:-50}
 secs=${SECONDS_TCP:-5}
-capsa=$(readlink -f "${CAPSA:-$here/build/capsa}")
+bench_init
 cni_dir=/usr/lib/cni
-missing=()
-command -v hyperfine >/dev/null || missing+=(hyperfine)
-command -v iperf3 >/dev/null || missing+=(iperf3)
-[ -x $cni_dir/bridge ] && [ -x $cni_dir/host-local ] || missing+=(containernetworking-plugins)
-if [ ${#missing[@]} -gt 0 ]; then
-        echo "bench: installing ${missing[*]}" >&2
-        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-                --no-install-recommends "${missing[@]}" >/dev/null; } ||
-                { echo "bench: apt-get install ${missing[*]} failed" >&2; exit 1; }
-fi
-[ -x "$capsa" ] || { echo "bench: $capsa is not built" >&2; exit 1; }
+bench_need hyperfine=hyperfine iperf3=iperf3 runc=runc $cni_dir/bridge=containernetworking-plugins \
+        $cni_dir/host-local=containernetworking-plugins
 
 tag=$$
 ns=capsa-bench-$tag
-work=$(mktemp -d /tmp/capsa-bench-net.XXXXXX)
-chmod 755 "$work"
+bench_workdir capsa-bench-net
 made_ns=()
 cleanup() {
-        set +e
         if [ -d "$work/state" ]; then
                 for id in bench-srv bench-cli bench-run bench-run-net; do
                         in_ns "$capsa" --root "$work/state" delete --force "$id" >/dev/null 2>&1
@@ -43,26 +32,17 @@ cleanup() {
         fi
         for n in "${made_ns[@]}"; do ip netns delete "$n" 2>/dev/null; done
         ip netns delete "$ns" 2>/dev/null
-        rm -rf "$work"
 }
-trap cleanup EXIT
+bench_on_exit cleanup
 in_ns() { nsenter --net=/run/netns/$ns "$@"; }
 ip netns add "$ns"
 ip -n "$ns" link set lo up
 
 # ---- a bundle: busybox, /bin/true or sleep -----------------------------------------------------
-"$here/tools/mkrootfs.sh" "$work/bundle/rootfs" >/dev/null
-(cd "$work/bundle" && runc spec)
+bench_rootfs "$work/rootfs"
 mkbundle() { # DIR ARGS-JSON
         mkdir -p "$1"
-        python3 - "$work/bundle/config.json" "$1/config.json" "$2" "$work/bundle/rootfs" <<'PY'
-import json, sys
-c = json.load(open(sys.argv[1]))
-c["root"]["path"] = sys.argv[4]
-c["process"]["terminal"] = False
-c["process"]["args"] = json.loads(sys.argv[3])
-json.dump(c, open(sys.argv[2], "w"), indent=1)
-PY
+        bench_config "$1/config.json" "$2" "$work/rootfs"
 }
 mkbundle "$work/true" '["/bin/true"]'
 mkbundle "$work/sleep" '["/bin/sleep", "600"]'

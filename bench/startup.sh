@@ -7,35 +7,15 @@
 #   CAPSA_BASE=path/to/older/capsa adds that build to the same run (a regression check: the
 #   ratio capsa/capsa-base is printed).
 set -euo pipefail
-here=$(cd "$(dirname "$0")/.." && pwd)
+. "$(dirname "$0")/lib.sh"
 runs=${1:-100}
-capsa=$(readlink -f "${CAPSA:-$here/build/capsa}")
+bench_init
 base=${CAPSA_BASE:+$(readlink -f "$CAPSA_BASE")}
-missing=()
-for b in hyperfine runc crun; do
-        command -v $b >/dev/null || missing+=("$b")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-        echo "bench: installing ${missing[*]}" >&2
-        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-                --no-install-recommends "${missing[@]}" >/dev/null; } ||
-                { echo "bench: apt-get install ${missing[*]} failed" >&2; exit 1; }
-fi
-[ -x "$capsa" ] || { echo "bench: $capsa is not built" >&2; exit 1; }
-
-work=$(mktemp -d /tmp/capsa-bench.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+bench_need hyperfine=hyperfine runc=runc crun=crun
+bench_workdir capsa-bench
 gcc -static -Os -o "$work/maxrss" "$here/bench/maxrss.c"
-"$here/tools/mkrootfs.sh" "$work/bundle/rootfs" >/dev/null
-(cd "$work/bundle" && runc spec)
-python3 - "$work/bundle/config.json" <<'PY'
-import json, sys
-p = sys.argv[1]
-c = json.load(open(p))
-c["process"]["terminal"] = False
-c["process"]["args"] = ["/bin/true"]
-json.dump(c, open(p, "w"), indent=1)
-PY
+bench_rootfs "$work/bundle/rootfs"
+bench_config "$work/bundle/config.json" '["/bin/true"]' rootfs
 
 inner() {
         set -e

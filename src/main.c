@@ -1,5 +1,6 @@
 /* capsa: an OCI container runtime.  Global options, then one command from the table. */
 #include "cmd/cmd.h"
+#include "image/image.h"
 #include "net/net.h"
 
 #include <seccomp.h>
@@ -28,6 +29,7 @@ static const struct command {
     {"resume", cmd_resume, "thaw a paused container"},
     {"tenant", cmd_tenant, "list tenants (their id ranges and containers) or remove one"},
     {"net", cmd_net, "manage networks: create, list, inspect, rm"},
+    {"image", cmd_image, "manage images: import, pull, list, inspect, tag, rm, prune"},
     {"cni", cmd_cni, "run one CNI plugin command (CNI_COMMAND, config on stdin)"},
 };
 
@@ -46,6 +48,7 @@ static void usage(FILE *f)
                    "                        cannot be created for lack of permission is tolerated\n"
                    "  --criu PATH           the criu binary for checkpoint and restore (default:\n"
                    "                        criu from PATH)\n"
+                   "  --image-root DIR      the image store (default " IMAGE_ROOT_DEFAULT ")\n"
                    "  -v, --version         print the version\n"
                    "  -h, --help            this help\n\nCommands:\n");
         for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
@@ -87,7 +90,8 @@ static int parse_globals(int argc, char **argv, struct global_opts *g)
                 OPT_DEBUG,
                 OPT_SYSTEMD,
                 OPT_ROOTLESS,
-                OPT_CRIU
+                OPT_CRIU,
+                OPT_IMAGE_ROOT,
         };
         static const struct option opts[] = {
             {"root", required_argument, NULL, OPT_ROOT},
@@ -97,6 +101,7 @@ static int parse_globals(int argc, char **argv, struct global_opts *g)
             {"systemd-cgroup", no_argument, NULL, OPT_SYSTEMD},
             {"rootless", required_argument, NULL, OPT_ROOTLESS},
             {"criu", required_argument, NULL, OPT_CRIU},
+            {"image-root", required_argument, NULL, OPT_IMAGE_ROOT},
             {"version", no_argument, NULL, 'v'},
             {"help", no_argument, NULL, 'h'},
             {},
@@ -136,6 +141,11 @@ static int parse_globals(int argc, char **argv, struct global_opts *g)
                                 return cmd_usage_error(NULL, "--criu: empty path");
                         g->criu = optarg;
                         break;
+                case OPT_IMAGE_ROOT:
+                        if (!*optarg)
+                                return cmd_usage_error(NULL, "--image-root: empty path");
+                        g->image_root = optarg;
+                        break;
                 case 'v':
                         version();
                         exit(0);
@@ -150,13 +160,14 @@ static int parse_globals(int argc, char **argv, struct global_opts *g)
 }
 
 /* The state root without --root: /run/capsa for root; for any other user (as runc) their own
- * $XDG_RUNTIME_DIR/capsa, or /run/capsa only when they may write it.  spec and features keep
- * no state. */
+ * $XDG_RUNTIME_DIR/capsa, or /run/capsa only when they may write it.  spec, features and image
+ * keep no state there. */
 static int default_root(const char *cmd, const char **ret, char **ret_alloc, struct cx_error **err)
 {
         const char *xdg = getenv("XDG_RUNTIME_DIR");
         *ret = "/run/capsa";
-        if (geteuid() == 0 || strcmp(cmd, "spec") == 0 || strcmp(cmd, "features") == 0)
+        if (geteuid() == 0 || strcmp(cmd, "spec") == 0 || strcmp(cmd, "features") == 0 ||
+            strcmp(cmd, "image") == 0)
                 return 0;
         if (xdg && xdg[0] == '/') {
                 *ret = *ret_alloc = xasprintf("%s/capsa", xdg);
@@ -184,7 +195,7 @@ static const struct command *find_command(const char *name)
 
 int main(int argc, char **argv)
 {
-        struct global_opts g = {.root = NULL, .rootless = -1};
+        struct global_opts g = {.root = NULL, .image_root = IMAGE_ROOT_DEFAULT, .rootless = -1};
         if (parse_globals(argc, argv, &g))
                 return 1;
         struct cx_error *err = NULL;

@@ -8,6 +8,7 @@
 
 struct global_opts {
         const char *root;
+        const char *image_root; /* --image-root: the image store (default /var/lib/capsa) */
         const char *log;
         enum log_format log_format;
         bool debug;
@@ -37,6 +38,8 @@ void cmd_getopt_begin(void);
 /* For getopt_long's '?' (unknown option) or ':' (missing value): one usage error naming the
  * option; returns 1. */
 int cmd_option_error(const char *cmd, int c, char **argv);
+/* "64m", "1g", "512k", "1024", "-1": bytes (binary units, as runc's RAMInBytes); -EINVAL */
+int cmd_parse_size(const char *s, int64_t *ret);
 /* Checks that exactly `n` positional arguments remain. */
 int cmd_need_args(const char *cmd, int argc, int optind_, int n, const char *what);
 
@@ -58,3 +61,4 @@ int cmd_resume(int argc, char **argv, const struct global_opts *g);
 int cmd_tenant(int argc, char **argv, const struct global_opts *g);
 int cmd_net(int argc, char **argv, const struct global_opts *g);
 int cmd_cni(int argc, char **argv, const struct global_opts *g);
+int cmd_image(int argc, char **argv, const struct global_opts *g);

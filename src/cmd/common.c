@@ -1,6 +1,7 @@
 /* Error reporting shared by the commands. */
 #include "cmd/cmd.h"
 
+#include <ctype.h>
 #include <string.h>
 
 int cmd_fail(struct cx_error *err)
@@ -91,4 +92,33 @@ int cmd_parse_list_opts(const char *cmd, const char *help, int argc, char **argv
                 }
         }
         return cmd_need_args(cmd, argc, optind, 0, "no arguments") ? 1 : 0;
+}
+
+/* "64m", "1g", "512k", "1024", "-1": bytes (binary units, as runc's RAMInBytes). */
+int cmd_parse_size(const char *s, int64_t *ret)
+{
+        if (strcmp(s, "-1") == 0) {
+                *ret = -1;
+                return 0;
+        }
+        char *end;
+        errno = 0;
+        double v = strtod(s, &end);
+        if (errno || end == s || v < 0 || !isdigit((unsigned char)s[0]))
+                return -EINVAL;
+        static const char *const units = "bkmgtp";
+        double mult = 1;
+        if (*end) {
+                const char *u = strchr(units, tolower((unsigned char)*end));
+                if (!u)
+                        return -EINVAL;
+                mult = (double)(1ULL << (10 * (u - units)));
+                end++;
+                if (*end && strcasecmp(end, "b") != 0 && strcasecmp(end, "ib") != 0)
+                        return -EINVAL;
+        }
+        if (v * mult > (double)INT64_MAX)
+                return -ERANGE;
+        *ret = (int64_t)(v * mult);
+        return 0;
 }

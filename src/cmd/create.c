@@ -1,12 +1,15 @@
 /* capsa create / capsa run */
 #include "cmd/cmd.h"
 #include "container/container.h"
+#include "image/image.h"
+
 
 #include <string.h>
 #include <sys/prctl.h>
 
 static const char create_help[] =
-    "Usage: capsa %s [options] <container-id>\n\n"
+    "Usage: capsa %s [options] <container-id>\n"
+    "       capsa %s --image REF [image options] [options] <container-id> [-- CMD [ARG...]]\n\n"
     "  -b, --bundle DIR          bundle directory (default: current directory)\n"
     "      --pid-file FILE       write the container's init pid to FILE\n"
     "      --console-socket PATH unix socket that receives the terminal's pty master\n"
@@ -19,16 +22,98 @@ static const char create_help[] =
     "                            in order; repeatable.  `default` is made on first use\n"
     "  -p, --publish [HOSTIP:]HOSTPORT:PORT[/tcp|udp]\n"
     "                            publish the container's PORT on the host; repeatable\n"
-    "%s";
+    "%s"
+    "\nImage options (the bundle is made from the image; a CMD after `--` replaces its Cmd):\n"
+    "      --image REF           an image of the store (`capsa image list`)\n"
+    "  -e, --env KEY[=VALUE]     set an environment variable (KEY alone: from capsa's)\n"
+    "  -w, --workdir DIR         working directory\n"
+    "  -u, --user USER[:GROUP]   user, by name (the image's /etc/passwd) or number\n"
+    "      --read-only           mount the root read-only\n"
+    "  -t, --tty                 give the process a terminal\n"
+    "  -m, --memory SIZE         memory limit (e.g. 64m)\n"
+    "      --cpus N              CPU limit (e.g. 0.5)\n"
+    "      --pids-limit N        limit on the number of processes\n"
+    "  -v, --volume HOST:CTR[:ro|rw]\n"
+    "                            bind-mount a host path; repeatable\n";
 static const char run_extra[] =
     "  -d, --detach              do not wait for the container to exit\n"
     "      --no-subreaper        do not make capsa a child subreaper (orphaned processes\n"
     "                            of the container are then not reparented to it)\n"
     "      --keep                keep the container's state after it exits\n";
 
+
 /* no_subreaper: NULL for create (runc's create has no --no-subreaper) */
+/* long options of the image without a short form (above the parse() enum's) */
+enum { OPT_CPUS = 2000, OPT_PIDS, OPT_READ_ONLY };
+
+struct image_args {
+        const char *ref;
+        struct image_run_opts run;
+        bool any; /* an image option was given */
+};
+
+static int parse_cpus(const char *cmd, const char *arg, int64_t *ret)
+{
+        char *end = NULL;
+        double v = strtod(arg, &end);
+        if (!end || *end || !(v > 0) || v > 4096)
+                return cmd_usage_error(cmd, "--cpus: `%s` is not a positive number of CPUs", arg);
+        *ret = (int64_t)(v * 100000 + 0.5);
+        return 0;
+}
+
+static int parse_limit(const char *cmd, const char *opt, const char *arg, bool size, int64_t *ret)
+{
+        int r = size ? cmd_parse_size(arg, ret) : parse_i64(arg, ret);
+        if (r < 0 || *ret <= 0)
+                return cmd_usage_error(cmd, "%s: `%s` is not a positive %s", opt, arg,
+                                       size ? "size" : "number");
+        return 0;
+}
+
+static int parse_args(const char *cmd, int argc, char **argv, struct container_opts *o,
+                      struct image_args *img);
+
+/* The options that only make sense with --image: 0, 1 after a usage error, -1 not one. */
+static int parse_image_opt(const char *cmd, int c, struct image_args *a)
+{
+        static char **env, **volumes;
+        struct image_run_opts *r = &a->run;
+        a->any = true;
+        switch (c) {
+        case 'e':
+                strv_append(&env, optarg);
+                r->env = env;
+                return 0;
+        case 'v':
+                strv_append(&volumes, optarg);
+                r->volumes = volumes;
+                return 0;
+        case 'w':
+                r->workdir = optarg;
+                return 0;
+        case 'u':
+                r->user = optarg;
+                return 0;
+        case 't':
+                r->tty = true;
+                return 0;
+        case 'm':
+                return parse_limit(cmd, "--memory", optarg, true, &r->memory);
+        case OPT_CPUS:
+                return parse_cpus(cmd, optarg, &r->cpu_quota);
+        case OPT_PIDS:
+                return parse_limit(cmd, "--pids-limit", optarg, false, &r->pids);
+        case OPT_READ_ONLY:
+                r->read_only = true;
+                return 0;
+        }
+        a->any = false;
+        return -1;
+}
+
 static int parse(const char *cmd, int argc, char **argv, struct container_opts *o,
-                 bool *no_subreaper)
+                 struct image_args *img, bool *no_subreaper)
 {
         bool is_run = no_subreaper != NULL;
         /* the container_opts point at these until the command exits */
@@ -43,6 +128,7 @@ static int parse(const char *cmd, int argc, char **argv, struct container_opts *
                 OPT_TENANT,
                 OPT_NO_SUBREAPER,
                 OPT_NET,
+                OPT_IMAGE,
         };
         static const struct option opts[] = {
             {"bundle", required_argument, NULL, 'b'},
@@ -57,13 +143,33 @@ static int parse(const char *cmd, int argc, char **argv, struct container_opts *
             {"no-subreaper", no_argument, NULL, OPT_NO_SUBREAPER},
             {"net", required_argument, NULL, OPT_NET},
             {"publish", required_argument, NULL, 'p'},
+            {"image", required_argument, NULL, OPT_IMAGE},
+            {"env", required_argument, NULL, 'e'},
+            {"workdir", required_argument, NULL, 'w'},
+            {"user", required_argument, NULL, 'u'},
+            {"read-only", no_argument, NULL, OPT_READ_ONLY},
+            {"tty", no_argument, NULL, 't'},
+            {"memory", required_argument, NULL, 'm'},
+            {"cpus", required_argument, NULL, OPT_CPUS},
+            {"pids-limit", required_argument, NULL, OPT_PIDS},
+            {"volume", required_argument, NULL, 'v'},
             {"help", no_argument, NULL, 'h'},
             {},
         };
         int c;
         cmd_getopt_begin();
-        while ((c = getopt_long(argc, argv, is_run ? ":b:dp:h" : ":b:p:h", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, is_run ? ":b:dp:he:w:u:tm:v:" : ":b:p:he:w:u:tm:v:",
+                                opts, NULL)) != -1) {
+                int ir = parse_image_opt(cmd, c, img);
+                if (ir >= 0) {
+                        if (ir > 0)
+                                return ir;
+                        continue;
+                }
                 switch (c) {
+                case OPT_IMAGE:
+                        img->ref = optarg;
+                        break;
                 case 'b':
                         o->bundle = optarg;
                         break;
@@ -110,17 +216,56 @@ static int parse(const char *cmd, int argc, char **argv, struct container_opts *
                         *no_subreaper = true;
                         break;
                 case 'h':
-                        printf(create_help, cmd, is_run ? run_extra : "");
+                        printf(create_help, cmd, cmd, is_run ? run_extra : "");
                         exit(0);
                 default:
                         return cmd_option_error(cmd, c, argv);
                 }
         }
+        return parse_args(cmd, argc, argv, o, img);
+}
+
+/* ID, and with --image an optional command after it */
+static int parse_args(const char *cmd, int argc, char **argv, struct container_opts *o,
+                      struct image_args *img)
+{
+        if (img->any && !img->ref)
+                return cmd_usage_error(cmd, "the image options need --image REF (a bundle's "
+                                            "config.json says all of that itself)");
+        if (img->ref && o->bundle)
+                return cmd_usage_error(cmd, "--image and --bundle exclude each other");
+        if (img->ref && optind < argc - 1) {
+                img->run.cmd = argv + optind + 1;
+                argc = optind + 1;
+        }
         if (cmd_need_args(cmd, argc, optind, 1, "a container id"))
                 return 1;
         o->id = argv[optind];
+        img->run.id = o->id;
         if (o->keep && o->detach)
                 return cmd_usage_error(cmd, "--keep cannot be used with --detach");
+        return 0;
+}
+
+/* --image: the bundle is made in the image store; a failed create leaves nothing of it. */
+static int with_image(const struct global_opts *g, struct container_opts *o,
+                      const struct image_args *img, int *status)
+{
+        struct cx_error *err = NULL;
+        _cleanup_(image_bundle_clear) struct image_bundle b = {.ref_lock_fd = -1};
+        if (img->ref) {
+                if (image_bundle_make(g->image_root, img->ref, o->root, &img->run, &b, &err) < 0)
+                        return cmd_fail(err);
+                o->bundle = b.dir;
+                o->image = &b;
+        }
+        int r = status ? container_run(o, status, &err) : container_create(o, &err);
+        if (r < 0) {
+                _cleanup_error_ struct cx_error *e = NULL;
+                if (img->ref && image_bundle_release(b.dir, &e) < 0)
+                        log_warn("%s", e->msg);
+                return cmd_fail(err);
+        }
         return 0;
 }
 
@@ -137,21 +282,20 @@ static void fill_globals(struct container_opts *o, const struct global_opts *g)
 int cmd_create(int argc, char **argv, const struct global_opts *g)
 {
         struct container_opts o = {0};
+        struct image_args img = {0};
         fill_globals(&o, g);
-        if (parse("create", argc, argv, &o, NULL))
+        if (parse("create", argc, argv, &o, &img, NULL))
                 return 1;
-        struct cx_error *err = NULL;
-        if (container_create(&o, &err) < 0)
-                return cmd_fail(err);
-        return 0;
+        return with_image(g, &o, &img, NULL);
 }
 
 int cmd_run(int argc, char **argv, const struct global_opts *g)
 {
         struct container_opts o = {0};
         fill_globals(&o, g);
+        struct image_args img = {0};
         bool no_subreaper = false;
-        if (parse("run", argc, argv, &o, &no_subreaper))
+        if (parse("run", argc, argv, &o, &img, &no_subreaper))
                 return 1;
         struct cx_error *err = NULL;
         /* As runc: run is a child subreaper, so that processes the container orphans (without
@@ -161,7 +305,6 @@ int cmd_run(int argc, char **argv, const struct global_opts *g)
                 return cmd_fail(err);
         }
         int status = 0;
-        if (container_run(&o, &status, &err) < 0)
-                return cmd_fail(err);
-        return status;
+        int r = with_image(g, &o, &img, &status);
+        return r ? r : status;
 }

@@ -62,39 +62,10 @@ static void usage(void)
                "  --blkio-weight N           block I/O weight (10-1000)\n");
 }
 
-/* "64m", "1g", "512k", "1024", "-1": bytes (binary units, as runc's RAMInBytes). */
-static int parse_size(const char *s, int64_t *ret)
-{
-        if (strcmp(s, "-1") == 0) {
-                *ret = -1;
-                return 0;
-        }
-        char *end;
-        errno = 0;
-        double v = strtod(s, &end);
-        if (errno || end == s || v < 0 || !isdigit((unsigned char)s[0]))
-                return -EINVAL;
-        static const char *const units = "bkmgtp";
-        double mult = 1;
-        if (*end) {
-                const char *u = strchr(units, tolower((unsigned char)*end));
-                if (!u)
-                        return -EINVAL;
-                mult = (double)(1ULL << (10 * (u - units)));
-                end++;
-                if (*end && strcasecmp(end, "b") != 0 && strcasecmp(end, "ib") != 0)
-                        return -EINVAL;
-        }
-        if (v * mult > (double)INT64_MAX)
-                return -ERANGE;
-        *ret = (int64_t)(v * mult);
-        return 0;
-}
-
 static int flag(const char *name, const char *arg, bool size, struct spec_opt_i64 *ret)
 {
         int64_t v;
-        int r = size ? parse_size(arg, &v) : parse_i64(arg, &v);
+        int r = size ? cmd_parse_size(arg, &v) : parse_i64(arg, &v);
         if (r < 0)
                 return cmd_usage_error("update", "--%s: invalid value `%s`", name, arg);
         *ret = (struct spec_opt_i64){true, v};

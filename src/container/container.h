@@ -44,8 +44,12 @@ struct container_opts {
         char **self_argv;
         bool own_console; /* set by run in the foreground: no --console-socket needed, capsa
                              receives the pty master and proxies it to its stdin/stdout */
+        /* --image: the bundle was made from an image (image/image.h): its root is an overlay of
+         * these layers, and its dir is released when the container is deleted (undo `image`) */
+        const struct image_bundle *image;
 };
 
+struct image_bundle;
 int container_create(const struct container_opts *o, struct cx_error **err);
 int container_start(const char *root, const char *id, struct cx_error **err);
 /* Runs the container; *ret_status gets the process's exit status (128+N if killed by N). */

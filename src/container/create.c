@@ -125,6 +125,9 @@ static int prepare(struct create_ctx *c, struct cx_error **err)
         if (r < 0)
                 return r;
         c->dir_created = true;
+        if (c->o->image &&
+            (r = undo_append(&c->dir, UNDO_IMAGE, (char *[]){c->o->image->dir, NULL}, err)) < 0)
+                return r;
         r = cg_manager_new(s->linux_.cgroups_path, c->o->id, c->o->systemd_cgroup, &c->cg, err);
         if (r < 0)
                 return r;

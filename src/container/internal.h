@@ -3,6 +3,7 @@
 
 #include "cgroups/cgroups.h"
 #include "container/container.h"
+#include "image/image.h"
 #include "namespaces/namespaces.h"
 #include "net/net.h"
 #include "spec/spec.h"
@@ -182,6 +183,7 @@ int container_config(struct state_dir *d, const struct state *st, struct spec **
 #define UNDO_CGROUP      "cgroup"      /* DRIVER DIR... */
 #define UNDO_HOST_MOUNTS "host-mounts" /* ROOTFS */
 #define UNDO_NET         "net"         /* NETWORK HOST_VETH: an endpoint (network.c) */
+#define UNDO_IMAGE       "image"       /* DIR: the container's dir in the image store */
 /* Appends "kind args..." to ROOT/ID/undo before the resource is made: in the page cache, so it
  * survives the runtime being killed; fdatasync'ed too for kinds that survive a reboot. */
 int undo_append(struct state_dir *d, const char *kind, char *const *args, struct cx_error **err);

@@ -82,6 +82,26 @@ static int apply_tenant(struct plan *p, struct cx_error **err)
         return 0;
 }
 
+/* --image: the root is an overlay of the image's layers (idmapped for a user namespace, which
+ * also serves a tenant: no idmapped clone of root.path then). */
+static int plan_image(struct plan *p, struct cx_error **err)
+{
+        const struct image_bundle *b = p->opts.image;
+        if (!b)
+                return 0;
+        if (ns_shares_mount_ns(&p->spec->linux_))
+                return cx_error_msg(err, EINVAL,
+                                    "--image: the container needs a mount namespace of its own "
+                                    "for its overlay root");
+        p->rootfs = (struct ns_rootfs_source){.kind = NS_ROOTFS_OVERLAY,
+                                              .path = p->spec->root.path,
+                                              .lowers = b->lowers,
+                                              .n_lowers = b->n_lowers,
+                                              .upper = b->upper,
+                                              .work = b->work};
+        return 0;
+}
+
 struct ns_config container_ns_config(const struct spec *s)
 {
         return (struct ns_config){
@@ -113,8 +133,8 @@ int plan_load(const struct container_opts *o, struct plan *p, struct cx_error **
         p->ns = container_ns_config(p->spec);
         p->rootfs = (struct ns_rootfs_source){.kind = NS_ROOTFS_DIR, .path = p->spec->root.path};
         if ((r = launcher_for_spec(p->spec, &p->launcher, err)) < 0 ||
-            (r = apply_tenant(p, err)) < 0 || (r = plan_network(p, err)) < 0 ||
-            (r = validate(p, err)) < 0)
+            (r = apply_tenant(p, err)) < 0 || (r = plan_image(p, err)) < 0 ||
+            (r = plan_network(p, err)) < 0 || (r = validate(p, err)) < 0)
                 goto fail;
         return 0;
 fail:

@@ -153,11 +153,21 @@ static int undo_net(struct state_dir *d, char *const *args, struct cx_error **er
         return container_net_detach(d, args[0], args[1], err);
 }
 
+/* "image DIR": the container's upper, work and config in the image store (a reference that
+ * keeps `image rm` and `prune` off its layers); on disk, it survives a reboot. */
+static int undo_image(struct state_dir *d, char *const *args, struct cx_error **err)
+{
+        if (!args[0])
+                return cx_error_msg(err, EINVAL, "undo record: `image` needs a directory");
+        return image_bundle_release(args[0], err);
+}
+
 static const struct undo_kind kinds[] = {
     {UNDO_PROCESS, undo_process, false},
     {UNDO_CGROUP, undo_cgroup, false},
     {UNDO_HOST_MOUNTS, undo_host_mounts, false},
     {UNDO_NET, undo_net, true},
+    {UNDO_IMAGE, undo_image, true},
 };
 
 static const struct undo_kind *kind_find(const char *name)

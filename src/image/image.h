@@ -12,8 +12,9 @@
  *        size                 bytes of diff/ (decimal)
  *   ROOT/images.json          the images: manifest digest, names, when added
  *   ROOT/containers/NAME/     one container made from an image (NAME = ID-NONCE): image (its
- *                             manifest digest), owner ("STATEROOT ID"), config.json, rootfs/
- *                             (the mount point), upper/, work/
+ *                             manifest digest), owner ("STATEROOT ID\n"), config.json, rootfs/
+ *                             (the mount point), upper/, work/.  In use while STATEROOT/ID
+ *                             exists or while a process holds a flock on the dir.
  *   ROOT/tmp/                 partial downloads and unpacks; renamed into place when complete
  *
  * Every blob is checked against its digest while it streams; a layer appears in the store
@@ -153,7 +154,9 @@ int image_lookup(struct image_store *s, const char *ref, struct image_info *ret,
                  struct cx_error **err);
 int image_list(struct image_store *s, struct image_info **ret, size_t *ret_n,
                struct cx_error **err);
-/* Adds name to an image (taking it from any image that had it). */
+/* Adds name to an image (taking it from any image that had it).  An image the store has no
+ * record of yet (its manifest blob, and the blobs and layers it names, already stored) is
+ * recorded first, added now; name NULL only records it (image_ingest of a nameless image). */
 int image_tag(struct image_store *s, const char *manifest_digest, const char *name,
               struct cx_error **err);
 /* Removes a name; when force or when ref is not a name, the whole image.  Refuses an image in
@@ -196,6 +199,7 @@ struct image_run_opts {
         int64_t memory;    /* bytes, 0: none */
         int64_t cpu_quota; /* microseconds per 100000, 0: none */
         int64_t pids;      /* 0: none */
+        bool rootless;     /* `spec --image --rootless`: a user namespace mapping the caller */
 };
 /* The rootfs of a container made from an image: an overlay, bottom layer first. */
 struct image_bundle {
@@ -204,6 +208,9 @@ struct image_bundle {
         size_t n_lowers;
         char *upper, *work;
         char *manifest_digest;
+        int ref_lock_fd; /* flock(LOCK_EX) on DIR, held until image_bundle_clear (the
+                            process that makes and runs the container): while it is held the
+                            dir is in use even though the container's state is not there yet */
 };
 /* Makes ROOT/containers/NAME for container id of state root state_root: a reference to the
  * image (prune and rm honour it), config.json from the image's config and o, rootfs/ upper/

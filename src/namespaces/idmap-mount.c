@@ -59,7 +59,7 @@ static int userns_for_maps(const struct spec_id_map *u, size_t nu, const struct 
 }
 
 /* A clone of src, detached, with the idmapping of userns_fd. */
-static int clone_idmapped(const char *src, bool rec_clone, bool rec_idmap, int userns_fd,
+int ns_clone_idmapped(const char *src, bool rec_clone, bool rec_idmap, int userns_fd,
                           int *ret_fd, struct cx_error **err)
 {
         unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (rec_clone ? AT_RECURSIVE : 0);
@@ -89,7 +89,7 @@ static bool has_option(char *const *options, const char *name)
 }
 
 /* The user namespace that gives the container's own mappings (created once, cached). */
-static int container_userns(const struct ns_config *s, int *cache, struct cx_error **err)
+int ns_container_userns(const struct ns_config *s, int *cache, struct cx_error **err)
 {
         const struct spec_linux *l = s->linux_;
         const struct spec_namespace *user = &l->ns[SPEC_NS_USER];
@@ -145,10 +145,10 @@ static int open_mount(const struct ns_config *s, size_t i, int *cache, int *ret_
                                          m->n_gid_mappings, &own_ns, err)) < 0)
                         return r;
                 ns = own_ns;
-        } else if ((ns = container_userns(s, cache, err)) < 0) {
+        } else if ((ns = ns_container_userns(s, cache, err)) < 0) {
                 return ns;
         }
-        return clone_idmapped(m->source, mo.recursive, has_option(m->options, "ridmap"), ns, ret_fd,
+        return ns_clone_idmapped(m->source, mo.recursive, has_option(m->options, "ridmap"), ns, ret_fd,
                               err);
 }
 
@@ -190,12 +190,15 @@ int ns_idmap_mounts_open(const struct ns_config *s, const struct ns_rootfs_sourc
                 if (im.fds[i] < 0)
                         open_host_side(s, i, &im.host_fds[i]);
         }
-        if (root->kind == NS_ROOTFS_IDMAPPED) {
-                int ns = container_userns(s, &cache, err);
+        if (root->kind == NS_ROOTFS_OVERLAY) {
+                if ((r = ns_overlay_open(s, root, &cache, &im.rootfs_fd, err)) < 0)
+                        return r;
+        } else if (root->kind == NS_ROOTFS_IDMAPPED) {
+                int ns = ns_container_userns(s, &cache, err);
                 if (ns < 0)
                         return cx_error_prefix(err, "idmapped rootfs");
                 /* the root only: mounts beneath root.path are rare and may not support idmap */
-                if ((r = clone_idmapped(root->path, false, false, ns, &im.rootfs_fd, err)) < 0)
+                if ((r = ns_clone_idmapped(root->path, false, false, ns, &im.rootfs_fd, err)) < 0)
                         return cx_error_prefix(err, "root.path");
         }
         *ret = im;

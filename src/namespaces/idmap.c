@@ -323,5 +323,5 @@ int ns_idmap_validate(const struct ns_config *s, const struct ns_rootfs_source *
                 return r;
         if ((r = validate_process_ids(s, err)) < 0)
                 return r;
-        return root->kind == NS_ROOTFS_IDMAPPED ? 0 : check_rootfs_owner(s, err);
+        return root->kind != NS_ROOTFS_DIR ? 0 : check_rootfs_owner(s, err);
 }

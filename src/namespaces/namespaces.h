@@ -61,11 +61,23 @@ enum ns_rootfs_kind {
         NS_ROOTFS_IDMAPPED, /* path through an idmapped clone: the container's user namespace
                              * sees files owned by host ids it does not map (a tenant's rootfs
                              * owned by host root) as its own */
+        NS_ROOTFS_OVERLAY,  /* an overlay of an image's layers (image/): made by the parent as a
+                             * detached mount, attached by the init on path */
 };
 struct ns_rootfs_source {
         enum ns_rootfs_kind kind;
         const char *path;
+        /* NS_ROOTFS_OVERLAY: the layers, bottom first, and the container's upper and work dirs.
+         * With a user namespace the lowers are idmapped like the container (one copy of an
+         * image serves every tenant) and the upper's root is given to the container's root. */
+        char *const *lowers;
+        size_t n_lowers;
+        const char *upper, *work;
 };
+
+/* A read-only overlay of lowers (bottom first) as a detached mount: the merged tree of an image
+ * (overlay.c), never attached anywhere. */
+int ns_overlay_lowers_open(char *const *lowers, size_t n, int *ret_fd, struct cx_error **err);
 
 /* ---- parent side ------------------------------------------------------------------------- */
 /* Checks linux.uidMappings/gidMappings (and mounts[].uid/gidMappings): sizes, overlapping

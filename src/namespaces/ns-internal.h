@@ -78,3 +78,13 @@ int ns_setup_dev(struct ns_ctx *c, struct cx_error **err);
 int ns_mask_paths(char *const *paths, struct cx_error **err);
 int ns_readonly_paths(char *const *paths, struct cx_error **err);
 int ns_remount_readonly(const char *path, bool try_plain, struct cx_error **err);
+
+/* ---- idmapped clones (idmap-mount.c) ------------------------------------------------------ */
+/* A detached clone of src (open_tree) idmapped like userns_fd; rec_clone/rec_idmap: AT_RECURSIVE */
+int ns_clone_idmapped(const char *src, bool rec_clone, bool rec_idmap, int userns_fd, int *ret_fd,
+                      struct cx_error **err);
+/* The user namespace giving the container's own mappings (created once into *cache). */
+int ns_container_userns(const struct ns_config *s, int *cache, struct cx_error **err);
+/* The rootfs overlay (overlay.c) as a detached mount in *ret_fd. */
+int ns_overlay_open(const struct ns_config *s, const struct ns_rootfs_source *root, int *cache,
+                    int *ret_fd, struct cx_error **err);

@@ -42,26 +42,36 @@ static const char *const default_readonly[] = {
     "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
 };
 
-static void gen_process(struct json_w *w)
+static const char *const default_env[] = {
+    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "TERM=xterm",
+    NULL,
+};
+static const char *const default_args[] = {"sh", NULL};
+
+static void gen_process(struct json_w *w, const struct spec_template *t)
 {
-        static const char *const env[] = {
-            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            "TERM=xterm",
-        };
-        static const char *const args[] = {"sh"};
         static const char *const sets[] = {"bounding", "effective", "permitted", "ambient"};
+        const char *const *args = t->args ? (const char *const *)t->args : default_args;
+        const char *const *env = t->env ? (const char *const *)t->env : default_env;
 
         json_w_key(w, "process");
         json_w_obj_open(w);
-        json_w_key_bool(w, "terminal", true);
+        json_w_key_bool(w, "terminal", t->terminal);
         json_w_key(w, "user");
         json_w_obj_open(w);
-        json_w_key_int(w, "uid", 0);
-        json_w_key_int(w, "gid", 0);
+        json_w_key_u64(w, "uid", t->user_uid);
+        json_w_key_u64(w, "gid", t->user_gid);
+        if (t->n_additional_gids) {
+                json_w_key_arr_open(w, "additionalGids");
+                for (size_t i = 0; i < t->n_additional_gids; i++)
+                        json_w_u64(w, t->additional_gids[i]);
+                json_w_arr_close(w);
+        }
         json_w_obj_close(w);
-        json_w_key_strv(w, "args", args, ARRAY_SIZE(args));
-        json_w_key_strv(w, "env", env, ARRAY_SIZE(env));
-        json_w_key_str(w, "cwd", "/");
+        json_w_key_strv(w, "args", args, strv_len((char *const *)args));
+        json_w_key_strv(w, "env", env, strv_len((char *const *)env));
+        json_w_key_str(w, "cwd", t->cwd ? t->cwd : "/");
         json_w_key(w, "capabilities");
         json_w_obj_open(w);
         for (size_t i = 0; i < ARRAY_SIZE(sets); i++)
@@ -79,8 +89,20 @@ static void gen_process(struct json_w *w)
         json_w_obj_close(w);
 }
 
-static void gen_mounts(struct json_w *w, bool rootless)
+static void gen_bind(struct json_w *w, const struct spec_template_bind *b)
 {
+        const char *const opts[] = {"rbind", b->readonly ? "ro" : "rw", "nosuid", "nodev"};
+        json_w_obj_open(w);
+        json_w_key_str(w, "destination", b->dest);
+        json_w_key_str(w, "type", "bind");
+        json_w_key_str(w, "source", b->source);
+        json_w_key_strv(w, "options", opts, ARRAY_SIZE(opts));
+        json_w_obj_close(w);
+}
+
+static void gen_mounts(struct json_w *w, const struct spec_template *t)
+{
+        bool rootless = t->rootless;
         json_w_key(w, "mounts");
         json_w_arr_open(w);
         for (size_t i = 0; i < ARRAY_SIZE(default_mounts); i++) {
@@ -95,6 +117,8 @@ static void gen_mounts(struct json_w *w, bool rootless)
                         json_w_key_strv(w, "options", m->opts, m->n_opts);
                 json_w_obj_close(w);
         }
+        for (size_t i = 0; i < t->n_binds; i++)
+                gen_bind(w, &t->binds[i]);
         json_w_arr_close(w);
 }
 
@@ -112,8 +136,29 @@ static void gen_id_map(struct json_w *w, const char *key, unsigned host_id)
 
 /* runc's namespaces (no cgroup namespace: `runc spec` has none, and engines that want one ask
  * for it); rootless drops network and adds user, as runc's ToRootless. */
-static void gen_linux(struct json_w *w, bool rootless, uid_t uid, gid_t gid)
+static void gen_limits(struct json_w *w, const struct spec_template *t)
 {
+        if (t->memory) {
+                json_w_key_obj_open(w, "memory");
+                json_w_key_int(w, "limit", t->memory);
+                json_w_obj_close(w);
+        }
+        if (t->cpu_quota) {
+                json_w_key_obj_open(w, "cpu");
+                json_w_key_int(w, "quota", t->cpu_quota);
+                json_w_key_u64(w, "period", 100000);
+                json_w_obj_close(w);
+        }
+        if (t->pids) {
+                json_w_key_obj_open(w, "pids");
+                json_w_key_int(w, "limit", t->pids);
+                json_w_obj_close(w);
+        }
+}
+
+static void gen_linux(struct json_w *w, const struct spec_template *t)
+{
+        bool rootless = t->rootless;
         static const char *const ns_rootful[] = {"pid", "network", "ipc", "uts", "mount"};
         static const char *const ns_rootless[] = {"pid", "ipc", "uts", "mount", "user"};
         const char *const *ns = rootless ? ns_rootless : ns_rootful;
@@ -121,8 +166,8 @@ static void gen_linux(struct json_w *w, bool rootless, uid_t uid, gid_t gid)
         json_w_key(w, "linux");
         json_w_obj_open(w);
         if (rootless) {
-                gen_id_map(w, "uidMappings", uid);
-                gen_id_map(w, "gidMappings", gid);
+                gen_id_map(w, "uidMappings", t->uid);
+                gen_id_map(w, "gidMappings", t->gid);
         } else {
                 /* deny every device; the default devices are added by the runtime */
                 json_w_key(w, "resources");
@@ -134,6 +179,7 @@ static void gen_linux(struct json_w *w, bool rootless, uid_t uid, gid_t gid)
                 json_w_key_str(w, "access", "rwm");
                 json_w_obj_close(w);
                 json_w_arr_close(w);
+                gen_limits(w, t);
                 json_w_obj_close(w);
         }
         json_w_key(w, "namespaces");
@@ -149,21 +195,33 @@ static void gen_linux(struct json_w *w, bool rootless, uid_t uid, gid_t gid)
         json_w_obj_close(w);
 }
 
-char *spec_default_json(bool rootless, uid_t uid, gid_t gid)
+char *spec_template_json(const struct spec_template *t)
 {
         struct json_w *w = json_w_new("\t");
 
         json_w_obj_open(w);
         json_w_key_str(w, "ociVersion", "1.2.0");
-        gen_process(w);
+        gen_process(w, t);
         json_w_key(w, "root");
         json_w_obj_open(w);
         json_w_key_str(w, "path", "rootfs");
-        json_w_key_bool(w, "readonly", true);
+        json_w_key_bool(w, "readonly", t->readonly_root);
         json_w_obj_close(w);
-        json_w_key_str(w, "hostname", "capsa");
-        gen_mounts(w, rootless);
-        gen_linux(w, rootless, uid, gid);
+        json_w_key_str(w, "hostname", t->hostname ? t->hostname : "capsa");
+        gen_mounts(w, t);
+        if (t->annotations && t->annotations[0]) {
+                json_w_key_obj_open(w, "annotations");
+                for (char *const *a = t->annotations; a[0] && a[1]; a += 2)
+                        json_w_key_str(w, a[0], a[1]);
+                json_w_obj_close(w);
+        }
+        gen_linux(w, t);
         json_w_obj_close(w);
         return json_w_finish(w, true);
+}
+
+char *spec_default_json(bool rootless, uid_t uid, gid_t gid)
+{
+        return spec_template_json(&(struct spec_template){
+            .rootless = rootless, .uid = uid, .gid = gid, .terminal = true, .readonly_root = true});
 }

@@ -374,6 +374,30 @@ const char *spec_annotation(const struct spec *s, const char *key);
 /* The default config.json written by `capsa spec` (rootless: user namespace with mappings for
  * the calling user, no network namespace, bind-mounted /sys as runc does). */
 char *spec_default_json(bool rootless, uid_t uid, gid_t gid);
+/* The same config with what a caller (a container made from an image) sets itself. */
+struct spec_template_bind {
+        const char *source, *dest;
+        bool readonly;
+};
+struct spec_template {
+        bool rootless; /* a user namespace mapping uid/gid, no network namespace */
+        uid_t uid;
+        gid_t gid;
+        char *const *args; /* NULL-terminated; NULL: {"sh"} */
+        char *const *env;  /* NULL: PATH and TERM */
+        const char *cwd;   /* NULL: "/" */
+        uint32_t user_uid, user_gid;
+        const uint32_t *additional_gids;
+        size_t n_additional_gids;
+        bool terminal;
+        bool readonly_root;
+        const char *hostname;     /* NULL: "capsa" */
+        char *const *annotations; /* flat: key, value, ..., NULL */
+        const struct spec_template_bind *binds;
+        size_t n_binds;
+        int64_t memory, cpu_quota, pids; /* linux.resources (not rootless); 0: none */
+};
+char *spec_template_json(const struct spec_template *t);
 /* The OCI features document printed by `capsa features`. */
 char *spec_features_json(void);
 

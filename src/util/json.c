@@ -485,6 +485,40 @@ void json_w_raw(struct json_w *w, const char *json)
         yajl_gen_number(w->g, json, n);
 }
 
+void json_w_val(struct json_w *w, const struct json_val *v)
+{
+        yajl_val y = Y(v);
+        switch (y ? y->type : yajl_t_null) {
+        case yajl_t_string:
+                json_w_str(w, y->u.string);
+                break;
+        case yajl_t_number:
+                yajl_gen_number(w->g, y->u.number.r, strlen(y->u.number.r));
+                break;
+        case yajl_t_object:
+                json_w_obj_open(w);
+                for (size_t i = 0; i < y->u.object.len; i++) {
+                        json_w_key(w, y->u.object.keys[i]);
+                        json_w_val(w, (const struct json_val *)y->u.object.values[i]);
+                }
+                json_w_obj_close(w);
+                break;
+        case yajl_t_array:
+                json_w_arr_open(w);
+                for (size_t i = 0; i < y->u.array.len; i++)
+                        json_w_val(w, (const struct json_val *)y->u.array.values[i]);
+                json_w_arr_close(w);
+                break;
+        case yajl_t_true:
+        case yajl_t_false:
+                json_w_bool(w, y->type == yajl_t_true);
+                break;
+        default:
+                json_w_null(w);
+                break;
+        }
+}
+
 void json_w_key_str(struct json_w *w, const char *key, const char *val)
 {
         json_w_key(w, key);

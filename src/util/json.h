@@ -83,6 +83,10 @@ void json_w_null(struct json_w *w);
  * embeds one made elsewhere (the seccomp agent's message embeds the container state). */
 void json_w_raw(struct json_w *w, const char *json);
 
+/* A value of a parsed document (json_parse), written again: for a document that embeds one
+ * it read (`image inspect` embeds the image's manifest).  Numbers keep their text. */
+void json_w_val(struct json_w *w, const struct json_val *v);
+
 /* key and value in one call */
 void json_w_key_str(struct json_w *w, const char *key, const char *val); /* NULL val: "" */
 void json_w_key_int(struct json_w *w, const char *key, int64_t val);

@@ -29,7 +29,8 @@ Layers and images:
     write_oci_layout(dirpath, layers, config=None, ref='latest', arch=None, os_='linux',
                      media_types=None, image_config=None, manifest_hook=None) -> manifest digest
         layers: a list whose items are entry lists (written as gzip layers) or raw layer bytes
-        (media type sniffed: gzip, zstd or plain tar); media_types: a list parallel to layers
+        (media type sniffed: gzip, zstd or plain tar; bytes that do not decompress get their own
+        digest as diff_id); media_types: a list parallel to layers
         that overrides the media type of each layer (None items: the default).
         config: a dict merged into the image config's "config" (Cmd, Env, User, ...);
         image_config: a dict merged into the image config's top level (e.g. a wrong "rootfs").
@@ -51,6 +52,9 @@ Layers and images:
         style='legacy': ID/layer.tar (docker save before 25), 'podman': HEX.tar (podman save),
         'blobs': blobs/sha256/HEX (docker save 25+). repotag None: "RepoTags": null.
 
+    write_tar(path, entries, compression=None)
+        a tar file of exactly these entries (for archives built by hand).
+
 Helpers: digest(bytes) -> "sha256:...", host_arch() -> "amd64"..., uncompress(bytes) -> tar,
 read_blob(layout_dir, digest) -> bytes, MT_* media type constants.
 """
@@ -64,6 +68,7 @@ import platform
 import subprocess
 import tarfile
 import tempfile
+import zlib
 
 MTIME = 1700000000
 
@@ -264,7 +269,10 @@ def _layer_blobs(layers, media_types):
     for i, l in enumerate(layers):
         if isinstance(l, (bytes, bytearray)):
             blob = bytes(l)
-            tar = uncompress(blob)
+            try:
+                tar = uncompress(blob)
+            except (EOFError, OSError, zlib.error, subprocess.CalledProcessError):
+                tar = blob  # broken on purpose: its diff_id is then the blob's own digest
             mt = sniff_media_type(blob)
         else:
             tar = _tar(l)
@@ -370,6 +378,11 @@ def _tar_dir(path, srcdir, extra):
                 t.add(full, arcname=os.path.relpath(full, srcdir))
         for e in extra or []:
             t.addfile(e.info, io.BytesIO(e.data) if e.info.isreg() else None)
+
+
+def write_tar(path, entries, compression=None):
+    with open(path, "wb") as f:
+        f.write(layer_tar(entries, compression))
 
 
 def write_oci_archive(path, layers, *args, extra=None, **kw):

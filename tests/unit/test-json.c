@@ -393,6 +393,29 @@ static void test_readers(void)
         free(deep);
 }
 
+/* json_w_val: a parsed document written again, numbers as their text */
+static void test_write_val(void)
+{
+        const char *in = "{\"a\":[1,-2.5e3,true,false,null,\"x\\\"y\"],\"b\":{},\"c\":[],"
+                         "\"d\":{\"e\":18446744073709551615}}";
+        struct json_val *v = NULL;
+        ok(json_parse(in, strlen(in), NULL, &v, NULL) == 0, "json_w_val: parsed");
+        struct json_w *w = json_w_new(NULL);
+        json_w_val(w, v);
+        char *out = json_w_finish(w, false);
+        is_str(out, in, "json_w_val: written back the same");
+        free(out);
+        w = json_w_new(NULL);
+        json_w_obj_open(w);
+        json_w_key(w, "k");
+        json_w_val(w, json_val_get(v, "d"));
+        json_w_obj_close(w);
+        out = json_w_finish(w, false);
+        is_str(out, "{\"k\":{\"e\":18446744073709551615}}", "json_w_val: a member as a value");
+        free(out);
+        json_val_free(v);
+}
+
 int main(void)
 {
         test_tree();
@@ -403,5 +426,6 @@ int main(void)
         test_size();
         test_nul();
         test_readers();
+        test_write_val();
         return tap_done();
 }
