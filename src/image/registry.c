@@ -603,8 +603,20 @@ static int pull(struct reg *g, const char *root, const char *ref, char **ret_dig
                 k = image_manifest_parse(manifest, len, digest, &g->manifest, err);
         if (k < 0)
                 return k;
+        /* The progress shown is the download's: one line per blob as it arrives, layers
+         * already in the store as "exists"; ingest's own (unpacking, which follows each
+         * download) would count every byte twice. */
+        for (size_t i = 0; i < g->manifest.n_layers; i++)
+                if (image_layer_has(&g->store, g->manifest.layers[i].digest))
+                        image_progress_done(g->progress,
+                                            image_progress_start(g->progress,
+                                                                 g->manifest.layers[i].digest,
+                                                                 g->manifest.layers[i].size),
+                                            "exists");
+        struct image_progress *unpack = image_progress_new(true);
         const struct image_source src = {.data = g, .open_blob = open_blob};
-        k = image_ingest(&g->store, digest, manifest, len, name, &src, g->progress, err);
+        k = image_ingest(&g->store, digest, manifest, len, name, &src, unpack, err);
+        image_progress_free(unpack);
         if (k < 0)
                 return k;
         *ret_digest = xstrdup(digest);

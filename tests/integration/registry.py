@@ -356,12 +356,16 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def _cut(self):
-        """Closes the connection abruptly (an RST, no orderly end of the body)."""
+        """Ends the connection midway through the body: a FIN before Content-Length bytes, then
+        waits for the client to give up (so that what was sent is what it received, however
+        slow it is), and closes."""
         self.close_connection = True
         try:
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                       b"\x01\x00\x00\x00\x00\x00\x00\x00")
-            self.connection.shutdown(socket.SHUT_RDWR)
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_WR)
+            self.connection.settimeout(60)
+            while self.connection.recv(65536):
+                pass
         except OSError:
             pass
 

@@ -13,6 +13,7 @@ half-made.  Each test has its own image root under its tmp dir.
 
 import json
 import os
+import pty
 import subprocess
 import threading
 import time
@@ -50,6 +51,7 @@ def pull(root, ref, *opts, timeout=90):
 def pull_ok(root, ref, *opts):
     r = pull(root, ref, *opts)
     assert r.rc == 0, r
+    assert r.err == "", r  # --quiet, and no warning
     return r.out.strip()
 
 
@@ -500,6 +502,45 @@ def test_pull_stalled_transfer_aborts(root, servers, plain, image):
     assert 29 < time.monotonic() - t0 < 90
     assert f"blob {image.config}: GET http://{px.host}" in err and "too slow" in err.lower()
     assert_nothing_half_made(root)
+
+
+def pull_on_tty(root, ref):
+    """A pull without --quiet, stderr a terminal: what it drew there."""
+    master, slave = pty.openpty()
+    try:
+        p = subprocess.Popen([CAPSA, "--image-root", str(root), "image", "pull", ref],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave)
+        os.close(slave)
+        slave = -1
+        out = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        p.wait(timeout=60)
+        assert p.returncode == 0, out
+        return out.decode(errors="replace")
+    finally:
+        os.close(master)
+        if slave >= 0:
+            os.close(slave)
+
+
+def test_pull_progress_on_a_terminal(root, plain, image):
+    out = pull_on_tty(root, f"{plain.host}/test/img:1")
+    last = out[out.rindex("\x1b[2K" + image.config[:19]):].replace("\x1b[2K", "").splitlines()
+    # the last redraw: one line per blob ("sha256:" and 12 hex digits), then the total
+    assert [l.split()[0] for l in last] == [d[:19] for d in [image.config] + image.layers] + [
+        "total"], out
+    assert all(l.endswith("downloaded") for l in last[:3]), out
+    assert "2.0 MiB" not in last[3], out  # each byte counted once
+    # again: the layers are there
+    out = pull_on_tty(root, f"{plain.host}/test/img:1")
+    assert out.count("exists") >= 2, out
 
 
 def test_parallel_pulls(root, plain, image):
