@@ -46,18 +46,17 @@ static int image_layers(struct image_store *s, const struct image_manifest *m, c
 int image_load(struct image_store *s, const char *ref, struct image_bundle *b, char **ret_config,
                size_t *ret_len, struct cx_error **err)
 {
-        _cleanup_(image_info_clear) struct image_info info = {0};
         _cleanup_(image_manifest_clear) struct image_manifest m = {0};
-        _cleanup_free_ char *manifest = NULL;
+        _cleanup_free_ char *manifest = NULL, *digest = NULL;
         size_t len = 0;
-        int r = image_lookup(s, ref, &info, err);
-        if (r < 0 || (r = image_blob_get(s, info.manifest_digest, &manifest, &len, err)) < 0 ||
-            (r = image_manifest_parse(manifest, len, info.manifest_digest, &m, err)) < 0 ||
+        int r = image_resolve(s, ref, &digest, err);
+        if (r < 0 || (r = image_blob_get(s, digest, &manifest, &len, err)) < 0 ||
+            (r = image_manifest_parse(manifest, len, digest, &m, err)) < 0 ||
             (r = image_layers(s, &m, &b->lowers, err)) < 0 ||
             (r = image_blob_get(s, m.config_digest, ret_config, ret_len, err)) < 0)
                 return r;
         b->n_lowers = m.n_layers;
-        b->manifest_digest = xstrdup(info.manifest_digest);
+        b->manifest_digest = TAKE_PTR(digest);
         return 0;
 }
 
@@ -69,6 +68,17 @@ static char *container_dir_name(const char *id)
         return xasprintf("%s-%02x%02x%02x%02x", id, nonce[0], nonce[1], nonce[2], nonce[3]);
 }
 
+/* A new file in the new (locked) dir: no temporary copy needed */
+static int put_file(int dirfd, const char *name, const char *data, struct cx_error **err)
+{
+        _cleanup_close_ int fd =
+            openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0)
+                return cx_error_set(err, errno, "create `%s`", name);
+        int r = write_all(fd, data, strlen(data));
+        return r < 0 ? cx_error_set(err, -r, "write `%s`", name) : 0;
+}
+
 static int make_dirs(int dirfd, const char *manifest, const char *owner, const char *config,
                      struct cx_error **err)
 {
@@ -76,11 +86,11 @@ static int make_dirs(int dirfd, const char *manifest, const char *owner, const c
         for (size_t i = 0; i < ARRAY_SIZE(dirs); i++)
                 if (mkdirat(dirfd, dirs[i], 0755) < 0)
                         return cx_error_set(err, errno, "mkdir `%s`", dirs[i]);
-        int r = write_file_atomic_at(dirfd, "image", manifest, strlen(manifest), err);
+        int r = put_file(dirfd, "image", manifest, err);
         if (r >= 0)
-                r = write_file_atomic_at(dirfd, "owner", owner, strlen(owner), err);
+                r = put_file(dirfd, "owner", owner, err);
         if (r >= 0)
-                r = write_file_atomic_at(dirfd, "config.json", config, strlen(config), err);
+                r = put_file(dirfd, "config.json", config, err);
         return r;
 }
 
@@ -131,9 +141,10 @@ int image_bundle_make(const char *image_root, const char *ref, const char *state
         struct image_store s = {.root_fd = -1, .lock_fd = -1};
         _cleanup_free_ char *config = NULL, *config_json = NULL;
         size_t len = 0;
-        int r = image_libs_load(IMAGE_LIB_CRYPTO, err);
-        if (r < 0 || (r = image_store_open(image_root, false, &s, err)) < 0)
+        int r = image_store_open(image_root, false, &s, err);
+        if (r < 0)
                 return r;
+        s.trust_reads = true;
         if ((r = image_load(&s, ref, &b, &config, &len, err)) >= 0 &&
             (r = image_config_json(config, len, b.lowers, b.n_lowers, o, &config_json, err)) >= 0)
                 r = make_container_dir(&s, o, state_root, &b, config_json, err);

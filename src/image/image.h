@@ -68,6 +68,10 @@ struct image_store {
         int root_fd;
         int lock_fd; /* ROOT/lock, held shared or exclusive */
         bool exclusive;
+        /* image_blob_get skips re-hashing what image_blob_put verified (set by the paths that
+         * make containers: libcrypto is then not even loaded; `image inspect` and prune
+         * re-check every blob they read) */
+        bool trust_reads;
 };
 /* Opens (making it when missing, mode 0700) and locks the store. */
 int image_store_open(const char *root, bool exclusive, struct image_store *ret,
@@ -152,6 +156,10 @@ char *image_name_normalize(const char *name);
  * digits of the ID.  Errors say which references exist when none (or several) match. */
 int image_lookup(struct image_store *s, const char *ref, struct image_info *ret,
                  struct cx_error **err);
+/* The same match, only its manifest digest: no size, no scan of the containers (the path that
+ * makes a container). */
+int image_resolve(struct image_store *s, const char *ref, char **ret_manifest,
+                  struct cx_error **err);
 int image_list(struct image_store *s, struct image_info **ret, size_t *ret_n,
                struct cx_error **err);
 /* Adds name to an image (taking it from any image that had it).  An image the store has no

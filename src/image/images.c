@@ -499,6 +499,20 @@ static void rec_info(struct image_store *s, const struct img_rec *r, const struc
                 ret->size += img_layer_size(s, *l);
 }
 
+int image_resolve(struct image_store *s, const char *ref, char **ret_manifest,
+                  struct cx_error **err)
+{
+        struct img_db db;
+        size_t i;
+        int r = img_db_load(s, false, &db, err);
+        if (r < 0)
+                return r;
+        if ((r = img_db_find(s, &db, ref, &i, NULL, err)) >= 0)
+                *ret_manifest = xstrdup(db.v[i].manifest);
+        img_db_clear(&db);
+        return r < 0 ? r : 0;
+}
+
 int image_lookup(struct image_store *s, const char *ref, struct image_info *ret,
                  struct cx_error **err)
 {

@@ -67,9 +67,10 @@ int image_spec_write(const char *image_root, const char *ref, const char *dir, b
         struct image_run_opts o = {.rootless = rootless};
         _cleanup_free_ char *config = NULL, *json = NULL;
         size_t len = 0;
-        int r = image_libs_load(IMAGE_LIB_CRYPTO, err);
-        if (r < 0 || (r = image_store_open(image_root, false, &s, err)) < 0)
+        int r = image_store_open(image_root, false, &s, err);
+        if (r < 0)
                 return r;
+        s.trust_reads = true;
         if ((r = image_load(&s, ref, &b, &config, &len, err)) >= 0 &&
             (r = image_config_json(config, len, b.lowers, b.n_lowers, &o, &json, err)) >= 0)
                 r = write_bundle(&b, dir, json, err);

@@ -75,20 +75,6 @@ void image_store_close(struct image_store *s)
         *s = (struct image_store){.root_fd = -1, .lock_fd = -1};
 }
 
-static int write_all(int fd, const char *data, size_t len)
-{
-        while (len > 0) {
-                ssize_t n = write(fd, data, len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                data += n;
-                len -= (size_t)n;
-        }
-        return 0;
-}
-
 int img_write_atomic(struct image_store *s, const char *path, const char *data, size_t len,
                      struct cx_error **err)
 {
@@ -163,7 +149,7 @@ int image_blob_get(struct image_store *s, const char *digest, char **ret, size_t
         int r = read_fd_all(fd, &data, &len);
         if (r < 0)
                 return cx_error_set(err, -r, "blob %s: read `%s/%s`", digest, s->root, path);
-        r = blob_check(digest, data, len, "the stored copy", err);
+        r = s->trust_reads ? 0 : blob_check(digest, data, len, "the stored copy", err);
         if (r < 0)
                 return cx_error_prefix(err, "image store `%s` is damaged", s->root);
         *ret = TAKE_PTR(data);

@@ -50,7 +50,7 @@ int read_file_at(int dirfd, const char *path, char **ret, size_t *ret_len, struc
         return r < 0 ? cx_error_set(err, -r, "read `%s`", path) : 0;
 }
 
-static int write_all(int fd, const char *data, size_t len)
+int write_all(int fd, const char *data, size_t len)
 {
         while (len > 0) {
                 ssize_t n = write(fd, data, len);

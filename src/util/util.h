@@ -99,6 +99,8 @@ int read_file_at(int dirfd, const char *path, char **ret, size_t *ret_len, struc
 int read_fd_all(int fd, char **ret, size_t *ret_len);
 /* Writes data to an existing file (O_WRONLY|O_TRUNC unless flags given). */
 int write_file_at(int dirfd, const char *path, const char *data, size_t len, struct cx_error **err);
+/* Writes all of data to fd (retrying short writes and EINTR): 0 or -errno. */
+int write_all(int fd, const char *data, size_t len);
 /* Writes atomically: a temporary file in the same directory, then rename. */
 int write_file_atomic_at(int dirfd, const char *path, const char *data, size_t len,
                          struct cx_error **err);
