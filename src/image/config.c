@@ -2,6 +2,7 @@
  * WorkingDir, User, Labels, StopSignal) under what `create|run --image` sets, on the shape of
  * `capsa spec`'s default (spec_template_json). */
 #include "image/image-internal.h"
+#include "security/security.h"
 #include "spec/spec.h"
 #include "util/json.h"
 
@@ -11,6 +12,15 @@
 #include <unistd.h>
 
 #define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+/* What images expect (podman's and docker's defaults, without NET_RAW and MKNOD): a service
+ * that starts as root and switches user, chowns its files or chroots works.  A user other than
+ * root gets them in the bounding set only. */
+static char *const image_caps[] = {
+    "CAP_CHOWN",      "CAP_DAC_OVERRIDE", "CAP_FOWNER",  "CAP_FSETID",  "CAP_KILL",
+    "CAP_SETGID",     "CAP_SETUID",       "CAP_SETPCAP", "CAP_SETFCAP", "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT", "CAP_AUDIT_WRITE",  NULL,
+};
 
 struct made {
         char **args, **env, **annotations;
@@ -193,6 +203,8 @@ int image_config_json(const char *config, size_t len, char *const *lowers, size_
                 return r;
         m.annotations = make_annotations(cfg);
         r = make_binds(o, &m, err);
+        /* capsa's default seccomp profile, as engines give images theirs */
+        _cleanup_free_ char *seccomp = sec_default_profile_json(o->rootless);
         if (r >= 0)
                 *ret = spec_template_json(&(struct spec_template){
                     .rootless = o->rootless,
@@ -207,6 +219,9 @@ int image_config_json(const char *config, size_t len, char *const *lowers, size_
                     .n_additional_gids = u.n_gids,
                     .terminal = o->tty,
                     .readonly_root = o->read_only,
+                    .caps = image_caps,
+                    .caps_bounding_only = u.uid != 0,
+                    .seccomp_json = seccomp,
                     .hostname = o->id,
                     .annotations = m.annotations,
                     .binds = m.binds,

@@ -9,6 +9,7 @@
  * that containers do not need.  mount-family calls are refused only to containers without a
  * user namespace: inside one, mounts are confined to the container's own mount namespace. */
 #include "security/security.h"
+#include "util/json.h"
 
 #include <linux/sched.h>
 #include <sched.h>
@@ -120,4 +121,37 @@ void sec_default_profile_free(struct spec_seccomp *s)
         }
         free(s->syscalls);
         free(s);
+}
+
+/* The same profile as config.json's linux.seccomp (for a config capsa writes itself: a
+ * container made from an image).  The errno values are those of the kernel's ABI. */
+char *sec_default_profile_json(bool user_ns)
+{
+        struct spec_seccomp *s = sec_default_profile(user_ns);
+        struct json_w *w = json_w_new(NULL);
+        json_w_obj_open(w);
+        json_w_key_str(w, "defaultAction", "SCMP_ACT_ALLOW");
+        json_w_key_arr_open(w, "syscalls");
+        for (size_t i = 0; i < s->n_syscalls; i++) {
+                const struct spec_seccomp_syscall *sc = &s->syscalls[i];
+                json_w_obj_open(w);
+                json_w_key_strv(w, "names", (const char *const *)sc->names, strv_len(sc->names));
+                json_w_key_str(w, "action", "SCMP_ACT_ERRNO");
+                json_w_key_u64(w, "errnoRet", sc->errno_ret.v);
+                if (sc->n_args) {
+                        json_w_key_arr_open(w, "args");
+                        json_w_obj_open(w);
+                        json_w_key_u64(w, "index", sc->args[0].index);
+                        json_w_key_u64(w, "value", sc->args[0].value);
+                        json_w_key_u64(w, "valueTwo", sc->args[0].value_two);
+                        json_w_key_str(w, "op", "SCMP_CMP_MASKED_EQ");
+                        json_w_obj_close(w);
+                        json_w_arr_close(w);
+                }
+                json_w_obj_close(w);
+        }
+        json_w_arr_close(w);
+        json_w_obj_close(w);
+        sec_default_profile_free(s);
+        return json_w_finish(w, false);
 }

@@ -62,6 +62,8 @@ int sec_seccomp_send_listener(const struct spec_seccomp *s, int notify_fd, pid_t
  * sec_seccomp_compile. */
 struct spec_seccomp *sec_default_profile(bool user_ns);
 void sec_default_profile_free(struct spec_seccomp *s);
+/* The same profile as the JSON of a config's linux.seccomp (allocated). */
+char *sec_default_profile_json(bool user_ns);
 
 /* Fails clearly when the config asks for an AppArmor profile or SELinux label and the host has
  * no such LSM; otherwise prepares them to apply on exec. */

@@ -72,10 +72,12 @@ static void gen_process(struct json_w *w, const struct spec_template *t)
         json_w_key_strv(w, "args", args, strv_len((char *const *)args));
         json_w_key_strv(w, "env", env, strv_len((char *const *)env));
         json_w_key_str(w, "cwd", t->cwd ? t->cwd : "/");
+        const char *const *caps = t->caps ? (const char *const *)t->caps : default_caps;
+        size_t n_caps = t->caps ? strv_len(t->caps) : ARRAY_SIZE(default_caps);
         json_w_key(w, "capabilities");
         json_w_obj_open(w);
         for (size_t i = 0; i < ARRAY_SIZE(sets); i++)
-                json_w_key_strv(w, sets[i], default_caps, ARRAY_SIZE(default_caps));
+                json_w_key_strv(w, sets[i], caps, i && t->caps_bounding_only ? 0 : n_caps);
         json_w_obj_close(w);
         json_w_key(w, "rlimits");
         json_w_arr_open(w);
@@ -190,6 +192,10 @@ static void gen_linux(struct json_w *w, const struct spec_template *t)
                 json_w_obj_close(w);
         }
         json_w_arr_close(w);
+        if (t->seccomp_json) {
+                json_w_key(w, "seccomp");
+                json_w_raw(w, t->seccomp_json);
+        }
         json_w_key_strv(w, "maskedPaths", default_masked, ARRAY_SIZE(default_masked));
         json_w_key_strv(w, "readonlyPaths", default_readonly, ARRAY_SIZE(default_readonly));
         json_w_obj_close(w);

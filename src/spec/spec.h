@@ -391,6 +391,9 @@ struct spec_template {
         size_t n_additional_gids;
         bool terminal;
         bool readonly_root;
+        char *const *caps;        /* NULL: runc's three (AUDIT_WRITE, KILL, NET_BIND_SERVICE) */
+        bool caps_bounding_only;  /* a user other than root: no effective, permitted, ambient */
+        const char *seccomp_json; /* linux.seccomp as JSON text, or NULL: none */
         const char *hostname;     /* NULL: "capsa" */
         char *const *annotations; /* flat: key, value, ..., NULL */
         const struct spec_template_bind *binds;

@@ -617,3 +617,21 @@ def test_failed_start_leaves_nothing(images):
     assert r.rc != 0 and "/no/such/binary" in r.err, r
     assert images.containers() == [] and not images.mounts()
     assert not (images.rt.root / r.id).exists()
+
+
+def test_image_defaults_caps_and_seccomp(images):
+    """An image container gets the capabilities images expect (podman's set without NET_RAW
+    and MKNOD; only in the bounding set for a user other than root) and capsa's default
+    seccomp profile, both written into its config.json where `spec --image` shows them."""
+    images.imp("rich")
+    out = images.sh("rich", "grep -E '^(CapEff|CapBnd|Seccomp):' /proc/self/status; "
+                    "unshare -U true 2>/dev/null; echo unshare=$?")
+    fields = dict(line.split(":\t") for line in out.splitlines() if ":\t" in line)
+    want = sum(1 << c for c in (0, 1, 3, 4, 5, 6, 7, 8, 10, 18, 29, 31))
+    assert int(fields["CapEff"], 16) == want, out
+    assert int(fields["CapBnd"], 16) == want, out
+    assert fields["Seccomp"] == "2", out
+    assert "unshare=1" in out, out  # refused by the profile (EPERM), not run
+    out = images.sh("rich", "grep -E '^(CapEff|CapBnd):' /proc/self/status", opts=("-u", "1000"))
+    fields = dict(line.split(":\t") for line in out.splitlines())
+    assert int(fields["CapEff"], 16) == 0 and int(fields["CapBnd"], 16) == want, out
