@@ -18,7 +18,7 @@ import tarfile
 import pytest
 
 import imagelib as L
-from conftest import CAPSA, IS_CAPSA
+from conftest import CAPSA, IS_CAPSA, stop_runtime
 
 pytestmark = [pytest.mark.capsa_only,
               pytest.mark.skipif(not IS_CAPSA, reason="capsa's own image store")]
@@ -107,8 +107,9 @@ def tree(d):
 
 def top_entries():
     """A layer over busybox with what a layer can hold."""
-    return [L.dir("srv", mode=0o750, uid=1000, gid=1000),
-            L.file("srv/data", "payload\n" * 100, mode=0o640, uid=1000, gid=1000,
+    # readable by all: the container's root has runc's default capabilities (no DAC_OVERRIDE)
+    return [L.dir("srv", mode=0o755, uid=1000, gid=1000),
+            L.file("srv/data", "payload\n" * 100, mode=0o604, uid=1000, gid=1000,
                    xattrs={"user.note": "kept"}),
             L.hardlink("srv/data-link", "srv/data"),
             L.file("srv/suid", "#!/bin/sh\n", mode=0o4755),
@@ -160,6 +161,47 @@ def test_layout_oci_archive_docker_archive_same_layers(tmp_path, base):
     for r in roots.values():
         assert listdir(os.path.join(r, "tmp")) == []
     assert names(roots["docker"]) == ["test/img:latest"]
+
+
+# what a container sees: every entry under the directories the image's top layer touches
+SEEN_SCRIPT = ("find /srv /etc /tmp | while read p; do "
+               "echo \"$(stat -c '%n|%f|%u|%g|%s|%h|%t|%T|%Y' \"$p\")|$(readlink \"$p\")|"
+               "$(if [ -f \"$p\" ]; then sha256sum < \"$p\"; fi)\"; done")
+
+
+def test_containers_of_the_three_sources_see_the_same_tree(runtime, testdir, base):
+    """One image imported from its OCI layout, its oci-archive and its docker-archive: a
+    container of each sees the same files (the whiteout of /etc/group, the opaque /tmp, the
+    hard link, the setuid file, the device, the fifo, the symlinks)."""
+    iroot = testdir / "images"
+    runtime.bundles.append(iroot)  # the runtime fixture's leak checks cover it
+    layers = [base, L.layer_tar(top_entries(), None)]
+    L.write_oci_layout(testdir / "layout", layers)
+    L.write_oci_archive(testdir / "img.tar", layers)
+    L.write_docker_archive(testdir / "docker.tar", [L.uncompress(l) for l in layers])
+    imp(iroot, f"oci:{testdir}/layout", "from/layout:1")
+    imp(iroot, f"oci-archive:{testdir}/img.tar", "from/archive:1")
+    imp(iroot, f"docker-archive:{testdir}/docker.tar", "from/docker:1")
+    seen = {}
+    try:
+        for name in ("from/layout:1", "from/archive:1", "from/docker:1"):
+            cid = runtime.new_id()
+            r = runtime("--image-root", iroot, "run", "--image", name, cid, "--",
+                        "/bin/sh", "-c", SEEN_SCRIPT, timeout=60)
+            assert r.rc == 0, r
+            seen[name] = sorted(r.out.splitlines())
+    finally:
+        stop_runtime(runtime)
+    assert seen["from/layout:1"] == seen["from/archive:1"] == seen["from/docker:1"]
+    lines = {l.split("|")[0]: l.split("|") for l in seen["from/docker:1"]}
+    assert "/etc/group" not in lines and "/etc/passwd" in lines, "the whiteout hides it"
+    assert lines["/srv/data"][5] == "2", "the hard link"
+    assert lines["/srv/data"][2:4] == ["1000", "1000"], "owners kept"
+    assert int(lines["/srv/suid"][1], 16) & 0o7777 == 0o4755
+    assert lines["/srv/null"][6:8] == ["1", "3"]
+    assert lines["/srv/abs"][-2] == "/etc/passwd"
+    assert sorted(p for p in lines if p.startswith("/tmp/")) == [], "opaque: /tmp is empty"
+    assert listdir(iroot / "containers") == []
 
 
 @pytest.mark.parametrize("style", ["legacy", "podman", "blobs"])
