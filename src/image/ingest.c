@@ -11,27 +11,11 @@
 
 #include <string.h>
 
-/* The layer media types image_layer_add unpacks (checked before anything is fetched). */
-static const char *const layer_types[] = {
-    "application/vnd.oci.image.layer.v1.tar",
-    "application/vnd.oci.image.layer.v1.tar+gzip",
-    "application/vnd.oci.image.layer.v1.tar+zstd",
-    "application/vnd.docker.image.rootfs.diff.tar.gzip",
-};
-
-static bool layer_type_known(const char *mt)
-{
-        for (size_t i = 0; i < ARRAY_SIZE(layer_types); i++)
-                if (!strcmp(mt, layer_types[i]))
-                        return true;
-        return false;
-}
-
 static int check_layer_types(const struct image_manifest *m, const char *name,
                              struct cx_error **err)
 {
         for (size_t i = 0; i < m->n_layers; i++)
-                if (!layer_type_known(m->layers[i].media_type))
+                if (!image_layer_comp(m->layers[i].media_type)) /* what image_layer_add unpacks */
                         return cx_error_msg(err, EINVAL,
                                             "%s: layers[%zu]: layer %s: unknown media type `%s`",
                                             name, i, m->layers[i].digest, m->layers[i].media_type);
