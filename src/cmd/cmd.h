@@ -40,6 +40,9 @@ void cmd_getopt_begin(void);
 int cmd_option_error(const char *cmd, int c, char **argv);
 /* "64m", "1g", "512k", "1024", "-1": bytes (binary units, as runc's RAMInBytes); -EINVAL */
 int cmd_parse_size(const char *s, int64_t *ret);
+/* Prints the pretty JSON objects v as one array, indented as Go's json.MarshalIndent would
+ * (`net inspect`, `image inspect`). */
+void cmd_print_json_array(char *const *v, size_t n);
 /* Checks that exactly `n` positional arguments remain. */
 int cmd_need_args(const char *cmd, int argc, int optind_, int n, const char *what);
 

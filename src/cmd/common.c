@@ -122,3 +122,27 @@ int cmd_parse_size(const char *s, int64_t *ret)
         *ret = (int64_t)(v * mult);
         return 0;
 }
+
+/* A JSON array of the pretty objects v (each ending in a newline), indented as Go's
+ * json.MarshalIndent would */
+void cmd_print_json_array(char *const *v, size_t n)
+{
+        if (!n) {
+                puts("[]");
+                return;
+        }
+        puts("[");
+        for (size_t i = 0; i < n; i++) {
+                for (const char *line = v[i]; *line;) {
+                        size_t len = strcspn(line, "\n");
+                        printf("  %.*s", (int)len, line);
+                        line += len;
+                        if (*line)
+                                line++;
+                        if (*line)
+                                putchar('\n');
+                }
+                puts(i + 1 < n ? "," : "");
+        }
+        puts("]");
+}

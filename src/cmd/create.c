@@ -3,7 +3,6 @@
 #include "container/container.h"
 #include "image/image.h"
 
-
 #include <string.h>
 #include <sys/prctl.h>
 
@@ -40,7 +39,6 @@ static const char run_extra[] =
     "      --no-subreaper        do not make capsa a child subreaper (orphaned processes\n"
     "                            of the container are then not reparented to it)\n"
     "      --keep                keep the container's state after it exits\n";
-
 
 /* no_subreaper: NULL for create (runc's create has no --no-subreaper) */
 /* long options of the image without a short form (above the parse() enum's) */

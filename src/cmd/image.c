@@ -44,29 +44,6 @@ static const char pull_help[] =
     "  --ca-file FILE          trust the CA certificates of FILE too\n"
     "  --creds USER:PASS       credentials for the registry\n";
 
-/* A JSON array of the pretty objects v (each ending in a newline), indented one more level */
-static void print_array(char *const *v, size_t n)
-{
-        if (!n) {
-                puts("[]");
-                return;
-        }
-        puts("[");
-        for (size_t i = 0; i < n; i++) {
-                for (const char *line = v[i]; *line;) {
-                        size_t len = strcspn(line, "\n");
-                        printf("  %.*s", (int)len, line);
-                        line += len;
-                        if (*line)
-                                line++;
-                        if (*line)
-                                putchar('\n');
-                }
-                puts(i + 1 < n ? "," : "");
-        }
-        puts("]");
-}
-
 static int open_store(const struct global_opts *g, bool exclusive, struct image_store *s)
 {
         struct cx_error *err = NULL;
@@ -339,7 +316,7 @@ static int inspect_cmd(int argc, char **argv, const struct global_opts *g)
                 n++;
         }
         image_store_close(&s);
-        print_array(objs, n);
+        cmd_print_json_array(objs, n);
         return failed;
 }
 

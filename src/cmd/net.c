@@ -100,30 +100,6 @@ static int create_cmd(int argc, char **argv, const struct global_opts *g)
         return 0;
 }
 
-/* A JSON array of the pretty objects v (each ending in a newline), indented as Go's
- * json.MarshalIndent would */
-static void print_array(char *const *v, size_t n)
-{
-        if (!n) {
-                puts("[]");
-                return;
-        }
-        puts("[");
-        for (size_t i = 0; i < n; i++) {
-                for (const char *line = v[i]; *line;) {
-                        size_t len = strcspn(line, "\n");
-                        printf("  %.*s", (int)len, line);
-                        line += len;
-                        if (*line)
-                                line++;
-                        if (*line)
-                                putchar('\n');
-                }
-                puts(i + 1 < n ? "," : "");
-        }
-        puts("]");
-}
-
 /* ENDPOINTS: the owners of the leases (an endpoint may hold an IPv4 and an IPv6 one) */
 static size_t count_owners(const struct net_lease *l, size_t n)
 {
@@ -187,7 +163,7 @@ static int list_cmd(int argc, char **argv, const struct global_opts *g)
                 _cleanup_strv_ char **objs = xcalloc(n + 1, sizeof(char *));
                 for (size_t i = 0; i < n; i++)
                         objs[i] = net_network_json(&s, &v[i], false);
-                print_array(objs, n);
+                cmd_print_json_array(objs, n);
         } else if (r >= 0) {
                 print_table(v, endpoints, n);
         }
@@ -241,7 +217,7 @@ static int inspect_cmd(int argc, char **argv, const struct global_opts *g)
                 net_network_clear(&nw);
         }
         net_store_close(&s);
-        print_array(objs, n);
+        cmd_print_json_array(objs, n);
         return failed;
 }
 

@@ -133,21 +133,33 @@ static int make_container_dir(struct image_store *s, const struct image_run_opts
         return 0;
 }
 
+int image_open_config(const char *image_root, const char *ref, const struct image_run_opts *o,
+                      struct image_store *s, struct image_bundle *b, char **ret_json,
+                      struct cx_error **err)
+{
+        _cleanup_free_ char *config = NULL;
+        size_t len = 0;
+        int r = image_store_open(image_root, false, s, err);
+        if (r < 0)
+                return r;
+        s->trust_reads = true;
+        if ((r = image_load(s, ref, b, &config, &len, err)) < 0 ||
+            (r = image_config_json(config, len, b->lowers, b->n_lowers, o, ret_json, err)) < 0)
+                image_store_close(s);
+        return r;
+}
+
 int image_bundle_make(const char *image_root, const char *ref, const char *state_root,
                       const struct image_run_opts *o, struct image_bundle *ret,
                       struct cx_error **err)
 {
         _cleanup_(image_bundle_clear) struct image_bundle b = {.ref_lock_fd = -1};
         struct image_store s = {.root_fd = -1, .lock_fd = -1};
-        _cleanup_free_ char *config = NULL, *config_json = NULL;
-        size_t len = 0;
-        int r = image_store_open(image_root, false, &s, err);
+        _cleanup_free_ char *config_json = NULL;
+        int r = image_open_config(image_root, ref, o, &s, &b, &config_json, err);
         if (r < 0)
-                return r;
-        s.trust_reads = true;
-        if ((r = image_load(&s, ref, &b, &config, &len, err)) >= 0 &&
-            (r = image_config_json(config, len, b.lowers, b.n_lowers, o, &config_json, err)) >= 0)
-                r = make_container_dir(&s, o, state_root, &b, config_json, err);
+                return cx_error_prefix(err, "--image %s", ref);
+        r = make_container_dir(&s, o, state_root, &b, config_json, err);
         if (r >= 0) {
                 *ret = b;
                 b = (struct image_bundle){.ref_lock_fd = -1};

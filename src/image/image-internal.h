@@ -105,6 +105,11 @@ int image_user_resolve(char *const *lowers, size_t n_lowers, const char *user,
 /* config.json (allocated) from the image's config blob, the layers and the run options */
 int image_config_json(const char *config, size_t len, char *const *lowers, size_t n_lowers,
                       const struct image_run_opts *o, char **ret, struct cx_error **err);
+/* Opens the store (shared, trusting its blobs) and makes the config.json (*ret_json) of a
+ * container of REF with b's layers; on failure the store is closed again. */
+int image_open_config(const char *image_root, const char *ref, const struct image_run_opts *o,
+                      struct image_store *s, struct image_bundle *b, char **ret_json,
+                      struct cx_error **err);
 /* The image REF: its layers' paths (b->lowers, n_lowers), manifest digest and config blob. */
 int image_load(struct image_store *s, const char *ref, struct image_bundle *b, char **ret_config,
                size_t *ret_len, struct cx_error **err);

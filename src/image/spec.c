@@ -65,15 +65,11 @@ int image_spec_write(const char *image_root, const char *ref, const char *dir, b
         _cleanup_(image_bundle_clear) struct image_bundle b = {.ref_lock_fd = -1};
         struct image_store s = {.root_fd = -1, .lock_fd = -1};
         struct image_run_opts o = {.rootless = rootless};
-        _cleanup_free_ char *config = NULL, *json = NULL;
-        size_t len = 0;
-        int r = image_store_open(image_root, false, &s, err);
-        if (r < 0)
-                return r;
-        s.trust_reads = true;
-        if ((r = image_load(&s, ref, &b, &config, &len, err)) >= 0 &&
-            (r = image_config_json(config, len, b.lowers, b.n_lowers, &o, &json, err)) >= 0)
+        _cleanup_free_ char *json = NULL;
+        int r = image_open_config(image_root, ref, &o, &s, &b, &json, err);
+        if (r >= 0) {
                 r = write_bundle(&b, dir, json, err);
-        image_store_close(&s);
+                image_store_close(&s);
+        }
         return r < 0 ? cx_error_prefix(err, "spec --image %s", ref) : 0;
 }
