@@ -55,7 +55,8 @@ Layers and images:
     write_tar(path, entries, compression=None)
         a tar file of exactly these entries (for archives built by hand).
 
-Helpers: digest(bytes) -> "sha256:...", host_arch() -> "amd64"..., uncompress(bytes) -> tar,
+Helpers: stderr_on_tty(argv) -> what a command drew on a terminal (its stderr a pty; it must
+exit 0), digest(bytes) -> "sha256:...", host_arch() -> "amd64"..., uncompress(bytes) -> tar,
 read_blob(layout_dir, digest) -> bytes, MT_* media type constants.
 """
 
@@ -65,6 +66,7 @@ import io
 import json
 import os
 import platform
+import pty
 import subprocess
 import tarfile
 import tempfile
@@ -439,3 +441,29 @@ def write_docker_archive(path, layers, config=None, repotag="test/img:latest", a
                 f.write(_json({repo: {tag: parent}}))
         _tar_dir(str(path), d, extra)
     return "sha256:" + cfg_hex
+
+
+def stderr_on_tty(argv, timeout=60):
+    """Runs argv with stderr on a pseudo-terminal (progress is drawn only there) and returns
+    what it drew; the command must exit 0."""
+    master, slave = pty.openpty()
+    try:
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave)
+        os.close(slave)
+        slave = -1
+        out = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        p.wait(timeout=timeout)
+        assert p.returncode == 0, out
+        return out.decode(errors="replace")
+    finally:
+        os.close(master)
+        if slave >= 0:
+            os.close(slave)

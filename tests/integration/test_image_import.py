@@ -9,7 +9,6 @@ Images are made by tests/integration/imagelib.py; each test has its own image ro
 import hashlib
 import json
 import os
-import pty
 import shutil
 import stat
 import subprocess
@@ -626,28 +625,7 @@ def test_parallel_imports_share_layers(root, tmp_path, base):
 
 
 def _import_on_tty(root, source, *flags):
-    master, slave = pty.openpty()
-    try:
-        p = subprocess.Popen([CAPSA, "--image-root", root, "image", "import", *flags, source],
-                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave)
-        os.close(slave)
-        slave = -1
-        out = b""
-        while True:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            out += chunk
-        p.wait(timeout=60)
-        assert p.returncode == 0, out
-        return out.decode(errors="replace")
-    finally:
-        os.close(master)
-        if slave >= 0:
-            os.close(slave)
+    return L.stderr_on_tty([CAPSA, "--image-root", root, "image", "import", *flags, source])
 
 
 def test_progress_on_a_tty_only(root, tmp_path, base):

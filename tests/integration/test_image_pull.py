@@ -13,7 +13,6 @@ half-made.  Each test has its own image root under its tmp dir.
 
 import json
 import os
-import pty
 import subprocess
 import threading
 import time
@@ -506,28 +505,7 @@ def test_pull_stalled_transfer_aborts(root, servers, plain, image):
 
 def pull_on_tty(root, ref):
     """A pull without --quiet, stderr a terminal: what it drew there."""
-    master, slave = pty.openpty()
-    try:
-        p = subprocess.Popen([CAPSA, "--image-root", str(root), "image", "pull", ref],
-                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave)
-        os.close(slave)
-        slave = -1
-        out = b""
-        while True:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            out += chunk
-        p.wait(timeout=60)
-        assert p.returncode == 0, out
-        return out.decode(errors="replace")
-    finally:
-        os.close(master)
-        if slave >= 0:
-            os.close(slave)
+    return L.stderr_on_tty([CAPSA, "--image-root", str(root), "image", "pull", ref])
 
 
 def test_pull_progress_on_a_terminal(root, plain, image):
