@@ -43,6 +43,9 @@ int cmd_parse_size(const char *s, int64_t *ret);
 /* Prints the pretty JSON objects v as one array, indented as Go's json.MarshalIndent would
  * (`net inspect`, `image inspect`). */
 void cmd_print_json_array(char *const *v, size_t n);
+/* The options of a command that takes only --help: 0 to go on (positional arguments from
+ * optind), -1 when the usage was printed (exit 0), 1 after a usage error. */
+int cmd_parse_help_only(const char *cmd, const char *usage, int argc, char **argv);
 /* Checks that exactly `n` positional arguments remain. */
 int cmd_need_args(const char *cmd, int argc, int optind_, int n, const char *what);
 

@@ -146,3 +146,18 @@ void cmd_print_json_array(char *const *v, size_t n)
         }
         puts("]");
 }
+
+int cmd_parse_help_only(const char *cmd, const char *usage, int argc, char **argv)
+{
+        static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {}};
+        int c;
+        cmd_getopt_begin();
+        while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+                if (c == 'h') {
+                        puts(usage);
+                        return -1;
+                }
+                return cmd_option_error(cmd, c, argv);
+        }
+        return 0;
+}

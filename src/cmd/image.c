@@ -52,22 +52,6 @@ static int open_store(const struct global_opts *g, bool exclusive, struct image_
         return 0;
 }
 
-/* Options of a command that takes only --help (and flags given in opts) */
-static int simple_opts(const char *cmd, const char *usage, int argc, char **argv)
-{
-        static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {}};
-        int c;
-        cmd_getopt_begin();
-        while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-                if (c == 'h') {
-                        puts(usage);
-                        return -1;
-                }
-                return cmd_option_error(cmd, c, argv);
-        }
-        return 0;
-}
-
 /* ---- import, pull ---------------------------------------------------------------------------- */
 
 static int import_cmd(int argc, char **argv, const struct global_opts *g)
@@ -295,7 +279,8 @@ static int list_cmd(int argc, char **argv, const struct global_opts *g)
 
 static int inspect_cmd(int argc, char **argv, const struct global_opts *g)
 {
-        int r = simple_opts("image inspect", "Usage: capsa image inspect REF...", argc, argv);
+        int r =
+            cmd_parse_help_only("image inspect", "Usage: capsa image inspect REF...", argc, argv);
         if (r)
                 return r < 0 ? 0 : r;
         if (optind >= argc)
@@ -322,7 +307,8 @@ static int inspect_cmd(int argc, char **argv, const struct global_opts *g)
 
 static int tag_cmd(int argc, char **argv, const struct global_opts *g)
 {
-        int r = simple_opts("image tag", "Usage: capsa image tag REF NAME[:TAG]", argc, argv);
+        int r =
+            cmd_parse_help_only("image tag", "Usage: capsa image tag REF NAME[:TAG]", argc, argv);
         if (r)
                 return r < 0 ? 0 : r;
         if (cmd_need_args("image tag", argc, optind, 2, "REF and NAME"))

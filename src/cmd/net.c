@@ -175,16 +175,9 @@ static int list_cmd(int argc, char **argv, const struct global_opts *g)
 /* NAME... for inspect and rm: the positional arguments after the options */
 static int names_args(const char *cmd, const char *usage, int argc, char **argv)
 {
-        static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {}};
-        int c;
-        cmd_getopt_begin();
-        while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-                if (c == 'h') {
-                        puts(usage);
-                        return -1;
-                }
-                return cmd_option_error(cmd, c, argv);
-        }
+        int r = cmd_parse_help_only(cmd, usage, argc, argv);
+        if (r)
+                return r;
         if (optind >= argc)
                 return cmd_usage_error(cmd, "expects at least one network name");
         return 0;
