@@ -74,6 +74,10 @@ static int make_overlay(const struct ns_rootfs_source *root, bool upper, int *re
                         return fs_fail(fs, "upperdir", err);
                 if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "workdir", root->work, 0) < 0)
                         return fs_fail(fs, "workdir", err);
+                /* no syncs of the upper's filesystem (unmounting would wait for its journal):
+                 * an upper dir never outlives its container, a crash included */
+                if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_FLAG, "volatile", NULL, 0) < 0)
+                        return fs_fail(fs, "volatile", err);
         }
         if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
                 return fs_fail(fs, "create", err);
