@@ -59,8 +59,8 @@ static int userns_for_maps(const struct spec_id_map *u, size_t nu, const struct 
 }
 
 /* A clone of src, detached, with the idmapping of userns_fd. */
-int ns_clone_idmapped(const char *src, bool rec_clone, bool rec_idmap, int userns_fd,
-                          int *ret_fd, struct cx_error **err)
+int ns_clone_idmapped(const char *src, bool rec_clone, bool rec_idmap, int userns_fd, int *ret_fd,
+                      struct cx_error **err)
 {
         unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (rec_clone ? AT_RECURSIVE : 0);
         _cleanup_close_ int fd = sys_open_tree(AT_FDCWD, src, flags);
@@ -148,8 +148,8 @@ static int open_mount(const struct ns_config *s, size_t i, int *cache, int *ret_
         } else if ((ns = ns_container_userns(s, cache, err)) < 0) {
                 return ns;
         }
-        return ns_clone_idmapped(m->source, mo.recursive, has_option(m->options, "ridmap"), ns, ret_fd,
-                              err);
+        return ns_clone_idmapped(m->source, mo.recursive, has_option(m->options, "ridmap"), ns,
+                                 ret_fd, err);
 }
 
 /* A bind source the container's root may not be able to reach from inside its user namespace

@@ -99,7 +99,8 @@ static int prepare_root(const struct ns_config *s, const struct ns_rootfs_opts *
                 if (r < 0)
                         return r;
         }
-        if (o->idmap && o->idmap->rootfs_fd >= 0) { /* idmapped (a tenant's), or an image's overlay */
+        if (o->idmap &&
+            o->idmap->rootfs_fd >= 0) { /* idmapped (a tenant's), or an image's overlay */
                 if (sys_move_mount(o->idmap->rootfs_fd, "", AT_FDCWD, s->root.path,
                                    MOVE_MOUNT_F_EMPTY_PATH) < 0)
                         return cx_error_set(err, errno, "attach the prepared rootfs on `%s`",
@@ -229,8 +230,8 @@ int ns_rootfs_setup(const struct ns_config *s, const struct ns_rootfs_opts *o,
         if (!s->root.path || s->root.path[0] != '/')
                 return cx_error_msg(err, EINVAL, "root.path: must be an absolute path");
         if (o->shared_mnt_ns && o->idmap && o->idmap->rootfs_fd >= 0)
-                return cx_error_msg(err, EINVAL,
-                                    "an idmapped or image rootfs needs a mount namespace of its own");
+                return cx_error_msg(
+                    err, EINVAL, "an idmapped or image rootfs needs a mount namespace of its own");
         int r = o->shared_mnt_ns ? ns_rootfs_validate(s, err) : prepare_root(s, o, err);
         if (r < 0)
                 return cx_error_prefix(err, "prepare rootfs");
