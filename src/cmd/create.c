@@ -77,7 +77,6 @@ static int parse_image_opt(const char *cmd, int c, struct image_args *a)
 {
         static char **env, **volumes;
         struct image_run_opts *r = &a->run;
-        a->any = true;
         switch (c) {
         case 'e':
                 strv_append(&env, optarg);
@@ -106,8 +105,17 @@ static int parse_image_opt(const char *cmd, int c, struct image_args *a)
                 r->read_only = true;
                 return 0;
         }
-        a->any = false;
         return -1;
+}
+
+/* With --image, options end at the container id: what follows is the command (`run --image
+ * REF ID sh -c 'echo hi'`, as docker run); a bundle's options may follow its id (as runc). */
+static bool has_image_opt(int argc, char **argv)
+{
+        for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+                if (!strcmp(argv[i], "--image") || str_has_prefix(argv[i], "--image="))
+                        return true;
+        return false;
 }
 
 static int parse(const char *cmd, int argc, char **argv, struct container_opts *o,
@@ -156,10 +164,13 @@ static int parse(const char *cmd, int argc, char **argv, struct container_opts *
         };
         int c;
         cmd_getopt_begin();
-        while ((c = getopt_long(argc, argv, is_run ? ":b:dp:he:w:u:tm:v:" : ":b:p:he:w:u:tm:v:",
-                                opts, NULL)) != -1) {
+        const char *optstring = is_run ? ":b:dp:he:w:u:tm:v:" : ":b:p:he:w:u:tm:v:";
+        _cleanup_free_ char *in_order = xasprintf("+%s", optstring);
+        while ((c = getopt_long(argc, argv, has_image_opt(argc, argv) ? in_order : optstring, opts,
+                                NULL)) != -1) {
                 int ir = parse_image_opt(cmd, c, img);
                 if (ir >= 0) {
+                        img->any = true;
                         if (ir > 0)
                                 return ir;
                         continue;
@@ -233,7 +244,10 @@ static int parse_args(const char *cmd, int argc, char **argv, struct container_o
         if (img->ref && o->bundle)
                 return cmd_usage_error(cmd, "--image and --bundle exclude each other");
         if (img->ref && optind < argc - 1) {
-                img->run.cmd = argv + optind + 1;
+                int first = optind + 1;
+                if (!strcmp(argv[first], "--")) /* ID -- CMD */
+                        first++;
+                img->run.cmd = first < argc ? argv + first : NULL;
                 argc = optind + 1;
         }
         if (cmd_need_args(cmd, argc, optind, 1, "a container id"))

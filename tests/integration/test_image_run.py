@@ -635,3 +635,18 @@ def test_image_defaults_caps_and_seccomp(images):
     out = images.sh("rich", "grep -E '^(CapEff|CapBnd):' /proc/self/status", opts=("-u", "1000"))
     fields = dict(line.split(":\t") for line in out.splitlines())
     assert int(fields["CapEff"], 16) == 0 and int(fields["CapBnd"], 16) == want, out
+
+
+def test_command_after_the_id_and_image_options_without_image(images, testdir):
+    """With --image, options end at the container id (as docker run): `ID sh -c ...` runs that
+    command, `ID -- CMD` too.  Without --image, an image option is a usage error wherever it
+    stands, also before or after other options."""
+    images.imp("rich")
+    cid = images.rt.new_id()
+    r = images("run", "--image", "rich", "-e", "A=1", cid, "/bin/sh", "-c", "echo $A-$0")
+    assert r.rc == 0 and r.out.strip() == "1-/bin/sh", r
+    for args in (["-e", "A=1", "-b", str(testdir)], ["-b", str(testdir), "-e", "A=1", "-d"],
+                 ["--read-only", "--pid-file", str(testdir / "p")]):
+        r = images("run", *args, images.rt.new_id())
+        assert r.rc == 1 and "need --image" in r.err, (args, r)
+    assert images.containers() == []

@@ -34,6 +34,7 @@ runtime=${2:-$repo/build/capsa}
 runtime=$(command -v "$runtime") || die "runtime binary not found: ${2:-$repo/build/capsa}"
 case $runtime in /*) ;; *) runtime=$(pwd)/$runtime ;; esac
 fence=${FENCE:-$repo/../shared/tools/fence}
+[ -x "$fence" ] || fence=/work/shared/tools/fence
 [ -x "$fence" ] || die "fence not found at $fence"
 timeout_s=${RT_TIMEOUT:-120}
 [ -d "$suite/validation/util" ] && [ -f "$suite/go.mod" ] || die "$suite is not a runtime-tools checkout"
@@ -95,6 +96,13 @@ mkdir -p "$out"
 echo "runtime: $runtime" >"$out/RUNTIME"
 "$runtime" --version >>"$out/RUNTIME" 2>&1 || true
 npass=0 nfail=0 nskip=0 failed=()
+# The linux_cgroups_* programs make cgroups at the fixed path /testdir/cgrouptest and leave
+# them: remove them (rmdir: only empty cgroups, deepest first) after each program.
+remove_test_cgroups() {
+        find /sys/fs/cgroup -mindepth 2 -maxdepth 8 -type d -path '*/testdir*' 2>/dev/null |
+                sort -r | while read -r d; do rmdir "$d" 2>/dev/null || true; done
+}
+trap remove_test_cgroups EXIT
 printf '%-42s %s\n' PROGRAM RESULT
 for p in "${progs[@]}"; do
         name=${p##*/}
@@ -109,6 +117,7 @@ for p in "${progs[@]}"; do
         RUNTIME=$runtime "$fence" unshare -m --propagation private \
                 timeout -k 10 "$timeout_s" "$p.t" >"$log" 2>&1
         rc=$?
+        remove_test_cgroups
         secs=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
         echo "# exit status: $rc, seconds: $secs" >>"$log"
         nok=$(grep -c '^ok ' "$log")
