@@ -3,7 +3,11 @@
 format change; the output is committed).  Seeds: runc's default spec and the integration suite's
 base config (tests/integration/conftest.py), variants with every section the parser knows, a
 big seccomp profile (containers-common's seccomp.json turned into OCI form when installed), and
-what `capsa spec` writes (CAPSA=path/to/capsa)."""
+what `capsa spec` writes (CAPSA=path/to/capsa).  Images: OCI and Docker schema 2 manifests, an
+OCI index and a Docker manifest list of several platforms, image configs with every field
+image_config_json reads and users of every form, and layers (tars made here, sparse ones by GNU
+tar when installed): every entry type, whiteouts, replaced entries, long names, and each way out
+of the layer's directory."""
 
 import copy
 import io
@@ -208,12 +212,13 @@ def image_seeds():
     put("imageconfig", "docker.json", docker, indent=3)
 
 
-def tar_of(entries, fmt=tarfile.PAX_FORMAT):
+def tar_of(entries, fmt=tarfile.PAX_FORMAT, data_by_index=None):
     """An uncompressed tar: entries are (name, type, extra) with extra the data of a file, the
-    target of a link, (major, minor) of a device, or a dict of TarInfo attributes."""
+    target of a link, (major, minor) of a device, or a dict of TarInfo attributes;
+    data_by_index: the data of entries (by index) whose extra is a dict."""
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w", format=fmt) as t:
-        for name, kind, extra in entries:
+        for i, (name, kind, extra) in enumerate(entries):
             ti = tarfile.TarInfo(name)
             ti.mtime = 1700000000
             ti.mode = 0o755 if kind in (tarfile.DIRTYPE, tarfile.SYMTYPE) else 0o644
@@ -229,11 +234,10 @@ def tar_of(entries, fmt=tarfile.PAX_FORMAT):
             if isinstance(extra, dict):
                 for k, v in extra.items():
                     setattr(ti, k, v)
+                data = (data_by_index or {}).get(i, data)
             t.addfile(ti, io.BytesIO(data) if data is not None else None)
-    # the record's padding goes, the two end blocks stay (no data above ends in a zero byte)
-    data = out.getvalue()
-    end = (len(data.rstrip(b"\0")) + 511) // 512 * 512
-    return data[:end] + bytes(1024)
+        end = t.offset  # the end of the last entry: the record's padding goes
+    return out.getvalue()[:end] + bytes(1024)
 
 
 def put_bytes(reader, name, data):
@@ -286,20 +290,26 @@ def layer_seeds():
             "whiteout-dotdot": [(".wh...", R, b"")],
     }.items():
         put_bytes("layer", "refused-%s.tar" % name, tar_of(entries))
+    # a sparse file of 256 KiB with one 4 KiB block of data at 64 KiB: pax format 1.0, written
+    # here (GNU tar names the entry after its pid), and GNU's old format by GNU tar
+    block = b"data in the middle".ljust(4096, b"\0")
+    sparse_map = b"2\n65536\n4096\n262144\n0\n".ljust(512, b"\0")
+    put_bytes("layer", "sparse-pax.tar", tar_of([(
+        "GNUSparseFile.0/sparse", R, {"size": len(sparse_map + block), "pax_headers": {
+            "GNU.sparse.major": "1", "GNU.sparse.minor": "0", "GNU.sparse.name": "sparse",
+            "GNU.sparse.realsize": "262144"}})], data_by_index={0: sparse_map + block}))
     tar = shutil.which("tar")
     if tar:
         with tempfile.TemporaryDirectory() as d:
             with open(Path(d, "sparse"), "wb") as f:
                 f.seek(64 << 10)
-                f.write(b"data in the middle")
+                f.write(block)
                 f.truncate(256 << 10)
-            for fmt in ("gnu", "pax"):
-                out = Path(d, fmt + ".tar")
-                subprocess.run([tar, "--sparse", "--blocking-factor", "1", "--format", fmt, "--owner", "0", "--group",
-                                "0", "--mtime", "@1700000000", "-cf", out, "-C", d, "sparse"],
-                               check=True)
-                put_bytes("layer", "sparse-%s.tar" % fmt, out.read_bytes())
-
+            out = Path(d, "gnu.tar")
+            subprocess.run([tar, "--sparse", "--blocking-factor", "1", "--format", "gnu",
+                            "--owner", "0", "--group", "0", "--mtime", "@1700000000", "-cf", out,
+                            "-C", d, "sparse"], check=True)
+            put_bytes("layer", "sparse-gnu.tar", out.read_bytes())
 
 def main():
     runc = copy.deepcopy(RUNC_SPEC)
