@@ -41,9 +41,15 @@ static void made_clear(struct made *m)
         free(m->gids);
 }
 
+/* The image config's members have the types the image spec gives them, or are absent or null:
+ * a value of another type is an error, never ignored (a "User": 1000 ignored would run the
+ * container as root). */
 static int strv_from_json(const struct json_val *v, const char *path, char ***ret,
                           struct cx_error **err)
 {
+        if (json_val_type(v) != JSON_NULL && json_val_type(v) != JSON_ARRAY)
+                return cx_error_msg(err, EINVAL, "image config: %s: expected an array of strings",
+                                    path);
         for (size_t i = 0; i < json_val_len(v); i++) {
                 const char *s = json_val_str(json_val_at(v, i));
                 if (!s)
@@ -122,24 +128,43 @@ static int make_args(const struct json_val *cfg, const struct image_run_opts *o,
         return 0;
 }
 
-/* Labels as annotations, and the stop signal as podman records it. */
-static char **make_annotations(const struct json_val *cfg)
+/* config.KEY: a string, or NULL when absent or null */
+static int str_member(const struct json_val *cfg, const char *key, const char **ret,
+                      struct cx_error **err)
 {
-        char **a = xcalloc(1, sizeof(char *));
+        const struct json_val *v = json_val_get(cfg, key);
+        *ret = json_val_str(v);
+        if (!*ret && json_val_type(v) != JSON_NULL)
+                return cx_error_msg(err, EINVAL, "image config: config.%s: expected a string", key);
+        return 0;
+}
+
+/* Labels as annotations, and the stop signal as podman records it. */
+static int make_annotations(const struct json_val *cfg, char ***ret, struct cx_error **err)
+{
+        _cleanup_strv_ char **a = xcalloc(1, sizeof(char *));
         const struct json_val *labels = json_val_get(cfg, "Labels");
+        if (json_val_type(labels) != JSON_NULL && json_val_type(labels) != JSON_OBJECT)
+                return cx_error_msg(err, EINVAL, "image config: config.Labels: expected an object");
         for (size_t i = 0; i < json_val_len(labels); i++) {
                 const char *v = json_val_str(json_val_at(labels, i));
-                if (json_val_key(labels, i) && v) {
-                        strv_append(&a, json_val_key(labels, i));
-                        strv_append(&a, v);
-                }
+                if (!v)
+                        return cx_error_msg(err, EINVAL,
+                                            "image config: config.Labels.%s: expected a string",
+                                            json_val_key(labels, i));
+                strv_append(&a, json_val_key(labels, i));
+                strv_append(&a, v);
         }
-        const char *sig = json_val_str(json_val_get(cfg, "StopSignal"));
+        const char *sig = NULL;
+        int r = str_member(cfg, "StopSignal", &sig, err);
+        if (r < 0)
+                return r;
         if (sig) {
                 strv_append(&a, "org.opencontainers.image.stopSignal");
                 strv_append(&a, sig);
         }
-        return a;
+        *ret = TAKE_PTR(a);
+        return 0;
 }
 
 /* -v HOST:CTR[:ro|rw] */
@@ -189,19 +214,28 @@ int image_config_json(const char *config, size_t len, char *const *lowers, size_
         _cleanup_(json_val_freep) struct json_val *doc = NULL;
         _cleanup_(made_clear) struct made m = {0};
         struct image_user u = {0};
+        const char *cwd = NULL, *user = NULL;
         int r = json_parse(config, len, "image config", &doc, err);
         if (r < 0)
                 return r;
         const struct json_val *cfg = json_val_get(doc, "config");
-        const char *cwd = o->workdir ? o->workdir : json_val_str(json_val_get(cfg, "WorkingDir"));
-        const char *user = o->user ? o->user : json_val_str(json_val_get(cfg, "User"));
+        if (json_val_type(doc) != JSON_OBJECT)
+                return cx_error_msg(err, EINVAL, "image config: expected a JSON object");
+        if (json_val_type(cfg) != JSON_NULL && json_val_type(cfg) != JSON_OBJECT)
+                return cx_error_msg(err, EINVAL, "image config: config: expected an object");
+        if ((r = str_member(cfg, "WorkingDir", &cwd, err)) < 0 ||
+            (r = str_member(cfg, "User", &user, err)) < 0)
+                return r;
+        if (o->workdir)
+                cwd = o->workdir;
+        if (o->user)
+                user = o->user;
         if (cwd && !cwd[0])
                 cwd = NULL;
         if ((r = make_args(cfg, o, &m.args, err)) < 0 || (r = make_env(cfg, o, &m.env, err)) < 0 ||
-            (r = check_cwd(cwd, err)) < 0 ||
+            (r = check_cwd(cwd, err)) < 0 || (r = make_annotations(cfg, &m.annotations, err)) < 0 ||
             (r = image_user_resolve(lowers, n_lowers, user, &u, err)) < 0)
                 return r;
-        m.annotations = make_annotations(cfg);
         r = make_binds(o, &m, err);
         /* capsa's default seccomp profile, as engines give images theirs */
         _cleanup_free_ char *seccomp = sec_default_profile_json(o->rootless);
