@@ -324,9 +324,12 @@ def test_events_stats_same_keys_as_runc(runtime, bundle, runc, testdir):
     a, t = stats_event(runtime, r.id), stats_event(runc, cid)
     assert list(a) == list(t)
     assert list(a["data"]) == list(t["data"])
+    # "cache" is omitempty in runc's Go struct: 0 (the binaries' pages already charged to
+    # another cgroup) drops it from either side, whichever container started first
+    omit = lambda d: [x for x in d if x != "cache"]  # noqa: E731
     for k in ("cpuset", "memory"):
         if k in t["data"]:
-            assert list(a["data"][k]) == list(t["data"][k]), k
+            assert omit(a["data"][k]) == omit(t["data"][k]), k
     for k in ("usage", "swap", "kernel", "kernelTCP"):
         if k in t["data"]["memory"]:
             keys = lambda e: [x for x in e if x not in ("usage", "max")]  # omitempty values
