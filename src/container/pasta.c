@@ -54,13 +54,16 @@ int container_net_pasta(struct create_ctx *c, struct cx_error **err)
         while (waitpid(child, &status, 0) < 0)
                 if (errno != EINTR)
                         return cx_error_set(err, errno, "wait for " PASTA);
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+                return cx_error_msg(err, ENOENT,
+                                    "rootless networking: " PASTA " not found: install the passt "
+                                    "package");
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
                 return cx_error_msg(err, EIO,
-                                    "rootless networking: " PASTA " failed (exit status %d%s); "
-                                    "install the passt package",
-                                    WIFEXITED(status) ? WEXITSTATUS(status) : 128,
-                                    WIFEXITED(status) && WEXITSTATUS(status) == 127 ? ", not found"
-                                                                                    : "");
+                                    "rootless networking: " PASTA " failed (%s %d; its own "
+                                    "message is above)",
+                                    WIFEXITED(status) ? "exit status" : "signal",
+                                    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
         _cleanup_free_ char *text = NULL;
         int r = read_file_at(c->dir.fd, "pasta.pid", &text, NULL, err);
         if (r < 0)
