@@ -27,8 +27,6 @@ struct made {
         char **volumes; /* copies of -v, split in place */
         struct spec_template_bind *binds;
         size_t n_binds;
-        uint32_t *gids;
-        size_t n_gids;
 };
 
 static void made_clear(struct made *m)
@@ -38,7 +36,6 @@ static void made_clear(struct made *m)
         strv_free(m->annotations);
         strv_free(m->volumes);
         free(m->binds);
-        free(m->gids);
 }
 
 /* The image config's members have the types the image spec gives them, or are absent or null:
@@ -189,13 +186,11 @@ static int make_binds(const struct image_run_opts *o, struct made *m, struct cx_
                 if (c2)
                         *c2 = '\0';
                 struct stat st;
-                int e = stat(v, &st) < 0 ? errno : 0;
-                b->source = v;
-                b->dest = c1 + 1;
-                b->readonly = c2 && strcmp(c2 + 1, "ro") == 0;
+                if (stat(v, &st) < 0)
+                        return cx_error_set(err, errno, "-v: host path `%s`", v);
+                *b = (struct spec_template_bind){
+                    .source = v, .dest = c1 + 1, .readonly = c2 && strcmp(c2 + 1, "ro") == 0};
                 m->n_binds++;
-                if (e)
-                        return cx_error_set(err, e, "-v: host path `%s`", v);
         }
         return 0;
 }

@@ -243,6 +243,14 @@ static int collect_blobs(struct archive_src *a, const struct json_val *e, struct
         return 0;
 }
 
+/* A descriptor object's members: mediaType, digest, size */
+static void write_descriptor(struct json_w *w, const struct archive_src *a, size_t i)
+{
+        json_w_key_str(w, "mediaType", a->blobs[i].media_type);
+        json_w_key_str(w, "digest", a->blobs[i].digest);
+        json_w_key_u64(w, "size", a->blobs[i].size);
+}
+
 static char *write_manifest(const struct archive_src *a)
 {
         struct json_w *w = json_w_new(NULL);
@@ -250,16 +258,12 @@ static char *write_manifest(const struct archive_src *a)
         json_w_key_int(w, "schemaVersion", 2);
         json_w_key_str(w, "mediaType", MT_OCI_MANIFEST);
         json_w_key_obj_open(w, "config");
-        json_w_key_str(w, "mediaType", a->blobs[0].media_type);
-        json_w_key_str(w, "digest", a->blobs[0].digest);
-        json_w_key_u64(w, "size", a->blobs[0].size);
+        write_descriptor(w, a, 0);
         json_w_obj_close(w);
         json_w_key_arr_open(w, "layers");
         for (size_t i = 1; i < a->n; i++) {
                 json_w_obj_open(w);
-                json_w_key_str(w, "mediaType", a->blobs[i].media_type);
-                json_w_key_str(w, "digest", a->blobs[i].digest);
-                json_w_key_u64(w, "size", a->blobs[i].size);
+                write_descriptor(w, a, i);
                 json_w_obj_close(w);
         }
         json_w_arr_close(w);

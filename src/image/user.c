@@ -74,37 +74,51 @@ static bool parse_id(const char *s, uint32_t *ret)
         return true;
 }
 
-/* The fields of the line whose field `key_field` equals key (name or number). */
-static bool find_line(const char *text, const char *key, size_t key_field, char *fields[7],
-                      char **line_buf)
+/* One line of /etc/passwd or /etc/group at a time, split at ':' (at most 7 fields). */
+struct id_line {
+        char *buf; /* the current line's copy, fields point into it */
+        char *f[7];
+        size_t n;
+};
+
+static void id_line_clear(struct id_line *l)
 {
-        for (const char *l = text; l && *l;) {
-                const char *nl = strchr(l, '\n');
-                size_t len = nl ? (size_t)(nl - l) : strlen(l);
-                char *line = strndup(l, len);
-                size_t n = 0;
-                for (char *p = line, *f; n < 7 && (f = strsep(&p, ":"));)
-                        fields[n++] = f;
-                if (n >= 4 && line[0] != '#' && strcmp(fields[key_field], key) == 0) {
-                        *line_buf = line;
+        free(TAKE_PTR(l->buf));
+}
+
+/* The next line of *cursor into l (the previous one freed); false at the end. */
+static bool next_line(const char **cursor, struct id_line *l)
+{
+        id_line_clear(l);
+        const char *s = *cursor;
+        if (!s || !*s)
+                return false;
+        const char *nl = strchr(s, '\n');
+        l->buf = strndup(s, nl ? (size_t)(nl - s) : strlen(s));
+        l->n = 0;
+        for (char *p = l->buf, *x; l->n < 7 && (x = strsep(&p, ":"));)
+                l->f[l->n++] = x;
+        *cursor = nl ? nl + 1 : NULL;
+        return true;
+}
+
+/* The line whose field `key_field` equals key (name or number); free l->buf after use. */
+static bool find_line(const char *text, const char *key, size_t key_field, struct id_line *l)
+{
+        for (const char *cur = text; next_line(&cur, l);)
+                if (l->n >= 4 && l->buf[0] != '#' && strcmp(l->f[key_field], key) == 0)
                         return true;
-                }
-                free(line);
-                l = nl ? nl + 1 : NULL;
-        }
         return false;
 }
 
-static int lookup_user(const char *passwd, const char *user, struct image_user *u,
-                       bool *ret_gid_known, char **ret_name, struct cx_error **err)
+static int lookup_user(const char *passwd, const char *user, struct image_user *u, char **ret_name,
+                       struct cx_error **err)
 {
-        char *f[7];
-        _cleanup_free_ char *line = NULL;
+        _cleanup_(id_line_clear) struct id_line l = {0};
         bool numeric = parse_id(user, &u->uid);
-        if (passwd && find_line(passwd, user, numeric ? 2 : 0, f, &line) &&
-            parse_id(f[2], &u->uid) && parse_id(f[3], &u->gid)) {
-                *ret_gid_known = true;
-                *ret_name = xstrdup(f[0]);
+        if (passwd && find_line(passwd, user, numeric ? 2 : 0, &l) && parse_id(l.f[2], &u->uid) &&
+            parse_id(l.f[3], &u->gid)) {
+                *ret_name = xstrdup(l.f[0]);
                 return 0;
         }
         if (!numeric)
@@ -116,11 +130,10 @@ static int lookup_user(const char *passwd, const char *user, struct image_user *
 static int lookup_group(const char *group_file, const char *group, uint32_t *gid,
                         struct cx_error **err)
 {
-        char *f[7];
-        _cleanup_free_ char *line = NULL;
+        _cleanup_(id_line_clear) struct id_line l = {0};
         if (parse_id(group, gid))
                 return 0;
-        if (group_file && find_line(group_file, group, 0, f, &line) && parse_id(f[2], gid))
+        if (group_file && find_line(group_file, group, 0, &l) && parse_id(l.f[2], gid))
                 return 0;
         return cx_error_msg(err, ENOENT, "group `%s`: no such group in the image's /etc/group",
                             group);
@@ -129,20 +142,14 @@ static int lookup_group(const char *group_file, const char *group, uint32_t *gid
 /* Supplementary groups: every group of /etc/group that lists the user as a member. */
 static void member_groups(const char *group_file, const char *name, struct image_user *u)
 {
-        for (const char *l = group_file; name && l && *l;) {
-                const char *nl = strchr(l, '\n');
-                _cleanup_free_ char *line = strndup(l, nl ? (size_t)(nl - l) : strlen(l));
-                char *f[4] = {0}, *p = line;
-                size_t n = 0;
-                for (char *x; n < 4 && (x = strsep(&p, ":"));)
-                        f[n++] = x;
+        _cleanup_(id_line_clear) struct id_line l = {0};
+        for (const char *cur = group_file; name && next_line(&cur, &l);) {
                 uint32_t gid;
-                for (char *m = n == 4 ? f[3] : NULL, *x; m && (x = strsep(&m, ","));)
-                        if (strcmp(x, name) == 0 && parse_id(f[2], &gid) && gid != u->gid) {
+                for (char *m = l.n == 4 ? l.f[3] : NULL, *x; m && (x = strsep(&m, ","));)
+                        if (strcmp(x, name) == 0 && parse_id(l.f[2], &gid) && gid != u->gid) {
                                 u->gids = xrealloc(u->gids, (u->n_gids + 1) * sizeof(uint32_t));
                                 u->gids[u->n_gids++] = gid;
                         }
-                l = nl ? nl + 1 : NULL;
         }
 }
 
@@ -157,10 +164,9 @@ int image_user_resolve(char *const *lowers, size_t n_lowers, const char *user,
         _cleanup_free_ char *group = id_file(lowers, n_lowers, "group");
         _cleanup_free_ char *name = NULL;
         char *colon = strchr(spec, ':');
-        bool gid_known = false;
         if (colon)
                 *colon = '\0';
-        int r = lookup_user(passwd, spec, ret, &gid_known, &name, err);
+        int r = lookup_user(passwd, spec, ret, &name, err);
         if (r >= 0 && colon)
                 r = lookup_group(group, colon + 1, &ret->gid, err);
         if (r < 0)

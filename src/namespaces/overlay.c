@@ -33,19 +33,22 @@ static int fs_fail(int fs, const char *what, struct cx_error **err)
         return cx_error_set(err, e, "overlay rootfs: %s", what);
 }
 
+/* The host id the container's id 0 maps to (the range starting at 0; the last one wins). */
+static bool host_root_id(const struct spec_id_map *m, size_t n, uint32_t *ret)
+{
+        bool found = false;
+        for (size_t i = 0; i < n; i++)
+                if (m[i].container_id == 0) {
+                        *ret = m[i].host_id;
+                        found = true;
+                }
+        return found;
+}
+
 static bool host_root_ids(const struct spec_linux *l, uid_t *uid, gid_t *gid)
 {
-        bool u = false, g = false;
-        for (size_t i = 0; i < l->n_uid_mappings; i++)
-                if (l->uid_mappings[i].container_id == 0) {
-                        *uid = l->uid_mappings[i].host_id;
-                        u = true;
-                }
-        for (size_t i = 0; i < l->n_gid_mappings; i++)
-                if (l->gid_mappings[i].container_id == 0) {
-                        *gid = l->gid_mappings[i].host_id;
-                        g = true;
-                }
+        bool u = host_root_id(l->uid_mappings, l->n_uid_mappings, uid);
+        bool g = host_root_id(l->gid_mappings, l->n_gid_mappings, gid);
         return u && g;
 }
 
