@@ -469,8 +469,8 @@ int ckpt_criu_run(struct ckpt_job *j, struct cx_error **err)
 /* ---- criu check -------------------------------------------------------------------------------
  */
 
-/* Runs `criu ARGS...` with stdout+stderr in *ret_out; returns its exit status or -errno. */
-static int run_criu(const char *binary, const char *arg, char **ret_out)
+/* Runs `criu ARG [-v4]` with stdout+stderr in *ret_out; returns its exit status or -errno. */
+static int run_criu(const char *binary, const char *arg, bool verbose, char **ret_out)
 {
         int p[2];
         if (pipe2(p, O_CLOEXEC) < 0)
@@ -484,7 +484,11 @@ static int run_criu(const char *binary, const char *arg, char **ret_out)
         if (pid == 0) {
                 dup2(p[1], 1);
                 dup2(p[1], 2);
-                execlp(binary, "criu", arg, (char *)NULL);
+                /* its log to our pipe: without -o, criu check's log goes nowhere */
+                if (verbose)
+                        execlp(binary, "criu", arg, "-v4", "-o", "/dev/stdout", (char *)NULL);
+                else
+                        execlp(binary, "criu", arg, (char *)NULL);
                 _exit(errno == ENOENT ? 127 : 126);
         }
         close(p[1]);
@@ -503,7 +507,7 @@ int ckpt_criu_check(const char *binary, struct cx_error **err)
 {
         const char *bin = criu_binary(binary);
         _cleanup_free_ char *out = NULL;
-        int r = run_criu(bin, "check", &out);
+        int r = run_criu(bin, "check", true, &out);
         if (r == 127)
                 return cx_error_msg(err, ENOENT,
                                     "cannot run `%s` (install the Debian package criu, or give "
@@ -518,17 +522,21 @@ int ckpt_criu_check(const char *binary, struct cx_error **err)
                 why = colon ? colon + 3 : why;
         }
         size_t n = why ? strcspn(why, "\n") : 0;
+        if (!why) {
+                why = "no reason given";
+                n = strlen(why);
+        }
         return cx_error_msg(err, ENOTSUP,
                             "`%s check` fails on this kernel: %.*s (checkpoint/restore needs a "
                             "kernel this criu supports)",
-                            bin, (int)n, why ? why : "no reason given");
+                            bin, (int)n, why);
 }
 
 int ckpt_criu_version(const char *binary, int *ret, struct cx_error **err)
 {
         const char *bin = criu_binary(binary);
         _cleanup_free_ char *out = NULL;
-        int r = run_criu(bin, "--version", &out);
+        int r = run_criu(bin, "--version", false, &out);
         if (r != 0)
                 return cx_error_msg(err, ENOENT,
                                     "cannot run `%s --version` (install the Debian package criu, "
