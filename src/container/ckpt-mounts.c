@@ -140,23 +140,31 @@ int ckpt_write_descriptors(int images_fd, pid_t pid, struct cx_error **err)
         return write_file_atomic_at(images_fd, CKPT_DESCRIPTORS_FILE, text, strlen(text), err);
 }
 
-int ckpt_read_stdio(int images_fd, char ***ret, struct cx_error **err)
+static char **strings3(const struct json_val *a)
+{
+        char **v = xcalloc(4, sizeof(char *));
+        for (size_t i = 0; i < 3; i++) {
+                const char *s = a && i < json_val_len(a) ? json_val_str(json_val_at(a, i)) : NULL;
+                v[i] = xstrdup(s ? s : "");
+        }
+        return v;
+}
+
+int ckpt_read_stdio(int images_fd, char ***ret_keys, char ***ret_paths, struct cx_error **err)
 {
         _cleanup_free_ char *text = NULL;
         size_t len = 0;
         _cleanup_error_ struct cx_error *e = NULL;
-        if (read_file_at(images_fd, CKPT_META_FILE, &text, &len, &e) < 0)
-                return ckpt_read_descriptors(images_fd, ret, err); /* made by runc */
+        if (read_file_at(images_fd, CKPT_META_FILE, &text, &len, &e) < 0) {
+                *ret_paths = strings3(NULL);
+                return ckpt_read_descriptors(images_fd, ret_keys, err); /* made by runc */
+        }
         _cleanup_(json_val_freep) struct json_val *v = NULL;
         int r = json_parse(text, len, CKPT_META_FILE, &v, err);
         if (r < 0)
                 return r;
-        const struct json_val *a = json_val_get(v, "stdio");
-        *ret = xcalloc(4, sizeof(char *));
-        for (size_t i = 0; i < 3 && a && i < json_val_len(a); i++) {
-                const char *s = json_val_str(json_val_at(a, i));
-                (*ret)[i] = xstrdup(s ? s : "");
-        }
+        *ret_keys = strings3(json_val_get(v, "stdio"));
+        *ret_paths = strings3(json_val_get(v, "stdio_paths"));
         return 0;
 }
 

@@ -358,8 +358,9 @@ int ckpt_write_descriptors(int images_fd, pid_t pid, struct cx_error **err);
 char *ckpt_stdio_key(pid_t pid, int fd);
 /* Reads them back (3 strings, "" when unknown; all "" when there is no such file). */
 int ckpt_read_descriptors(int images_fd, char ***ret, struct cx_error **err);
-/* The stdio keys (ckpt_stdio_key) capsa-checkpoint.json recorded, or descriptors.json's. */
-int ckpt_read_stdio(int images_fd, char ***ret, struct cx_error **err);
+/* The stdio keys (ckpt_stdio_key) capsa-checkpoint.json recorded, or descriptors.json's, and
+ * the paths the fds had ("" when unknown): 3 strings each. */
+int ckpt_read_stdio(int images_fd, char ***ret_keys, char ***ret_paths, struct cx_error **err);
 /* Opens a directory given by a flag (what: "--image-path"), mkdir -p'ed (0700) first when
  * create; errors name the flag and the path. */
 int ckpt_open_dir(const char *path, const char *what, bool create, int *ret, struct cx_error **err);
