@@ -221,6 +221,12 @@ int container_checkpoint(const char *root, const char *id, const struct ckpt_dum
                                  "container `%s` runs with launcher `%s`, which cannot be "
                                  "checkpointed",
                                  id, h.launcher->name);
+        } else if (undo_has(&h.dir, UNDO_IMAGE)) {
+                /* its rootfs changes live in its dir of the image store, which goes with it */
+                r = cx_error_msg(err, ENOTSUP,
+                                 "container `%s` was made with --image: checkpoint needs a "
+                                 "bundle container (`capsa spec --image REF` writes one)",
+                                 id);
         } else if ((r = dump(&h, o, err)) >= 0 && !o->leave_running && !o->pre_dump) {
                 /* as runc: CRIU ended the processes; the container goes with them */
                 r = container_destroy(&h, err);

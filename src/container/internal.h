@@ -190,6 +190,8 @@ int undo_append(struct state_dir *d, const char *kind, char *const *args, struct
 int undo_append_process(struct state_dir *d, pid_t pid, uint64_t start_time, struct cx_error **err);
 /* Drops the newest entry: its step failed and left nothing (it cleaned up after itself). */
 int undo_retract(struct state_dir *d, struct cx_error **err);
+/* Whether the record holds a resource of that kind. */
+bool undo_has(struct state_dir *d, const char *kind);
 /* Undoes every entry of the record, newest first (each undo is idempotent); stops at the first
  * failure, leaving the record for a later delete. */
 int undo_run(struct state_dir *d, struct cx_error **err);
