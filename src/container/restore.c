@@ -56,8 +56,12 @@ static int child_setup(void *userdata, const char **msg)
                 *msg = "bind the container's root for criu";
                 return -errno;
         }
+        struct cx_error *e = NULL;
+        if (ns_bind_targets_make(root, c->spec->mounts, c->spec->n_mounts, &e) < 0) {
+                *msg = e->msg;
+                return -e->code;
+        }
         if (c->cg) {
-                struct cx_error *e = NULL;
                 if (cg_enter(c->cg, getpid(), &e) < 0) {
                         *msg = e->msg;
                         return -e->code;
