@@ -12,16 +12,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static bool is_bind(const struct spec_mount *m)
-{
-        if (m->type && strcmp(m->type, "bind") == 0)
-                return true;
-        for (char **o = m->options; o && *o; o++)
-                if (strcmp(*o, "bind") == 0 || strcmp(*o, "rbind") == 0)
-                        return true;
-        return false;
-}
-
 static void add(char ***v, const char *key, const char *val)
 {
         strv_append(v, key);
@@ -60,7 +50,7 @@ char **ckpt_ext_mounts(const struct spec *s, pid_t pid, char *const *cg_dirs, bo
         char **v = xcalloc(1, sizeof(char *));
         for (size_t i = 0; i < s->n_mounts; i++) {
                 const struct spec_mount *m = &s->mounts[i];
-                if (is_bind(m) && m->source)
+                if (ns_mount_is_bind(m) && m->source)
                         add(&v, m->destination, restore ? m->source : m->destination);
                 else if (is_cgroup(m))
                         add_cgroup(&v, m->destination, cg_dirs, restore);

@@ -84,6 +84,8 @@ int ns_overlay_lowers_open(char *const *lowers, size_t n, int *ret_fd, struct cx
  * into a root that lacks them (targets.c).  Errors name mounts[i]. */
 int ns_bind_targets_make(const char *root, const struct spec_mount *mounts, size_t n,
                          struct cx_error **err);
+/* A bind mount: type "bind", or the bind/rbind option. */
+bool ns_mount_is_bind(const struct spec_mount *m);
 
 /* ---- parent side ------------------------------------------------------------------------- */
 /* Checks linux.uidMappings/gidMappings (and mounts[].uid/gidMappings): sizes, overlapping

@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static bool is_bind(const struct spec_mount *m)
+bool ns_mount_is_bind(const struct spec_mount *m)
 {
         if (m->type && strcmp(m->type, "bind") == 0)
                 return true;
@@ -25,7 +25,7 @@ int ns_bind_targets_make(const char *root, const struct spec_mount *mounts, size
         for (size_t i = 0; i < n; i++) {
                 const struct spec_mount *m = &mounts[i];
                 struct stat st;
-                if (!is_bind(m) || !m->source || stat(m->source, &st) < 0)
+                if (!ns_mount_is_bind(m) || !m->source || stat(m->source, &st) < 0)
                         continue;
                 _cleanup_close_ int fd = -1;
                 int r = ns_resolve_in_root(rootfd, m->destination,
