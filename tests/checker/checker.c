@@ -1538,6 +1538,9 @@ static int cmd_dirty(int argc, char **argv)
                 kerr("error", errno);
                 return 1;
         }
+        /* 4 KiB pages: a huge page would be dirtied whole by one write (and khugepaged's
+         * collapses mark pages soft-dirty too), so the rate would not be the one asked for */
+        madvise(mem, pages * (size_t)page, MADV_NOHUGEPAGE);
         unsigned long long stamp = 0;
         for (size_t i = 0; i < pages; i++) /* distinct contents: nothing dedups or compresses */
                 memcpy(mem + i * (size_t)page, &(unsigned long long){++stamp}, sizeof(stamp));
