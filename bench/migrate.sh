@@ -39,7 +39,7 @@ mem=${BENCH_VM_MEM:-$((2 * max + 1024))}
 settle=${BENCH_SETTLE:-5}
 
 # capsa migrate, its flags (the stop-and-copy mode's name is migrate's to choose)
-have_migrate=0 sc_flag= once=
+have_migrate=0 sc_flag='' once=''
 if mhelp=$("$capsa" migrate --help 2>&1) && rhelp=$("$capsa" migrate-receive --help 2>&1); then
         have_migrate=1
         sc_flag=${CAPSA_MIGRATE_STOP_AND_COPY:-$(grep -o -e '--stop-and-copy' -e '--no-pre-copy' \
