@@ -39,24 +39,28 @@ mem=${BENCH_VM_MEM:-$((2 * max + 1024))}
 settle=${BENCH_SETTLE:-5}
 
 # capsa migrate, its flags (the stop-and-copy mode's name is migrate's to choose)
-have_migrate=0 sc_flag='' once=''
+have_migrate=0 sc_flag='' once='' lazy_flag=''
 if mhelp=$("$capsa" migrate --help 2>&1) && rhelp=$("$capsa" migrate-receive --help 2>&1); then
         have_migrate=1
         sc_flag=${CAPSA_MIGRATE_STOP_AND_COPY:-$(grep -o -e '--stop-and-copy' -e '--no-pre-copy' \
                 -e '--no-precopy' <<<"$mhelp" | head -1 || true)}
         ! grep -q -e '--once' <<<"$rhelp" || once=--once
+        ! grep -q -e '--lazy' <<<"$mhelp" || lazy_flag=--lazy
         grep -q -e '--stats' <<<"$mhelp" || { echo "bench: capsa migrate has no --stats" >&2; exit 1; }
 else
         echo "bench: $capsa has no migrate command: measuring everything but the migrations" >&2
 fi
 
-# the rootfs (busybox + the checker) and one bundle per size, all on that rootfs
+# one bundle per size (busybox + the checker); each guest copies them to a tmpfs of its own
+# at one path (/srv/capsa-bench): a host's own bundle, not the guest's overlay of this host's /
 "$here/tools/mkrootfs.sh" "$work/rootfs" --with-checker "$checker" >/dev/null
 for s in "${sizes[@]}"; do
         mkdir "$work/bundle-$s"
+        cp -a "$work/rootfs" "$work/bundle-$s/rootfs"
         bench_config "$work/bundle-$s/config.json" "[\"/bin/capsa-checker\",\"dirty\",\"$s\",\"1\"]" \
-                "$work/rootfs"
+                rootfs
 done
+rm -rf "$work/rootfs"
 
 # TLS: a CA, and a certificate for each guest (its address as subjectAltName)
 (
@@ -76,7 +80,7 @@ done
 )
 
 echo "bench: booting the guest pair (${mem} MiB each, TCG)" >&2
-export work capsa mem settle have_migrate sc_flag once here
+export work capsa mem settle have_migrate sc_flag once lazy_flag here
 python3 - "${sizes[@]}" <<'PY'
 import json, os, sys, time
 sys.path.insert(0, os.path.join(os.environ["here"], "tests", "vm"))
@@ -87,8 +91,10 @@ work, capsa, here = env["work"], env["capsa"], env["here"]
 sizes = [int(s) for s in sys.argv[1:]]
 mem, settle = int(env["mem"]), int(env["settle"])
 have_migrate, sc_flag, once = env["have_migrate"] == "1", env["sc_flag"], env["once"]
-modes = [("stop-and-copy", sc_flag if sc_flag else None), ("pre-copy", ""), ("lazy", "--lazy")]
+lazy = env["lazy_flag"]
+modes = [("stop-and-copy", sc_flag or None), ("pre-copy", ""), ("lazy", lazy or None)]
 PORT = 7700
+BUNDLES = "/srv/capsa-bench"
 tls = lambda g: f"--tls-cert {work}/{g}.pem --tls-key {work}/{g}.key --tls-cacert {work}/ca.pem"
 log = lambda *a: print("bench:", *a, file=sys.stderr, flush=True)
 
@@ -155,6 +161,9 @@ t_all = time.monotonic()
 with VmPair(mem=mem, cpus=1, timeout=4 * 3600, boot_timeout=300) as pair:
     a, b = pair.a, pair.b
     log(f"pair booted in {pair.boot_s:.0f}s")
+    for g in (a, b):
+        g.sh(f"mkdir -p {BUNDLES} && mount -t tmpfs -o mode=0755 bundles {BUNDLES} && "
+             f"cp -a {work}/bundle-* {BUNDLES}/")
     b.sh(SINK)
     wire_mib = min(256, max(sizes))
     wire_s = float(a.sh(SEND % wire_mib, timeout=3600))
@@ -164,7 +173,7 @@ with VmPair(mem=mem, cpus=1, timeout=4 * 3600, boot_timeout=300) as pair:
     for mib in sizes:
         for mode, flag in modes:
             cid = f"ws{mib}-{mode}"
-            a.sh(f"cd {work}/bundle-{mib} && {capsa} run -d {cid} </dev/null >/dev/null 2>&1")
+            a.sh(f"cd {BUNDLES}/bundle-{mib} && {capsa} run -d {cid} </dev/null >/dev/null 2>&1")
             pid = wait_rss(a, cid, mib, timeout=600)
             if mib not in rate:
                 rate[mib] = float(a.sh(DIRTY + str(pid)))
@@ -174,7 +183,7 @@ with VmPair(mem=mem, cpus=1, timeout=4 * 3600, boot_timeout=300) as pair:
             if not have_migrate:
                 row["error"] = "no capsa migrate"
             elif flag is None:
-                row["error"] = "migrate has no stop-and-copy flag"
+                row["error"] = f"capsa migrate has no {mode} mode (--help)"
             else:
                 if once:
                     receiver(b)

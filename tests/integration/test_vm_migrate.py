@@ -9,7 +9,8 @@ and a TCP echo that answers "LINE COUNTER") runs on a at 10.78.0.2; a client on 
 (10.78.0.254, outside any container) holds one TCP connection to it across the move, as a
 client elsewhere on the network would.  `capsa migrate` (TLS with certificates made here)
 moves it to b's `capsa migrate-receive`: the counter goes on from where it was, the same
-connection still echoes from b, and nothing of the container is left on a.  First a client
+connection still echoes from b, and nothing of the container is left on a.  Each guest has
+its own copy of the bundle at one path (a tmpfs), as two hosts would.  First a client
 certificate from another CA is refused and the container keeps running on a, unfrozen.
 
 CRIU works in the guests (Debian's 6.1 kernel), not on this host.  The test skips, saying so,
@@ -36,6 +37,7 @@ pytestmark = pytest.mark.capsa_only
 PORT = 7000          # the container's echo-count
 MIGRATE_PORT = 7700  # migrate-receive on b
 CTR_IP = "10.78.0.2"
+HOST_BUNDLE = "/srv/capsa-migrate-bundle"  # in each guest
 
 
 def capsa_help(cmd):
@@ -155,6 +157,11 @@ def test_vm_migrate_two_guests(testdir, base_rootfs):
                 ip link add vx0 type vxlan id 78 remote {peer} dstport 4789 dev eth0
                 ip link set vx0 master cn-mig up""")
         b.sh("busybox ping -c1 -w 20 10.78.0.1 >/dev/null")  # across the VXLAN
+        # each host its own copy of the bundle, at the same path, on a filesystem of its own
+        # (the guest's / is an overlay, which migrate takes for an image container's rootfs)
+        for g in (a, b):
+            g.sh(f"mkdir -p {HOST_BUNDLE} && mount -t tmpfs -o mode=0755 bundle {HOST_BUNDLE}"
+                 f" && cp -a {bundle}/. {HOST_BUNDLE}/")
         b.sh(f"""
             cd /tmp
             setsid {capsa} migrate-receive --listen {b.addr}:{MIGRATE_PORT}{once} {tls("b")} \
@@ -164,7 +171,7 @@ def test_vm_migrate_two_guests(testdir, base_rootfs):
                 sleep 0.2
             done
             echo "migrate-receive does not listen"; cat /tmp/receive.log; exit 1""")
-        a.sh(f"""cd {bundle}
+        a.sh(f"""cd {HOST_BUNDLE}
             {capsa} run -d --net mig:ip={CTR_IP} ctr < /dev/null > /dev/null 2>&1
             {capsa} state ctr | grep -q '"running"'""")
         b.sh(f"setsid python3 {testdir}/client.py {CTR_IP} {PORT} < /dev/null > /dev/null 2>&1 &")
@@ -182,8 +189,10 @@ def test_vm_migrate_two_guests(testdir, base_rootfs):
 
         t_mig = time.monotonic()
         out = a.sh(f"{capsa} migrate --stats {tls('a')}{tcp} ctr {b.addr}:{MIGRATE_PORT}",
-                   timeout=240)
+                   timeout=240, check=False)
         mig_s = time.monotonic() - t_mig
+        assert a.last_rc == 0, (f"capsa migrate exit {a.last_rc}:\n{out}\n--- b: migrate-receive"
+                                f" ---\n" + b.sh("tail -n 40 /tmp/receive.log", check=False))
         stats = json.loads(out[out.index("{"):out.rindex("}") + 1])
         for k in ("rounds", "round_bytes", "freeze_ms", "total_ms"):
             assert k in stats, f"--stats lacks {k}: {stats}"
