@@ -81,8 +81,12 @@ rm -rf "$work/rootfs"
 
 echo "bench: booting the guest pair (${mem} MiB each, TCG)" >&2
 export work capsa mem settle have_migrate sc_flag once lazy_flag here
-python3 - "${sizes[@]}" <<'PY'
-import json, os, sys, time
+# the driver in the background, so that a TERM or INT here reaches it (it stops the guests)
+trap 'exit 143' TERM
+trap 'exit 130' INT
+python3 - "${sizes[@]}" <<'PY' &
+import json, os, signal, sys, time
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwinds through VmPair: guests stop
 sys.path.insert(0, os.path.join(os.environ["here"], "tests", "vm"))
 from vmpair import VmPair
 
@@ -236,3 +240,6 @@ for mib in sizes:
     print(f"freeze / stop-and-copy freeze, {mib} MiB: " + ", ".join(parts) + aim)
 print(f"(whole run {took:.0f}s, guests of {mem} MiB)")
 PY
+driver=$!
+bench_on_exit "kill -TERM $driver 2>/dev/null; wait $driver"
+wait "$driver"

@@ -104,13 +104,14 @@ class VmPair:
                                          + self.log())
                     time.sleep(0.1)
         except BaseException:
-            self.stop()
+            self.stop(polite=False)
             raise
         self.boot_s = time.monotonic() - t0
         return self
 
-    def __exit__(self, *exc):
-        self.stop()
+    def __exit__(self, exc_type, *_):
+        # after a failure (or SIGTERM) a guest may be busy with a request: no polite quit
+        self.stop(polite=exc_type is None)
         return False
 
     def log(self):
@@ -125,15 +126,17 @@ class VmPair:
                 text += f"\n--- {g}: console ---\n" + c.read_text(errors="replace")[-3000:]
         return text
 
-    def stop(self):
+    def stop(self, polite=True):
+        """polite: both agents are asked to quit (the guests power off) and get 20 s; then,
+        or at once, SIGTERM to vm-pair (it stops its QEMUs), SIGKILL after 15 s more."""
         if self.proc is None:
             return
         for g in ("a", "b"):
             req = self.dir / g / "agent" / "req"
-            if req.is_dir():
+            if polite and req.is_dir():
                 (req / "quit").write_text("")
         try:
-            self.proc.wait(timeout=20)
+            self.proc.wait(timeout=20 if polite else 0.1)
         except subprocess.TimeoutExpired:
             self.proc.send_signal(signal.SIGTERM)
             try:
