@@ -43,6 +43,7 @@
 #include <netinet/udp.h>
 #include <poll.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 
 extern char **environ;
 
@@ -1440,6 +1441,140 @@ static int cmd_resolve(int argc, char **argv)
         return 0;
 }
 
+/* ---- checkpoint and migration workloads (tests/integration/test_vm_migrate.py, bench) -------- */
+
+/* echo-count PORT: a TCP server whose state lives in its memory: a counter that goes up by one
+ * for every 100 ms without a request, and every line a client sends comes back as
+ * "LINE COUNTER\n" (any number of clients, each connection kept open).  Prints
+ * {"listening":PORT on a line of its own, then runs until killed: after a checkpoint and
+ * restore the counter goes on from where it was and open connections still echo. */
+static int cmd_echo_count(int argc, char **argv)
+{
+        if (argc < 1)
+                return 2;
+        int port = atoi(argv[0]);
+        int fd = bind_any(SOCK_STREAM, port);
+        if (fd < 0 || listen(fd, 16) < 0) {
+                kerr("error", errno);
+                return 1;
+        }
+        listening(port);
+        enum { MAX_CLIENTS = 16 };
+        struct pollfd p[1 + MAX_CLIENTS];
+        char line[MAX_CLIENTS][256];
+        size_t len[MAX_CLIENTS];
+        int n = 0;
+        unsigned long long counter = 0;
+        p[0] = (struct pollfd){.fd = fd, .events = POLLIN};
+        for (;;) {
+                int r = poll(p, 1 + n, 100);
+                if (r == 0) {
+                        counter++;
+                        continue;
+                }
+                if (r < 0)
+                        continue;
+                if ((p[0].revents & POLLIN) && n < MAX_CLIENTS) {
+                        int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+                        if (c >= 0) {
+                                p[1 + n] = (struct pollfd){.fd = c, .events = POLLIN};
+                                len[n++] = 0;
+                        }
+                }
+                for (int i = 0; i < n; i++) {
+                        if (!p[1 + i].revents)
+                                continue;
+                        ssize_t got =
+                            read(p[1 + i].fd, line[i] + len[i], sizeof(line[i]) - 1 - len[i]);
+                        if (got <= 0) { /* closed: the last client takes its place */
+                                close(p[1 + i].fd);
+                                n--;
+                                p[1 + i] = p[1 + n];
+                                memcpy(line[i], line[n], len[n]);
+                                len[i] = len[n];
+                                i--;
+                                continue;
+                        }
+                        len[i] += (size_t)got;
+                        char *nl;
+                        while ((nl = memchr(line[i], '\n', len[i]))) {
+                                char out[320];
+                                int ol = snprintf(out, sizeof(out), "%.*s %llu\n",
+                                                  (int)(nl - line[i]), line[i], counter);
+                                if (write(p[1 + i].fd, out, (size_t)ol) != ol)
+                                        (void)0;
+                                len[i] -= (size_t)(nl + 1 - line[i]);
+                                memmove(line[i], nl + 1, len[i]);
+                        }
+                        if (len[i] == sizeof(line[i]) - 1) /* a line too long: dropped */
+                                len[i] = 0;
+                }
+        }
+}
+
+/* dirty MIB PCT_PER_SEC [SECONDS]: a working set of MIB MiB (anonymous memory, every page
+ * written once), then a writer that dirties PCT_PER_SEC percent of its pages per second (a
+ * tenth of that every 100 ms, going round the set in order, so each second's pages are
+ * distinct) — what pre-copy migration has to chase.  PCT_PER_SEC may be a fraction ("0.5").
+ * Prints {"mib":MIB,"pages":N,"addr":"0x..." on a line of its own once the set is written (a
+ * test reads the soft-dirty bits of /proc/PID/pagemap from there); with SECONDS it stops then
+ * and adds "dirtied":PAGES-WRITTEN,"seconds":S}, else runs until killed. */
+static int cmd_dirty(int argc, char **argv)
+{
+        if (argc < 2)
+                return 2;
+        long page = sysconf(_SC_PAGESIZE);
+        size_t mib = strtoul(argv[0], NULL, 10);
+        double pct = strtod(argv[1], NULL);
+        int secs = argc > 2 ? atoi(argv[2]) : -1;
+        size_t pages = mib * 1024 * 1024 / (size_t)page;
+        if (!pages || pct < 0 || pct > 100) {
+                kstr("error", "EINVAL");
+                return 2;
+        }
+        unsigned char *mem = mmap(NULL, pages * (size_t)page, PROT_READ | PROT_WRITE,
+                                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (mem == MAP_FAILED) {
+                kerr("error", errno);
+                return 1;
+        }
+        /* 4 KiB pages: a huge page would be dirtied whole by one write (and khugepaged's
+         * collapses mark pages soft-dirty too), so the rate would not be the one asked for */
+        madvise(mem, pages * (size_t)page, MADV_NOHUGEPAGE);
+        unsigned long long stamp = 0;
+        for (size_t i = 0; i < pages; i++) /* distinct contents: nothing dedups or compresses */
+                memcpy(mem + i * (size_t)page, &(unsigned long long){++stamp}, sizeof(stamp));
+        char addr[32];
+        snprintf(addr, sizeof(addr), "%p", (void *)mem);
+        kint("mib", (long long)mib);
+        kint("pages", (long long)pages);
+        kstr("addr", addr);
+        putchar('\n');
+        fflush(stdout);
+        /* pages per 100 ms tick, with the fraction carried over from tick to tick */
+        double per_tick = (double)pages * pct / 100.0 / 10.0, owed = 0;
+        size_t next = 0;
+        unsigned long long dirtied = 0;
+        long long start = now_ms(), tick = start;
+        while (secs < 0 || now_ms() - start < 1000LL * secs) {
+                owed += per_tick;
+                for (; owed >= 1; owed -= 1, dirtied++) {
+                        memcpy(mem + next * (size_t)page, &(unsigned long long){++stamp},
+                               sizeof(stamp));
+                        next = (next + 1) % pages;
+                }
+                tick += 100;
+                long long wait = tick - now_ms();
+                if (wait > 0)
+                        usleep((useconds_t)wait * 1000);
+                else if (wait < -1000) /* frozen or restored elsewhere: no catching up */
+                        tick = now_ms();
+        }
+        kint("dirtied", (long long)dirtied);
+        kint("seconds", secs);
+        return 0;
+}
+
 struct cmd {
         const char *name;
         int (*fn)(int argc, char **argv);
@@ -1483,6 +1618,8 @@ static const struct cmd cmds[] = {
     {"spoof-ip", cmd_spoof_ip},
     {"set-mac", cmd_set_mac},
     {"resolve", cmd_resolve},
+    {"echo-count", cmd_echo_count},
+    {"dirty", cmd_dirty},
 };
 
 static void usage(void)

@@ -2,9 +2,11 @@
 this run's capsa, and fails when the guest's pytest fails or the VM does not boot.  Set
 CAPSA_SKIP_VM=1 to leave it out of a quick local run (it says so)."""
 
+import json
 import os
 import re
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -52,3 +54,34 @@ def test_vm_tier_systemd_driver():
     none of its tests may skip there."""
     run_guest_pytest(["--systemd"], REPO / "tests" / "vm" / "test_systemd_driver.py",
                      allow_skipped=False)
+
+
+def test_vm_tier_pair_network(checker_bin):
+    """tests/vm/vm-pair: two guests, each its own kernel, joined by their own network (what
+    tests/integration/test_vm_migrate.py migrates across): a pings b, and a TCP connection
+    from a reaches a server on b and comes back with b's name."""
+    if os.environ.get("CAPSA_SKIP_VM") == "1":
+        pytest.skip("CAPSA_SKIP_VM=1")
+    sys.path.insert(0, str(REPO / "tests" / "vm"))
+    from vmpair import VmPair
+
+    t0 = time.monotonic()
+    with VmPair(mem=384) as pair:
+        a, b = pair.a, pair.b
+        assert "10.77.0.1/24" in a.sh("ip -br addr show eth0")
+        assert a.sh("hostname").strip() == b.sh("hostname").strip()  # two of one kind
+        b.sh("hostname capsa-vm-b")
+        b.sh(f"setsid {checker_bin} tcp-serve 7007 1 60 > /tmp/serve.json 2>&1 < /dev/null &")
+        a.sh(f"busybox ping -c 2 -w 20 {b.addr}")
+        out = a.sh(f"""for i in $(seq 50); do
+                {checker_bin} tcp-connect {b.addr} 7007 3000 > /tmp/c.json
+                grep -q '"OK"' /tmp/c.json && break
+                sleep 0.2
+            done
+            cat /tmp/c.json""")
+        reply = json.loads(out)
+        assert reply["result"] == "OK" and reply["reply"] == "hello from capsa-vm-b\n", reply
+        assert reply["local"] == a.addr, reply
+        served = b.sh("sleep 0.5; cat /tmp/serve.json")
+        assert a.addr in served, served
+    print(f"pair booted in {pair.boot_s:.0f}s, whole test {time.monotonic() - t0:.0f}s")
