@@ -1464,12 +1464,12 @@ static void put_status(int fd, const char *fmt, ...)
                 _exit(3);
 }
 
-static int run_line(char *line, long long count);
+static int run_line(char *line, long long count, unsigned long long token);
 
 /* counter FILE: writes an increasing count to FILE every 100 ms (one fixed-width line, see
  * put_status) and runs the commands it reads on stdin, one per line, each answered by one JSON
  * line on stdout:
- *   ping             {"count":N,"pid":P}
+ *   ping             {"count":N,"pid":P,"token":T} (T: random, drawn at start)
  *   exit N           {"count":N}, then exits with status N
  *   CMD [ARGS]       any other subcommand of this checker (syscall, cat, seccomp, ...)
  * EOF on stdin stops the reading, not the counting (a restored process goes on counting from
@@ -1484,6 +1484,9 @@ static int cmd_counter(int argc, char **argv)
                 return 1;
         }
         long long count = 0;
+        unsigned long long token = 0; /* this process's own: a restored one answers the same */
+        if (syscall(SYS_getrandom, &token, sizeof(token), 0) != sizeof(token))
+                token = (unsigned long long)now_ms() ^ (unsigned long long)getpid() << 32;
         char buf[1024];
         size_t len = 0;
         int in = 0;
@@ -1510,7 +1513,7 @@ static int cmd_counter(int argc, char **argv)
                                 *nl = 0;
                                 if (nl > buf && nl[-1] == '\r')
                                         nl[-1] = 0;
-                                run_line(buf, count);
+                                run_line(buf, count, token);
                                 len -= (size_t)(nl + 1 - buf);
                                 memmove(buf, nl + 1, len + 1);
                         }
@@ -1712,7 +1715,7 @@ static const struct cmd cmds[] = {
 };
 
 /* one command line of counter's stdin: tokens split on blanks, run like argv; one JSON line */
-static int run_line(char *line, long long count)
+static int run_line(char *line, long long count, unsigned long long token)
 {
         char *args[16];
         int n = 0;
@@ -1733,6 +1736,9 @@ static int run_line(char *line, long long count)
         if (strcmp(args[0], "ping") == 0) {
                 kint("count", count);
                 kint("pid", getpid());
+                char t[24];
+                snprintf(t, sizeof(t), "%016llx", token);
+                kstr("token", t);
         } else {
                 const struct cmd *c = NULL;
                 for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
