@@ -315,7 +315,17 @@ def test_leave_running_and_restore_under_new_id(runtime, bundle, stdio, testdir)
     wait_count(b2, new_now + 3)
     assert io.ask("ping")["token"] == old["token"]
     cg, cg2 = (cgroup_dir(runtime.state(c)["pid"]) for c in (cid, cid2))
-    assert cid in str(cg) and cid2 in str(cg2), (cg, cg2)
+    if IS_CAPSA:
+        # runc 1.1.5 puts the restored process in the OLD container's cgroup (CRIU's "soft"
+        # cgroup mode finds the dumped path still there; runc 1.1.5 has no
+        # --manage-cgroups-mode ignore): a new container must have its own
+        assert cid in str(cg) and cid2 in str(cg2), (cg, cg2)
+    # the new one first: with runc its process sits in the old one's cgroup
+    for c in (cid2, cid):
+        r = runtime("delete", "--force", c)
+        assert r.rc == 0, r
+    for c in (cid2, cid):
+        assert_gone(runtime, c)
 
 
 @pytest.fixture
@@ -354,10 +364,11 @@ def echo(conn, data, timeout=10):
 
 def net_diag(netns_path, im):
     """What the sockets and the firewall look like (for a failure message)."""
-    name = os.path.basename(netns_path)
     out = []
     for cmd in (["ss", "-tanoe"], ["iptables-save"], ["nft", "list", "ruleset"]):
-        for where, argv in (("netns", ["ip", "netns", "exec", name, *cmd]), ("guest", cmd)):
+        ns = [("netns", ["ip", "netns", "exec", os.path.basename(netns_path), *cmd])] \
+            if netns_path else []
+        for where, argv in ns + [("guest", cmd)]:
             try:
                 p = subprocess.run(argv, capture_output=True, text=True, timeout=10)
                 out.append(f"--- {where}: {' '.join(cmd)}\n{p.stdout}{p.stderr}")
@@ -366,21 +377,37 @@ def net_diag(netns_path, im):
     return "\n".join(out) + "\n" + criu_errors(im.work, im.img)
 
 
-def test_tcp_established(runtime, bundle, stdio, testdir, veth_netns):
-    """A TCP echo server in the container (in a network namespace of the config, joined to the
-    guest by a veth) with an open client connection from outside the container: with
-    --tcp-established the same connection echoes after the restore, and the listening socket
-    takes new connections."""
-    path, addr, _ = veth_netns
+@pytest.mark.parametrize("net", [
+    "host",
+    pytest.param("veth", marks=pytest.mark.xfail(
+        not IS_CAPSA, strict=False,
+        reason="runc 1.1.5 with CRIU 3.17's iptables network lock, in an external network "
+               "namespace: the dump's lock stays, the restore adds its own, and its unlock "
+               "fails (iptables-restore exit 4: `-X CRIU` while the second jump still "
+               "refers to it): the connection stays dropped")),
+])
+def test_tcp_established(runtime, bundle, stdio, testdir, net, request):
+    """A TCP echo server in the container with an open client connection from outside the
+    container (the test): with --tcp-established the same connection echoes after the
+    restore, and the listening socket takes new connections.  host: the container shares the
+    guest's network namespace (CRIU locks the connection itself); veth: the config names a
+    network namespace joined to the guest by a veth (external to CRIU's images, as runc and
+    capsa treat a namespace the config gives by path)."""
+    port = 20000 + uuid.uuid4().int % 20000
     io = stdio()
-    b = workload_bundle(bundle, "tcp-echo", "7007")
-    for ns in b.linux["namespaces"]:
-        if ns["type"] == "network":
-            ns["path"] = path
+    b = workload_bundle(bundle, "tcp-echo", str(port))
+    if net == "host":
+        path, addr = None, "127.0.0.1"
+        b.set_namespaces([ns["type"] for ns in b.linux["namespaces"] if ns["type"] != "network"])
+    else:
+        path, addr, _ = request.getfixturevalue("veth_netns")
+        for ns in b.linux["namespaces"]:
+            if ns["type"] == "network":
+                ns["path"] = path
     b.save()
     cid, b = start(runtime, bundle, io, b=b)
-    assert io.line()["listening"] == 7007
-    conn = socket.create_connection((addr, 7007), timeout=10)
+    assert io.line()["listening"] == port
+    conn = socket.create_connection((addr, port), timeout=10)
     with conn:
         assert echo(conn, b"before\n") == b"before\n"
         local = conn.getsockname()
@@ -395,7 +422,7 @@ def test_tcp_established(runtime, bundle, stdio, testdir, veth_netns):
             raise AssertionError(f"the connection after restore: {e}\n"
                                  f"{net_diag(path, im)}") from None
         assert got == b"after\n"
-        with socket.create_connection((addr, 7007), timeout=10) as c2:
+        with socket.create_connection((addr, port), timeout=10) as c2:
             assert echo(c2, b"new\n") == b"new\n"
         assert echo(conn, b"still\n") == b"still\n"
 
