@@ -35,7 +35,9 @@ static void write_networks(struct json_w *w, const char *root, const char *id)
         struct net_network *nws = NULL;
         size_t n = 0;
         _cleanup_error_ struct cx_error *e = NULL;
-        if (geteuid() != 0 || net_store_open(root, &s, &e) < 0) {
+        /* read only: a container without networks must not make ROOT/networks */
+        _cleanup_free_ char *store = xasprintf("%s/networks", root);
+        if (geteuid() != 0 || access(store, F_OK) < 0 || net_store_open(root, &s, &e) < 0) {
                 json_w_arr_close(w);
                 return;
         }
