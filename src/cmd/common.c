@@ -41,8 +41,8 @@ int cmd_option_error(const char *cmd, int c, char **argv)
         const char *word = optind > 0 ? argv[optind - 1] : "";
         bool is_long = strncmp(word, "--", 2) == 0;
         if (c == ':')
-                return is_long ? cmd_usage_error(cmd, "option `%s` needs a value", word)
-                               : cmd_usage_error(cmd, "option `-%c` needs a value", optopt);
+                return is_long ? cmd_usage_error(cmd, "flag needs an argument: `%s`", word)
+                               : cmd_usage_error(cmd, "flag needs an argument: `-%c`", optopt);
         if (optopt == 0 || optopt >= 128)
                 return cmd_usage_error(cmd, "unknown option `%s`", word);
         return cmd_usage_error(cmd, "unknown option `-%c`", optopt);
