@@ -24,6 +24,7 @@ own overlay root)."""
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -60,12 +61,19 @@ def criu_reason():
 
 
 class GuestSession(eng.Session):
-    """The engine tier's session with its directory on a tmpfs of its own."""
+    """The engine tier's session with its directory on a tmpfs of its own (what the session
+    wrote there already, the CAPSA_TRACE wrapper, is copied onto it)."""
 
     def __init__(self):
         super().__init__()
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755,size=512m", "capsa-podman",
-                        str(self.base)], check=True, timeout=30)
+        keep = Path(tempfile.mkdtemp(prefix="capsa-podman-", dir="/tmp"))
+        try:
+            shutil.copytree(self.base, keep, symlinks=True, dirs_exist_ok=True)
+            subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755,size=512m",
+                            "capsa-podman", str(self.base)], check=True, timeout=30)
+            shutil.copytree(keep, self.base, symlinks=True, dirs_exist_ok=True)
+        finally:
+            shutil.rmtree(keep, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
