@@ -11,6 +11,9 @@
 #include "util/json.h"
 
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -107,6 +110,15 @@ static int write_meta(int images_fd, const struct container_handle *h, const str
         for (int fd = 0; fd < 3; fd++) {
                 _cleanup_free_ char *key = ckpt_stdio_key(h->st.pid, fd);
                 json_w_str(w, key);
+        }
+        json_w_arr_close(w);
+        json_w_key_arr_open(w, "stdio_paths"); /* what a "file[...]" is reopened from */
+        for (int fd = 0; fd < 3; fd++) {
+                char link[64], target[PATH_MAX];
+                snprintf(link, sizeof(link), "/proc/%d/fd/%d", (int)h->st.pid, fd);
+                ssize_t n = readlink(link, target, sizeof(target) - 1);
+                target[n > 0 ? n : 0] = 0;
+                json_w_str(w, target);
         }
         json_w_arr_close(w);
         write_networks(w, h->dir.root, h->st.id);
@@ -209,6 +221,12 @@ int container_checkpoint(const char *root, const char *id, const struct ckpt_dum
                                  "container `%s` runs with launcher `%s`, which cannot be "
                                  "checkpointed",
                                  id, h.launcher->name);
+        } else if (undo_has(&h.dir, UNDO_IMAGE)) {
+                /* its rootfs changes live in its dir of the image store, which goes with it */
+                r = cx_error_msg(err, ENOTSUP,
+                                 "container `%s` was made with --image: checkpoint needs a "
+                                 "bundle container (`capsa spec --image REF` writes one)",
+                                 id);
         } else if ((r = dump(&h, o, err)) >= 0 && !o->leave_running && !o->pre_dump) {
                 /* as runc: CRIU ended the processes; the container goes with them */
                 r = container_destroy(&h, err);

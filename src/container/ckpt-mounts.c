@@ -12,16 +12,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static bool is_bind(const struct spec_mount *m)
-{
-        if (m->type && strcmp(m->type, "bind") == 0)
-                return true;
-        for (char **o = m->options; o && *o; o++)
-                if (strcmp(*o, "bind") == 0 || strcmp(*o, "rbind") == 0)
-                        return true;
-        return false;
-}
-
 static void add(char ***v, const char *key, const char *val)
 {
         strv_append(v, key);
@@ -60,7 +50,7 @@ char **ckpt_ext_mounts(const struct spec *s, pid_t pid, char *const *cg_dirs, bo
         char **v = xcalloc(1, sizeof(char *));
         for (size_t i = 0; i < s->n_mounts; i++) {
                 const struct spec_mount *m = &s->mounts[i];
-                if (is_bind(m) && m->source)
+                if (ns_mount_is_bind(m) && m->source)
                         add(&v, m->destination, restore ? m->source : m->destination);
                 else if (is_cgroup(m))
                         add_cgroup(&v, m->destination, cg_dirs, restore);
@@ -140,23 +130,31 @@ int ckpt_write_descriptors(int images_fd, pid_t pid, struct cx_error **err)
         return write_file_atomic_at(images_fd, CKPT_DESCRIPTORS_FILE, text, strlen(text), err);
 }
 
-int ckpt_read_stdio(int images_fd, char ***ret, struct cx_error **err)
+static char **strings3(const struct json_val *a)
+{
+        char **v = xcalloc(4, sizeof(char *));
+        for (size_t i = 0; i < 3; i++) {
+                const char *s = a && i < json_val_len(a) ? json_val_str(json_val_at(a, i)) : NULL;
+                v[i] = xstrdup(s ? s : "");
+        }
+        return v;
+}
+
+int ckpt_read_stdio(int images_fd, char ***ret_keys, char ***ret_paths, struct cx_error **err)
 {
         _cleanup_free_ char *text = NULL;
         size_t len = 0;
         _cleanup_error_ struct cx_error *e = NULL;
-        if (read_file_at(images_fd, CKPT_META_FILE, &text, &len, &e) < 0)
-                return ckpt_read_descriptors(images_fd, ret, err); /* made by runc */
+        if (read_file_at(images_fd, CKPT_META_FILE, &text, &len, &e) < 0) {
+                *ret_paths = strings3(NULL);
+                return ckpt_read_descriptors(images_fd, ret_keys, err); /* made by runc */
+        }
         _cleanup_(json_val_freep) struct json_val *v = NULL;
         int r = json_parse(text, len, CKPT_META_FILE, &v, err);
         if (r < 0)
                 return r;
-        const struct json_val *a = json_val_get(v, "stdio");
-        *ret = xcalloc(4, sizeof(char *));
-        for (size_t i = 0; i < 3 && a && i < json_val_len(a); i++) {
-                const char *s = json_val_str(json_val_at(a, i));
-                (*ret)[i] = xstrdup(s ? s : "");
-        }
+        *ret_keys = strings3(json_val_get(v, "stdio"));
+        *ret_paths = strings3(json_val_get(v, "stdio_paths"));
         return 0;
 }
 

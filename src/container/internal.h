@@ -190,6 +190,8 @@ int undo_append(struct state_dir *d, const char *kind, char *const *args, struct
 int undo_append_process(struct state_dir *d, pid_t pid, uint64_t start_time, struct cx_error **err);
 /* Drops the newest entry: its step failed and left nothing (it cleaned up after itself). */
 int undo_retract(struct state_dir *d, struct cx_error **err);
+/* Whether the record holds a resource of that kind. */
+bool undo_has(struct state_dir *d, const char *kind);
 /* Undoes every entry of the record, newest first (each undo is idempotent); stops at the first
  * failure, leaving the record for a later delete. */
 int undo_run(struct state_dir *d, struct cx_error **err);
@@ -358,8 +360,9 @@ int ckpt_write_descriptors(int images_fd, pid_t pid, struct cx_error **err);
 char *ckpt_stdio_key(pid_t pid, int fd);
 /* Reads them back (3 strings, "" when unknown; all "" when there is no such file). */
 int ckpt_read_descriptors(int images_fd, char ***ret, struct cx_error **err);
-/* The stdio keys (ckpt_stdio_key) capsa-checkpoint.json recorded, or descriptors.json's. */
-int ckpt_read_stdio(int images_fd, char ***ret, struct cx_error **err);
+/* The stdio keys (ckpt_stdio_key) capsa-checkpoint.json recorded, or descriptors.json's, and
+ * the paths the fds had ("" when unknown): 3 strings each. */
+int ckpt_read_stdio(int images_fd, char ***ret_keys, char ***ret_paths, struct cx_error **err);
 /* Opens a directory given by a flag (what: "--image-path"), mkdir -p'ed (0700) first when
  * create; errors name the flag and the path. */
 int ckpt_open_dir(const char *path, const char *what, bool create, int *ret, struct cx_error **err);
