@@ -27,7 +27,8 @@ def run_guest_pytest(vm_args, tests, allow_skipped=True):
     t0 = time.monotonic()
     p = subprocess.run([str(REPO / "tests" / "vm" / "vm-run"), *vm_args, "--timeout",
                         str(VM_TIMEOUT), "--", "/usr/bin/python3", "-u", "-m", "pytest", "-q", "-p",
-                        "no:cacheprovider", "-rfEs", str(tests)],
+                        "no:cacheprovider", "-rfEs",
+                        *([str(t) for t in tests] if isinstance(tests, list) else [str(tests)])],
                        capture_output=True, text=True, timeout=VM_TIMEOUT + 120, env=env,
                        cwd=str(REPO))
     took = time.monotonic() - t0
@@ -44,9 +45,27 @@ def run_guest_pytest(vm_args, tests, allow_skipped=True):
     assert p.returncode == 0, report
 
 
+VM = REPO / "tests" / "vm"
+
+
 def test_vm_tier_cgroup_v2():
-    """cgroup v2 where it is whole: tests/vm/ in a guest with every controller."""
-    run_guest_pytest([], REPO / "tests" / "vm")
+    """cgroup v2 where it is whole, in a guest with every controller (and the migration
+    workloads' dirty rates, which need the soft-dirty bits this host's kernel lacks)."""
+    run_guest_pytest([], [VM / "test_cgroup_v2.py", VM / "test_migrate_workloads.py"])
+
+
+def test_vm_tier_checkpoint():
+    """checkpoint and restore with CRIU (criu 3.17 works under the guest's 6.1 kernel, not
+    this host's): tests/vm/test_checkpoint.py and the migrations between two network
+    namespaces of one guest (tests/vm/test_migrate.py), in a guest of their own."""
+    run_guest_pytest(["--mem", "1024"], sorted(VM.glob("test_checkpoint.py")) +
+                     sorted(VM.glob("test_migrate.py")), allow_skipped=False)
+
+
+def test_vm_tier_podman_checkpoint():
+    """podman container checkpoint/restore (--export/--import, pre-checkpoints) with capsa as
+    its runtime, in a guest of its own."""
+    run_guest_pytest(["--mem", "1024"], VM / "test_podman_checkpoint.py", allow_skipped=False)
 
 
 def test_vm_tier_systemd_driver():
