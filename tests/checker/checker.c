@@ -1667,7 +1667,7 @@ static int cmd_tree(int argc, char **argv)
         }
 }
 
-/* ---- checkpoint and migration workloads (tests/integration/test_vm_migrate.py, bench) -------- */
+/* ---- checkpoint workloads (test_checkpoint.py, test_migrate_workloads.py) ------------------ */
 
 /* echo-count PORT: a TCP server whose state lives in its memory: a counter that goes up by one
  * for every 100 ms without a request, and every line a client sends comes back as

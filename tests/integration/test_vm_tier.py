@@ -77,7 +77,7 @@ def test_vm_tier_systemd_driver():
 
 def test_vm_tier_pair_network(checker_bin):
     """tests/vm/vm-pair: two guests, each its own kernel, joined by their own network (what
-    tests/integration/test_vm_migrate.py migrates across): a pings b, and a TCP connection
+    what a migration between hosts would cross): a pings b, and a TCP connection
     from a reaches a server on b and comes back with b's name."""
     if os.environ.get("CAPSA_SKIP_VM") == "1":
         pytest.skip("CAPSA_SKIP_VM=1")

@@ -1,5 +1,5 @@
-"""The checker's workloads for checkpoint and migration (bench/migrate.sh,
-tests/integration/test_vm_migrate.py), checked where CRIU runs: in the VM tier's guest, whose
+"""The checker's workloads for checkpoint and migration (the memory writers
+a migration bench measures), checked where CRIU runs: in the VM tier's guest, whose
 kernel has soft-dirty tracking (CONFIG_MEM_SOFT_DIRTY; this host's 6.18 kernel lacks it).
 
 `dirty MIB PCT` is measured with the bits CRIU's pre-copy reads: clear the soft-dirty bits

@@ -11,7 +11,7 @@ copies of whatever it writes), cgroup2 and network stack; scripts run as root in
 the host's environment as vm-run passes it (CAPSA, CAPSA_CHECKER...).  Leaving the `with` block
 tells both agents to quit and stops both QEMUs (SIGTERM to vm-pair, which stops its vm-runs,
 which stop their QEMUs; SIGKILL to the process group if that hangs), also on failure.  Not a
-test file: tests import it (tests/integration/test_vm_migrate.py)."""
+test file: tests import it (test_vm_tier.py)."""
 
 import os
 import signal
