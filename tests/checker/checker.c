@@ -1448,7 +1448,7 @@ static int cmd_resolve(int argc, char **argv)
  * checks the size of every open file it restores, and a copy of the file made while the
  * writer runs must match the size it had at the dump). */
 #define STATUS_WIDTH 64
-static void put_status(int fd, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void put_status(int fd, const char *fmt, ...)
 {
         char line[STATUS_WIDTH + 1];
         va_list ap;
