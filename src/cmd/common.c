@@ -1,5 +1,6 @@
 /* Error reporting shared by the commands. */
 #include "cmd/cmd.h"
+#include "container/container.h"
 
 #include <ctype.h>
 #include <string.h>
@@ -160,4 +161,14 @@ int cmd_parse_help_only(const char *cmd, const char *usage, int argc, char **arg
                 return cmd_option_error(cmd, c, argv);
         }
         return 0;
+}
+
+void cmd_container_opts_init(struct container_opts *o, const struct global_opts *g)
+{
+        o->root = g->root;
+        o->systemd_cgroup = g->systemd_cgroup;
+        o->rootless = g->rootless < 0    ? CONTAINER_ROOTLESS_AUTO
+                      : g->rootless == 1 ? CONTAINER_ROOTLESS_TRUE
+                                         : CONTAINER_ROOTLESS_FALSE;
+        o->self_argv = g->argv;
 }
