@@ -49,8 +49,12 @@ def run(capsa, args, cwd):
 
 # ---- what the code says ----------------------------------------------------------------------
 
-def help_flags(text):
-    """The flags a help text names."""
+def help_flags(text, cmd=None):
+    """The flags a help text names, but those of another command it quotes (`capsa run --net
+    NAME` in net's)."""
+    if cmd:
+        text = re.sub(r"`capsa ([a-z-]+)[^`]*`", lambda m: m.group(0) if m.group(1) == cmd
+                      else "", text)
     return {m.group(1) for m in FLAG_RE.finditer(text)}
 
 
@@ -121,7 +125,7 @@ def accepted_flags(capsa, words, help_text, longs, shorts, tmp, pool):
     """The candidates the code accepts for the command WORDS, and the flags --help names that
     it refuses."""
     cands = {}
-    for f in help_flags(help_text):
+    for f in help_flags(help_text, words[0] if words else None):
         cands[f] = longs.get(f[2:], (False,))[0] if f.startswith("--") else \
             shorts.get(f[1:], False)
     for name, (arg, _) in longs.items():
@@ -138,7 +142,7 @@ def accepted_flags(capsa, words, help_text, longs, shorts, tmp, pool):
                            long_of.get(f[1:], []) if not f.startswith("--") else [], tmp)
             for f, a in cands.items()}
     ok = {f for f, fut in futs.items() if fut.result()}
-    lying = sorted(f for f in help_flags(help_text) if f not in ok)
+    lying = sorted(f for f in help_flags(help_text, words[0] if words else None) if f not in ok)
     return ok, lying
 
 
