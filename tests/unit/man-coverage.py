@@ -21,7 +21,9 @@ Then each command needs man/capsa-CMD.8 whose .TP tags name every accepted flag 
 forms) and every subcommand, with the usual sections; capsa.8's GLOBAL OPTIONS tags name every
 global option, its COMMANDS every command, its SEE ALSO every command page; a page for a command
 that does not exist is an error, and so is a page not given in PAGE... (man/meson.build passes
-the pages it installs).  A flag that --help names but the code refuses is reported too.
+the pages it installs).  The help texts are held to the same: a flag --help names that the code
+refuses, and a flag the code accepts that its --help does not name (--help and -h aside), are
+reported too.
 
 --self-test proves the check can fail: it copies the pages to a temporary directory, removes one
 flag's tag, adds a page for a command that does not exist, leaves one page uninstalled, and
@@ -142,8 +144,10 @@ def accepted_flags(capsa, words, help_text, longs, shorts, tmp, pool):
                            long_of.get(f[1:], []) if not f.startswith("--") else [], tmp)
             for f, a in cands.items()}
     ok = {f for f, fut in futs.items() if fut.result()}
-    lying = sorted(f for f in help_flags(help_text, words[0] if words else None) if f not in ok)
-    return ok, lying
+    named_ = help_flags(help_text, words[0] if words else None)
+    lying = sorted(f for f in named_ if f not in ok)
+    unnamed = sorted(f for f in ok - named_ if f not in ("--help", "-h"))
+    return ok, lying, unnamed
 
 
 # ---- what the pages say ----------------------------------------------------------------------
@@ -185,8 +189,10 @@ def check(capsa, srcdir, mandir, installed):
         common = c_tables((srcdir / "cmd" / "common.c").read_text())
         # global options
         glongs, gshorts = c_tables((srcdir / "main.c").read_text())
-        gok, glying = accepted_flags(capsa, [], global_help, glongs, gshorts, tmp, pool)
+        gok, glying, gunnamed = accepted_flags(capsa, [], global_help, glongs, gshorts, tmp,
+                                               pool)
         problems += [f"capsa --help names {f}, which the code refuses" for f in glying]
+        problems += [f"capsa accepts {f}, which capsa --help does not name" for f in gunnamed]
         top = mandir / "capsa.8"
         top_text = top.read_text() if top.exists() else ""
         gtags, _ = page_tags(top_text, "GLOBAL OPTIONS")
@@ -230,7 +236,10 @@ def check(capsa, srcdir, mandir, installed):
                                         "documented (no .TP tag names it)")
                 else:
                     sub_help = help_text
-                ok, lying = accepted_flags(capsa, words, sub_help, longs, shorts, tmp, pool)
+                ok, lying, unnamed = accepted_flags(capsa, words, sub_help, longs, shorts, tmp,
+                                                    pool)
+                problems += [f"capsa {' '.join(words)} accepts {f}, which its --help does not "
+                             "name" for f in unnamed]
                 took |= ok
                 helped.update({f: words for f in lying})
                 for f in sorted(ok):
