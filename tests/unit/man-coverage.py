@@ -26,8 +26,9 @@ refuses, and a flag the code accepts that its --help does not name (--help and -
 reported too.
 
 --self-test proves the check can fail: it copies the pages to a temporary directory, removes one
-flag's tag, adds a page for a command that does not exist, leaves one page uninstalled, and
-expects each to be named.
+flag's tag, adds a page for a command that does not exist, leaves one page uninstalled, removes
+a page and a global option, puts capsa behind a wrapper whose `list --help` leaves out -q and
+names a flag the code refuses, and expects each to be named.
 """
 
 import concurrent.futures
@@ -183,7 +184,8 @@ def named(tags, word):
     return any(pat.search(t) for t in tags)
 
 
-def check(capsa, srcdir, mandir, installed):
+def check(capsa, srcdir, mandir, installed, only=None):
+    """The problems found; ONLY: probe these commands only (the self-test's wrapper)."""
     srcdir, mandir = Path(srcdir), Path(mandir)
     problems = []
     with tempfile.TemporaryDirectory(prefix="capsa-man-") as tmp, \
@@ -213,7 +215,7 @@ def check(capsa, srcdir, mandir, installed):
             if not re.search(r"capsa-%s\s*\(8\)" % re.escape(c), see_also):
                 problems.append(f"capsa.8: capsa-{c}(8) is not in SEE ALSO")
         # each command
-        for c in cmds:
+        for c in [c for c in cmds if only is None or c in only]:
             src = source_of(srcdir, c)
             text = src.read_text() if src else ""
             longs, shorts = c_tables(text)
@@ -296,6 +298,28 @@ def self_test(capsa, srcdir, mandir):
                      "capsa.8: global option --criu is not documented"]:
             if not any(g.startswith(want) for g in got):
                 failures.append(f"not caught: {want}\n  got: " + "\n  ".join(got))
+        # a help text that leaves out a flag the code takes and names one it refuses: capsa
+        # behind a wrapper that edits `capsa list --help`
+        wrapper = d / "capsa-wrapper"
+        wrapper.write_text(f"""#!{sys.executable}
+import subprocess, sys
+r = subprocess.run([{str(capsa)!r}] + sys.argv[1:], capture_output=True, text=True)
+out = r.stdout
+if sys.argv[-2:] == ["list", "--help"]:
+    out = out.replace("[-q|--quiet] ", "") + "  --bogus   a flag the code refuses\\n"
+sys.stdout.write(out)
+sys.stderr.write(r.stderr)
+sys.exit(r.returncode)
+""")
+        wrapper.chmod(0o755)
+        for p in Path(mandir).glob("*.8"):
+            shutil.copy(p, d)
+        got = check(str(wrapper), srcdir, d, installed | {"capsa-bogus.8"}, only={"list"})
+        for want in ["capsa list accepts -q, which its --help does not name",
+                     "capsa list accepts --quiet, which its --help does not name",
+                     "capsa list --help names --bogus, which the code refuses"]:
+            if not any(g.startswith(want) for g in got):
+                failures.append(f"not caught: {want}\n  got: " + "\n  ".join(got))
     return failures
 
 
@@ -308,7 +332,8 @@ def main(argv):
                   "\n# ".join("\n".join(failures).splitlines()))
             return 1
         print("ok 1 - the man check catches a removed flag, a bogus, a missing and an "
-              "uninstalled page, a removed global option")
+              "uninstalled page, a removed global option, a help text that omits or invents "
+              "a flag")
         return 0
     capsa, srcdir, mandir = os.path.abspath(argv[1]), argv[2], argv[3]
     installed = {os.path.basename(p) for p in argv[4:]} if len(argv) > 4 else None
