@@ -131,8 +131,8 @@ def accepts(capsa, words, flag, takes_arg, longnames, tmp):
 
 
 def accepted_flags(capsa, words, help_text, longs, shorts, tmp, pool):
-    """The candidates the code accepts for the command WORDS, and the flags --help names that
-    it refuses."""
+    """The candidates the code accepts for the command WORDS; the flags its --help names that
+    the code refuses; and the flags the code accepts that its --help does not name."""
     cands = {}
     for f in help_flags(help_text, words[0] if words else None):
         cands[f] = longs.get(f[2:], (False,))[0] if f.startswith("--") else \
