@@ -133,14 +133,16 @@ _capsa_words_of()
 # capsa itself, with the state root and image store of the line
 _capsa_call()
 {
-        "$capsa" ${root:+--root "$root"} ${image_root:+--image-root "$image_root"} "$@" \
-                2>/dev/null </dev/null
+        local -a g=()
+        [[ -n $root ]] && g+=(--root "$root")
+        [[ -n $image_root ]] && g+=(--image-root "$image_root")
+        "$capsa" "${g[@]}" "$@" 2>/dev/null </dev/null
 }
 
 # the first column of a table capsa prints, without its header
 _capsa_column()
 {
-        local first _
+        local first _ IFS=$' \t\n'
         _capsa_call "$@" | {
                 read -r _
                 while read -r first _; do
@@ -206,7 +208,6 @@ _capsa_value()
 # COMPREPLY for positional argument number $npos (0: the first) of context $ctx
 _capsa_positional()
 {
-        local IFS=$'\n'
         case $ctx:$npos in
         :0 | help:0) _capsa_reply _capsa_commands ;;
         image:0 | net:0 | tenant:0) _capsa_reply _capsa_subcommands "$ctx" ;;
@@ -224,7 +225,7 @@ _capsa_positional()
                         _capsa_reply _capsa_words_of 'oci: oci-archive: docker-archive:'
                         compopt -o nospace 2>/dev/null
                 elif [[ $cur == oci:* || $cur == oci-archive:* || $cur == docker-archive:* ]]; then
-                        local kind=${cur%%:*} path=${cur#*:}
+                        local kind=${cur%%:*} path=${cur#*:} IFS=$'\n'
                         compopt -o filenames 2>/dev/null
                         if [[ $kind == oci ]]; then
                                 COMPREPLY=($(compgen -d -- "$path"))
@@ -242,8 +243,8 @@ _capsa_positional()
 
 _capsa_commands()
 {
-        _capsa_words_of 'create start run state kill delete list spec features exec ps update events pause \
-                resume tenant net checkpoint restore image cni help'
+        _capsa_words_of 'create start run state kill delete list spec features exec ps update
+                events pause resume tenant net checkpoint restore image cni help'
 }
 
 _capsa()
