@@ -114,13 +114,14 @@ _capsa_words()
 # after it).
 _capsa_reply()
 {
-        local word=$cur brk='' cut='' line
+        local word=$cur brk='' cut='' line out
         [[ $COMP_WORDBREAKS == *=* ]] && brk+='='
         [[ $COMP_WORDBREAKS == *:* ]] && brk+=':'
         [[ -n $brk && $word == *[$brk]* ]] && cut=${word%"${word##*[$brk]}"}
+        out=$("$@") # (not `< <(...)`: that needs /dev/fd, which a minimal /dev lacks)
         while IFS= read -r line; do
                 [[ -n $line && $line == "$word"* ]] && COMPREPLY+=("${line#"$cut"}")
-        done < <("$@")
+        done <<<"$out"
 }
 
 # the words of $1, one a line
