@@ -261,13 +261,18 @@ _capsa()
                 w=${words[i]}
                 # a positional argument: the command, its subcommand, or an argument (exec
                 # and ps stop parsing flags at their first: the rest is the process's or ps's)
-                if [[ -n $ddash || $w != -?* ]] || { [[ $ctx == exec || $ctx == ps ]] && ((npos > 0)); }; then
+                if [[ -n $ddash || $w != -?* ]] ||
+                        { [[ $ctx == exec || $ctx == ps ]] && ((npos > 0)); }; then
                         if [[ -z $cmd && -z $ddash ]]; then
                                 cmd=$w ctx=$w
                                 [[ $cmd == help ]] && continue
                                 _capsa_flags "$ctx" || return 0
-                        elif [[ $ctx == image || $ctx == net || $ctx == tenant ]] && [[ -z $ddash ]]; then
-                                case $w in ls) w=list ;; remove) [[ $ctx == tenant ]] || w=rm ;; esac
+                        elif [[ -z $ddash && ($ctx == image || $ctx == net || $ctx == tenant) ]]
+                        then
+                                case $w in
+                                ls) w=list ;;
+                                remove) [[ $ctx == tenant ]] || w=rm ;;
+                                esac
                                 ctx="$ctx $w"
                                 _capsa_flags "$ctx" || return 0
                         else
@@ -283,7 +288,8 @@ _capsa()
                 name=$w value=''
                 if [[ $w == --*=* ]]; then
                         name=${w%%=*} value=${w#*=}
-                elif [[ $w == -[!-]?* ]] && [[ " "$argflags" " == *[[:space:]]"${w:0:2}"[[:space:]]* ]]; then
+                elif [[ $w == -[!-]?* && " "$argflags" " == *[[:space:]]"${w:0:2}"[[:space:]]* ]]
+                then
                         name=${w:0:2} value=${w:2}
                 elif [[ " "$argflags" " == *[[:space:]]"$w"[[:space:]]* ]]; then
                         if ((i + 1 == cword)); then
@@ -309,7 +315,8 @@ _capsa()
                 cur=${cur#*=}
                 _capsa_value "$flagname"
                 [[ $COMP_WORDBREAKS == *=* ]] || COMPREPLY=("${COMPREPLY[@]/#/$flagname=}")
-        elif [[ -z $ddash && $cur == -* ]] && ! [[ ($ctx == exec || $ctx == ps) && $npos -gt 0 ]]; then
+        elif [[ -z $ddash && $cur == -* ]] &&
+                ! [[ ($ctx == exec || $ctx == ps) && $npos -gt 0 ]]; then
                 _capsa_reply _capsa_words_of "$flags"
         elif [[ -z $ddash ]]; then
                 _capsa_positional

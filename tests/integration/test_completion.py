@@ -482,7 +482,9 @@ out=$1 dir=$2
 shift 2
 zpty -b z zsh -f -i
 zpty -w z "PS1=''; fpath=($dir \$fpath); autoload -Uz compinit; compinit -u -D -d /dev/null"
-zpty -w z "compadd() { local -a m; if (( ! \${@[(I)-[OAD]]} )); then builtin compadd -O m \"\$@\"; print -rl -- \$m >> $out; fi; builtin compadd \"\$@\"; }"
+# compadd, but first the matches it would add (-O: into an array, not added) go to $out
+zpty -w z "compadd() { local -a m; if (( ! \${@[(I)-[OAD]]} )); then \
+  builtin compadd -O m \"\$@\"; print -rl -- \$m >> $out; fi; builtin compadd \"\$@\"; }"
 zpty -w z "zstyle ':completion:*' menu no; bindkey '^I' complete-word; print -r -- ready >> $out"
 wait_for() { for i in {1..100}; do grep -qxF -- $1 $out && return; sleep 0.1; done }
 wait_for ready

@@ -1,8 +1,10 @@
 """The Debian package as an operator installs it, inside the VM tier's guest (the host's / under
-a tmpfs overlay, so installing and removing harms nothing): `dpkg -i` of the capsa_*.deb that
-tests/integration/test_vm_tier.py::test_vm_tier_package built (tools/build-deb) and named in
-$CAPSA_DEB, then the installed capsa, its man pages and completion, a container run with it,
-and `dpkg -r`.  The tests run in file order: install first, remove last."""
+a tmpfs overlay, so installing and removing harms nothing): `apt-get install ./capsa_*.deb`
+(as the README says) of the package tests/integration/test_vm_tier.py::test_vm_tier_package
+built (tools/build-deb) and named in $CAPSA_DEB, then the installed capsa, its man pages and
+completion, a container run with it, and `apt-get remove`.  The tests run in file order:
+install first, remove last.  Every dependency is installed already (tests/run's PKGS), so apt
+downloads nothing."""
 
 import os
 import re
@@ -37,7 +39,8 @@ def test_install():
     assert not Path(BIN).exists(), "capsa is installed in the guest before the test"
     # man-db's trigger would rebuild its whole index (minutes under TCG); `man -w` needs none
     Path("/var/lib/man-db/auto-update").unlink(missing_ok=True)
-    sh("dpkg", "-i", DEB)
+    sh("apt-get", "install", "-y", "--no-download", DEB,
+       env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
     assert "Status: install ok installed" in sh("dpkg", "-s", "capsa").stdout
 
 
@@ -88,7 +91,7 @@ def test_run_with_the_installed_binary(runtime, bundle):
 def test_remove():
     files = [f for f in package_files() if Path(f).is_file()]
     assert BIN in files and str(BASH_COMPLETION) in files and str(ZSH_COMPLETION) in files
-    sh("dpkg", "-r", "capsa")
+    sh("apt-get", "remove", "-y", "capsa", env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
     assert sh("dpkg", "-s", "capsa", check=False).returncode != 0  # no conffiles left either
     left = [f for f in files if os.path.lexists(f)]
     assert not left, left
