@@ -39,7 +39,7 @@ def test_install():
     assert not Path(BIN).exists(), "capsa is installed in the guest before the test"
     # man-db's trigger would rebuild its whole index (minutes under TCG); `man -w` needs none
     Path("/var/lib/man-db/auto-update").unlink(missing_ok=True)
-    sh("apt-get", "install", "-y", "--no-download", DEB,
+    sh("apt-get", "install", "-y", DEB,
        env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
     assert "Status: install ok installed" in sh("dpkg", "-s", "capsa").stdout
 
