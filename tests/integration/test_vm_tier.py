@@ -104,3 +104,31 @@ def test_vm_tier_pair_network(checker_bin):
         served = b.sh("sleep 0.5; cat /tmp/serve.json")
         assert a.addr in served, served
     print(f"pair booted in {pair.boot_s:.0f}s, whole test {time.monotonic() - t0:.0f}s")
+
+
+def test_vm_tier_package(workdir, monkeypatch):
+    """The Debian package: built once from a copy of this tree (tools/build-deb: one meson
+    configure and build, nothing reused from the tree's build dirs), lintian clean of errors,
+    then installed with dpkg in a guest of its own (tests/vm/test_package.py: the installed
+    binary, man pages and completion, a container run with it, dpkg -r)."""
+    if os.environ.get("CAPSA_SKIP_VM") == "1":
+        pytest.skip("CAPSA_SKIP_VM=1")
+    out = workdir / "deb"
+    t0 = time.monotonic()
+    # nocheck: the unit suite dh_auto_test would run is the unit tier's, run already
+    p = subprocess.run([str(REPO / "tools" / "build-deb"), str(out)], capture_output=True,
+                       text=True, timeout=1200,
+                       env=dict(os.environ, DEB_BUILD_OPTIONS="nocheck"))
+    assert p.returncode == 0, f"tools/build-deb failed:\n{p.stdout[-4000:]}\n{p.stderr[-4000:]}"
+    debs = sorted(out.glob("capsa_*.deb"))
+    assert len(debs) == 1, debs
+    built = time.monotonic() - t0
+    changes = sorted(out.glob("capsa_*.changes"))
+    p = subprocess.run(["lintian", "--fail-on", "error", *map(str, changes)],
+                       capture_output=True, text=True, timeout=600)
+    errors = [l for l in p.stdout.splitlines() if l.startswith("E:")]
+    assert not errors and p.returncode == 0, f"lintian:\n{p.stdout}\n{p.stderr}"
+    print(f"package built in {built:.0f}s: {debs[0].name}; lintian: "
+          f"{len(p.stdout.splitlines())} tags, no error")
+    monkeypatch.setenv("CAPSA_DEB", str(debs[0]))
+    run_guest_pytest([], VM / "test_package.py", allow_skipped=False)
