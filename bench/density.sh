@@ -65,7 +65,10 @@ inner() {
                      END { print v["MemTotal:"] - v["MemAvailable:"], v["Slab:"], v["SUnreclaim:"],
                            v["Shmem:"], v["KernelStack:"], v["PageTables:"] }' /proc/meminfo
         }
-        nprocs() { ls -d /proc/[0-9]* | wc -l; }
+        nprocs() {
+                local p=(/proc/[0-9]*)
+                echo "${#p[@]}"
+        }
         now() { echo "$EPOCHREALTIME"; }
         for rt in $runtimes; do
                 b=$(bin_of "$rt")
@@ -90,10 +93,10 @@ inner() {
                 pss=0
                 charged=0
                 for i in $(seq 1 "$n"); do
-                        pid=$("$b" --root "$s" state "d$i" | python3 -c 'import json, sys; print(json.load(sys.stdin)["pid"])')
-                        k=$(awk '/^Pss:/ { print $2 }' "/proc/$pid/smaps_rollup")
+                        pid=$("$b" --root "$s" state "d$i" | sed -n 's/^ *"pid": *\([0-9]*\),*$/\1/p')
+                        k=$(awk '/^Pss:/ { print $2 }' "/proc/$pid/smaps_rollup" 2>/dev/null || echo 0)
                         pss=$((pss + k))
-                        cg=$(awk -F: '$2 == "memory" { print $3 }' "/proc/$pid/cgroup")
+                        cg=$(awk -F: '$2 == "memory" { print $3 }' "/proc/$pid/cgroup" 2>/dev/null || true)
                         c=$(cat "/sys/fs/cgroup/memory$cg/memory.usage_in_bytes" 2>/dev/null || echo 0)
                         charged=$((charged + c / 1024))
                 done
@@ -139,7 +142,7 @@ export -f inner
 export n par execs
 unshare -m --propagation private bash -c inner
 
-python3 - "$work" "$n" "$par" $runtimes <<'PY'
+/usr/bin/python3 - "$work" "$n" "$par" $runtimes <<'PY'
 import statistics, sys
 work, n, par, rts = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
 res = {}
