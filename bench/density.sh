@@ -3,7 +3,8 @@
 # (busybox `sleep`), each runtime in turn:
 #   - N idle containers made by create+start one after the other: the rate, and the host memory
 #     they cost (MemTotal-MemAvailable before and after, less the workload's own PSS), with the
-#     kernel's share broken down (Slab, Shmem, KernelStack, PageTables from /proc/meminfo), the
+#     kernel's share broken down (Slab, Shmem, KernelStack, PageTables, Percpu from
+#     /proc/meminfo: their sum is far less noisy than MemAvailable on a shared host), the
 #     memory the containers' cgroups are charged, and the processes left per container besides
 #     the workload;
 #   - `exec true` into one of them EXECS times: median and p95 latency;
@@ -58,12 +59,12 @@ inner() {
         mount -t tmpfs none /sys/fs/cgroup/unified
         cd "$work/bundle"
         # a meminfo sample: used (MemTotal-MemAvailable) Slab SUnreclaim Shmem KernelStack
-        # PageTables, in KiB
+        # PageTables Percpu, in KiB
         meminfo() {
-                awk '/^(MemTotal|MemAvailable|Slab|SUnreclaim|Shmem|KernelStack|PageTables):/ {
+                awk '/^(MemTotal|MemAvailable|Slab|SUnreclaim|Shmem|KernelStack|PageTables|Percpu):/ {
                         v[$1] = $2 }
                      END { print v["MemTotal:"] - v["MemAvailable:"], v["Slab:"], v["SUnreclaim:"],
-                           v["Shmem:"], v["KernelStack:"], v["PageTables:"] }' /proc/meminfo
+                           v["Shmem:"], v["KernelStack:"], v["PageTables:"], v["Percpu:"] }' /proc/meminfo
         }
         nprocs() {
                 local p=(/proc/[0-9]*)
@@ -151,7 +152,7 @@ for rt in rts:
     for line in open(f"{work}/res-{rt}"):
         k, *v = line.split()
         d[k] = v
-    m0, m1 = [int(x) for x in d["mem"][:6]], [int(x) for x in d["mem"][6:]]
+    m0, m1 = [int(x) for x in d["mem"][:7]], [int(x) for x in d["mem"][7:]]
     delta = [(b - a) / n for a, b in zip(m0, m1)]
     p0, p1, pss, charged = (int(x) for x in d["procs"])
     ex = sorted(float(x) for x in d["exec"])
@@ -161,13 +162,17 @@ for rt in rts:
         rate=n / (float(d["seq"][1]) - float(d["seq"][0])),
         prate=n / (float(d["par"][1]) - float(d["par"][0])),
         used=delta[0], beyond=delta[0] - pss / n, slab=delta[1], sunrec=delta[2],
-        shmem=delta[3], kstack=delta[4], ptables=delta[5], pss=pss / n, charged=charged / n,
+        shmem=delta[3], kstack=delta[4], ptables=delta[5], percpu=delta[6],
+        kernel=delta[1] + sum(delta[3:7]), pss=pss / n, charged=charged / n,
         extra=(p1 - p0 - n) / n, exec_med=statistics.median(ex), exec_p95=p95(ex),
         del_med=statistics.median(de), del_p95=p95(de), load=" ".join(d["load"]))
 rows = [
     ("containers/s, one after the other", "rate", "{:.1f}"),
     (f"containers/s, {par} at a time", "prate", "{:.1f}"),
+    ("kernel memory per container, KiB", "kernel", "{:.0f}"),
+    ("  (Slab + Shmem + KernelStack + PageTables + Percpu)", None, ""),
     ("host memory per container, KiB", "used", "{:.0f}"),
+    ("  (MemTotal - MemAvailable: noisy on a shared host)", None, ""),
     ("  beyond the workload's PSS, KiB", "beyond", "{:.0f}"),
     ("  workload (sleep) PSS, KiB", "pss", "{:.0f}"),
     ("  Slab, KiB", "slab", "{:.0f}"),
@@ -175,6 +180,7 @@ rows = [
     ("  Shmem (tmpfs: state, /dev), KiB", "shmem", "{:.0f}"),
     ("  KernelStack, KiB", "kstack", "{:.0f}"),
     ("  PageTables, KiB", "ptables", "{:.0f}"),
+    ("  Percpu, KiB", "percpu", "{:.0f}"),
     ("  charged to the container's memory cgroup, KiB", "charged", "{:.0f}"),
     ("processes left per container beyond the workload", "extra", "{:.2f}"),
     ("exec true: median ms", "exec_med", "{:.1f}"),
@@ -186,12 +192,13 @@ print(f"density: {n} idle `sleep` containers per runtime (load average after cre
       + ", ".join(f"{rt} {res[rt]['load']}" for rt in rts) + ")")
 print(f"{'':50}" + "".join(f"{rt:>10}" for rt in rts))
 for label, key, fmt in rows:
-    print(f"{label:50}" + "".join(f"{fmt.format(res[rt][key]):>10}" for rt in rts))
+    print(f"{label:50}" + ("".join(f"{fmt.format(res[rt][key]):>10}" for rt in rts) if key else ""))
 if "capsa" in res:
     for other in (rt for rt in rts if rt != "capsa"):
         a, o = res["capsa"], res[other]
         ratio = lambda k: a[k] / o[k] if o[k] else float("nan")  # noqa: E731
         print(f"capsa/{other}: rate {ratio('rate'):.2f}, parallel rate {ratio('prate'):.2f}, "
-              f"memory {ratio('used'):.2f} (beyond workload {ratio('beyond'):.2f}), "
+              f"kernel memory {ratio('kernel'):.2f}, host memory {ratio('used'):.2f} "
+              f"(beyond workload {ratio('beyond'):.2f}), "
               f"exec median {ratio('exec_med'):.2f}, delete median {ratio('del_med'):.2f}")
 PY
