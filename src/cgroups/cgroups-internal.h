@@ -142,6 +142,11 @@ const char *cg_v1_dir(const struct cg_manager *m, const char *controller);
 /* The cgroup2 directory (v2, or hybrid's unified), or NULL. */
 const char *cg_v2_dir(const struct cg_manager *m);
 
+/* events --stats' block I/O and huge page figures (stats-io.c): what the host's files hold,
+ * nothing when the controller is not there.  Freed by cg_stats_clear. */
+void cg_stats_blkio(const struct cg_manager *m, struct cg_stats *s);
+void cg_stats_hugetlb(const struct cg_manager *m, struct cg_stats *s);
+
 /* Driver ops shared by v1 and v2. */
 int cg_common_enter(struct cg_manager *m, pid_t pid, struct cx_error **err);
 int cg_common_kill(struct cg_manager *m, int sig, struct cx_error **err);

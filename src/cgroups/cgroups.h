@@ -89,6 +89,30 @@ int cg_dirs_members(const char *driver, char *const *dirs, pid_t **ret, size_t *
 struct cg_mem_entry {
         uint64_t limit, usage, max, failcnt;
 };
+/* One line of a v1 blkio file ("8:0 Read 4096"), or one key of v2 io.stat mapped to v1's
+ * names as runc maps them (rbytes, wbytes -> io_service_bytes Read, Write; rios, wios ->
+ * io_serviced Read, Write). */
+struct cg_blkio_entry {
+        uint64_t major, minor, value;
+        char op[16]; /* "Read", "Write", "Sync", "Async", "Discard", "Total"; "" when none */
+};
+/* runc's Blkio lists, in its order. */
+enum cg_blkio_list {
+        CG_BLKIO_SERVICE_BYTES,
+        CG_BLKIO_SERVICED,
+        CG_BLKIO_QUEUED,
+        CG_BLKIO_SERVICE_TIME,
+        CG_BLKIO_WAIT_TIME,
+        CG_BLKIO_MERGED,
+        CG_BLKIO_TIME,
+        CG_BLKIO_SECTORS,
+        CG_BLKIO_MAX,
+};
+/* One huge page size ("2MB", named as runc names /sys/kernel/mm/hugepages/hugepages-2048kB). */
+struct cg_hugetlb_stat {
+        char size[16];
+        uint64_t usage, max, failcnt; /* max: v1's max_usage_in_bytes (v2 has none) */
+};
 struct cg_stats {
         bool has_cpu, has_memory, has_pids, has_cpuset;
         struct {
@@ -112,6 +136,12 @@ struct cg_stats {
         struct {
                 uint64_t current, limit; /* limit 0 = max */
         } pids;
+        struct {
+                struct cg_blkio_entry *v[CG_BLKIO_MAX];
+                size_t n[CG_BLKIO_MAX];
+        } blkio;
+        struct cg_hugetlb_stat *hugetlb; /* sorted by size name, as Go orders a map's keys */
+        size_t n_hugetlb;
 };
 int cg_stats(struct cg_manager *m, struct cg_stats *ret, struct cx_error **err);
 void cg_stats_clear(struct cg_stats *s);

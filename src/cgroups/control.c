@@ -5,7 +5,8 @@
  * Files: freezer.state (v1), cgroup.freeze and cgroup.events (v2); cpuacct.usage{,_user,
  * _sys,_percpu}, cpu.stat, memory.{usage,max_usage,limit,memsw.usage,memsw.limit}_in_bytes,
  * memory.failcnt, memory.stat, memory.oom_control + cgroup.event_control (v1); cpu.stat,
- * memory.{current,peak,max,swap.current,swap.max,stat,events} (v2); pids.{current,max}. */
+ * memory.{current,peak,max,swap.current,swap.max,stat,events} (v2); pids.{current,max};
+ * block I/O and huge pages in stats-io.c. */
 #include "cgroups/cgroups-internal.h"
 
 #include <fcntl.h>
@@ -439,6 +440,8 @@ int cg_stats(struct cg_manager *m, struct cg_stats *ret, struct cx_error **err)
                 return r;
         }
         stats_cpuset(m, &s);
+        cg_stats_blkio(m, &s);
+        cg_stats_hugetlb(m, &s);
         *ret = s;
         return 0;
 }
@@ -451,6 +454,9 @@ void cg_stats_clear(struct cg_stats *s)
         free(s->cpuset.cpus);
         free(s->cpuset.mems);
         strv_free(s->memory.raw);
+        for (size_t i = 0; i < CG_BLKIO_MAX; i++)
+                free(s->blkio.v[i]);
+        free(s->hugetlb);
         *s = (struct cg_stats){0};
 }
 

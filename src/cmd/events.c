@@ -130,6 +130,79 @@ static void empty_map(struct json_w *w, const char *key)
         json_w_obj_close(w);
 }
 
+/* runc's Blkio: each list omitted when empty, each entry's fields omitted when zero. */
+static void stats_blkio(struct json_w *w, const struct cg_stats *s)
+{
+        static const char *const names[CG_BLKIO_MAX] = {
+            [CG_BLKIO_SERVICE_BYTES] = "ioServiceBytesRecursive",
+            [CG_BLKIO_SERVICED] = "ioServicedRecursive",
+            [CG_BLKIO_QUEUED] = "ioQueueRecursive",
+            [CG_BLKIO_SERVICE_TIME] = "ioServiceTimeRecursive",
+            [CG_BLKIO_WAIT_TIME] = "ioWaitTimeRecursive",
+            [CG_BLKIO_MERGED] = "ioMergedRecursive",
+            [CG_BLKIO_TIME] = "ioTimeRecursive",
+            [CG_BLKIO_SECTORS] = "sectorsRecursive",
+        };
+        json_w_key_obj_open(w, "blkio");
+        for (size_t l = 0; l < CG_BLKIO_MAX; l++) {
+                if (s->blkio.n[l] == 0)
+                        continue;
+                json_w_key_arr_open(w, names[l]);
+                for (size_t i = 0; i < s->blkio.n[l]; i++) {
+                        const struct cg_blkio_entry *e = &s->blkio.v[l][i];
+                        json_w_obj_open(w);
+                        key_u64_nz(w, "major", e->major);
+                        key_u64_nz(w, "minor", e->minor);
+                        if (e->op[0])
+                                json_w_key_str(w, "op", e->op);
+                        key_u64_nz(w, "value", e->value);
+                        json_w_obj_close(w);
+                }
+                json_w_arr_close(w);
+        }
+        json_w_obj_close(w);
+}
+
+/* runc's map[string]Hugetlb, keyed by page size ("2MB"). */
+static void stats_hugetlb(struct json_w *w, const struct cg_stats *s)
+{
+        json_w_key_obj_open(w, "hugetlb");
+        for (size_t i = 0; i < s->n_hugetlb; i++) {
+                json_w_key_obj_open(w, s->hugetlb[i].size);
+                key_u64_nz(w, "usage", s->hugetlb[i].usage);
+                key_u64_nz(w, "max", s->hugetlb[i].max);
+                json_w_key_u64(w, "failcnt", s->hugetlb[i].failcnt);
+                json_w_obj_close(w);
+        }
+        json_w_obj_close(w);
+}
+
+/* runc's []*NetworkInterface: Go's field names (no json tags), null when there is none. */
+static void stats_netifs(struct json_w *w, const struct container_event *ev)
+{
+        json_w_key(w, "network_interfaces");
+        if (ev->n_netifs == 0) {
+                json_w_null(w);
+                return;
+        }
+        json_w_arr_open(w);
+        for (size_t i = 0; i < ev->n_netifs; i++) {
+                const struct container_netif *n = &ev->netifs[i];
+                json_w_obj_open(w);
+                json_w_key_str(w, "Name", n->name);
+                json_w_key_u64(w, "RxBytes", n->rx_bytes);
+                json_w_key_u64(w, "RxPackets", n->rx_packets);
+                json_w_key_u64(w, "RxErrors", n->rx_errors);
+                json_w_key_u64(w, "RxDropped", n->rx_dropped);
+                json_w_key_u64(w, "TxBytes", n->tx_bytes);
+                json_w_key_u64(w, "TxPackets", n->tx_packets);
+                json_w_key_u64(w, "TxErrors", n->tx_errors);
+                json_w_key_u64(w, "TxDropped", n->tx_dropped);
+                json_w_obj_close(w);
+        }
+        json_w_arr_close(w);
+}
+
 /* One event as runc's types.Event: {"type","id","data"}, data (stats only) a types.Stats. */
 static char *event_json(const struct container_event *ev)
 {
@@ -147,11 +220,10 @@ static char *event_json(const struct container_event *ev)
                 key_u64_nz(w, "current", s->pids.current);
                 key_u64_nz(w, "limit", s->pids.limit);
                 json_w_obj_close(w);
-                empty_map(w, "blkio"); /* capsa reports no block I/O, huge page or RDT use */
-                empty_map(w, "hugetlb");
-                empty_map(w, "intel_rdt");
-                json_w_key(w, "network_interfaces");
-                json_w_null(w);
+                stats_blkio(w, s);
+                stats_hugetlb(w, s);
+                empty_map(w, "intel_rdt"); /* capsa does not manage Intel RDT */
+                stats_netifs(w, ev);
                 json_w_obj_close(w);
         }
         json_w_obj_close(w);

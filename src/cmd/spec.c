@@ -1,6 +1,7 @@
 /* capsa spec [--bundle DIR] [--rootless]; capsa features */
 #include "cmd/cmd.h"
 #include "image/image.h"
+#include "namespaces/namespaces.h"
 #include "spec/spec.h"
 
 #include <fcntl.h>
@@ -68,7 +69,9 @@ int cmd_features(int argc, char **argv, const struct global_opts *g)
         }
         if (cmd_need_args("features", argc, 1, 0, "no arguments"))
                 return 1;
-        _cleanup_free_ char *json = spec_features_json();
+        size_t n = 0;
+        _cleanup_free_ const char **opts = ns_mount_option_names(&n);
+        _cleanup_free_ char *json = spec_features_json(opts, n);
         fputs(json, stdout);
         return 0;
 }

@@ -73,10 +73,21 @@ int container_pause(const char *root, const char *id, bool pause, struct cx_erro
  * and OOM events as they happen, until the container stops or fn returns < 0. */
 enum container_event_type { CONTAINER_EVENT_STATS, CONTAINER_EVENT_OOM };
 struct cg_stats;
+/* One interface of the container's own network namespace, counted as the container sees it
+ * (/proc/PID/net/dev), as runc's types.NetworkInterface. */
+struct container_netif {
+        char name[16];
+        uint64_t rx_bytes, rx_packets, rx_errors, rx_dropped;
+        uint64_t tx_bytes, tx_packets, tx_errors, tx_dropped;
+};
 struct container_event {
         enum container_event_type type;
         const char *id;
         const struct cg_stats *stats; /* STATS: the cgroup's statistics (cgroups/cgroups.h) */
+        /* STATS: the interfaces other than lo of the container's network namespace; none when
+         * it shares the caller's (the host's interfaces are not the container's) */
+        const struct container_netif *netifs;
+        size_t n_netifs;
 };
 typedef int (*container_event_fn)(const struct container_event *ev, void *userdata);
 int container_events(const char *root, const char *id, bool stats_once, unsigned interval_ms,

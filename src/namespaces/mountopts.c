@@ -12,6 +12,7 @@ struct flag_opt {
 
 /* As runc's parseMountOptions. */
 static const struct flag_opt flag_opts[] = {
+    {"acl", false, MS_POSIXACL},
     {"async", true, MS_SYNCHRONOUS},
     {"atime", true, MS_NOATIME},
     {"bind", false, MS_BIND},
@@ -24,6 +25,7 @@ static const struct flag_opt flag_opts[] = {
     {"lazytime", false, MS_LAZYTIME},
     {"loud", true, MS_SILENT},
     {"mand", false, MS_MANDLOCK},
+    {"noacl", true, MS_POSIXACL},
     {"noatime", false, MS_NOATIME},
     {"nodev", false, MS_NODEV},
     {"nodiratime", false, MS_NODIRATIME},
@@ -81,6 +83,59 @@ static const struct {
     {"rnosymfollow", false, MOUNT_ATTR_NOSYMFOLLOW},
     {"rsymfollow", true, MOUNT_ATTR_NOSYMFOLLOW},
 };
+
+/* Options that set a field of their own rather than a flag. */
+enum special_opt { SPECIAL_IDMAP, SPECIAL_TMPCOPYUP, SPECIAL_NOTMPCOPYUP };
+static const struct {
+        const char *name;
+        enum special_opt kind;
+} special_opts[] = {
+    {"idmap", SPECIAL_IDMAP},
+    {"ridmap", SPECIAL_IDMAP},
+    {"tmpcopyup", SPECIAL_TMPCOPYUP},
+    {"notmpcopyup", SPECIAL_NOTMPCOPYUP},
+};
+
+static bool parse_special(const char *o, struct ns_mount_opts *r)
+{
+        for (size_t i = 0; i < ARRAY_SIZE(special_opts); i++) {
+                if (strcmp(o, special_opts[i].name) != 0)
+                        continue;
+                switch (special_opts[i].kind) {
+                case SPECIAL_IDMAP:
+                        r->idmap = true;
+                        break;
+                case SPECIAL_TMPCOPYUP:
+                        r->tmpcopyup = true;
+                        break;
+                case SPECIAL_NOTMPCOPYUP:
+                        r->tmpcopyup = false;
+                        break;
+                }
+                return true;
+        }
+        return false;
+}
+
+/* The names of the four tables, in table order: `features` lists exactly what the parser
+ * knows. */
+const char **ns_mount_option_names(size_t *ret_n)
+{
+        size_t n = ARRAY_SIZE(flag_opts) + ARRAY_SIZE(prop_opts) + ARRAY_SIZE(attr_opts) +
+                   ARRAY_SIZE(special_opts);
+        const char **v = xcalloc(n + 1, sizeof(*v));
+        size_t k = 0;
+        for (size_t i = 0; i < ARRAY_SIZE(flag_opts); i++)
+                v[k++] = flag_opts[i].name;
+        for (size_t i = 0; i < ARRAY_SIZE(prop_opts); i++)
+                v[k++] = prop_opts[i].name;
+        for (size_t i = 0; i < ARRAY_SIZE(attr_opts); i++)
+                v[k++] = attr_opts[i].name;
+        for (size_t i = 0; i < ARRAY_SIZE(special_opts); i++)
+                v[k++] = special_opts[i].name;
+        *ret_n = n;
+        return v;
+}
 
 static bool parse_flag(const char *o, struct ns_mount_opts *r)
 {
@@ -153,16 +208,10 @@ int ns_mount_opts_parse(char *const *options, struct ns_mount_opts *ret, struct 
 
         for (char *const *p = options; p && *p; p++) {
                 const char *o = *p;
-                if (*o == '\0' || parse_flag(o, &r) || parse_prop(o, &r) || parse_attr(o, &r))
+                if (*o == '\0' || parse_flag(o, &r) || parse_prop(o, &r) || parse_attr(o, &r) ||
+                    parse_special(o, &r))
                         continue;
-                if (strcmp(o, "idmap") == 0 || strcmp(o, "ridmap") == 0)
-                        r.idmap = true;
-                else if (strcmp(o, "tmpcopyup") == 0)
-                        r.tmpcopyup = true;
-                else if (strcmp(o, "notmpcopyup") == 0)
-                        r.tmpcopyup = false;
-                else
-                        data_append(&r.data, &data_len, o);
+                data_append(&r.data, &data_len, o);
         }
         *ret = r;
         return 0;

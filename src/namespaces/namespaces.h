@@ -44,6 +44,9 @@ struct ns_mount_opts {
 /* Parses OCI mount options.  Unknown options are passed to the filesystem as data. */
 int ns_mount_opts_parse(char *const *options, struct ns_mount_opts *ret, struct cx_error **err);
 void ns_mount_opts_clear(struct ns_mount_opts *o);
+/* Every option name ns_mount_opts_parse knows (the rest go to the filesystem as data), for the
+ * features document.  Free the array (not the names). */
+const char **ns_mount_option_names(size_t *ret_n);
 /* config.json's mounts parsed and checked before anything is made (destinations absolute,
  * options known, tmpcopyup on tmpfs only, type and source where required): opts[i] is
  * mounts[i]'s.  Errors name mounts[i]. */

@@ -10,20 +10,6 @@
 #define CAPSA_VERSION "unknown"
 #endif
 
-/* Every option capsa's mount-option parser knows. */
-static const char *const mount_options[] = {
-    "ro",           "rw",          "suid",        "nosuid",        "dev",          "nodev",
-    "exec",         "noexec",      "sync",        "async",         "dirsync",      "remount",
-    "mand",         "nomand",      "atime",       "noatime",       "diratime",     "nodiratime",
-    "relatime",     "norelatime",  "strictatime", "nostrictatime", "bind",         "rbind",
-    "private",      "rprivate",    "shared",      "rshared",       "slave",        "rslave",
-    "unbindable",   "runbindable", "lazytime",    "nolazytime",    "silent",       "loud",
-    "symfollow",    "nosymfollow", "iversion",    "noiversion",    "rro",          "rrw",
-    "rnosuid",      "rsuid",       "rnodev",      "rdev",          "rnoexec",      "rexec",
-    "rnoatime",     "ratime",      "rrelatime",   "rnorelatime",   "rstrictatime", "rnostrictatime",
-    "rnosymfollow", "rsymfollow",  "idmap",       "ridmap",        "tmpcopyup",
-};
-
 static bool apparmor_enabled(void)
 {
         char c = 0;
@@ -119,7 +105,7 @@ static void gen_linux(struct json_w *w)
 
 /* runc's shape: 4-space indent (json.MarshalIndent), the hooks in lifecycle order, the other
  * lists sorted. */
-char *spec_features_json(void)
+char *spec_features_json(const char *const *mount_options, size_t n_mount_options)
 {
         const struct scmp_version *v = seccomp_version();
         _cleanup_free_ char *scmp =
@@ -130,7 +116,7 @@ char *spec_features_json(void)
         json_w_key_str(w, "ociVersionMin", "1.0.0");
         json_w_key_str(w, "ociVersionMax", "1.2.0");
         json_w_key_strv(w, "hooks", spec_hook_kind_names, SPEC_HOOK_KIND_MAX);
-        key_sorted(w, "mountOptions", mount_options, ARRAY_SIZE(mount_options));
+        key_sorted(w, "mountOptions", mount_options, n_mount_options);
         gen_linux(w);
         json_w_key_obj_open(w, "annotations");
         json_w_key_str(w, "io.github.seccomp.libseccomp.version", scmp);

@@ -401,8 +401,9 @@ struct spec_template {
         int64_t memory, cpu_quota, pids; /* linux.resources (not rootless); 0: none */
 };
 char *spec_template_json(const struct spec_template *t);
-/* The OCI features document printed by `capsa features`. */
-char *spec_features_json(void);
+/* The OCI features document printed by `capsa features`; mount_options: the names the mount
+ * parser knows (ns_mount_option_names), listed sorted. */
+char *spec_features_json(const char *const *mount_options, size_t n_mount_options);
 
 /* Capability names <-> numbers ("CAP_SYS_ADMIN" <-> 21).  Returns -EINVAL when unknown. */
 int spec_cap_from_name(const char *name);

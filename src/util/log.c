@@ -1,4 +1,6 @@
-/* Logging to --log FILE in runc's text or json-lines format; errors also go to stderr. */
+/* Logging to --log FILE in runc's text or json-lines format; errors also go to stderr.
+ * Without --log, the json format writes its lines to stderr as runc does (an engine that asked
+ * for json reads json there); the text format keeps the plain `capsa: message` for people. */
 #include "util/json.h"
 #include "util/util.h"
 
@@ -63,10 +65,15 @@ static char *log_line(enum log_level lvl, const char *msg)
         return xasprintf("time=\"%s\" level=%s msg=%s\n", ts, level_names[lvl], q);
 }
 
-static void log_write(enum log_level lvl, const char *msg)
+static void log_write(int fd, enum log_level lvl, const char *msg)
 {
         _cleanup_free_ char *line = log_line(lvl, msg);
-        (void)!write(log_file, line, strlen(line));
+        (void)!write(fd, line, strlen(line));
+}
+
+static bool json_to_stderr(void)
+{
+        return log_file < 0 && log_fmt == LOG_FORMAT_JSON;
 }
 
 void log_msg(enum log_level lvl, const char *fmt, ...)
@@ -80,14 +87,20 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
         if (!msg)
                 return;
         if (log_file >= 0)
-                log_write(lvl, msg);
+                log_write(log_file, lvl, msg);
+        else if (json_to_stderr() && (lvl <= LOG_WARN || log_debug_on))
+                log_write(STDERR_FILENO, lvl, msg);
         else if (lvl <= LOG_WARN || log_debug_on)
                 fprintf(stderr, "capsa: %s%s\n", lvl == LOG_WARN ? "warning: " : "", msg);
 }
 
 void log_error_report(const char *msg)
 {
+        if (json_to_stderr()) {
+                log_write(STDERR_FILENO, LOG_ERROR, msg);
+                return;
+        }
         fprintf(stderr, "capsa: %s\n", msg);
         if (log_file >= 0)
-                log_write(LOG_ERROR, msg);
+                log_write(log_file, LOG_ERROR, msg);
 }

@@ -11,7 +11,11 @@ Deliberate differences from runc 1.1 (asserted as capsa_only where they show):
   - `state` ends with a newline (runc prints none);
   - `list --format json` with no containers prints [] (runc: null);
   - poststart hooks see status "running" (runc 1.1 runs them at create, with "created");
-  - `list --format json` has no annotations yet (runc includes them).
+  - `events --stats` reports hugetlb from hybrid's cgroup2 hierarchy where it holds the
+    controller (runc 1.1 reads only a v1 hugetlb hierarchy there), and network_interfaces for
+    the interfaces of the container's own network namespace (runc 1.1 only for the veth pairs
+    libcontainer made itself: never from the CLI);
+  - `--log-format text` without `--log` prints `capsa: message` on stderr (runc: logrus text).
 """
 
 import json
@@ -268,6 +272,35 @@ def test_list_json_empty(runtime):
         assert r.out == "[]\n"
 
 
+def test_list_json_same_shape_as_runc(runtime, bundle, runc, testdir):
+    b = odd_bundle(runtime, bundle)
+    r = runtime.create(b)
+    assert r.rc == 0, r
+    rpath = twin(b.path, testdir)
+    cid = runc.new_id()
+    assert runc("create", "--bundle", rpath, cid).rc == 0
+    mine, theirs = runtime("list", "--format", "json"), runc("list", "--format", "json")
+    assert mine.rc == 0 and theirs.rc == 0, (mine, theirs)
+    (a,), (t,) = json.loads(mine.out), json.loads(theirs.out)
+    assert list(a) == list(t), (mine.out, theirs.out)
+    assert {k: type(v) for k, v in a.items()} == {k: type(v) for k, v in t.items()}
+    assert a["annotations"] == t["annotations"] and list(a["annotations"]) == list(
+        t["annotations"])
+    assert a["rootfs"] == str(b.rootfs) and t["rootfs"] == str(rpath / "rootfs")
+    assert a["status"] == t["status"] == "created" and a["owner"] == t["owner"]
+    assert TIME_NS.match(a["created"]) and TIME_NS.match(t["created"]), (a, t)
+
+
+def test_list_json_without_annotations_same_as_runc(runtime, bundle, runc, testdir):
+    b = bundle(["sleep", "1000"])
+    r = runtime.create(b)
+    assert r.rc == 0, r
+    cid = runc.new_id()
+    assert runc("create", "--bundle", twin(b.path, testdir), cid).rc == 0
+    (a,), (t,) = (json.loads(rt("list", "--format", "json").out) for rt in (runtime, runc))
+    assert "annotations" not in a and list(a) == list(t), (a, t)
+
+
 def test_ps_json_shape(runtime, bundle):
     b = bundle(["sleep", "1000"])
     r = runtime.create(b)
@@ -336,6 +369,111 @@ def test_events_stats_same_keys_as_runc(runtime, bundle, runc, testdir):
             assert keys(a["data"]["memory"][k]) == keys(t["data"]["memory"][k]), k
 
 
+def blkio_device():
+    """(major, minor) of the whole disk that holds the test directory, or None."""
+    st = os.stat("/tmp")
+    dev = f"{os.major(st.st_dev)}:{os.minor(st.st_dev)}"
+    sysdev = Path("/sys/dev/block") / dev
+    if not sysdev.exists() or (sysdev / "partition").exists():
+        return None
+    return os.major(st.st_dev), os.minor(st.st_dev)
+
+
+def throttled_writer(b, dev):
+    """A bundle that throttles (generously) writes to DEV: the v1 throttle layer then counts
+    the I/O (a direct write of 1 MiB into the rootfs) in blkio.throttle.*."""
+    b.config["root"]["readonly"] = False
+    b.config["linux"].setdefault("resources", {})["blockIO"] = {
+        "throttleWriteBpsDevice": [{"major": dev[0], "minor": dev[1], "rate": 1 << 30}]}
+    b.save()
+
+
+def test_events_stats_blkio_same_as_runc(runtime, bundle, runc, testdir):
+    dev = blkio_device()
+    if dev is None:
+        pytest.skip("the test directory is not on a whole block device")
+    b = bundle(["sleep", "1000"])
+    throttled_writer(b, dev)
+    rpath = twin(b.path, testdir)
+    mid, rid = runtime.new_id(), runc.new_id()
+    start_detached(runtime, b.path, mid)
+    start_detached(runc, rpath, rid)
+    dd = ["sh", "-c", "dd if=/dev/zero of=/io bs=64k count=16 oflag=direct 2>/dev/null; "
+          "dd if=/io of=/dev/null bs=64k iflag=direct 2>/dev/null"]
+    assert runtime("exec", mid, *dd).rc == 0
+    assert runc("exec", rid, *dd).rc == 0
+    a = stats_event(runtime, mid)["data"]["blkio"]
+    t = stats_event(runc, rid)["data"]["blkio"]
+    if not t:
+        pytest.skip("this kernel's blkio layer counted no I/O for runc either")
+    assert list(a) == list(t), (a, t)
+
+    def rows(blk):  # the devices and ops of each list, and which fields are left out
+        return {k: sorted((e.get("major"), e.get("minor"), e.get("op"), "value" in e)
+                          for e in v if e.get("op") != "Discard") for k, v in blk.items()}
+    assert rows(a) == rows(t), (a, t)
+    written = [e for e in a["ioServiceBytesRecursive"] if e.get("op") == "Write"]
+    assert written and written[0]["value"] >= 1 << 20, a
+    for v in a.values():
+        for e in v:
+            assert in_order(list(e), ["major", "minor", "op", "value"]), e
+
+
+def test_events_stats_hugetlb_and_blkio_shapes(runtime, bundle):
+    b = bundle(["sleep", "1000"])
+    r = runtime.create(b)
+    assert r.rc == 0, r
+    d = stats_event(runtime, r.id)["data"]
+    sizes = sorted(p.name for p in Path("/sys/kernel/mm/hugepages").glob("hugepages-*kB"))
+    assert list(d["hugetlb"]) == sorted(d["hugetlb"]), "a Go map: keys sorted"
+    for size, e in d["hugetlb"].items():
+        assert re.fullmatch(r"\d+[KMGT]?B", size), size
+        assert in_order(list(e), ["usage", "max", "failcnt"]) and "failcnt" in e, e
+    assert len(d["hugetlb"]) <= len(sizes)
+    assert set(d["blkio"]) <= {"ioServiceBytesRecursive", "ioServicedRecursive",
+                               "ioQueueRecursive", "ioServiceTimeRecursive",
+                               "ioWaitTimeRecursive", "ioMergedRecursive", "ioTimeRecursive",
+                               "sectorsRecursive"}
+
+
+@pytest.mark.capsa_only
+def test_events_stats_network_interfaces(runtime, bundle, netns):
+    """The interfaces of the container's own network namespace but lo, as the container
+    counts them, in runc's NetworkInterface shape; null when the namespace has only lo."""
+    path = netns()
+    name = Path(path).name
+    subprocess.run(["ip", "netns", "exec", name, "ip", "link", "add", "cx0", "type", "veth",
+                    "peer", "name", "cx1"], check=True, timeout=10)
+    for dev in ("cx0", "cx1", "lo"):
+        subprocess.run(["ip", "netns", "exec", name, "ip", "link", "set", dev, "up"],
+                       check=True, timeout=10)
+    subprocess.run(["ip", "netns", "exec", name, "ip", "addr", "add", "10.77.0.1/24", "dev",
+                    "cx0"], check=True, timeout=10)
+    b = bundle(["sleep", "1000"])
+    b.config["linux"]["namespaces"] = [ns for ns in b.config["linux"]["namespaces"]
+                                       if ns["type"] != "network"] + [
+        {"type": "network", "path": path}]
+    b.save()
+    r = runtime.create(b)
+    assert r.rc == 0, r
+    # traffic out of cx0 (an ARP request for a neighbour nobody answers)
+    subprocess.run(["ip", "netns", "exec", name, "ping", "-c", "2", "-W", "1", "10.77.0.2"],
+                   timeout=10, capture_output=True)
+    nets = stats_event(runtime, r.id)["data"]["network_interfaces"]
+    assert sorted(n["Name"] for n in nets) == ["cx0", "cx1"], nets
+    keys = ["Name", "RxBytes", "RxPackets", "RxErrors", "RxDropped", "TxBytes", "TxPackets",
+            "TxErrors", "TxDropped"]
+    for n in nets:
+        assert list(n) == keys and all(isinstance(n[k], int) for k in keys[1:]), n
+    by = {n["Name"]: n for n in nets}
+    assert by["cx0"]["TxPackets"] > 0 and by["cx1"]["RxPackets"] == by["cx0"]["TxPackets"]
+
+    plain = bundle(["sleep", "1000"])
+    r2 = runtime.create(plain)
+    assert r2.rc == 0, r2
+    assert stats_event(runtime, r2.id)["data"]["network_interfaces"] is None, "only lo"
+
+
 # ---- features ----------------------------------------------------------------------------------
 
 
@@ -361,6 +499,8 @@ def test_features_shape(runtime):
 def test_features_same_layout_as_runc(runtime, runc):
     a = json.loads(runtime("features", root=False).out)
     t = json.loads(runc("features", root=False).out)
+    assert set(t["mountOptions"]) <= set(a["mountOptions"]), set(t["mountOptions"]) - set(
+        a["mountOptions"])
     assert in_order([k for k in a if k in t], list(t)) and set(t) <= set(a)
     assert in_order([k for k in a["linux"] if k in t["linux"]], list(t["linux"]))
     assert set(t["linux"]) <= set(a["linux"])
@@ -369,6 +509,7 @@ def test_features_same_layout_as_runc(runtime, runc):
 # ---- logs --------------------------------------------------------------------------------------
 
 TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d)$")
+TIME_NS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
 
 
 def test_json_log_lines(runtime, testdir):
@@ -387,6 +528,31 @@ def test_json_log_lines(runtime, testdir):
         msgs = [json.loads(line)["msg"] for line in raw.splitlines()]
         assert any(bad in m for m in msgs), msgs  # quote, backslash and UTF-8 round-trip
         assert list(json.loads(raw.splitlines()[-1])) == ["level", "msg", "time"]
+
+
+def test_json_log_to_stderr_without_log_file(runtime, runc):
+    """--log-format json without --log: the error as a json line on stderr, as runc (an
+    engine that asked for json parses stderr), and nothing else there."""
+    bad = "no-such-" + ODD
+    for rt in (runtime, runc):
+        r = rt("--log-format", "json", "state", bad)
+        assert r.rc == 1 and r.out == "", r
+        lines = r.err.splitlines()
+        assert len(lines) == 1, r
+        e = json.loads(lines[0])
+        assert list(e) == ["level", "msg", "time"] and e["level"] == "error", r
+        assert TIME.match(e["time"]), r
+        assert r.err.endswith("}\n")
+        if rt is runtime:
+            assert bad in e["msg"], r
+    r = runtime("--log-format", "json", "frobnicate", root=False)
+    assert r.rc != 0 and all(json.loads(x)["level"] == "error" for x in r.err.splitlines()), r
+
+
+@pytest.mark.capsa_only
+def test_text_log_without_log_file_stays_plain(runtime):
+    r = runtime("state", "no-such-container")
+    assert r.rc == 1 and r.err.startswith("capsa: ") and "level=" not in r.err, r
 
 
 @pytest.mark.capsa_only

@@ -1,4 +1,5 @@
 /* Unit tests for src/spec: parsing, path-carrying errors, validation, default and features. */
+#include "namespaces/namespaces.h"
 #include "spec/spec.h"
 #include "tap.h"
 
@@ -340,7 +341,9 @@ static void test_default(bool rootless)
 
 static void test_features(void)
 {
-        _cleanup_free_ char *j = spec_features_json();
+        size_t n_opts = 0;
+        _cleanup_free_ const char **opts = ns_mount_option_names(&n_opts);
+        _cleanup_free_ char *j = spec_features_json(opts, n_opts);
         char buf[256];
         yajl_val v = yajl_tree_parse(j, buf, sizeof(buf));
         ok(v != NULL, "features JSON parses");
@@ -354,6 +357,18 @@ static void test_features(void)
         ok(a && a->u.array.len >= 3, "seccomp archs listed");
         const char *p4[] = {"annotations", "run.capsa.version", NULL};
         ok(yajl_tree_get(v, p4, yajl_t_string) != NULL, "capsa version annotation");
+        const char *p5[] = {"mountOptions", NULL};
+        yajl_val mo = yajl_tree_get(v, p5, yajl_t_array);
+        ok(mo && mo->u.array.len == n_opts, "every parser option listed");
+        bool all_known = mo != NULL;
+        for (size_t i = 0; mo && i < mo->u.array.len; i++) {
+                char *one[] = {(char *)YAJL_GET_STRING(mo->u.array.values[i]), NULL};
+                struct ns_mount_opts o = {0};
+                all_known = all_known && one[0] && ns_mount_opts_parse(one, &o, NULL) == 0 &&
+                            o.data == NULL;
+                ns_mount_opts_clear(&o);
+        }
+        ok(all_known, "each listed option is one the parser knows (none passed on as data)");
         yajl_tree_free(v);
 }
 
