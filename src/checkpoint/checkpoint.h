@@ -135,5 +135,6 @@ struct ckpt_receive_opts {
         const char *work_dir; /* where images and the rootfs arrive (default: under root) */
         struct ckpt_tls tls;
         bool once; /* one migration, then exit (default: serve until killed) */
+        FILE *progress; /* a line per phase of each migration (NULL: none) */
 };
 int ckpt_migrate_receive(const struct ckpt_receive_opts *o, struct cx_error **err);

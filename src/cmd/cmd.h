@@ -68,3 +68,5 @@ int cmd_tenant(int argc, char **argv, const struct global_opts *g);
 int cmd_net(int argc, char **argv, const struct global_opts *g);
 int cmd_cni(int argc, char **argv, const struct global_opts *g);
 int cmd_image(int argc, char **argv, const struct global_opts *g);
+int cmd_migrate(int argc, char **argv, const struct global_opts *g);
+int cmd_migrate_receive(int argc, char **argv, const struct global_opts *g);
