@@ -29,6 +29,8 @@ static const struct command {
     {"resume", cmd_resume, "thaw a paused container"},
     {"tenant", cmd_tenant, "list tenants (their id ranges and containers) or remove one"},
     {"net", cmd_net, "manage networks: create, list, inspect, rm"},
+    {"checkpoint", cmd_checkpoint, "checkpoint a running container with CRIU"},
+    {"restore", cmd_restore, "restore a container from a checkpoint"},
     {"image", cmd_image, "manage images: import, pull, list, inspect, tag, rm, prune"},
     {"cni", cmd_cni, "run one CNI plugin command (CNI_COMMAND, config on stdin)"},
     {"migrate", cmd_migrate, "move a running container to another host (live migration)"},

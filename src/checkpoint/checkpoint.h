@@ -24,7 +24,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define CKPT_META_FILE "capsa-checkpoint.json"
+#define CKPT_META_FILE        "capsa-checkpoint.json"
 #define CKPT_DESCRIPTORS_FILE "descriptors.json"
 
 /* TLS for CRIU's page server and migration's stream: PEM files (NULL: not given). */
@@ -34,7 +34,7 @@ struct ckpt_tls {
         const char *key;
 };
 
-enum ckpt_cgroups_mode { /* --manage-cgroups-mode */
+enum ckpt_cgroups_mode {                      /* --manage-cgroups-mode */
                          CKPT_CG_DEFAULT = 0, /* CRIU's default (soft) */
                          CKPT_CG_SOFT,
                          CKPT_CG_FULL,
@@ -80,7 +80,9 @@ int container_checkpoint(const char *root, const char *id, const struct ckpt_dum
 struct container_opts;
 struct ckpt_restore_opts {
         struct ckpt_common c;
-        bool no_subreaper; /* --no-subreaper (foreground only) */
+        bool no_subreaper;             /* --no-subreaper (foreground only) */
+        const char *lsm_profile;       /* --lsm-profile TYPE:NAME, or NULL */
+        const char *lsm_mount_context; /* --lsm-mount-context, or NULL */
 };
 /* Restores a container from the image path under o->id (the same or a new id), from the
  * bundle o->bundle: a container with its state, cgroup (the config's limits), mounts, network
@@ -138,3 +140,36 @@ struct ckpt_receive_opts {
         FILE *progress; /* a line per phase of each migration (NULL: none) */
 };
 int ckpt_migrate_receive(const struct ckpt_receive_opts *o, struct cx_error **err);
+
+/* ---- one CRIU request (criu.c) --------------------------------------------------------------- */
+enum ckpt_job_type { CKPT_JOB_DUMP, CKPT_JOB_PRE_DUMP, CKPT_JOB_RESTORE };
+/* What the container side asks of CRIU.  Strings and arrays are the caller's. */
+struct ckpt_job {
+        enum ckpt_job_type type;
+        const struct ckpt_common *c;
+        const struct ckpt_dump_opts *dump;       /* DUMP, PRE_DUMP */
+        pid_t pid;                               /* DUMP, PRE_DUMP: the container's init */
+        int images_fd, work_fd;                  /* opened image and work directories */
+        const char *log_name;                    /* in the work directory: dump.log, restore.log */
+        const char *root;                        /* RESTORE: the container's root, mounted */
+        const struct ckpt_restore_opts *restore; /* RESTORE: LSM options */
+        char **ext_mounts;                       /* key, value, key, value, ..., NULL */
+        char **external;                         /* "net[INODE]:KEY", ... (NULL-terminated) */
+        int *inherit_fd;                         /* fds the child keeps, at the same numbers */
+        char **inherit_key;                      /* their keys for CRIU (NULL-terminated, same n) */
+        const char *cg_root;                     /* RESTORE: the cgroup the tree goes to (relative
+                                                    to the hierarchy's root), or NULL */
+        bool orphan_pts_master; /* RESTORE: the terminal's master comes to notify */
+        /* run in the forked child before it execs criu: a private mount namespace, the
+         * cgroup; returns 0 or -errno with *msg (a static or leaked string) set */
+        int (*child_setup)(void *userdata, const char **msg);
+        /* CRIU's notifications ("post-dump", "setup-namespaces", "orphan-pts-master" with its
+         * fd, ...): 0 to go on, or an error that ends the request */
+        int (*notify)(void *userdata, const char *script, pid_t pid, int fd, struct cx_error **err);
+        void *userdata;
+        pid_t restored_pid; /* out (RESTORE): the restored init, our child (rst_sibling) */
+};
+/* Runs the job through `criu swrk`.  A failure's error has CRIU's errno and message, the log
+ * file's path and its last error lines; when CRIU cannot work on this kernel at all (`criu
+ * check` fails), the error says that instead. */
+int ckpt_criu_run(struct ckpt_job *j, struct cx_error **err);

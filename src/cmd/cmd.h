@@ -15,7 +15,7 @@ struct global_opts {
         bool systemd_cgroup;
         int rootless;     /* --rootless: 1 true, 0 false, -1 auto (the default) */
         const char *criu; /* --criu: the criu binary checkpoint/restore will run (NULL: "criu"
-                             from PATH); no command uses it yet */
+                             from PATH) */
         char **argv;      /* main's argv, to re-execute capsa from a protected copy */
 };
 
@@ -67,6 +67,8 @@ int cmd_resume(int argc, char **argv, const struct global_opts *g);
 int cmd_tenant(int argc, char **argv, const struct global_opts *g);
 int cmd_net(int argc, char **argv, const struct global_opts *g);
 int cmd_cni(int argc, char **argv, const struct global_opts *g);
+int cmd_checkpoint(int argc, char **argv, const struct global_opts *g);
+int cmd_restore(int argc, char **argv, const struct global_opts *g);
 int cmd_image(int argc, char **argv, const struct global_opts *g);
 int cmd_migrate(int argc, char **argv, const struct global_opts *g);
 int cmd_migrate_receive(int argc, char **argv, const struct global_opts *g);

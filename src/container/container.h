@@ -47,6 +47,9 @@ struct container_opts {
         /* --image: the bundle was made from an image (image/image.h): its root is an overlay of
          * these layers, and its dir is released when the container is deleted (undo `image`) */
         const struct image_bundle *image;
+        /* restore (checkpoint/checkpoint.h): the processes come from a checkpoint image, not
+         * from the bundle's process (the `restore` launcher) */
+        const struct ckpt_restore_opts *restore;
 };
 
 struct image_bundle;

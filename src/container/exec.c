@@ -349,6 +349,10 @@ static _Noreturn void exec_process(struct exec_ctx *x, int sync_fd)
                 child_fail(sync_fd, e);
         if (p->terminal && (r = proc_setup_terminal(p, x->console_fd, &e)) < 0)
                 child_fail(sync_fd, e);
+        if (!p->terminal && setsid() < 0) { /* as runc: its own session */
+                cx_error_set(&e, errno, "setsid");
+                child_fail(sync_fd, e);
+        }
         closep(&x->console_fd);
         /* As the init: resolved inside the root (we are chroot()ed there and our cwd is its top),
          * never through a magic link to a host fd or directory (CVE-2024-21626). */

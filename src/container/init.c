@@ -119,6 +119,9 @@ static int init_prepare(const struct init_args *a, char **ret_exec, struct sec_f
                 return r;
         if (p->terminal && (r = proc_setup_terminal(p, a->console_fd, err)) < 0)
                 return r;
+        /* as runc: always a session leader (CRIU refuses a tree whose session is outside) */
+        if (!p->terminal && setsid() < 0)
+                return cx_error_set(err, errno, "setsid");
         if ((r = sec_chdir_cwd(p->cwd, err)) < 0) /* inside the root only: CVE-2024-21626 */
                 return r;
         if ((r = proc_resolve_exec(p, ret_exec, err)) < 0)

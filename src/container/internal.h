@@ -335,3 +335,31 @@ int container_net_pasta(struct create_ctx *c, struct cx_error **err);
 /* The undo of an endpoint: what net_endpoint_up made, and the others' /etc/hosts. */
 int container_net_detach(struct state_dir *d, const char *network, const char *veth,
                          struct cx_error **err);
+
+/* ---- checkpoint and restore (checkpoint.c, restore.c, ckpt-mounts.c; checkpoint/) ---------- */
+/* The key CRIU gets for an external network namespace (dump: net[INODE]:KEY; restore: the
+ * inherited fd of the new one). */
+#define CKPT_NETNS_KEY "capsa-netns"
+/* The restore launcher: native's operations, but its launch restores the processes from the
+ * image path with CRIU instead of cloning an init (create_ctx.o->restore). */
+extern const struct launcher launcher_restore;
+int restore_launch(struct create_ctx *c, struct cx_error **err);
+/* The external mounts CRIU is told of, key, value, ..., NULL: every bind mount of s (at dump
+ * key = value = the destination; at restore the value is the source), the files of
+ * maskedPaths (over /dev/null), the device nodes capsa may bind from the host.  pid > 0: masked
+ * paths that are directories in the container are left out.  cgroup mounts are external too:
+ * the container's cgroup directories cg_dirs (state's cgroup_dirs) at restore. */
+char **ckpt_ext_mounts(const struct spec *s, pid_t pid, char *const *cg_dirs, bool restore);
+/* descriptors.json: the targets of the init's fds 0-2 (readlink), as runc writes them. */
+int ckpt_write_descriptors(int images_fd, pid_t pid, struct cx_error **err);
+/* How CRIU knows the init's fd (0-2) when it comes from outside: "pipe:[INODE]" (restore
+ * gives its own in its place), "file[MNT_ID:INODE]" for a file of the host (e.g. /dev/null: an
+ * external file at dump, replaced likewise), or NULL (CRIU's own business: a pty, a socket). */
+char *ckpt_stdio_key(pid_t pid, int fd);
+/* Reads them back (3 strings, "" when unknown; all "" when there is no such file). */
+int ckpt_read_descriptors(int images_fd, char ***ret, struct cx_error **err);
+/* The stdio keys (ckpt_stdio_key) capsa-checkpoint.json recorded, or descriptors.json's. */
+int ckpt_read_stdio(int images_fd, char ***ret, struct cx_error **err);
+/* Opens a directory given by a flag (what: "--image-path"), mkdir -p'ed (0700) first when
+ * create; errors name the flag and the path. */
+int ckpt_open_dir(const char *path, const char *what, bool create, int *ret, struct cx_error **err);

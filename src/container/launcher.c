@@ -13,6 +13,7 @@
 
 static const struct launcher *const launchers[] = {
     &launcher_native,
+    &launcher_restore,
 };
 
 /* Launchers added at run time (launcher_register): the unit tests' own. */

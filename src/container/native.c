@@ -383,3 +383,26 @@ const struct launcher launcher_native = {
     .events = native_events,
     .stop = native_stop,
 };
+
+/* Restored by CRIU (restore.c), it is running already: nothing to start. */
+static int restore_start_own(struct create_ctx *c, struct cx_error **err)
+{
+        closep(&c->sync_fd);
+        return 0;
+}
+
+/* A container restored from a checkpoint: launched by CRIU, then driven as a native one. */
+const struct launcher launcher_restore = {
+    .name = "restore",
+    .launch = restore_launch,
+    .start_own = restore_start_own,
+    .start = native_start,
+    .status = native_status,
+    .kill = native_kill,
+    .pids = native_pids,
+    .freeze = native_freeze,
+    .exec = native_exec,
+    .update = native_update,
+    .events = native_events,
+    .stop = native_stop,
+};

@@ -136,6 +136,8 @@ int plan_load(const struct container_opts *o, struct plan *p, struct cx_error **
             (r = apply_tenant(p, err)) < 0 || (r = plan_image(p, err)) < 0 ||
             (r = plan_network(p, err)) < 0 || (r = validate(p, err)) < 0)
                 goto fail;
+        if (o->restore) /* the processes come from a checkpoint (restore.c) */
+                p->launcher = &launcher_restore;
         return 0;
 fail:
         plan_clear(p);

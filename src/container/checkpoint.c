@@ -1,0 +1,220 @@
+/* `checkpoint`: a running (or paused) container's processes dumped by CRIU into the image
+ * path, then (unless --leave-running or --pre-dump) the container deleted, as runc does.
+ *
+ * Beside CRIU's images go descriptors.json (the init's fds 0-2: restore hands its own stdio
+ * pipes in their place) and capsa-checkpoint.json: whether the network namespace was external
+ * (capsa's network or a namespace path: CRIU leaves it out and restore brings a new one,
+ * attached the same way) and the networks with their addresses. */
+#include "checkpoint/checkpoint.h"
+#include "container/internal.h"
+#include "net/net.h"
+#include "util/json.h"
+
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+
+int ckpt_open_dir(const char *path, const char *what, bool create, int *ret, struct cx_error **err)
+{
+        if (create && mkdir_p(path, 0700, err) < 0)
+                return cx_error_prefix(err, "%s", what);
+        *ret = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (*ret < 0)
+                return cx_error_set(err, errno, "%s `%s`", what, path);
+        return 0;
+}
+
+/* The networks the container holds leases on, with their addresses, as JSON. */
+static void write_networks(struct json_w *w, const char *root, const char *id)
+{
+        json_w_key_arr_open(w, "networks");
+        struct net_store s;
+        struct net_network *nws = NULL;
+        size_t n = 0;
+        _cleanup_error_ struct cx_error *e = NULL;
+        if (geteuid() != 0 || net_store_open(root, &s, &e) < 0) {
+                json_w_arr_close(w);
+                return;
+        }
+        if (net_network_list(&s, &nws, &n, &e) >= 0) {
+                for (size_t i = 0; i < n; i++) {
+                        struct net_lease *l = NULL;
+                        size_t nl = 0;
+                        if (net_lease_list(&s, nws[i].name, &l, &nl, &e) < 0) {
+                                cx_error_freep(&e);
+                                continue;
+                        }
+                        bool open = false;
+                        for (size_t k = 0; k < nl; k++) {
+                                if (!l[k].owner || strcmp(l[k].owner, id) != 0)
+                                        continue;
+                                if (!open) {
+                                        json_w_obj_open(w);
+                                        json_w_key_str(w, "network", nws[i].name);
+                                        json_w_key_arr_open(w, "addresses");
+                                        open = true;
+                                }
+                                char buf[NET_IP_STRLEN];
+                                json_w_str(w, net_ip_str(&l[k].ip, buf));
+                        }
+                        if (open) {
+                                json_w_arr_close(w);
+                                json_w_obj_close(w);
+                        }
+                        net_leases_free(l, nl);
+                }
+                for (size_t i = 0; i < n; i++)
+                        net_network_clear(&nws[i]);
+                free(nws);
+        }
+        net_store_close(&s);
+        json_w_arr_close(w);
+}
+
+static bool same_netns(pid_t a, pid_t b)
+{
+        struct stat sa, sb;
+        char pa[64], pb_[64];
+        snprintf(pa, sizeof(pa), "/proc/%d/ns/net", (int)a);
+        snprintf(pb_, sizeof(pb_), "/proc/%d/ns/net", (int)b);
+        return stat(pa, &sa) == 0 && stat(pb_, &sb) == 0 && sa.st_ino == sb.st_ino &&
+               sa.st_dev == sb.st_dev;
+}
+
+/* "own" (CRIU dumps it), "external" (capsa's networks or a path: left out of the images) or
+ * "host" (the caller's: nothing to do). */
+static const char *netns_kind(const struct spec *s, pid_t pid, bool has_networks)
+{
+        const struct spec_namespace *ns = &s->linux_.ns[SPEC_NS_NETWORK];
+        if (!ns->present || same_netns(pid, getpid()))
+                return "host";
+        if (ns->path || has_networks)
+                return "external";
+        return "own";
+}
+
+static int write_meta(int images_fd, const struct container_handle *h, const struct spec *s,
+                      const char *netns, struct cx_error **err)
+{
+        struct json_w *w = json_w_new("  ");
+        json_w_obj_open(w);
+        json_w_key_int(w, "version", 1);
+        json_w_key_str(w, "id", h->st.id);
+        json_w_key_str(w, "bundle", h->st.bundle);
+        json_w_key_str(w, "netns", netns);
+        json_w_key_bool(w, "terminal", s->process.terminal);
+        json_w_key_arr_open(w, "stdio");
+        for (int fd = 0; fd < 3; fd++) {
+                _cleanup_free_ char *key = ckpt_stdio_key(h->st.pid, fd);
+                json_w_str(w, key);
+        }
+        json_w_arr_close(w);
+        write_networks(w, h->dir.root, h->st.id);
+        json_w_obj_close(w);
+        _cleanup_free_ char *text = json_w_finish(w, true);
+        return write_file_atomic_at(images_fd, CKPT_META_FILE, text, strlen(text), err);
+}
+
+/* Does the meta file we are about to write name networks?  (Asked before it is written.) */
+static bool holds_leases(const char *root, const char *id)
+{
+        struct json_w *w = json_w_new(NULL);
+        json_w_obj_open(w);
+        write_networks(w, root, id);
+        json_w_obj_close(w);
+        _cleanup_free_ char *text = json_w_finish(w, false);
+        return strstr(text, "\"network\"") != NULL;
+}
+
+static bool in_strv(char **v, const char *s)
+{
+        for (; v && *v; v++)
+                if (strcmp(*v, s) == 0)
+                        return true;
+        return false;
+}
+
+static int dump(struct container_handle *h, const struct ckpt_dump_opts *o, struct cx_error **err)
+{
+        const char *image_path = o->c.image_path ? o->c.image_path : "checkpoint";
+        _cleanup_close_ int images_fd = -1, work_fd = -1;
+        int r = ckpt_open_dir(image_path, "--image-path", true, &images_fd, err);
+        if (r < 0)
+                return r;
+        if ((r = ckpt_open_dir(o->c.work_path ? o->c.work_path : image_path, "--work-path", true,
+                               &work_fd, err)) < 0)
+                return r;
+        _cleanup_(spec_freep) struct spec *s = NULL;
+        if ((r = container_config(&h->dir, &h->st, &s, err)) < 0)
+                return r;
+        pid_t pid = h->st.pid;
+        const char *netns = netns_kind(s, pid, holds_leases(h->dir.root, h->st.id));
+        if (!o->pre_dump && ((r = write_meta(images_fd, h, s, netns, err)) < 0 ||
+                             (r = ckpt_write_descriptors(images_fd, pid, err)) < 0))
+                return r;
+        _cleanup_strv_ char **ext = ckpt_ext_mounts(s, pid, h->st.cgroup_dirs, false);
+        /* capsa's own binds (networks): /etc/hosts, /etc/resolv.conf */
+        strv_append(&ext, "/etc/hosts");
+        strv_append(&ext, "/etc/hosts");
+        strv_append(&ext, "/etc/resolv.conf");
+        strv_append(&ext, "/etc/resolv.conf");
+        _cleanup_strv_ char **external = xcalloc(1, sizeof(char *));
+        for (int fd = 0; fd < 3; fd++) {
+                _cleanup_free_ char *key = ckpt_stdio_key(pid, fd);
+                if (key && strncmp(key, "file[", 5) == 0 && !in_strv(external, key))
+                        strv_append(&external, key);
+        }
+        if (strcmp(netns, "external") == 0) {
+                struct stat st;
+                _cleanup_free_ char *p = xasprintf("/proc/%d/ns/net", (int)pid);
+                if (stat(p, &st) < 0)
+                        return cx_error_set(err, errno, "stat `%s`", p);
+                _cleanup_free_ char *key =
+                    xasprintf("net[%llu]:" CKPT_NETNS_KEY, (unsigned long long)st.st_ino);
+                strv_append(&external, key);
+        }
+        struct ckpt_job j = {
+            .type = o->pre_dump ? CKPT_JOB_PRE_DUMP : CKPT_JOB_DUMP,
+            .c = &o->c,
+            .dump = o,
+            .pid = pid,
+            .images_fd = images_fd,
+            .work_fd = work_fd,
+            .log_name = o->pre_dump ? "pre-dump.log" : "dump.log",
+            .ext_mounts = ext,
+            .external = external,
+        };
+        r = ckpt_criu_run(&j, err);
+        if (r < 0)
+                return cx_error_prefix(err, "checkpoint container `%s` into `%s`", h->st.id,
+                                       image_path);
+        return 0;
+}
+
+int container_checkpoint(const char *root, const char *id, const struct ckpt_dump_opts *o,
+                         struct cx_error **err)
+{
+        struct container_handle h;
+        int r = container_open(root, id, &h, err);
+        if (r < 0)
+                return r;
+        if (h.status != STATE_RUNNING && h.status != STATE_PAUSED) {
+                r = cx_error_msg(err, EINVAL,
+                                 "container `%s` is %s: only a running or paused container can "
+                                 "be checkpointed",
+                                 id, state_status_name(h.status));
+        } else if (strcmp(h.launcher->name, launcher_native.name) != 0 &&
+                   strcmp(h.launcher->name, launcher_restore.name) != 0) {
+                r = cx_error_msg(err, ENOTSUP,
+                                 "container `%s` runs with launcher `%s`, which cannot be "
+                                 "checkpointed",
+                                 id, h.launcher->name);
+        } else if ((r = dump(&h, o, err)) >= 0 && !o->leave_running && !o->pre_dump) {
+                /* as runc: CRIU ended the processes; the container goes with them */
+                r = container_destroy(&h, err);
+                if (r < 0)
+                        cx_error_prefix(err, "checkpointed, but deleting container `%s`", id);
+        }
+        container_close(&h);
+        return r;
+}

@@ -1,0 +1,172 @@
+/* What checkpoint and restore tell CRIU about the container's mounts and stdio: the bind
+ * mounts whose source is on the host (CRIU's "external" mounts, keyed by their path in the
+ * container), and the init's fds 0-2 (descriptors.json, as runc writes it). */
+#include "checkpoint/checkpoint.h"
+#include "container/internal.h"
+#include "util/json.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static bool is_bind(const struct spec_mount *m)
+{
+        if (m->type && strcmp(m->type, "bind") == 0)
+                return true;
+        for (char **o = m->options; o && *o; o++)
+                if (strcmp(*o, "bind") == 0 || strcmp(*o, "rbind") == 0)
+                        return true;
+        return false;
+}
+
+static void add(char ***v, const char *key, const char *val)
+{
+        strv_append(v, key);
+        strv_append(v, val);
+}
+
+/* The host nodes capsa binds into /dev when it cannot mknod them (a user namespace). */
+static const char *const dev_nodes[] = {"/dev/null",   "/dev/zero",    "/dev/full",
+                                        "/dev/random", "/dev/urandom", "/dev/tty"};
+
+static bool is_cgroup(const struct spec_mount *m)
+{
+        return m->type && (strcmp(m->type, "cgroup") == 0 || strcmp(m->type, "cgroup2") == 0);
+}
+
+/* A cgroup mount is the container's own cgroup: CRIU cannot dump its root (it is not the
+ * hierarchy's), so it is external, bound from the container's cgroup directory at restore (as
+ * runc does).  v2: one directory; v1: /sys/fs/cgroup/CONTROLLER/... each under dest/CONTROLLER. */
+static void add_cgroup(char ***v, const char *dest, char *const *cg_dirs, bool restore)
+{
+        const char *top = "/sys/fs/cgroup/";
+        for (char *const *d = cg_dirs; d && *d; d++) {
+                const char *rel = strncmp(*d, top, strlen(top)) == 0 ? *d + strlen(top) : NULL;
+                const char *slash = rel ? strchr(rel, '/') : NULL;
+                if (!cg_dirs[1] || !slash) { /* one hierarchy: v2 */
+                        add(v, dest, restore ? *d : dest);
+                        return;
+                }
+                _cleanup_free_ char *key = xasprintf("%s/%.*s", dest, (int)(slash - rel), rel);
+                add(v, key, restore ? *d : key);
+        }
+}
+
+char **ckpt_ext_mounts(const struct spec *s, pid_t pid, char *const *cg_dirs, bool restore)
+{
+        char **v = xcalloc(1, sizeof(char *));
+        for (size_t i = 0; i < s->n_mounts; i++) {
+                const struct spec_mount *m = &s->mounts[i];
+                if (is_bind(m) && m->source)
+                        add(&v, m->destination, restore ? m->source : m->destination);
+                else if (is_cgroup(m))
+                        add_cgroup(&v, m->destination, cg_dirs, restore);
+        }
+        /* files masked with /dev/null (directories get a tmpfs: CRIU's own) */
+        for (char **p = s->linux_.masked_paths; p && *p; p++) {
+                if (pid > 0) {
+                        _cleanup_free_ char *path = xasprintf("/proc/%d/root%s", (int)pid, *p);
+                        struct stat st;
+                        if (stat(path, &st) < 0 || S_ISDIR(st.st_mode))
+                                continue;
+                }
+                add(&v, *p, restore ? "/dev/null" : *p);
+        }
+        for (size_t i = 0; i < sizeof(dev_nodes) / sizeof(dev_nodes[0]); i++)
+                add(&v, dev_nodes[i], dev_nodes[i]);
+        for (size_t i = 0; i < s->linux_.n_devices; i++)
+                add(&v, s->linux_.devices[i].path, s->linux_.devices[i].path);
+        return v;
+}
+
+/* The mount id of the file at /proc/PID/fd/FD (its fdinfo), or -1. */
+static long fd_mnt_id(pid_t pid, int fd)
+{
+        _cleanup_free_ char *path = xasprintf("/proc/%d/fdinfo/%d", (int)pid, fd);
+        _cleanup_free_ char *text = NULL;
+        if (read_file_at(AT_FDCWD, path, &text, NULL, NULL) < 0)
+                return -1;
+        const char *m = strstr(text, "mnt_id:");
+        return m ? strtol(m + 7, NULL, 10) : -1;
+}
+
+char *ckpt_stdio_key(pid_t pid, int fd)
+{
+        char link[64], target[PATH_MAX];
+        snprintf(link, sizeof(link), "/proc/%d/fd/%d", (int)pid, fd);
+        ssize_t n = readlink(link, target, sizeof(target) - 1);
+        if (n <= 0)
+                return NULL;
+        target[n] = 0;
+        if (strncmp(target, "pipe:", 5) == 0)
+                return xstrdup(target);
+        struct stat st;
+        long mnt = fd_mnt_id(pid, fd);
+        if (target[0] != '/' || mnt < 0 || stat(link, &st) < 0)
+                return NULL; /* a socket, a pty: CRIU's own business */
+        /* a file of the host (e.g. /dev/null): external, as CRIU names it */
+        return xasprintf("file[%lx:%llx]", mnt, (unsigned long long)st.st_ino);
+}
+
+int ckpt_write_descriptors(int images_fd, pid_t pid, struct cx_error **err)
+{
+        struct json_w *w = json_w_new(NULL);
+        json_w_arr_open(w);
+        for (int fd = 0; fd < 3; fd++) {
+                char link[64], target[PATH_MAX];
+                snprintf(link, sizeof(link), "/proc/%d/fd/%d", (int)pid, fd);
+                ssize_t n = readlink(link, target, sizeof(target) - 1);
+                target[n > 0 ? n : 0] = 0;
+                json_w_str(w, n > 0 ? target : "/dev/null");
+        }
+        json_w_arr_close(w);
+        _cleanup_free_ char *text = json_w_finish(w, false);
+        return write_file_atomic_at(images_fd, CKPT_DESCRIPTORS_FILE, text, strlen(text), err);
+}
+
+int ckpt_read_stdio(int images_fd, char ***ret, struct cx_error **err)
+{
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0;
+        _cleanup_error_ struct cx_error *e = NULL;
+        if (read_file_at(images_fd, CKPT_META_FILE, &text, &len, &e) < 0)
+                return ckpt_read_descriptors(images_fd, ret, err); /* made by runc */
+        _cleanup_(json_val_freep) struct json_val *v = NULL;
+        int r = json_parse(text, len, CKPT_META_FILE, &v, err);
+        if (r < 0)
+                return r;
+        const struct json_val *a = json_val_get(v, "stdio");
+        *ret = xcalloc(4, sizeof(char *));
+        for (size_t i = 0; i < 3 && a && i < json_val_len(a); i++) {
+                const char *s = json_val_str(json_val_at(a, i));
+                (*ret)[i] = xstrdup(s ? s : "");
+        }
+        return 0;
+}
+
+int ckpt_read_descriptors(int images_fd, char ***ret, struct cx_error **err)
+{
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0;
+        *ret = xcalloc(4, sizeof(char *));
+        int r = read_file_at(images_fd, CKPT_DESCRIPTORS_FILE, &text, &len, err);
+        if (r == -ENOENT) {
+                cx_error_freep(err);
+                return 0; /* not made by capsa or runc: CRIU's own view of the fds */
+        }
+        if (r < 0)
+                return r;
+        _cleanup_(json_val_freep) struct json_val *v = NULL;
+        if ((r = json_parse(text, len, CKPT_DESCRIPTORS_FILE, &v, err)) < 0)
+                return r;
+        if (json_val_type(v) != JSON_ARRAY)
+                return cx_error_msg(err, EINVAL, "%s: not an array", CKPT_DESCRIPTORS_FILE);
+        for (size_t i = 0; i < 3 && i < json_val_len(v); i++) {
+                const char *s = json_val_str(json_val_at(v, i));
+                (*ret)[i] = xstrdup(s ? s : "");
+        }
+        return 0;
+}
