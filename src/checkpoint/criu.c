@@ -171,6 +171,7 @@ static int build_request(const struct ckpt_job *j, struct req_mem *m, struct cx_
         FLAG(shell_job, c->shell_job);
         FLAG(file_locks, c->file_locks);
         FLAG(manage_cgroups, true);
+        FLAG(notify_scripts, true);
         FLAG(manage_cgroups_mode, cg_mode(c->cgroups_mode));
         if (c->lazy_pages)
                 FLAG(lazy_pages, true);
@@ -193,6 +194,8 @@ static int build_request(const struct ckpt_job *j, struct req_mem *m, struct cx_
         if (j->dump) {
                 const struct ckpt_dump_opts *d = j->dump;
                 FLAG(pid, j->pid);
+                /* a terminal's master is outside (the console socket's end): as runc */
+                FLAG(orphan_pts_master, true);
                 FLAG(leave_running, d->leave_running);
                 FLAG(auto_dedup, c->auto_dedup);
                 if (d->pre_dump || d->track_mem || d->parent_path)

@@ -93,6 +93,19 @@ static long fd_mnt_id(pid_t pid, int fd)
         return m ? strtol(m + 7, NULL, 10) : -1;
 }
 
+/* Is mount mnt one of the container's (in its init's mountinfo)? */
+static bool in_container(pid_t pid, long mnt)
+{
+        _cleanup_free_ char *path = xasprintf("/proc/%d/mountinfo", (int)pid);
+        _cleanup_free_ char *text = NULL;
+        if (read_file_at(AT_FDCWD, path, &text, NULL, NULL) < 0)
+                return false;
+        for (char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+                if (strtol(l, NULL, 10) == mnt)
+                        return true;
+        return false;
+}
+
 char *ckpt_stdio_key(pid_t pid, int fd)
 {
         char link[64], target[PATH_MAX];
@@ -105,8 +118,8 @@ char *ckpt_stdio_key(pid_t pid, int fd)
                 return xstrdup(target);
         struct stat st;
         long mnt = fd_mnt_id(pid, fd);
-        if (target[0] != '/' || mnt < 0 || stat(link, &st) < 0)
-                return NULL; /* a socket, a pty: CRIU's own business */
+        if (target[0] != '/' || mnt < 0 || in_container(pid, mnt) || stat(link, &st) < 0)
+                return NULL; /* a socket, the container's own file or pty: CRIU's business */
         /* a file of the host (e.g. /dev/null): external, as CRIU names it */
         return xasprintf("file[%lx:%llx]", mnt, (unsigned long long)st.st_ino);
 }
