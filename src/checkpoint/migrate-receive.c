@@ -161,6 +161,28 @@ static void page_server_kill(struct session *s)
         s->page_server = 0;
 }
 
+/* The last error lines of dir/page-server.log (CRIU's "Error (file:line): ..."), or "". */
+static char *log_errors(const char *dir)
+{
+        _cleanup_free_ char *path = xasprintf("%s/page-server.log", dir);
+        _cleanup_free_ char *text = NULL;
+        _cleanup_error_ struct cx_error *e = NULL;
+        if (read_file_at(AT_FDCWD, path, &text, NULL, &e) < 0)
+                return xstrdup("");
+        char *out = xstrdup("");
+        unsigned n = 0;
+        for (char *save = NULL, *l = strtok_r(text, "\n", &save); l;
+             l = strtok_r(NULL, "\n", &save)) {
+                if (!strstr(l, "Error") || n >= 4)
+                        continue;
+                char *next = xasprintf("%s%s%s", out, *out ? "; " : ": ", l + strspn(l, " "));
+                free(out);
+                out = next;
+                n++;
+        }
+        return out;
+}
+
 static int page_server_start(struct session *s, const char *dir, unsigned *ret_port,
                              struct cx_error **err)
 {
@@ -172,6 +194,9 @@ static int page_server_start(struct session *s, const char *dir, unsigned *ret_p
         _cleanup_free_ char *addr = mig_sockaddr_str(&s->local, false);
         _cleanup_free_ char *port_s = xasprintf("%u", port);
         const char *criu = o->criu ? o->criu : "criu";
+        /* --tls-no-cn-verify: CRIU's server would match the client's certificate against its
+         * own listening address; the CA's signature is what authenticates the source (the
+         * source's CRIU does check the destination's name: its certificate names its address) */
         const char *argv[] = {criu,
                               "page-server",
                               "--images-dir",
@@ -194,6 +219,7 @@ static int page_server_start(struct session *s, const char *dir, unsigned *ret_p
                               o->tls.cert,
                               "--tls-key",
                               o->tls.key,
+                              "--tls-no-cn-verify",
                               NULL};
         int st[2];
         if (pipe2(st, O_CLOEXEC) < 0)
@@ -227,8 +253,8 @@ static int page_server_start(struct session *s, const char *dir, unsigned *ret_p
                 return 0;
         }
         page_server_kill(s);
-        return cx_error_msg(err, EIO, "`%s page-server` did not start (see %s/page-server.log)",
-                            criu, dir);
+        _cleanup_free_ char *why = log_errors(dir);
+        return cx_error_msg(err, EIO, "`%s page-server` did not start%s", criu, why);
 }
 
 /* Waits for the page server to end once the source's CRIU is done with it. */
@@ -253,9 +279,10 @@ static int page_server_wait(struct session *s, const char *dir, struct cx_error 
                 poll(NULL, 0, 100);
         }
         s->page_server = 0;
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                return cx_error_msg(err, EIO, "the page server failed (see %s/page-server.log)",
-                                    dir);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                _cleanup_free_ char *why = log_errors(dir);
+                return cx_error_msg(err, EIO, "the page server failed%s", why);
+        }
         return 0;
 }
 
@@ -650,12 +677,19 @@ static int one(const struct ckpt_receive_opts *o, const char *work, int lfd, boo
         }
         *handled = true;
         r = serve(&s, work, err);
-        if (r < 0)
+        if (r < 0) {
                 mig_send_error(&s.conn, *err);
+                cx_error_prefix(err, "migration of `%s` from %s", s.id ? s.id : "?", peer_s);
+                if (s.dir && s.round > 0) { /* the page server's side of a failed round */
+                        _cleanup_free_ char *dir = round_dir(&s, s.round);
+                        _cleanup_free_ char *why = log_errors(dir);
+                        if (*why)
+                                log_warn("migrate-receive: the page server of round %u%s", s.round,
+                                         why);
+                }
+        }
         session_end(&s, r >= 0 && s.done);
-        if (r < 0)
-                return cx_error_prefix(err, "migration of `%s` from %s", s.id ? s.id : "?", peer_s);
-        return 0;
+        return r < 0 ? r : 0;
 }
 
 int ckpt_migrate_receive(const struct ckpt_receive_opts *o, struct cx_error **err)

@@ -15,11 +15,9 @@
 
 #include <fcntl.h>
 #include <inttypes.h>
-#include <linux/magic.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <time.h>
 
 uint64_t mig_now_ms(void)
@@ -73,6 +71,20 @@ static int container_status(const char *root, const char *id, char **ret, struct
         return 0;
 }
 
+/* Whether the container's root is an overlay of image layers: its undo record (ROOT/ID/undo,
+ * the container layer's) holds an `image` entry. */
+static bool made_from_image(int dirfd)
+{
+        _cleanup_free_ char *text = NULL;
+        _cleanup_error_ struct cx_error *e = NULL;
+        if (read_file_at(dirfd, "undo", &text, NULL, &e) < 0)
+                return false;
+        for (char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+                if (str_has_prefix(l, "image "))
+                        return true;
+        return false;
+}
+
 /* The container's bundle, rootfs, tenant and networks; refuses what cannot move. */
 static int source_load(struct source *s, struct cx_error **err)
 {
@@ -91,6 +103,7 @@ static int source_load(struct source *s, struct cx_error **err)
         if ((r = state_dir_open(o->root, o->id, &d, err)) < 0)
                 return r;
         r = state_read(&d, &st, err);
+        bool image = r >= 0 && made_from_image(d.fd);
         state_dir_close(&d);
         if (r < 0)
                 return r;
@@ -106,8 +119,7 @@ static int source_load(struct source *s, struct cx_error **err)
                                     "container `%s`: its rootfs `%s` is outside its bundle `%s` "
                                     "(only the bundle is sent)",
                                     o->id, s->rootfs, s->bundle);
-        struct statfs sf;
-        if (statfs(s->rootfs, &sf) == 0 && sf.f_type == OVERLAYFS_SUPER_MAGIC)
+        if (image)
                 return cx_error_msg(err, ENOTSUP,
                                     "container `%s`: its rootfs is an overlay (a container made "
                                     "from an image): not migrated yet, only bundle containers",

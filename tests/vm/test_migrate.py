@@ -15,6 +15,7 @@ import select
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -55,15 +56,17 @@ class Host:
         self.name = name
         self.ns = f"cm{name}-{tag}"
         self.dir = base / f"host{name}"
-        self.root = self.dir / "state"
+        # under /run: the network store links O_TMPFILE files, which the guest's /tmp may lack
+        self.root = Path(f"/run/capsa-mig{name}-{tag}")
         self.bundle = self.dir / "bundle"  # bind-mounted at BUNDLE in this host's commands
         self.cgroup = Path(f"/sys/fs/cgroup/capsa-mig{name}-{tag}")
         self.procs = []
 
     def wrap(self, argv):
         """argv run inside the host: its netns, its cgroup, its bundle at BUNDLE."""
-        script = ('echo $$ > "$1/cgroup.procs" && mount --bind "$2" "$3" && shift 3 && '
-                  'exec "$@"')
+        # `ip netns exec` mounts a new /sys: cgroup2 goes back on it
+        script = ('mount -t cgroup2 none /sys/fs/cgroup && echo $$ > "$1/cgroup.procs" && '
+                  'mount --bind "$2" "$3" && shift 3 && exec "$@"')
         return ["ip", "netns", "exec", self.ns, "sh", "-c", script, "sh", str(self.cgroup),
                 str(self.bundle), BUNDLE] + [str(a) for a in argv]
 
@@ -71,12 +74,18 @@ class Host:
         return self.wrap([CAPSA, "--root", self.root, *args])
 
     def capsa(self, *args, timeout=120):
-        return subprocess.run(self.capsa_argv(*args), capture_output=True, text=True,
-                              timeout=timeout, stdin=subprocess.DEVNULL)
+        """stdout and stderr to files, not pipes: a detached container inherits them."""
+        with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+            p = subprocess.run(self.capsa_argv(*args), stdout=out, stderr=err, text=True,
+                               timeout=timeout, stdin=subprocess.DEVNULL)
+            out.seek(0)
+            err.seek(0)
+            return subprocess.CompletedProcess(p.args, p.returncode, out.read(), err.read())
 
     def spawn(self, *args):
         p = subprocess.Popen(self.capsa_argv(*args), stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+                             stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+                             errors="replace")
         self.procs.append(p)
         return p
 
@@ -128,6 +137,7 @@ def world(workdir, base_rootfs):
         for h in hosts.values():
             h.dir.mkdir()
             h.root.mkdir()
+            h.bundle.mkdir()
             h.cgroup.mkdir()
             sh("ip", "netns", "add", h.ns)
             made.append(h.ns)
@@ -181,6 +191,8 @@ def world(workdir, base_rootfs):
                 except OSError:
                     time.sleep(0.1)
         shutil.rmtree(base, ignore_errors=True)
+        for h in hosts.values():
+            shutil.rmtree(h.root, ignore_errors=True)
 
 
 COUNTER = ("i=0; nc -ll -p %d -e cat & "
@@ -193,9 +205,8 @@ def migrating(world):
     hosts = world["hosts"]
     cid = "mig-" + uuid.uuid4().hex[:8]
     for h in hosts.values():
-        if h.bundle.exists():
-            shutil.rmtree(h.bundle)
-        h.bundle.mkdir()
+        for p in h.bundle.iterdir():
+            shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
         subprocess.run(["cp", "-a", str(world["rootfs"]), str(h.bundle / "rootfs")], check=True)
         cfg = it.default_config(["/bin/sh", "-c", COUNTER])
         cfg["root"] = {"path": "rootfs", "readonly": False}
