@@ -358,7 +358,7 @@ def test_migrate_counter_and_tcp(world, migrating):
         before = count(a)
         t0 = time.monotonic()
         m = migrate(world, cid, "--tcp-established")
-        out = finish(m, timeout=240)
+        out = finish(m, timeout=150)
         took = time.monotonic() - t0
         assert m.returncode == 0, out + "\nreceiver: " + finish(recv)
         stats = json.loads(out.split("stdout: ", 1)[1].split("\nstderr:", 1)[0])
