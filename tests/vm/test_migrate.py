@@ -360,7 +360,7 @@ def test_migrate_counter_and_tcp(world, migrating):
         m = migrate(world, cid, "--tcp-established")
         out = finish(m, timeout=150)
         took = time.monotonic() - t0
-        assert m.returncode == 0, out + "\nreceiver: " + finish(recv)
+        assert m.returncode == 0, out + "\nreceiver: " + finish(recv, timeout=20)
         stats = json.loads(out.split("stdout: ", 1)[1].split("\nstderr:", 1)[0])
         print(f"migration stats: {stats}, wall {took:.1f}s")
         assert stats["rounds"] >= 1 and len(stats["round_bytes"]) == stats["rounds"] + 1
