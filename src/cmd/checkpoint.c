@@ -198,13 +198,8 @@ int cmd_restore(int argc, char **argv, const struct global_opts *g)
             {},
         };
         struct ckpt_restore_opts r = {.c = {.criu = g->criu, .status_fd = -1}};
-        struct container_opts o = {
-            .root = g->root,
-            .systemd_cgroup = g->systemd_cgroup,
-            .rootless = g->rootless < 0    ? CONTAINER_ROOTLESS_AUTO
-                        : g->rootless == 1 ? CONTAINER_ROOTLESS_TRUE
-                                           : CONTAINER_ROOTLESS_FALSE,
-        };
+        struct container_opts o = {0};
+        cmd_container_opts_init(&o, g); /* restore drops self_argv: no bundle process runs */
         int c;
         cmd_getopt_begin();
         while ((c = getopt_long(argc, argv, ":b:dh", opts, NULL)) != -1) {

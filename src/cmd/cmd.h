@@ -46,6 +46,10 @@ void cmd_print_json_array(char *const *v, size_t n);
 /* The options of a command that takes only --help: 0 to go on (positional arguments from
  * optind), -1 when the usage was printed (exit 0), 1 after a usage error. */
 int cmd_parse_help_only(const char *cmd, const char *usage, int argc, char **argv);
+/* The global options a container command passes on: --root, --systemd-cgroup, --rootless,
+ * and main's argv (create, run, restore). */
+struct container_opts;
+void cmd_container_opts_init(struct container_opts *o, const struct global_opts *g);
 /* Checks that exactly `n` positional arguments remain. */
 int cmd_need_args(const char *cmd, int argc, int optind_, int n, const char *what);
 

@@ -1,5 +1,6 @@
 /* Error reporting shared by the commands. */
 #include "cmd/cmd.h"
+#include "container/container.h"
 
 #include <ctype.h>
 #include <string.h>
@@ -41,8 +42,8 @@ int cmd_option_error(const char *cmd, int c, char **argv)
         const char *word = optind > 0 ? argv[optind - 1] : "";
         bool is_long = strncmp(word, "--", 2) == 0;
         if (c == ':')
-                return is_long ? cmd_usage_error(cmd, "option `%s` needs a value", word)
-                               : cmd_usage_error(cmd, "option `-%c` needs a value", optopt);
+                return is_long ? cmd_usage_error(cmd, "flag needs an argument: `%s`", word)
+                               : cmd_usage_error(cmd, "flag needs an argument: `-%c`", optopt);
         if (optopt == 0 || optopt >= 128)
                 return cmd_usage_error(cmd, "unknown option `%s`", word);
         return cmd_usage_error(cmd, "unknown option `-%c`", optopt);
@@ -160,4 +161,14 @@ int cmd_parse_help_only(const char *cmd, const char *usage, int argc, char **arg
                 return cmd_option_error(cmd, c, argv);
         }
         return 0;
+}
+
+void cmd_container_opts_init(struct container_opts *o, const struct global_opts *g)
+{
+        o->root = g->root;
+        o->systemd_cgroup = g->systemd_cgroup;
+        o->rootless = g->rootless < 0    ? CONTAINER_ROOTLESS_AUTO
+                      : g->rootless == 1 ? CONTAINER_ROOTLESS_TRUE
+                                         : CONTAINER_ROOTLESS_FALSE;
+        o->self_argv = g->argv;
 }

@@ -281,21 +281,11 @@ static int with_image(const struct global_opts *g, struct container_opts *o,
         return 0;
 }
 
-static void fill_globals(struct container_opts *o, const struct global_opts *g)
-{
-        o->root = g->root;
-        o->systemd_cgroup = g->systemd_cgroup;
-        o->rootless = g->rootless < 0    ? CONTAINER_ROOTLESS_AUTO
-                      : g->rootless == 1 ? CONTAINER_ROOTLESS_TRUE
-                                         : CONTAINER_ROOTLESS_FALSE;
-        o->self_argv = g->argv;
-}
-
 int cmd_create(int argc, char **argv, const struct global_opts *g)
 {
         struct container_opts o = {0};
         struct image_args img = {0};
-        fill_globals(&o, g);
+        cmd_container_opts_init(&o, g);
         if (parse("create", argc, argv, &o, &img, NULL))
                 return 1;
         return with_image(g, &o, &img, NULL);
@@ -304,7 +294,7 @@ int cmd_create(int argc, char **argv, const struct global_opts *g)
 int cmd_run(int argc, char **argv, const struct global_opts *g)
 {
         struct container_opts o = {0};
-        fill_globals(&o, g);
+        cmd_container_opts_init(&o, g);
         struct image_args img = {0};
         bool no_subreaper = false;
         if (parse("run", argc, argv, &o, &img, &no_subreaper))

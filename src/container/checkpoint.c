@@ -11,6 +11,8 @@
 #include "util/json.h"
 
 #include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -24,17 +26,22 @@ int ckpt_open_dir(const char *path, const char *what, bool create, int *ret, str
         return 0;
 }
 
-/* The networks the container holds leases on, with their addresses, as JSON. */
-static void write_networks(struct json_w *w, const char *root, const char *id)
+/* The networks the container holds leases on, with their addresses: a compact JSON array;
+ * *ret_n counts them. */
+static char *networks_json(const char *root, const char *id, size_t *ret_n)
 {
-        json_w_key_arr_open(w, "networks");
+        struct json_w *w = json_w_new(NULL);
+        json_w_arr_open(w);
+        *ret_n = 0;
         struct net_store s;
         struct net_network *nws = NULL;
         size_t n = 0;
         _cleanup_error_ struct cx_error *e = NULL;
-        if (geteuid() != 0 || net_store_open(root, &s, &e) < 0) {
+        /* read only: a container without networks must not make ROOT/networks */
+        _cleanup_free_ char *store = xasprintf("%s/networks", root);
+        if (geteuid() != 0 || access(store, F_OK) < 0 || net_store_open(root, &s, &e) < 0) {
                 json_w_arr_close(w);
-                return;
+                return json_w_finish(w, false);
         }
         if (net_network_list(&s, &nws, &n, &e) >= 0) {
                 for (size_t i = 0; i < n; i++) {
@@ -53,6 +60,7 @@ static void write_networks(struct json_w *w, const char *root, const char *id)
                                         json_w_key_str(w, "network", nws[i].name);
                                         json_w_key_arr_open(w, "addresses");
                                         open = true;
+                                        (*ret_n)++;
                                 }
                                 char buf[NET_IP_STRLEN];
                                 json_w_str(w, net_ip_str(&l[k].ip, buf));
@@ -69,6 +77,7 @@ static void write_networks(struct json_w *w, const char *root, const char *id)
         }
         net_store_close(&s);
         json_w_arr_close(w);
+        return json_w_finish(w, false);
 }
 
 static bool same_netns(pid_t a, pid_t b)
@@ -94,7 +103,8 @@ static const char *netns_kind(const struct spec *s, pid_t pid, bool has_networks
 }
 
 static int write_meta(int images_fd, const struct container_handle *h, const struct spec *s,
-                      const char *netns, struct cx_error **err)
+                      const char *netns, const struct ckpt_stdio *stdio, const char *networks,
+                      struct cx_error **err)
 {
         struct json_w *w = json_w_new("  ");
         json_w_obj_open(w);
@@ -103,27 +113,17 @@ static int write_meta(int images_fd, const struct container_handle *h, const str
         json_w_key_str(w, "bundle", h->st.bundle);
         json_w_key_str(w, "netns", netns);
         json_w_key_bool(w, "terminal", s->process.terminal);
-        json_w_key_arr_open(w, "stdio");
-        for (int fd = 0; fd < 3; fd++) {
-                _cleanup_free_ char *key = ckpt_stdio_key(h->st.pid, fd);
-                json_w_str(w, key);
-        }
+        json_w_key_arr_open(w, "stdio"); /* by position: "" where CRIU needs no key */
+        for (int fd = 0; fd < 3; fd++)
+                json_w_str(w, stdio->key[fd]);
         json_w_arr_close(w);
-        write_networks(w, h->dir.root, h->st.id);
+        /* what a "file[...]" is reopened from */
+        json_w_key_strv(w, "stdio_paths", (const char *const *)stdio->path, 3);
+        json_w_key(w, "networks");
+        json_w_raw(w, networks);
         json_w_obj_close(w);
         _cleanup_free_ char *text = json_w_finish(w, true);
         return write_file_atomic_at(images_fd, CKPT_META_FILE, text, strlen(text), err);
-}
-
-/* Does the meta file we are about to write name networks?  (Asked before it is written.) */
-static bool holds_leases(const char *root, const char *id)
-{
-        struct json_w *w = json_w_new(NULL);
-        json_w_obj_open(w);
-        write_networks(w, root, id);
-        json_w_obj_close(w);
-        _cleanup_free_ char *text = json_w_finish(w, false);
-        return strstr(text, "\"network\"") != NULL;
 }
 
 static bool in_strv(char **v, const char *s)
@@ -148,9 +148,13 @@ static int dump(struct container_handle *h, const struct ckpt_dump_opts *o, stru
         if ((r = container_config(&h->dir, &h->st, &s, err)) < 0)
                 return r;
         pid_t pid = h->st.pid;
-        const char *netns = netns_kind(s, pid, holds_leases(h->dir.root, h->st.id));
-        if (!o->pre_dump && ((r = write_meta(images_fd, h, s, netns, err)) < 0 ||
-                             (r = ckpt_write_descriptors(images_fd, pid, err)) < 0))
+        size_t n_networks = 0;
+        _cleanup_free_ char *networks = networks_json(h->dir.root, h->st.id, &n_networks);
+        const char *netns = netns_kind(s, pid, n_networks > 0);
+        _cleanup_(ckpt_stdio_clear) struct ckpt_stdio stdio = {0};
+        ckpt_stdio_read(pid, &stdio);
+        if (!o->pre_dump && ((r = write_meta(images_fd, h, s, netns, &stdio, networks, err)) < 0 ||
+                             (r = ckpt_write_descriptors(images_fd, &stdio, err)) < 0))
                 return r;
         _cleanup_strv_ char **ext = ckpt_ext_mounts(s, pid, h->st.cgroup_dirs, false);
         /* capsa's own binds (networks): /etc/hosts, /etc/resolv.conf */
@@ -160,7 +164,7 @@ static int dump(struct container_handle *h, const struct ckpt_dump_opts *o, stru
         strv_append(&ext, "/etc/resolv.conf");
         _cleanup_strv_ char **external = xcalloc(1, sizeof(char *));
         for (int fd = 0; fd < 3; fd++) {
-                _cleanup_free_ char *key = ckpt_stdio_key(pid, fd);
+                const char *key = stdio.key[fd];
                 if (key && strncmp(key, "file[", 5) == 0 && !in_strv(external, key))
                         strv_append(&external, key);
         }
@@ -209,6 +213,12 @@ int container_checkpoint(const char *root, const char *id, const struct ckpt_dum
                                  "container `%s` runs with launcher `%s`, which cannot be "
                                  "checkpointed",
                                  id, h.launcher->name);
+        } else if (undo_has(&h.dir, UNDO_IMAGE)) {
+                /* its rootfs changes live in its dir of the image store, which goes with it */
+                r = cx_error_msg(err, ENOTSUP,
+                                 "container `%s` was made with --image: checkpoint needs a "
+                                 "bundle container (`capsa spec --image REF` writes one)",
+                                 id);
         } else if ((r = dump(&h, o, err)) >= 0 && !o->leave_running && !o->pre_dump) {
                 /* as runc: CRIU ended the processes; the container goes with them */
                 r = container_destroy(&h, err);

@@ -12,16 +12,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static bool is_bind(const struct spec_mount *m)
-{
-        if (m->type && strcmp(m->type, "bind") == 0)
-                return true;
-        for (char **o = m->options; o && *o; o++)
-                if (strcmp(*o, "bind") == 0 || strcmp(*o, "rbind") == 0)
-                        return true;
-        return false;
-}
-
 static void add(char ***v, const char *key, const char *val)
 {
         strv_append(v, key);
@@ -60,7 +50,7 @@ char **ckpt_ext_mounts(const struct spec *s, pid_t pid, char *const *cg_dirs, bo
         char **v = xcalloc(1, sizeof(char *));
         for (size_t i = 0; i < s->n_mounts; i++) {
                 const struct spec_mount *m = &s->mounts[i];
-                if (is_bind(m) && m->source)
+                if (ns_mount_is_bind(m) && m->source)
                         add(&v, m->destination, restore ? m->source : m->destination);
                 else if (is_cgroup(m))
                         add_cgroup(&v, m->destination, cg_dirs, restore);
@@ -106,69 +96,73 @@ static bool in_container(pid_t pid, long mnt)
         return false;
 }
 
-char *ckpt_stdio_key(pid_t pid, int fd)
+/* How CRIU knows fd from outside the container, given its target: "pipe:[INODE]", or
+ * "file[MNT_ID:INODE]" for a file of the host; NULL when it is CRIU's own business (a socket,
+ * the container's own file or pty). */
+static char *stdio_key(pid_t pid, int fd, const char *target)
 {
-        char link[64], target[PATH_MAX];
-        snprintf(link, sizeof(link), "/proc/%d/fd/%d", (int)pid, fd);
-        ssize_t n = readlink(link, target, sizeof(target) - 1);
-        if (n <= 0)
-                return NULL;
-        target[n] = 0;
         if (strncmp(target, "pipe:", 5) == 0)
                 return xstrdup(target);
+        char link[64];
+        snprintf(link, sizeof(link), "/proc/%d/fd/%d", (int)pid, fd);
         struct stat st;
         long mnt = fd_mnt_id(pid, fd);
         if (target[0] != '/' || mnt < 0 || in_container(pid, mnt) || stat(link, &st) < 0)
-                return NULL; /* a socket, the container's own file or pty: CRIU's business */
-        /* a file of the host (e.g. /dev/null): external, as CRIU names it */
+                return NULL;
         return xasprintf("file[%lx:%llx]", mnt, (unsigned long long)st.st_ino);
 }
 
-int ckpt_write_descriptors(int images_fd, pid_t pid, struct cx_error **err)
+void ckpt_stdio_read(pid_t pid, struct ckpt_stdio *ret)
 {
-        struct json_w *w = json_w_new(NULL);
-        json_w_arr_open(w);
         for (int fd = 0; fd < 3; fd++) {
                 char link[64], target[PATH_MAX];
                 snprintf(link, sizeof(link), "/proc/%d/fd/%d", (int)pid, fd);
                 ssize_t n = readlink(link, target, sizeof(target) - 1);
                 target[n > 0 ? n : 0] = 0;
-                json_w_str(w, n > 0 ? target : "/dev/null");
+                ret->path[fd] = xstrdup(target);
+                ret->key[fd] = n > 0 ? stdio_key(pid, fd, target) : NULL;
         }
+}
+
+void ckpt_stdio_clear(struct ckpt_stdio *s)
+{
+        for (int fd = 0; fd < 3; fd++) {
+                free(TAKE_PTR(s->path[fd]));
+                free(TAKE_PTR(s->key[fd]));
+        }
+}
+
+int ckpt_write_descriptors(int images_fd, const struct ckpt_stdio *s, struct cx_error **err)
+{
+        struct json_w *w = json_w_new(NULL);
+        json_w_arr_open(w);
+        for (int fd = 0; fd < 3; fd++)
+                json_w_str(w, *s->path[fd] ? s->path[fd] : "/dev/null");
         json_w_arr_close(w);
         _cleanup_free_ char *text = json_w_finish(w, false);
         return write_file_atomic_at(images_fd, CKPT_DESCRIPTORS_FILE, text, strlen(text), err);
 }
 
-int ckpt_read_stdio(int images_fd, char ***ret, struct cx_error **err)
+static char **strings3(const struct json_val *a)
 {
-        _cleanup_free_ char *text = NULL;
-        size_t len = 0;
-        _cleanup_error_ struct cx_error *e = NULL;
-        if (read_file_at(images_fd, CKPT_META_FILE, &text, &len, &e) < 0)
-                return ckpt_read_descriptors(images_fd, ret, err); /* made by runc */
-        _cleanup_(json_val_freep) struct json_val *v = NULL;
-        int r = json_parse(text, len, CKPT_META_FILE, &v, err);
-        if (r < 0)
-                return r;
-        const struct json_val *a = json_val_get(v, "stdio");
-        *ret = xcalloc(4, sizeof(char *));
-        for (size_t i = 0; i < 3 && a && i < json_val_len(a); i++) {
-                const char *s = json_val_str(json_val_at(a, i));
-                (*ret)[i] = xstrdup(s ? s : "");
+        char **v = xcalloc(4, sizeof(char *));
+        for (size_t i = 0; i < 3; i++) {
+                const char *s = a && i < json_val_len(a) ? json_val_str(json_val_at(a, i)) : NULL;
+                v[i] = xstrdup(s ? s : "");
         }
-        return 0;
+        return v;
 }
 
-int ckpt_read_descriptors(int images_fd, char ***ret, struct cx_error **err)
+/* runc's descriptors.json: the targets of fds 0-2 (all "" when there is none). */
+static int read_descriptors(int images_fd, char ***ret, struct cx_error **err)
 {
         _cleanup_free_ char *text = NULL;
         size_t len = 0;
-        *ret = xcalloc(4, sizeof(char *));
         int r = read_file_at(images_fd, CKPT_DESCRIPTORS_FILE, &text, &len, err);
         if (r == -ENOENT) {
                 cx_error_freep(err);
-                return 0; /* not made by capsa or runc: CRIU's own view of the fds */
+                *ret = strings3(NULL); /* not made by capsa or runc: CRIU's own view of the fds */
+                return 0;
         }
         if (r < 0)
                 return r;
@@ -177,9 +171,24 @@ int ckpt_read_descriptors(int images_fd, char ***ret, struct cx_error **err)
                 return r;
         if (json_val_type(v) != JSON_ARRAY)
                 return cx_error_msg(err, EINVAL, "%s: not an array", CKPT_DESCRIPTORS_FILE);
-        for (size_t i = 0; i < 3 && i < json_val_len(v); i++) {
-                const char *s = json_val_str(json_val_at(v, i));
-                (*ret)[i] = xstrdup(s ? s : "");
+        *ret = strings3(v);
+        return 0;
+}
+
+int ckpt_read_stdio(int images_fd, char ***ret_keys, char ***ret_paths, struct cx_error **err)
+{
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0;
+        _cleanup_error_ struct cx_error *e = NULL;
+        if (read_file_at(images_fd, CKPT_META_FILE, &text, &len, &e) < 0) {
+                *ret_paths = strings3(NULL);
+                return read_descriptors(images_fd, ret_keys, err); /* made by runc */
         }
+        _cleanup_(json_val_freep) struct json_val *v = NULL;
+        int r = json_parse(text, len, CKPT_META_FILE, &v, err);
+        if (r < 0)
+                return r;
+        *ret_keys = strings3(json_val_get(v, "stdio"));
+        *ret_paths = strings3(json_val_get(v, "stdio_paths"));
         return 0;
 }

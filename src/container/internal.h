@@ -190,6 +190,8 @@ int undo_append(struct state_dir *d, const char *kind, char *const *args, struct
 int undo_append_process(struct state_dir *d, pid_t pid, uint64_t start_time, struct cx_error **err);
 /* Drops the newest entry: its step failed and left nothing (it cleaned up after itself). */
 int undo_retract(struct state_dir *d, struct cx_error **err);
+/* Whether the record holds a resource of that kind. */
+bool undo_has(struct state_dir *d, const char *kind);
 /* Undoes every entry of the record, newest first (each undo is idempotent); stops at the first
  * failure, leaving the record for a later delete. */
 int undo_run(struct state_dir *d, struct cx_error **err);
@@ -350,16 +352,21 @@ int restore_launch(struct create_ctx *c, struct cx_error **err);
  * paths that are directories in the container are left out.  cgroup mounts are external too:
  * the container's cgroup directories cg_dirs (state's cgroup_dirs) at restore. */
 char **ckpt_ext_mounts(const struct spec *s, pid_t pid, char *const *cg_dirs, bool restore);
-/* descriptors.json: the targets of the init's fds 0-2 (readlink), as runc writes them. */
-int ckpt_write_descriptors(int images_fd, pid_t pid, struct cx_error **err);
-/* How CRIU knows the init's fd (0-2) when it comes from outside: "pipe:[INODE]" (restore
- * gives its own in its place), "file[MNT_ID:INODE]" for a file of the host (e.g. /dev/null: an
- * external file at dump, replaced likewise), or NULL (CRIU's own business: a pty, a socket). */
-char *ckpt_stdio_key(pid_t pid, int fd);
-/* Reads them back (3 strings, "" when unknown; all "" when there is no such file). */
-int ckpt_read_descriptors(int images_fd, char ***ret, struct cx_error **err);
-/* The stdio keys (ckpt_stdio_key) capsa-checkpoint.json recorded, or descriptors.json's. */
-int ckpt_read_stdio(int images_fd, char ***ret, struct cx_error **err);
+/* The init's fds 0-2 at dump: their targets (readlink; "" when unknown) and how CRIU knows
+ * them when they come from outside: "pipe:[INODE]" (restore gives its own in its place),
+ * "file[MNT_ID:INODE]" for a file of the host (e.g. /dev/null: external at dump, reopened from
+ * its path at restore), or NULL (CRIU's own business: a pty, a socket, the container's file). */
+struct ckpt_stdio {
+        char *path[3];
+        char *key[3];
+};
+void ckpt_stdio_read(pid_t pid, struct ckpt_stdio *ret);
+void ckpt_stdio_clear(struct ckpt_stdio *s);
+/* descriptors.json: the targets, as runc writes it. */
+int ckpt_write_descriptors(int images_fd, const struct ckpt_stdio *s, struct cx_error **err);
+/* The stdio keys capsa-checkpoint.json recorded (or runc's descriptors.json's targets), and
+ * the paths the fds had ("" when unknown): 3 strings each. */
+int ckpt_read_stdio(int images_fd, char ***ret_keys, char ***ret_paths, struct cx_error **err);
 /* Opens a directory given by a flag (what: "--image-path"), mkdir -p'ed (0700) first when
  * create; errors name the flag and the path. */
 int ckpt_open_dir(const char *path, const char *what, bool create, int *ret, struct cx_error **err);

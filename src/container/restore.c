@@ -56,8 +56,12 @@ static int child_setup(void *userdata, const char **msg)
                 *msg = "bind the container's root for criu";
                 return -errno;
         }
+        struct cx_error *e = NULL;
+        if (ns_bind_targets_make(root, c->spec->mounts, c->spec->n_mounts, &e) < 0) {
+                *msg = e->msg;
+                return -e->code;
+        }
         if (c->cg) {
-                struct cx_error *e = NULL;
                 if (cg_enter(c->cg, getpid(), &e) < 0) {
                         *msg = e->msg;
                         return -e->code;
@@ -127,34 +131,48 @@ static const char *cg_root(struct create_ctx *c)
 
 struct restore_fds {
         int v[4];
+        bool owned[4]; /* opened here: closed by fds_clear */
         char *keys[5];
         size_t n;
 };
 
-static void fds_add(struct restore_fds *f, int fd, const char *key)
+static void fds_add(struct restore_fds *f, int fd, bool owned, const char *key)
 {
         f->v[f->n] = fd;
+        f->owned[f->n] = owned;
         f->keys[f->n++] = xstrdup(key);
 }
 
 static void fds_clear(struct restore_fds *f)
 {
-        for (size_t i = 0; i < f->n; i++)
+        for (size_t i = 0; i < f->n; i++) {
+                if (f->owned[i])
+                        close(f->v[i]);
                 free(f->keys[i]);
+        }
         f->n = 0;
 }
 
 /* The init's stdio from outside the container (capsa-checkpoint.json's "stdio", or the pipes
- * of descriptors.json in a checkpoint made by runc): ours take their place. */
+ * of descriptors.json in a checkpoint made by runc): our pipes take the place of its pipes (as
+ * runc does); a host file (/dev/null) is opened again from its path, as it was. */
 static int stdio_fds(int images_fd, struct restore_fds *f, struct cx_error **err)
 {
-        _cleanup_strv_ char **d = NULL;
-        int r = ckpt_read_stdio(images_fd, &d, err);
+        _cleanup_strv_ char **keys = NULL, **paths = NULL;
+        int r = ckpt_read_stdio(images_fd, &keys, &paths, err);
         if (r < 0)
                 return r;
-        for (int i = 0; i < 3; i++)
-                if (d[i] && (strncmp(d[i], "pipe:", 5) == 0 || strncmp(d[i], "file[", 5) == 0))
-                        fds_add(f, i, d[i]);
+        for (int i = 0; i < 3; i++) {
+                if (strncmp(keys[i], "pipe:", 5) == 0) {
+                        fds_add(f, i, false, keys[i]);
+                } else if (strncmp(keys[i], "file[", 5) == 0) {
+                        int fd = open(paths[i], O_RDWR | O_CLOEXEC | O_NOCTTY);
+                        if (fd < 0)
+                                return cx_error_set(
+                                    err, errno, "reopen the container's fd %d, `%s`", i, paths[i]);
+                        fds_add(f, fd, true, keys[i]);
+                }
+        }
         return 0;
 }
 
@@ -167,7 +185,7 @@ static int run_criu(struct create_ctx *c, int images_fd, int work_fd, int netns_
         if (r < 0)
                 return r;
         if (netns_fd >= 0)
-                fds_add(&f, netns_fd, CKPT_NETNS_KEY);
+                fds_add(&f, netns_fd, false, CKPT_NETNS_KEY);
         struct restore_run rr = {.c = c, .rootfs_fd = -1};
         r = ns_idmap_mounts_open(&c->plan.ns, &c->plan.rootfs, &c->idmap, err);
         rr.rootfs_fd = c->idmap.rootfs_fd;

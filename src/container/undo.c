@@ -216,6 +216,18 @@ int undo_run(struct state_dir *d, struct cx_error **err)
         return 0;
 }
 
+bool undo_has(struct state_dir *d, const char *kind)
+{
+        _cleanup_free_ char *text = NULL;
+        if (read_file_at(d->fd, UNDO_FILE, &text, NULL, NULL) < 0)
+                return false;
+        size_t n = strlen(kind);
+        for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+                if (strncmp(l, kind, n) == 0 && (l[n] == ' ' || l[n] == '\n'))
+                        return true;
+        return false;
+}
+
 int undo_append_process(struct state_dir *d, pid_t pid, uint64_t start_time, struct cx_error **err)
 {
         char p[24], t[24];

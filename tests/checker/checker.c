@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,7 @@
 #include <netinet/udp.h>
 #include <poll.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 
 extern char **environ;
 
@@ -1440,6 +1442,365 @@ static int cmd_resolve(int argc, char **argv)
         return 0;
 }
 
+/* ---- checkpoint/restore workloads (tests/vm/test_checkpoint.py) ------------------------- */
+
+/* One fixed-width line at offset 0 of fd: once written, the file's size never changes (CRIU
+ * checks the size of every open file it restores, and a copy of the file made while the
+ * writer runs must match the size it had at the dump). */
+#define STATUS_WIDTH 64
+__attribute__((format(printf, 2, 3))) static void put_status(int fd, const char *fmt, ...)
+{
+        char line[STATUS_WIDTH + 1];
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(line, sizeof(line), fmt, ap);
+        va_end(ap);
+        if (n < 0)
+                n = 0;
+        if (n > STATUS_WIDTH - 1)
+                n = STATUS_WIDTH - 1;
+        memset(line + n, ' ', (size_t)(STATUS_WIDTH - 1 - n));
+        line[STATUS_WIDTH - 1] = '\n';
+        if (pwrite(fd, line, STATUS_WIDTH, 0) != STATUS_WIDTH)
+                _exit(3);
+}
+
+static int run_line(char *line, long long count, unsigned long long token);
+
+/* counter FILE: writes an increasing count to FILE every 100 ms (one fixed-width line, see
+ * put_status) and runs the commands it reads on stdin, one per line, each answered by one JSON
+ * line on stdout:
+ *   ping             {"count":N,"pid":P,"token":T} (T: random, drawn at start)
+ *   exit N           {"count":N}, then exits with status N
+ *   CMD [ARGS]       any other subcommand of this checker (syscall, cat, seccomp, ...)
+ * EOF on stdin stops the reading, not the counting (a restored process goes on counting from
+ * where it was dumped). */
+static int cmd_counter(int argc, char **argv)
+{
+        if (argc < 1)
+                return 2;
+        int fd = open(argv[0], O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0) {
+                printf("{\"error\":\"%s\"}\n", errname(errno));
+                return 1;
+        }
+        long long count = 0;
+        unsigned long long token = 0; /* this process's own: a restored one answers the same */
+        if (syscall(SYS_getrandom, &token, sizeof(token), 0) != sizeof(token))
+                token = (unsigned long long)now_ms() ^ (unsigned long long)getpid() << 32;
+        char buf[1024];
+        size_t len = 0;
+        int in = 0;
+        put_status(fd, "%lld", count);
+        for (;;) {
+                long long next = now_ms() + 100;
+                long long left;
+                while ((left = next - now_ms()) > 0) {
+                        struct pollfd p = {.fd = in, .events = POLLIN};
+                        int r = poll(&p, in >= 0 ? 1 : 0, (int)left);
+                        if (r <= 0)
+                                continue;
+                        ssize_t n = read(in, buf + len, sizeof(buf) - 1 - len);
+                        if (n <= 0) {
+                                if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                                        continue;
+                                in = -1; /* EOF: go on counting */
+                                continue;
+                        }
+                        len += (size_t)n;
+                        buf[len] = 0;
+                        char *nl;
+                        while ((nl = strchr(buf, '\n'))) {
+                                *nl = 0;
+                                if (nl > buf && nl[-1] == '\r')
+                                        nl[-1] = 0;
+                                run_line(buf, count, token);
+                                len -= (size_t)(nl + 1 - buf);
+                                memmove(buf, nl + 1, len + 1);
+                        }
+                        if (len == sizeof(buf) - 1)
+                                len = 0; /* an overlong line: dropped */
+                }
+                put_status(fd, "%lld", ++count);
+        }
+}
+
+/* tcp-echo PORT: listens on PORT (every address) and echoes back whatever each connection
+ * sends, up to 16 connections at once, until killed; prints {"listening":PORT} once ready. */
+static int cmd_tcp_echo(int argc, char **argv)
+{
+        if (argc < 1)
+                return 2;
+        int port = atoi(argv[0]);
+        int lfd = bind_any(SOCK_STREAM, port);
+        if (lfd < 0 || listen(lfd, 16) < 0) {
+                printf("{\"error\":\"%s\"}\n", errname(errno));
+                return 1;
+        }
+        printf("{\"listening\":%d}\n", port);
+        fflush(stdout);
+        struct pollfd p[17] = {{.fd = lfd, .events = POLLIN}};
+        int n = 1;
+        for (;;) {
+                if (poll(p, (nfds_t)n, -1) < 0)
+                        continue;
+                for (int i = n - 1; i >= 1; i--) {
+                        if (!p[i].revents)
+                                continue;
+                        char buf[4096];
+                        ssize_t r = read(p[i].fd, buf, sizeof(buf));
+                        if (r > 0 && write(p[i].fd, buf, (size_t)r) == r)
+                                continue;
+                        close(p[i].fd);
+                        p[i] = p[--n];
+                }
+                if (p[0].revents & POLLIN) {
+                        int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+                        if (c >= 0 && n < 17)
+                                p[n++] = (struct pollfd){.fd = c, .events = POLLIN};
+                        else if (c >= 0)
+                                close(c);
+                }
+        }
+}
+
+/* one round trip of a long long over fd (write then read, 2 s at most): 0 or an errno */
+static int round_trip(int wfd, int rfd, long long v)
+{
+        if (write(wfd, &v, sizeof(v)) != sizeof(v))
+                return errno ? errno : EIO;
+        struct pollfd p = {.fd = rfd, .events = POLLIN};
+        if (poll(&p, 1, 2000) <= 0)
+                return ETIMEDOUT;
+        long long got;
+        ssize_t r = read(rfd, &got, sizeof(got));
+        if (r < 0)
+                return errno;
+        if (r != sizeof(got))
+                return ECONNRESET; /* EOF: the peer is gone */
+        return got == v ? 0 : EINVAL;
+}
+
+/* a tree member: answers every long long read from rfd on wfd, after passing it down to
+ * (down_w, down_r) when those are not -1; exits when a link breaks */
+static void tree_relay(int rfd, int wfd, int down_w, int down_r)
+{
+        for (;;) {
+                long long v;
+                if (read(rfd, &v, sizeof(v)) != sizeof(v))
+                        _exit(1);
+                if (down_w >= 0 && round_trip(down_w, down_r, v) != 0)
+                        v = -1;
+                if (write(wfd, &v, sizeof(v)) != sizeof(v))
+                        _exit(1);
+        }
+}
+
+/* tree FILE: a process tree joined by a pipe pair, a listening unix socket (abstract name
+ * "capsa-tree") and a socketpair: the root (this process) talks to child A over two pipes, A
+ * to its child C over a SOCK_SEQPACKET socketpair, and child B connects to the root's
+ * listening socket.  Every 100 ms the root sends a round number to A (who asks C) and to B;
+ * a round counts when both answer it.  FILE holds (put_status) "ROUNDS ok a=PID b=PID c=PID",
+ * or "ROUNDS broken:LINK:ERRNO" when a link failed (then the root exits 1). */
+static int cmd_tree(int argc, char **argv)
+{
+        if (argc < 1)
+                return 2;
+        int fd = open(argv[0], O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        int down[2], up[2], pair[2];
+        if (fd < 0 || pipe2(down, O_CLOEXEC) < 0 || pipe2(up, O_CLOEXEC) < 0) {
+                printf("{\"error\":\"%s\"}\n", errname(errno));
+                return 1;
+        }
+        pid_t a = fork();
+        if (a == 0) {
+                if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
+                        _exit(1);
+                pid_t c = fork();
+                if (c == 0) {
+                        close(pair[0]);
+                        tree_relay(pair[1], pair[1], -1, -1);
+                }
+                close(pair[1]);
+                tree_relay(down[0], up[1], pair[0], pair[0]);
+        }
+        struct sockaddr_un ua = {.sun_family = AF_UNIX};
+        memcpy(ua.sun_path, "\0capsa-tree", 11);
+        socklen_t ul = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 11);
+        int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (l < 0 || bind(l, (struct sockaddr *)&ua, ul) < 0 || listen(l, 1) < 0) {
+                printf("{\"error\":\"%s\"}\n", errname(errno));
+                return 1;
+        }
+        pid_t b = fork();
+        if (b == 0) {
+                int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                if (s < 0 || connect(s, (struct sockaddr *)&ua, ul) < 0)
+                        _exit(1);
+                tree_relay(s, s, -1, -1);
+        }
+        int conn = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+        if (conn < 0) {
+                printf("{\"error\":\"%s\"}\n", errname(errno));
+                return 1;
+        }
+        /* C's pid, as A sees it: A's only child, found in /proc/A/task/A/children */
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/task/%d/children", a, a);
+        long long rounds = 0;
+        for (;;) {
+                int e = round_trip(down[1], up[0], rounds + 1);
+                const char *link = "a";
+                if (!e) {
+                        e = round_trip(conn, conn, rounds + 1);
+                        link = "b";
+                }
+                if (e) {
+                        put_status(fd, "%lld broken:%s:%s", rounds, link, errname(e));
+                        return 1;
+                }
+                rounds++;
+                char *kids = read_all(path);
+                put_status(fd, "%lld ok a=%d b=%d c=%d", rounds, a, b, kids ? atoi(kids) : -1);
+                free(kids);
+                usleep(100 * 1000);
+        }
+}
+
+/* ---- checkpoint workloads (test_checkpoint.py, test_migrate_workloads.py) ------------------ */
+
+/* echo-count PORT: a TCP server whose state lives in its memory: a counter that goes up by one
+ * for every 100 ms without a request, and every line a client sends comes back as
+ * "LINE COUNTER\n" (any number of clients, each connection kept open).  Prints
+ * {"listening":PORT on a line of its own, then runs until killed: after a checkpoint and
+ * restore the counter goes on from where it was and open connections still echo. */
+static int cmd_echo_count(int argc, char **argv)
+{
+        if (argc < 1)
+                return 2;
+        int port = atoi(argv[0]);
+        int fd = bind_any(SOCK_STREAM, port);
+        if (fd < 0 || listen(fd, 16) < 0) {
+                kerr("error", errno);
+                return 1;
+        }
+        listening(port);
+        enum { MAX_CLIENTS = 16 };
+        struct pollfd p[1 + MAX_CLIENTS];
+        char line[MAX_CLIENTS][256];
+        size_t len[MAX_CLIENTS];
+        int n = 0;
+        unsigned long long counter = 0;
+        p[0] = (struct pollfd){.fd = fd, .events = POLLIN};
+        for (;;) {
+                int r = poll(p, 1 + n, 100);
+                if (r == 0) {
+                        counter++;
+                        continue;
+                }
+                if (r < 0)
+                        continue;
+                if ((p[0].revents & POLLIN) && n < MAX_CLIENTS) {
+                        int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+                        if (c >= 0) {
+                                p[1 + n] = (struct pollfd){.fd = c, .events = POLLIN};
+                                len[n++] = 0;
+                        }
+                }
+                for (int i = 0; i < n; i++) {
+                        if (!p[1 + i].revents)
+                                continue;
+                        ssize_t got =
+                            read(p[1 + i].fd, line[i] + len[i], sizeof(line[i]) - 1 - len[i]);
+                        if (got <= 0) { /* closed: the last client takes its place */
+                                close(p[1 + i].fd);
+                                n--;
+                                p[1 + i] = p[1 + n];
+                                memcpy(line[i], line[n], len[n]);
+                                len[i] = len[n];
+                                i--;
+                                continue;
+                        }
+                        len[i] += (size_t)got;
+                        char *nl;
+                        while ((nl = memchr(line[i], '\n', len[i]))) {
+                                char out[320];
+                                int ol = snprintf(out, sizeof(out), "%.*s %llu\n",
+                                                  (int)(nl - line[i]), line[i], counter);
+                                if (write(p[1 + i].fd, out, (size_t)ol) != ol)
+                                        (void)0;
+                                len[i] -= (size_t)(nl + 1 - line[i]);
+                                memmove(line[i], nl + 1, len[i]);
+                        }
+                        if (len[i] == sizeof(line[i]) - 1) /* a line too long: dropped */
+                                len[i] = 0;
+                }
+        }
+}
+
+/* dirty MIB PCT_PER_SEC [SECONDS]: a working set of MIB MiB (anonymous memory, every page
+ * written once), then a writer that dirties PCT_PER_SEC percent of its pages per second (a
+ * tenth of that every 100 ms, going round the set in order, so each second's pages are
+ * distinct) — what pre-copy migration has to chase.  PCT_PER_SEC may be a fraction ("0.5").
+ * Prints {"mib":MIB,"pages":N,"addr":"0x..." on a line of its own once the set is written (a
+ * test reads the soft-dirty bits of /proc/PID/pagemap from there); with SECONDS it stops then
+ * and adds "dirtied":PAGES-WRITTEN,"seconds":S}, else runs until killed. */
+static int cmd_dirty(int argc, char **argv)
+{
+        if (argc < 2)
+                return 2;
+        long page = sysconf(_SC_PAGESIZE);
+        size_t mib = strtoul(argv[0], NULL, 10);
+        double pct = strtod(argv[1], NULL);
+        int secs = argc > 2 ? atoi(argv[2]) : -1;
+        size_t pages = mib * 1024 * 1024 / (size_t)page;
+        if (!pages || pct < 0 || pct > 100) {
+                kstr("error", "EINVAL");
+                return 2;
+        }
+        unsigned char *mem = mmap(NULL, pages * (size_t)page, PROT_READ | PROT_WRITE,
+                                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (mem == MAP_FAILED) {
+                kerr("error", errno);
+                return 1;
+        }
+        /* 4 KiB pages: a huge page would be dirtied whole by one write (and khugepaged's
+         * collapses mark pages soft-dirty too), so the rate would not be the one asked for */
+        madvise(mem, pages * (size_t)page, MADV_NOHUGEPAGE);
+        unsigned long long stamp = 0;
+        for (size_t i = 0; i < pages; i++) /* distinct contents: nothing dedups or compresses */
+                memcpy(mem + i * (size_t)page, &(unsigned long long){++stamp}, sizeof(stamp));
+        char addr[32];
+        snprintf(addr, sizeof(addr), "%p", (void *)mem);
+        kint("mib", (long long)mib);
+        kint("pages", (long long)pages);
+        kstr("addr", addr);
+        putchar('\n');
+        fflush(stdout);
+        /* pages per 100 ms tick, with the fraction carried over from tick to tick */
+        double per_tick = (double)pages * pct / 100.0 / 10.0, owed = 0;
+        size_t next = 0;
+        unsigned long long dirtied = 0;
+        long long start = now_ms(), tick = start;
+        while (secs < 0 || now_ms() - start < 1000LL * secs) {
+                owed += per_tick;
+                for (; owed >= 1; owed -= 1, dirtied++) {
+                        memcpy(mem + next * (size_t)page, &(unsigned long long){++stamp},
+                               sizeof(stamp));
+                        next = (next + 1) % pages;
+                }
+                tick += 100;
+                long long wait = tick - now_ms();
+                if (wait > 0)
+                        usleep((useconds_t)wait * 1000);
+                else if (wait < -1000) /* frozen or restored elsewhere: no catching up */
+                        tick = now_ms();
+        }
+        kint("dirtied", (long long)dirtied);
+        kint("seconds", secs);
+        return 0;
+}
+
 struct cmd {
         const char *name;
         int (*fn)(int argc, char **argv);
@@ -1483,7 +1844,53 @@ static const struct cmd cmds[] = {
     {"spoof-ip", cmd_spoof_ip},
     {"set-mac", cmd_set_mac},
     {"resolve", cmd_resolve},
+    {"echo-count", cmd_echo_count},
+    {"dirty", cmd_dirty},
+    {"counter", cmd_counter},
+    {"tcp-echo", cmd_tcp_echo},
+    {"tree", cmd_tree},
 };
+
+/* one command line of counter's stdin: tokens split on blanks, run like argv; one JSON line */
+static int run_line(char *line, long long count, unsigned long long token)
+{
+        char *args[16];
+        int n = 0;
+        for (char *save = NULL, *t = strtok_r(line, " \t", &save); t && n < 15;
+             t = strtok_r(NULL, " \t", &save))
+                args[n++] = t;
+        args[n] = NULL;
+        if (n == 0)
+                return 0;
+        first = 1;
+        putchar('{');
+        if (strcmp(args[0], "exit") == 0) {
+                kint("count", count);
+                puts("}");
+                fflush(stdout);
+                _exit(n > 1 ? atoi(args[1]) : 0);
+        }
+        if (strcmp(args[0], "ping") == 0) {
+                kint("count", count);
+                kint("pid", getpid());
+                char t[24];
+                snprintf(t, sizeof(t), "%016llx", token);
+                kstr("token", t);
+        } else {
+                const struct cmd *c = NULL;
+                for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+                        if (strcmp(args[0], cmds[i].name) == 0)
+                                c = &cmds[i];
+                if (!c || c->fn == cmd_counter || c->fn == cmd_tcp_echo || c->fn == cmd_tree ||
+                    c->fn == cmd_exit || c->fn == cmd_kill_self || c->fn == cmd_sleep)
+                        kstr("error", "not a command of counter");
+                else
+                        c->fn(n - 1, args + 1);
+        }
+        puts("}");
+        fflush(stdout);
+        return 0;
+}
 
 static void usage(void)
 {
@@ -1502,8 +1909,11 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
                 if (strcmp(argv[1], cmds[i].name) != 0)
                         continue;
-                /* exit and kill-self print nothing: their result is the exit status */
-                int quiet = cmds[i].fn == cmd_exit || cmds[i].fn == cmd_kill_self;
+                /* exit and kill-self print nothing: their result is the exit status; the
+                 * long-running workloads print JSON lines of their own */
+                int quiet = cmds[i].fn == cmd_exit || cmds[i].fn == cmd_kill_self ||
+                            cmds[i].fn == cmd_counter || cmds[i].fn == cmd_tcp_echo ||
+                            cmds[i].fn == cmd_tree;
                 if (quiet)
                         return cmds[i].fn(argc - 2, argv + 2);
                 putchar('{');

@@ -52,9 +52,9 @@ def test_option_errors_are_one_line(runtime):
             "capsa: list: unknown option `--no-such-flag` (see `capsa list --help`)\n",
         ("list", "-x"): "capsa: list: unknown option `-x` (see `capsa list --help`)\n",
         ("list", "--format"):
-            "capsa: list: option `--format` needs a value (see `capsa list --help`)\n",
+            "capsa: list: flag needs an argument: `--format` (see `capsa list --help`)\n",
         ("--no-such-flag", "list"): "capsa: unknown option `--no-such-flag` (see `capsa --help`)\n",
-        ("--root",): "capsa: option `--root` needs a value (see `capsa --help`)\n",
+        ("--root",): "capsa: flag needs an argument: `--root` (see `capsa --help`)\n",
     }
     for args, want in cases.items():
         r = runtime(*args, root=False)

@@ -413,7 +413,7 @@ def test_parallel_imports_keep_every_record(store):
     (["pull"], "expects an image reference"),
     (["pull", "--tls-verify=maybe", "x"], "--tls-verify: `maybe` is not true or false"),
     (["pull", "--creds", "nocolon", "x"], "--creds: expects USER:PASSWORD"),
-    (["pull", "--ca-file"], "option `--ca-file` needs a value"),
+    (["pull", "--ca-file"], "flag needs an argument: `--ca-file`"),
 ])
 def test_usage_errors(store, args, msg):
     r = store(*args)
