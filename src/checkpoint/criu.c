@@ -201,6 +201,7 @@ static int build_request(const struct ckpt_job *j, struct req_mem *m, struct cx_
                 if (d->pre_dump || d->track_mem || d->parent_path)
                         FLAG(track_mem, true);
                 o->parent_img = (char *)d->parent_path;
+                o->freeze_cgroup = (char *)j->freeze_cgroup;
                 if (d->page_server && page_server(m, d->page_server, err) < 0)
                         return -EINVAL;
         }

@@ -565,6 +565,7 @@ static int restore(struct session *s, struct cx_error **err)
                     .tcp_established = s->tcp_established,
                     .status_fd = -1,
                 },
+            .stdio_inherit = true,
         };
         if ((r = container_restore(&co, &ro, NULL, err)) < 0)
                 return r;

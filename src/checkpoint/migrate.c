@@ -15,6 +15,7 @@
 
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -346,6 +347,11 @@ static int migrate(struct source *s, struct ckpt_migrate_stats *st, struct cx_er
         return 0;
 }
 
+static void on_stop(int sig)
+{
+        (void)sig; /* only to interrupt the stream's blocked calls: the failure path thaws */
+}
+
 int ckpt_migrate(const struct ckpt_migrate_opts *o, struct cx_error **err)
 {
         if (o->lazy)
@@ -359,6 +365,13 @@ int ckpt_migrate(const struct ckpt_migrate_opts *o, struct cx_error **err)
         int r = state_id_validate(o->id, err);
         if (r < 0)
                 return r;
+        /* a peer gone (EPIPE) or ^C is an error of the step, never the end of this process: a
+         * frozen source must be thawed */
+        struct sigaction sa = {.sa_handler = on_stop}; /* no SA_RESTART */
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGHUP, &sa, NULL);
+        signal(SIGPIPE, SIG_IGN);
         struct ckpt_migrate_stats local = {0}, *st = o->stats ? o->stats : &local;
         *st = (struct ckpt_migrate_stats){0};
         _cleanup_free_ char *peer = xasprintf("destination %s", o->dest);

@@ -134,6 +134,18 @@ static bool in_strv(char **v, const char *s)
         return false;
 }
 
+/* The cgroup directory that freezes the container: v2's own (it has cgroup.freeze), v1's
+ * freezer hierarchy's; NULL if there is none (CRIU then stops the tasks by ptrace alone). */
+static const char *freezer_dir(char *const *dirs)
+{
+        for (char *const *d = dirs; d && *d; d++) {
+                _cleanup_free_ char *f = xasprintf("%s/cgroup.freeze", *d);
+                if (access(f, F_OK) == 0 || strstr(*d, "/freezer/"))
+                        return *d;
+        }
+        return NULL;
+}
+
 static int dump(struct container_handle *h, const struct ckpt_dump_opts *o, struct cx_error **err)
 {
         const char *image_path = o->c.image_path ? o->c.image_path : "checkpoint";
@@ -187,6 +199,7 @@ static int dump(struct container_handle *h, const struct ckpt_dump_opts *o, stru
             .log_name = o->pre_dump ? "pre-dump.log" : "dump.log",
             .ext_mounts = ext,
             .external = external,
+            .freeze_cgroup = freezer_dir(h->st.cgroup_dirs),
         };
         r = ckpt_criu_run(&j, err);
         if (r < 0)
