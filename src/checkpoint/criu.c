@@ -278,6 +278,12 @@ static int spawn_swrk(const struct ckpt_job *j, int sock, pid_t *ret, struct cx_
                                 fcntl(j->inherit_fd[i], F_SETFD, 0);
                         if (j->c->status_fd >= 0)
                                 fcntl(j->c->status_fd, F_SETFD, 0);
+                        /* a pre-dump's CRIU waits for a next request once it has answered
+                         * and says "Can't recv request" when we close: its log file has all
+                         * else, its stderr stays quiet */
+                        int null = j->type == CKPT_JOB_PRE_DUMP ? open("/dev/null", O_WRONLY) : -1;
+                        if (null >= 0 && null != sock && dup2(null, STDERR_FILENO) >= 0)
+                                close(null);
                         char fdnum[16];
                         snprintf(fdnum, sizeof(fdnum), "%d", sock);
                         execlp(bin, "criu", "swrk", fdnum, (char *)NULL);

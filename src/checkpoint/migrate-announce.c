@@ -18,7 +18,9 @@
 #include <netinet/in.h>
 #include <sched.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #define ANNOUNCE_REPEAT 3 /* as arping -U -c 3: one lost frame does not matter */
@@ -129,12 +131,42 @@ static int announce_here(void)
         return n > 0 || r == 0 ? n : r;
 }
 
-int mig_announce(pid_t pid, unsigned *ret_n, struct cx_error **err)
+/* In the child, inside the namespace: every interface but the loopback down. */
+static int silence_here(void)
+{
+        struct if_nameindex *all = if_nameindex();
+        if (!all)
+                return -errno;
+        _cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        int r = s < 0 ? -errno : 0;
+        for (struct if_nameindex *i = all; s >= 0 && i->if_index; i++) {
+                struct ifreq ifr = {0};
+                snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", i->if_name);
+                if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0 || (ifr.ifr_flags & IFF_LOOPBACK))
+                        continue;
+                ifr.ifr_flags &= ~IFF_UP;
+                if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+                        r = -errno;
+        }
+        if_freenameindex(all);
+        return r;
+}
+
+/* Runs fn in a child in pid's network namespace: its result (>= 0) or -errno. */
+static int in_netns(pid_t pid, int (*fn)(void), const char *what, struct cx_error **err)
 {
         _cleanup_free_ char *path = xasprintf("/proc/%d/ns/net", (int)pid);
         _cleanup_close_ int ns = open(path, O_RDONLY | O_CLOEXEC);
         if (ns < 0)
                 return cx_error_set(err, errno, "open `%s`", path);
+        struct stat mine, theirs;
+        if (fstat(ns, &theirs) < 0 || stat("/proc/self/ns/net", &mine) < 0)
+                return cx_error_set(err, errno, "stat `%s`", path);
+        if (mine.st_ino == theirs.st_ino && mine.st_dev == theirs.st_dev)
+                return cx_error_msg(err, EPERM,
+                                    "%s of pid %d: it is in this host's network "
+                                    "namespace",
+                                    what, (int)pid);
         int p[2];
         if (pipe2(p, O_CLOEXEC) < 0)
                 return cx_error_set(err, errno, "pipe");
@@ -147,7 +179,7 @@ int mig_announce(pid_t pid, unsigned *ret_n, struct cx_error **err)
         }
         if (child == 0) {
                 close(p[0]);
-                int r = setns(ns, CLONE_NEWNET) < 0 ? -errno : announce_here();
+                int r = setns(ns, CLONE_NEWNET) < 0 ? -errno : fn();
                 (void)!write(p[1], &r, sizeof(r));
                 _exit(0);
         }
@@ -158,12 +190,23 @@ int mig_announce(pid_t pid, unsigned *ret_n, struct cx_error **err)
         while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
                 ;
         if (n != sizeof(r))
-                return cx_error_msg(err, EIO,
-                                    "announcing the addresses of pid %d: the helper "
-                                    "died",
-                                    (int)pid);
+                return cx_error_msg(err, EIO, "%s of pid %d: the helper died", what, (int)pid);
         if (r < 0)
-                return cx_error_set(err, -r, "announcing the addresses of pid %d", (int)pid);
+                return cx_error_set(err, -r, "%s of pid %d", what, (int)pid);
+        return r;
+}
+
+int mig_announce(pid_t pid, unsigned *ret_n, struct cx_error **err)
+{
+        int r = in_netns(pid, announce_here, "announcing the addresses", err);
+        if (r < 0)
+                return r;
         *ret_n = (unsigned)r;
         return 0;
+}
+
+int mig_silence(pid_t pid, struct cx_error **err)
+{
+        int r = in_netns(pid, silence_here, "taking the interfaces down", err);
+        return r < 0 ? r : 0;
 }

@@ -154,6 +154,10 @@ int mig_rootfs_undo(int rootfd, int backupfd, int journalfd, struct cx_error **e
  * unsolicited neighbour advertisement for each global IPv6 address of every interface that is up
  * and not loopback.  *ret_n: how many were sent. */
 int mig_announce(pid_t pid, unsigned *ret_n, struct cx_error **err);
+/* The source's copy, once the destination runs the container: every interface of its network
+ * namespace (its own, capsa's: never the host's, refused) down, so that ending it sends no FIN
+ * or RST for the connections that live on at the destination. */
+int mig_silence(pid_t pid, struct cx_error **err);
 
 /* ---- sockets and the network attachment (migrate-net.c) ------------------------------------ */
 /* "HOST:PORT" or "[IPv6]:PORT" into its parts (brackets dropped). */

@@ -40,6 +40,7 @@ struct source {
         char *work; /* ROOT/.migrate-ID-XXXXXX: the local images */
         char *dest_host;
         struct mig_conn conn;
+        pid_t pid; /* the container's init */
         bool paused;
 };
 
@@ -109,6 +110,7 @@ static int source_load(struct source *s, struct cx_error **err)
         if (r < 0)
                 return r;
         s->bundle = xstrdup(st.bundle);
+        s->pid = st.pid;
         s->rootfs = xstrdup(st.rootfs);
         for (char **a = st.annotations; a && a[0] && a[1]; a += 2)
                 if (strcmp(a[0], STATE_TENANT_ANNOTATION) == 0)
@@ -338,8 +340,12 @@ static int migrate(struct source *s, struct ckpt_migrate_stats *st, struct cx_er
         if ((r = send_state(s, n, st, err)) < 0 || (r = finish(s, err)) < 0)
                 return r;
         st->freeze_ms = mig_now_ms() - t_freeze;
-        /* the destination runs it: the frozen copy here goes */
+        /* the destination runs it: the frozen copy here goes, silently (its connections live
+         * on there) */
         s->paused = false;
+        _cleanup_error_ struct cx_error *e = NULL;
+        if (s->nets && s->nets[0] && s->pid > 0 && mig_silence(s->pid, &e) < 0)
+                log_warn("migrate `%s`: %s", o->id, e->msg);
         if ((r = container_delete(o->root, o->id, true, err)) < 0)
                 return cx_error_prefix(err, "the container runs on %s; deleting it here", o->dest);
         if (o->progress)

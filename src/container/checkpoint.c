@@ -119,6 +119,7 @@ static int write_meta(int images_fd, const struct container_handle *h, const str
         json_w_arr_close(w);
         /* what a "file[...]" is reopened from */
         json_w_key_strv(w, "stdio_paths", (const char *const *)stdio->path, 3);
+        json_w_key_strv(w, "stdio_modes", (const char *const *)stdio->mode, 3);
         json_w_key(w, "networks");
         json_w_raw(w, networks);
         json_w_obj_close(w);

@@ -153,39 +153,51 @@ static void fds_clear(struct restore_fds *f)
         f->n = 0;
 }
 
-/* A migrated init's stdio file (inherit): its path if this host has it, else our own fd if it
- * is a file CRIU can stand in for one (a regular file or a device), else /dev/null. */
-static int stdio_file_here(int i, const char *path)
+/* A migrated init's stdio file (inherit): its path if this host has it, else a regular file of
+ * the mode it had in the container's state dir (CRIU wants the file it dumped: the same mode,
+ * not /dev/null), `stdout` for fd 1, ...: removed with the container. */
+static int stdio_file_here(int dirfd, int i, const char *path, const char *mode)
 {
+        static const char *const names[] = {"stdin", "stdout", "stderr"};
         size_t n = strlen(path);
         bool deleted = n > 10 && strcmp(path + n - 10, " (deleted)") == 0;
         int fd = deleted ? -1 : open(path, O_RDWR | O_CLOEXEC | O_NOCTTY);
         if (fd >= 0)
                 return fd;
-        struct stat st;
-        if (fstat(i, &st) == 0 && (S_ISREG(st.st_mode) || S_ISCHR(st.st_mode)))
-                return fcntl(i, F_DUPFD_CLOEXEC, 3);
+        unsigned long m = strtoul(mode, NULL, 8);
+        if (!S_ISREG(m)) {
+                errno = ENOENT;
+                return -1;
+        }
         log_warn("restore: the container's fd %d was `%s`, which is not on this host: it is "
-                 "/dev/null now",
-                 i, path);
-        return open("/dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY);
+                 "%s in its state directory now",
+                 i, path, names[i]);
+        fd = openat(dirfd, names[i], O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0600);
+        if (fd >= 0 && fchmod(fd, m & 07777) < 0) {
+                int e = errno;
+                close(fd);
+                errno = e;
+                return -1;
+        }
+        return fd;
 }
 
 /* The init's stdio from outside the container (capsa-checkpoint.json's "stdio", or the pipes
  * of descriptors.json in a checkpoint made by runc): our pipes take the place of its pipes (as
  * runc does); a host file (/dev/null) is opened again from its path, as it was, or with
  * `inherit` (a migration) as stdio_file_here says. */
-static int stdio_fds(int images_fd, bool inherit, struct restore_fds *f, struct cx_error **err)
+static int stdio_fds(int images_fd, int dirfd, bool inherit, struct restore_fds *f,
+                     struct cx_error **err)
 {
-        _cleanup_strv_ char **keys = NULL, **paths = NULL;
-        int r = ckpt_read_stdio(images_fd, &keys, &paths, err);
+        _cleanup_strv_ char **keys = NULL, **paths = NULL, **modes = NULL;
+        int r = ckpt_read_stdio(images_fd, &keys, &paths, &modes, err);
         if (r < 0)
                 return r;
         for (int i = 0; i < 3; i++) {
                 if (strncmp(keys[i], "pipe:", 5) == 0) {
                         fds_add(f, i, false, keys[i]);
                 } else if (strncmp(keys[i], "file[", 5) == 0) {
-                        int fd = inherit ? stdio_file_here(i, paths[i])
+                        int fd = inherit ? stdio_file_here(dirfd, i, paths[i], modes[i])
                                          : open(paths[i], O_RDWR | O_CLOEXEC | O_NOCTTY);
                         if (fd < 0)
                                 return cx_error_set(
@@ -201,7 +213,7 @@ static int run_criu(struct create_ctx *c, int images_fd, int work_fd, int netns_
 {
         const struct ckpt_restore_opts *o = c->o->restore;
         struct restore_fds f = {0};
-        int r = stdio_fds(images_fd, o->stdio_inherit, &f, err);
+        int r = stdio_fds(images_fd, c->dir.fd, o->stdio_inherit, &f, err);
         if (r < 0)
                 return r;
         if (netns_fd >= 0)

@@ -74,13 +74,21 @@ class Host:
         return self.wrap([CAPSA, "--root", self.root, *args])
 
     def capsa(self, *args, timeout=120):
-        """stdout and stderr to files, not pipes: a detached container inherits them."""
-        with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-            p = subprocess.run(self.capsa_argv(*args), stdout=out, stderr=err, text=True,
-                               timeout=timeout, stdin=subprocess.DEVNULL)
-            out.seek(0)
-            err.seek(0)
-            return subprocess.CompletedProcess(p.args, p.returncode, out.read(), err.read())
+        """stdout and stderr to files, not pipes: a detached container inherits them.  Opened
+        by open(), not tempfile's (O_NOFOLLOW, which CRIU keeps, cannot reopen the inherited
+        file through /proc), and unlinked after: a migrated container's stdio is then a file
+        the destination does not have (it becomes /dev/null there, with a warning)."""
+        d = tempfile.mkdtemp(prefix="capsa-out-")
+        try:
+            with open(os.path.join(d, "out"), "w+") as out, \
+                    open(os.path.join(d, "err"), "w+") as err:
+                p = subprocess.run(self.capsa_argv(*args), stdout=out, stderr=err, text=True,
+                                   timeout=timeout, stdin=subprocess.DEVNULL)
+                out.seek(0)
+                err.seek(0)
+                return subprocess.CompletedProcess(p.args, p.returncode, out.read(), err.read())
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
 
     def spawn(self, *args):
         p = subprocess.Popen(self.capsa_argv(*args), stdout=subprocess.PIPE,
