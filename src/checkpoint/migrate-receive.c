@@ -268,7 +268,10 @@ static int page_server_start(struct session *s, const char *dir, unsigned *ret_p
 }
 
 /* Waits for the page server to end once the source's CRIU is done with it. */
-static int page_server_wait(struct session *s, const char *dir, int timeout_ms,
+/* Waits for CRIU's page server or lazy-pages daemon to end (a stop signal ends the wait,
+ * unless `committed`: a lazy migration's restored container runs here, and the source's tasks
+ * end once the daemon has every page: it is finished, whatever the signal). */
+static int page_server_wait(struct session *s, const char *dir, int timeout_ms, bool committed,
                             struct cx_error **err)
 {
         int status = 0;
@@ -278,9 +281,9 @@ static int page_server_wait(struct session *s, const char *dir, int timeout_ms,
                         break;
                 if (p < 0 && errno != EINTR)
                         return cx_error_set(err, errno, "waitpid");
-                if (stopped(err) < 0 || waited > timeout_ms) {
+                if ((!committed && stopped(err) < 0) || waited > timeout_ms) {
                         page_server_kill(s);
-                        return stopped(err) < 0
+                        return !committed && stopped(err) < 0
                                    ? -EINTR
                                    : cx_error_msg(err, ETIMEDOUT,
                                                   "CRIU's %s did not end "
@@ -492,7 +495,7 @@ static int round_end(struct session *s, struct cx_error **err)
         if (s->page_server <= 0)
                 return cx_error_msg(err, EPROTO, "ROUND_DONE without a round");
         _cleanup_free_ char *dir = round_dir(s, s->round);
-        int r = page_server_wait(s, dir, 30000, err);
+        int r = page_server_wait(s, dir, 30000, false, err);
         if (r < 0)
                 return r;
         _cleanup_free_ char *reply = xasprintf("{\"bytes\":%" PRIu64 "}", page_bytes(dir));
@@ -618,7 +621,7 @@ static int commit(struct session *s, struct cx_error **err)
         if (s->lazy) { /* it runs here; it is ours once every page is here */
                 phase(s, "fetching the rest of the pages");
                 _cleanup_free_ char *dir = round_dir(s, s->round);
-                if ((r = page_server_wait(s, dir, 3600 * 1000, err)) < 0)
+                if ((r = page_server_wait(s, dir, 3600 * 1000, true, err)) < 0)
                         return r;
         }
         s->done = true;
