@@ -22,13 +22,6 @@ enum {
         OPT_WORK_DIR,
 };
 
-#define TLS_OPTS                                                                                   \
-        {"tls-cacert", required_argument, NULL, OPT_TLS_CACERT},                                   \
-            {"tls-cert", required_argument, NULL, OPT_TLS_CERT},                                   \
-        {                                                                                          \
-                "tls-key", required_argument, NULL, OPT_TLS_KEY                                    \
-        }
-
 #define TLS_HELP                                                                                   \
         "  --tls-cacert FILE    the CA that signs both ends' certificates (PEM; required)\n"       \
         "  --tls-cert FILE      this end's certificate (PEM; required)\n"                          \
@@ -81,7 +74,9 @@ static void print_stats(const struct ckpt_migrate_stats *st)
 int cmd_migrate(int argc, char **argv, const struct global_opts *g)
 {
         static const struct option opts[] = {
-            TLS_OPTS,
+            {"tls-cacert", required_argument, NULL, OPT_TLS_CACERT},
+            {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+            {"tls-key", required_argument, NULL, OPT_TLS_KEY},
             {"max-rounds", required_argument, NULL, OPT_MAX_ROUNDS},
             {"max-downtime", required_argument, NULL, OPT_MAX_DOWNTIME},
             {"no-precopy", no_argument, NULL, OPT_NO_PRECOPY},
@@ -174,7 +169,9 @@ int cmd_migrate(int argc, char **argv, const struct global_opts *g)
 int cmd_migrate_receive(int argc, char **argv, const struct global_opts *g)
 {
         static const struct option opts[] = {
-            TLS_OPTS,
+            {"tls-cacert", required_argument, NULL, OPT_TLS_CACERT},
+            {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+            {"tls-key", required_argument, NULL, OPT_TLS_KEY},
             {"listen", required_argument, NULL, OPT_LISTEN},
             {"once", no_argument, NULL, OPT_ONCE},
             {"work-dir", required_argument, NULL, OPT_WORK_DIR},
