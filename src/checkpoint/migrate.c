@@ -424,6 +424,12 @@ static int hello(struct source *s, struct cx_error **err)
         return 0;
 }
 
+/* CRIU's link to the round before: the destination has its own. */
+static bool is_parent_link(const char *name)
+{
+        return strcmp(name, "parent") == 0;
+}
+
 /* Images of the final round, then the bundle's changes. */
 static int send_state(struct source *s, unsigned n, struct ckpt_migrate_stats *st,
                       struct cx_error **err)
@@ -432,8 +438,7 @@ static int send_state(struct source *s, unsigned n, struct ckpt_migrate_stats *s
         _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0)
                 return cx_error_set(err, errno, "open `%s`", dir);
-        static const char *const skip[] = {"parent", NULL};
-        int r = mig_send_tree(&s->conn, dfd, "images", skip, err);
+        int r = mig_send_tree(&s->conn, dfd, "images", is_parent_link, err);
         if (r < 0 || (r = mig_send(&s->conn, MIG_END, NULL, 0, err)) < 0)
                 return cx_error_prefix(err, "sending the images");
         _cleanup_close_ int bfd = open(s->bundle, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
