@@ -33,6 +33,8 @@ static const struct command {
     {"restore", cmd_restore, "restore a container from a checkpoint"},
     {"image", cmd_image, "manage images: import, pull, list, inspect, tag, rm, prune"},
     {"cni", cmd_cni, "run one CNI plugin command (CNI_COMMAND, config on stdin)"},
+    {"migrate", cmd_migrate, "move a running container to another host (live migration)"},
+    {"migrate-receive", cmd_migrate_receive, "receive containers from `capsa migrate`"},
 };
 
 static void usage(FILE *f)

@@ -190,6 +190,8 @@ static int build_request(const struct ckpt_job *j, struct req_mem *m, struct cx_
                 o->tls_cacert = (char *)c->tls.cacert;
                 o->tls_cert = (char *)c->tls.cert;
                 o->tls_key = (char *)c->tls.key;
+                if (c->tls.no_cn_verify)
+                        FLAG(tls_no_cn_verify, true);
         }
         if (j->dump) {
                 const struct ckpt_dump_opts *d = j->dump;
@@ -201,6 +203,7 @@ static int build_request(const struct ckpt_job *j, struct req_mem *m, struct cx_
                 if (d->pre_dump || d->track_mem || d->parent_path)
                         FLAG(track_mem, true);
                 o->parent_img = (char *)d->parent_path;
+                o->freeze_cgroup = (char *)j->freeze_cgroup;
                 if (d->page_server && page_server(m, d->page_server, err) < 0)
                         return -EINVAL;
         }
@@ -277,6 +280,12 @@ static int spawn_swrk(const struct ckpt_job *j, int sock, pid_t *ret, struct cx_
                                 fcntl(j->inherit_fd[i], F_SETFD, 0);
                         if (j->c->status_fd >= 0)
                                 fcntl(j->c->status_fd, F_SETFD, 0);
+                        /* a pre-dump's CRIU waits for a next request once it has answered
+                         * and says "Can't recv request" when we close: its log file has all
+                         * else, its stderr stays quiet */
+                        int null = j->type == CKPT_JOB_PRE_DUMP ? open("/dev/null", O_WRONLY) : -1;
+                        if (null >= 0 && null != sock && dup2(null, STDERR_FILENO) >= 0)
+                                close(null);
                         char fdnum[16];
                         snprintf(fdnum, sizeof(fdnum), "%d", sock);
                         execlp(bin, "criu", "swrk", fdnum, (char *)NULL);

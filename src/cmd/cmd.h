@@ -74,3 +74,5 @@ int cmd_cni(int argc, char **argv, const struct global_opts *g);
 int cmd_checkpoint(int argc, char **argv, const struct global_opts *g);
 int cmd_restore(int argc, char **argv, const struct global_opts *g);
 int cmd_image(int argc, char **argv, const struct global_opts *g);
+int cmd_migrate(int argc, char **argv, const struct global_opts *g);
+int cmd_migrate_receive(int argc, char **argv, const struct global_opts *g);

@@ -119,6 +119,7 @@ static int write_meta(int images_fd, const struct container_handle *h, const str
         json_w_arr_close(w);
         /* what a "file[...]" is reopened from */
         json_w_key_strv(w, "stdio_paths", (const char *const *)stdio->path, 3);
+        json_w_key_strv(w, "stdio_modes", (const char *const *)stdio->mode, 3);
         json_w_key(w, "networks");
         json_w_raw(w, networks);
         json_w_obj_close(w);
@@ -132,6 +133,18 @@ static bool in_strv(char **v, const char *s)
                 if (strcmp(*v, s) == 0)
                         return true;
         return false;
+}
+
+/* The cgroup directory that freezes the container: v2's own (it has cgroup.freeze), v1's
+ * freezer hierarchy's; NULL if there is none (CRIU then stops the tasks by ptrace alone). */
+static const char *freezer_dir(char *const *dirs)
+{
+        for (char *const *d = dirs; d && *d; d++) {
+                _cleanup_free_ char *f = xasprintf("%s/cgroup.freeze", *d);
+                if (access(f, F_OK) == 0 || strstr(*d, "/freezer/"))
+                        return *d;
+        }
+        return NULL;
 }
 
 static int dump(struct container_handle *h, const struct ckpt_dump_opts *o, struct cx_error **err)
@@ -187,6 +200,7 @@ static int dump(struct container_handle *h, const struct ckpt_dump_opts *o, stru
             .log_name = o->pre_dump ? "pre-dump.log" : "dump.log",
             .ext_mounts = ext,
             .external = external,
+            .freeze_cgroup = freezer_dir(h->st.cgroup_dirs),
         };
         r = ckpt_criu_run(&j, err);
         if (r < 0)

@@ -121,6 +121,9 @@ void ckpt_stdio_read(pid_t pid, struct ckpt_stdio *ret)
                 target[n > 0 ? n : 0] = 0;
                 ret->path[fd] = xstrdup(target);
                 ret->key[fd] = n > 0 ? stdio_key(pid, fd, target) : NULL;
+                struct stat st;
+                ret->mode[fd] =
+                    stat(link, &st) == 0 ? xasprintf("0%o", (unsigned)st.st_mode) : xstrdup("");
         }
 }
 
@@ -129,6 +132,7 @@ void ckpt_stdio_clear(struct ckpt_stdio *s)
         for (int fd = 0; fd < 3; fd++) {
                 free(TAKE_PTR(s->path[fd]));
                 free(TAKE_PTR(s->key[fd]));
+                free(TAKE_PTR(s->mode[fd]));
         }
 }
 
@@ -175,13 +179,15 @@ static int read_descriptors(int images_fd, char ***ret, struct cx_error **err)
         return 0;
 }
 
-int ckpt_read_stdio(int images_fd, char ***ret_keys, char ***ret_paths, struct cx_error **err)
+int ckpt_read_stdio(int images_fd, char ***ret_keys, char ***ret_paths, char ***ret_modes,
+                    struct cx_error **err)
 {
         _cleanup_free_ char *text = NULL;
         size_t len = 0;
         _cleanup_error_ struct cx_error *e = NULL;
         if (read_file_at(images_fd, CKPT_META_FILE, &text, &len, &e) < 0) {
                 *ret_paths = strings3(NULL);
+                *ret_modes = strings3(NULL);
                 return read_descriptors(images_fd, ret_keys, err); /* made by runc */
         }
         _cleanup_(json_val_freep) struct json_val *v = NULL;
@@ -190,5 +196,6 @@ int ckpt_read_stdio(int images_fd, char ***ret_keys, char ***ret_paths, struct c
                 return r;
         *ret_keys = strings3(json_val_get(v, "stdio"));
         *ret_paths = strings3(json_val_get(v, "stdio_paths"));
+        *ret_modes = strings3(json_val_get(v, "stdio_modes"));
         return 0;
 }

@@ -359,6 +359,8 @@ char **ckpt_ext_mounts(const struct spec *s, pid_t pid, char *const *cg_dirs, bo
 struct ckpt_stdio {
         char *path[3];
         char *key[3];
+        char *mode[3]; /* the file's st_mode in octal ("" if unknown): CRIU reopens a "file[...]"
+                          only into a file of the same mode */
 };
 void ckpt_stdio_read(pid_t pid, struct ckpt_stdio *ret);
 void ckpt_stdio_clear(struct ckpt_stdio *s);
@@ -366,7 +368,8 @@ void ckpt_stdio_clear(struct ckpt_stdio *s);
 int ckpt_write_descriptors(int images_fd, const struct ckpt_stdio *s, struct cx_error **err);
 /* The stdio keys capsa-checkpoint.json recorded (or runc's descriptors.json's targets), and
  * the paths the fds had ("" when unknown): 3 strings each. */
-int ckpt_read_stdio(int images_fd, char ***ret_keys, char ***ret_paths, struct cx_error **err);
+int ckpt_read_stdio(int images_fd, char ***ret_keys, char ***ret_paths, char ***ret_modes,
+                    struct cx_error **err);
 /* Opens a directory given by a flag (what: "--image-path"), mkdir -p'ed (0700) first when
  * create; errors name the flag and the path. */
 int ckpt_open_dir(const char *path, const char *what, bool create, int *ret, struct cx_error **err);

@@ -153,20 +153,52 @@ static void fds_clear(struct restore_fds *f)
         f->n = 0;
 }
 
+/* A migrated init's stdio file (inherit): its path if this host has it, else a regular file of
+ * the mode it had in the container's state dir (CRIU wants the file it dumped: the same mode,
+ * not /dev/null), `stdout` for fd 1, ...: removed with the container. */
+static int stdio_file_here(int dirfd, int i, const char *path, const char *mode)
+{
+        static const char *const names[] = {"stdin", "stdout", "stderr"};
+        size_t n = strlen(path);
+        bool deleted = n > 10 && strcmp(path + n - 10, " (deleted)") == 0;
+        int fd = deleted ? -1 : open(path, O_RDWR | O_CLOEXEC | O_NOCTTY);
+        if (fd >= 0)
+                return fd;
+        unsigned long m = strtoul(mode, NULL, 8);
+        if (!S_ISREG(m)) {
+                errno = ENOENT;
+                return -1;
+        }
+        log_warn("restore: the container's fd %d was `%s`, which is not on this host: it is "
+                 "%s in its state directory now",
+                 i, path, names[i]);
+        fd = openat(dirfd, names[i], O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0600);
+        if (fd >= 0 && fchmod(fd, m & 07777) < 0) {
+                int e = errno;
+                close(fd);
+                errno = e;
+                return -1;
+        }
+        return fd;
+}
+
 /* The init's stdio from outside the container (capsa-checkpoint.json's "stdio", or the pipes
  * of descriptors.json in a checkpoint made by runc): our pipes take the place of its pipes (as
- * runc does); a host file (/dev/null) is opened again from its path, as it was. */
-static int stdio_fds(int images_fd, struct restore_fds *f, struct cx_error **err)
+ * runc does); a host file (/dev/null) is opened again from its path, as it was, or with
+ * `inherit` (a migration) as stdio_file_here says. */
+static int stdio_fds(int images_fd, int dirfd, bool inherit, struct restore_fds *f,
+                     struct cx_error **err)
 {
-        _cleanup_strv_ char **keys = NULL, **paths = NULL;
-        int r = ckpt_read_stdio(images_fd, &keys, &paths, err);
+        _cleanup_strv_ char **keys = NULL, **paths = NULL, **modes = NULL;
+        int r = ckpt_read_stdio(images_fd, &keys, &paths, &modes, err);
         if (r < 0)
                 return r;
         for (int i = 0; i < 3; i++) {
                 if (strncmp(keys[i], "pipe:", 5) == 0) {
                         fds_add(f, i, false, keys[i]);
                 } else if (strncmp(keys[i], "file[", 5) == 0) {
-                        int fd = open(paths[i], O_RDWR | O_CLOEXEC | O_NOCTTY);
+                        int fd = inherit ? stdio_file_here(dirfd, i, paths[i], modes[i])
+                                         : open(paths[i], O_RDWR | O_CLOEXEC | O_NOCTTY);
                         if (fd < 0)
                                 return cx_error_set(
                                     err, errno, "reopen the container's fd %d, `%s`", i, paths[i]);
@@ -181,7 +213,7 @@ static int run_criu(struct create_ctx *c, int images_fd, int work_fd, int netns_
 {
         const struct ckpt_restore_opts *o = c->o->restore;
         struct restore_fds f = {0};
-        int r = stdio_fds(images_fd, &f, err);
+        int r = stdio_fds(images_fd, c->dir.fd, o->stdio_inherit, &f, err);
         if (r < 0)
                 return r;
         if (netns_fd >= 0)
@@ -328,7 +360,8 @@ int container_restore(const struct container_opts *o, const struct ckpt_restore_
         _cleanup_strv_ char **nets = o->nets ? NULL : nets_from_meta(image_path, o->id);
         if (nets)
                 ro.nets = nets;
-        *ret_status = 0;
+        if (ret_status)
+                *ret_status = 0;
         if (o->detach)
                 return container_create(&ro, err);
         return container_run(&ro, ret_status, err);

@@ -100,7 +100,7 @@ def c_tables(text):
 
 def source_of(srcdir, cmd):
     for f in sorted((srcdir / "cmd").glob("*.c")):
-        if re.search(r"^int cmd_%s\(" % re.escape(cmd), f.read_text(), re.M):
+        if re.search(r"^int cmd_%s\(" % re.escape(cmd.replace("-", "_")), f.read_text(), re.M):
             return f
     return None
 
