@@ -63,6 +63,14 @@ _capsa_flags()
                         --lsm-mount-context"
                 flags="$criu_bool -d --detach --no-subreaper --no-pivot"
                 ;;
+        migrate)
+                argflags='--tls-cacert --tls-cert --tls-key --max-rounds --max-downtime'
+                flags='--no-precopy --lazy --tcp-established --stats'
+                ;;
+        migrate-receive)
+                argflags='--listen --tls-cacert --tls-cert --tls-key --work-dir'
+                flags='--once'
+                ;;
         'net create') argflags='--subnet --gateway --ipv6 --mtu --bridge' flags='--internal' ;;
         'image import') flags='-q --quiet' ;;
         'image pull') argflags='--ca-file --creds' flags='-q --quiet --tls-verify' ;;
@@ -173,13 +181,14 @@ _capsa_value()
 {
         case $ctx:$1 in
         :--root | :--image-root | *:-b | *:--bundle | *:--image-path | *:--work-path | \
-                *:--parent-path)
+                *:--parent-path | *:--work-dir)
                 compopt -o filenames 2>/dev/null
                 local IFS=$'\n'
                 COMPREPLY=($(compgen -d -- "$cur"))
                 ;;
         :--log | :--criu | *:--pid-file | *:--console-socket | exec:-p | exec:--process | \
-                update:-r | update:--resources | *:--ca-file)
+                update:-r | update:--resources | *:--ca-file | *:--tls-cacert | *:--tls-cert | \
+                *:--tls-key)
                 compopt -o filenames 2>/dev/null
                 local IFS=$'\n'
                 COMPREPLY=($(compgen -f -- "$cur"))
@@ -213,7 +222,7 @@ _capsa_positional()
         :0 | help:0) _capsa_reply _capsa_commands ;;
         image:0 | net:0 | tenant:0) _capsa_reply _capsa_subcommands "$ctx" ;;
         start:0 | state:0 | kill:0 | delete:0 | exec:0 | ps:0 | update:0 | events:0 | \
-                pause:0 | resume:0 | checkpoint:0)
+                pause:0 | resume:0 | checkpoint:0 | migrate:0)
                 _capsa_reply _capsa_call list -q
                 ;;
         kill:1) _capsa_reply _capsa_signals ;;
@@ -245,7 +254,8 @@ _capsa_positional()
 _capsa_commands()
 {
         _capsa_words_of 'create start run state kill delete list spec features exec ps update
-                events pause resume tenant net checkpoint restore image cni help'
+                events pause resume tenant net checkpoint restore migrate migrate-receive image cni
+                help'
 }
 
 _capsa()
