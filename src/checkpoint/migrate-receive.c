@@ -43,6 +43,7 @@ struct session {
         char **nets;
         char *tenant;
         bool tenant_made;
+        uint32_t tenant_first_id; /* its range here (the same as on the source) */
         bool lazy;
         bool tcp_established;
         unsigned round;       /* the last round begun */
@@ -345,6 +346,13 @@ static int check_tenant(struct session *s, const struct json_val *h, struct cx_e
                 s->tenant_made = true;
                 have = first;
         }
+        if (have != want && s->tenant_made) { /* made for this migration: forgotten again */
+                _cleanup_error_ struct cx_error *e = NULL;
+                if (state_tenant_remove(root, s->tenant, &e) < 0)
+                        log_warn("migrate-receive: forgetting tenant `%s`: %s", s->tenant, e->msg);
+                s->tenant_made = false;
+        }
+        s->tenant_first_id = (uint32_t)have;
         if (have != want)
                 return cx_error_msg(err, EEXIST,
                                     "tenant `%s` owns ids %" PRId64 "-%" PRId64 " here and %" PRId64
@@ -449,6 +457,36 @@ static int hello(struct session *s, const char *work, struct cx_error **err)
 static char *round_dir(const struct session *s, unsigned n)
 {
         return xasprintf("%s/images/%u", s->dir, n);
+}
+
+/* A tenant's restored tasks read their images as the tenant's root (CRIU opens them from
+ * inside the container's user namespace): the rounds' files become that id's, their
+ * directories open to it (0755: CRIU opens `parent`; the files stay 0600). */
+static int images_for_tenant(struct session *s, struct cx_error **err)
+{
+        uid_t id = (uid_t)s->tenant_first_id;
+        _cleanup_free_ char *top = xasprintf("%s/images", s->dir);
+        if (chmod(top, 0711) < 0)
+                return cx_error_set(err, errno, "chmod `%s`", top);
+        for (unsigned n = 1; n <= s->round; n++) {
+                _cleanup_free_ char *dir = round_dir(s, n);
+                DIR *d = opendir(dir);
+                if (!d || fchmod(dirfd(d), 0755) < 0) {
+                        int e = errno;
+                        if (d)
+                                closedir(d);
+                        return cx_error_set(err, e, "open `%s`", dir);
+                }
+                int r = 0;
+                for (struct dirent *de; r == 0 && (de = readdir(d));)
+                        if (de->d_type == DT_REG &&
+                            fchownat(dirfd(d), de->d_name, id, (gid_t)id, AT_SYMLINK_NOFOLLOW) < 0)
+                                r = cx_error_set(err, errno, "chown `%s/%s`", dir, de->d_name);
+                closedir(d);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
 static int round_begin(struct session *s, const char *payload, size_t len, struct cx_error **err)
@@ -588,6 +626,8 @@ static int restore(struct session *s, struct cx_error **err)
                 },
             .stdio_inherit = true,
         };
+        if (s->tenant && (r = images_for_tenant(s, err)) < 0)
+                return r;
         if (s->lazy) { /* the daemon first: the restored tasks ask it for their pages */
                 ro.c.lazy_pages = true;
                 unsigned port;

@@ -153,11 +153,23 @@ static void fds_clear(struct restore_fds *f)
         f->n = 0;
 }
 
+/* The host id of a container's id 0 in maps (the id itself without a user namespace). */
+static uint32_t host_root(const struct spec_id_map *m, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                if (m[i].container_id == 0)
+                        return m[i].host_id;
+        return 0;
+}
+
 /* A migrated init's stdio file (inherit): its path if this host has it, else a regular file of
  * the mode it had in the container's state dir (CRIU wants the file it dumped: the same mode,
- * not /dev/null), `stdout` for fd 1, ...: removed with the container. */
-static int stdio_file_here(int dirfd, int i, const char *path, const char *mode)
+ * not /dev/null), `stdout` for fd 1, ...: removed with the container; owned by the container's
+ * root (CRIU reopens it from inside a user namespace). */
+static int stdio_file_here(const struct create_ctx *c, int i, const char *path, const char *mode)
 {
+        int dirfd = c->dir.fd;
+        const struct spec_linux *l = &c->spec->linux_;
         static const char *const names[] = {"stdin", "stdout", "stderr"};
         size_t n = strlen(path);
         bool deleted = n > 10 && strcmp(path + n - 10, " (deleted)") == 0;
@@ -173,7 +185,9 @@ static int stdio_file_here(int dirfd, int i, const char *path, const char *mode)
                  "%s in its state directory now",
                  i, path, names[i]);
         fd = openat(dirfd, names[i], O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0600);
-        if (fd >= 0 && fchmod(fd, m & 07777) < 0) {
+        if (fd >= 0 && (fchown(fd, host_root(l->uid_mappings, l->n_uid_mappings),
+                               host_root(l->gid_mappings, l->n_gid_mappings)) < 0 ||
+                        fchmod(fd, m & 07777) < 0)) {
                 int e = errno;
                 close(fd);
                 errno = e;
@@ -186,7 +200,7 @@ static int stdio_file_here(int dirfd, int i, const char *path, const char *mode)
  * of descriptors.json in a checkpoint made by runc): our pipes take the place of its pipes (as
  * runc does); a host file (/dev/null) is opened again from its path, as it was, or with
  * `inherit` (a migration) as stdio_file_here says. */
-static int stdio_fds(int images_fd, int dirfd, bool inherit, struct restore_fds *f,
+static int stdio_fds(const struct create_ctx *c, int images_fd, bool inherit, struct restore_fds *f,
                      struct cx_error **err)
 {
         _cleanup_strv_ char **keys = NULL, **paths = NULL, **modes = NULL;
@@ -197,7 +211,7 @@ static int stdio_fds(int images_fd, int dirfd, bool inherit, struct restore_fds 
                 if (strncmp(keys[i], "pipe:", 5) == 0) {
                         fds_add(f, i, false, keys[i]);
                 } else if (strncmp(keys[i], "file[", 5) == 0) {
-                        int fd = inherit ? stdio_file_here(dirfd, i, paths[i], modes[i])
+                        int fd = inherit ? stdio_file_here(c, i, paths[i], modes[i])
                                          : open(paths[i], O_RDWR | O_CLOEXEC | O_NOCTTY);
                         if (fd < 0)
                                 return cx_error_set(
@@ -213,7 +227,7 @@ static int run_criu(struct create_ctx *c, int images_fd, int work_fd, int netns_
 {
         const struct ckpt_restore_opts *o = c->o->restore;
         struct restore_fds f = {0};
-        int r = stdio_fds(images_fd, c->dir.fd, o->stdio_inherit, &f, err);
+        int r = stdio_fds(c, images_fd, o->stdio_inherit, &f, err);
         if (r < 0)
                 return r;
         if (netns_fd >= 0)

@@ -61,11 +61,17 @@ class Host:
         self.bundle = self.dir / "bundle"  # bind-mounted at BUNDLE in this host's commands
         self.cgroup = Path(f"/sys/fs/cgroup/capsa-mig{name}-{tag}")
         self.procs = []
+        self.cgroup_root = False
 
     def wrap(self, argv):
-        """argv run inside the host: its netns, its cgroup, its bundle at BUNDLE."""
+        """argv run inside the host: its netns, its cgroup, its bundle at BUNDLE.  With
+        cgroup_root, the host's cgroup is the host's whole cgroup tree (bound over
+        /sys/fs/cgroup) and the command stays out of it, so that the containers' cgroups may
+        enable controllers there (v2's no-internal-processes rule)."""
         # `ip netns exec` mounts a new /sys: cgroup2 goes back on it
-        script = ('mount -t cgroup2 none /sys/fs/cgroup && echo $$ > "$1/cgroup.procs" && '
+        join = ('mount --bind "$1" /sys/fs/cgroup' if self.cgroup_root
+                else 'echo $$ > "$1/cgroup.procs"')
+        script = ('mount -t cgroup2 none /sys/fs/cgroup && ' + join + ' && '
                   'mount --bind "$2" "$3" && shift 3 && exec "$@"')
         return ["ip", "netns", "exec", self.ns, "sh", "-c", script, "sh", str(self.cgroup),
                 str(self.bundle), BUNDLE] + [str(a) for a in argv]
@@ -465,3 +471,115 @@ def test_rogue_certificate_refused(world, migrating):
     assert "TLS handshake" in r, r
     assert_source_runs(world, cid)
     assert_dest_clean(world, cid)
+
+
+@pytest.fixture
+def ext4_bundles(world):
+    """Each host's bundle directory on an ext4 filesystem of its own (a loop image): a tenant's
+    root is an idmapped mount, which the guest's tmpfs (6.1) and 9p cannot give."""
+    mounted, images = [], []
+    for h in world["hosts"].values():
+        h.cgroup_root = True
+        (h.cgroup / "cgroup.subtree_control").write_text("+pids +memory")
+    for mod in ("loop", "ext4"):  # the guest does not load modules on demand
+        subprocess.run(["modprobe", mod], capture_output=True)
+    try:
+        for h in world["hosts"].values():
+            img = h.root.parent / f"{h.root.name}.img"  # /run: a loop file on 9p is refused
+            images.append(img)
+            sh("truncate", "-s", "128M", str(img))
+            sh("mkfs.ext4", "-q", str(img))
+            sh("mount", "-o", "loop", str(img), str(h.bundle))
+            mounted.append(h.bundle)
+        yield world
+    finally:
+        for m in mounted:
+            for _ in range(20):
+                if subprocess.run(["umount", str(m)], capture_output=True).returncode == 0:
+                    break
+                time.sleep(0.2)
+        for img in images:
+            img.unlink(missing_ok=True)
+        for h in world["hosts"].values():
+            h.cgroup_root = False
+            try:
+                (h.cgroup / "cgroup.subtree_control").write_text("-pids -memory")
+            except OSError:
+                pass
+
+
+def tenant_container(world, tenant):
+    hosts = world["hosts"]
+    cid = "mig-" + uuid.uuid4().hex[:8]
+    for h in hosts.values():
+        subprocess.run(["cp", "-a", str(world["rootfs"]), str(h.bundle / "rootfs")], check=True)
+        cfg = it.default_config(["/bin/sh", "-c", COUNTER.replace("nc -ll", ": nc -ll")])
+        cfg["root"] = {"path": "rootfs", "readonly": False}
+        (h.bundle / "config.json").write_text(json.dumps(cfg, indent=2))
+    a = hosts["A"]
+    r = a.capsa("run", "--detach", "--tenant", tenant, "--bundle", BUNDLE, cid)
+    assert r.returncode == 0, r.stderr
+    wait_count(a, 3)
+    return cid
+
+
+def tenant_range(h, tenant):
+    r = h.capsa("tenant", "list", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    for t in json.loads(r.stdout or "[]") or []:
+        if t.get("name") == tenant:
+            return t
+    return None
+
+
+def test_tenant_migrates_into_its_range(ext4_bundles):
+    """A tenant's container (its own user namespace, ids from the tenant's range) moves into
+    the same tenant on the destination, made there with the same range; the counter goes on."""
+    world = ext4_bundles
+    a, b = world["hosts"]["A"], world["hosts"]["B"]
+    tenant = "t" + uuid.uuid4().hex[:6]
+    cid = tenant_container(world, tenant)
+    try:
+        before = count(a)
+        recv = receiver(world)
+        m = migrate(world, cid)
+        out = finish(m, timeout=150)
+        assert m.returncode == 0, out + "\nreceiver: " + finish(recv, timeout=20)
+        finish(recv)
+        assert b.status(cid) == "running"
+        ta, tb = tenant_range(a, tenant), tenant_range(b, tenant)
+        assert tb is not None, "the tenant was not made on the destination"
+        assert ta is None or {k: ta[k] for k in ta if k != "containers"} == \
+            {k: tb[k] for k in tb if k != "containers"}, (ta, tb)
+        assert wait_count(b, before) >= before, "the counter started over"
+    finally:
+        for h in (a, b):
+            h.capsa("delete", "--force", cid)
+
+
+def test_tenant_range_taken_refused(ext4_bundles):
+    """On a destination where the tenant's range belongs to another tenant, the migration is
+    refused before anything moves: the source goes on, the destination keeps nothing."""
+    world = ext4_bundles
+    a, b = world["hosts"]["A"], world["hosts"]["B"]
+    tenant = "t" + uuid.uuid4().hex[:6]  # tenants outlive their containers: a new one
+    cid = tenant_container(world, tenant)
+    probe = "probe-" + uuid.uuid4().hex[:6]
+    try:
+        # the first range on B goes to another tenant
+        other = "o" + uuid.uuid4().hex[:6]
+        r = b.capsa("run", "--detach", "--tenant", other, "--bundle", BUNDLE, probe)
+        assert tenant_range(b, other) is not None, r.stderr
+        recv = receiver(world)
+        m = migrate(world, cid)
+        out = finish(m, timeout=120)
+        assert m.returncode != 0, out
+        assert "tenant" in out and tenant in out, out
+        finish(recv)
+        assert_source_runs(world, cid)
+        assert cid not in b.ids()
+        assert tenant_range(b, tenant) is None, "the destination kept the tenant it made"
+    finally:
+        for h in (a, b):
+            h.capsa("delete", "--force", cid)
+        b.capsa("delete", "--force", probe)
