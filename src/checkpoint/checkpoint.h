@@ -32,6 +32,8 @@ struct ckpt_tls {
         const char *cacert;
         const char *cert;
         const char *key;
+        bool no_cn_verify; /* a server: the CA authenticates the client, whose certificate does
+                              not name this host's address */
 };
 
 enum ckpt_cgroups_mode {                      /* --manage-cgroups-mode */
@@ -138,7 +140,7 @@ struct ckpt_receive_opts {
         const char *criu;
         const char *work_dir; /* where images and the rootfs arrive (default: under root) */
         struct ckpt_tls tls;
-        bool once; /* one migration, then exit (default: serve until killed) */
+        bool once;      /* one migration, then exit (default: serve until killed) */
         FILE *progress; /* a line per phase of each migration (NULL: none) */
 };
 int ckpt_migrate_receive(const struct ckpt_receive_opts *o, struct cx_error **err);
@@ -161,7 +163,7 @@ struct ckpt_job {
         char **inherit_key;                      /* their keys for CRIU (NULL-terminated, same n) */
         const char *cg_root;                     /* RESTORE: the cgroup the tree goes to (relative
                                                     to the hierarchy's root), or NULL */
-        bool orphan_pts_master; /* RESTORE: the terminal's master comes to notify */
+        bool orphan_pts_master;    /* RESTORE: the terminal's master comes to notify */
         const char *freeze_cgroup; /* DUMP, PRE_DUMP: the cgroup CRIU freezes the tree with
                                       (v2: the container's; v1: its freezer's), as runc; a
                                       cgroup frozen already stays frozen */

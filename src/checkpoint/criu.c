@@ -190,6 +190,8 @@ static int build_request(const struct ckpt_job *j, struct req_mem *m, struct cx_
                 o->tls_cacert = (char *)c->tls.cacert;
                 o->tls_cert = (char *)c->tls.cert;
                 o->tls_key = (char *)c->tls.key;
+                if (c->tls.no_cn_verify)
+                        FLAG(tls_no_cn_verify, true);
         }
         if (j->dump) {
                 const struct ckpt_dump_opts *d = j->dump;

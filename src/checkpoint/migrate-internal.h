@@ -123,10 +123,19 @@ int mig_entry_stat(int dirfd, const char *path, const char *area, struct mig_ent
 
 /* Sends FILE for dirfd/path (with its DATA frames for a regular file). */
 int mig_send_file(struct mig_conn *c, int dirfd, const struct mig_entry *e, struct cx_error **err);
-/* Sends every file under dirfd (pre-order: a directory before what it holds) in area, except
- * the top-level names in skip (NULL-terminated, or NULL). */
-int mig_send_tree(struct mig_conn *c, int dirfd, const char *area, const char *const *skip,
-                  struct cx_error **err);
+/* A walk of every file below a directory, a directory before what it holds (mig_walk). */
+struct mig_walk {
+        const char *area;                   /* the entries' area: "images", "rootfs" */
+        bool (*skip_top)(const char *name); /* top-level names left out, or NULL */
+        bool skip_special;                  /* devices, fifos, sockets left out (else an error) */
+        int (*fn)(const struct mig_entry *e, void *userdata, struct cx_error **err);
+        void *userdata;
+};
+int mig_walk(int topfd, const struct mig_walk *w, struct cx_error **err);
+/* Sends every file under dirfd (pre-order) in area, except the top-level names skip_top
+ * says. */
+int mig_send_tree(struct mig_conn *c, int dirfd, const char *area,
+                  bool (*skip_top)(const char *name), struct cx_error **err);
 /* Writes the file of e (its DATA frames follow on c) below dirfd: created with e's mode (and
  * owner when root), replacing what is there. */
 int mig_recv_file(struct mig_conn *c, int dirfd, const struct mig_entry *e, struct cx_error **err);

@@ -365,8 +365,7 @@ int mig_send_file(struct mig_conn *c, int dirfd, const struct mig_entry *e, stru
         return 0;
 }
 
-static int send_tree_at(struct mig_conn *c, int topfd, const char *rel, const char *area,
-                        const char *const *skip, struct cx_error **err)
+static int walk_at(int topfd, const char *rel, const struct mig_walk *w, struct cx_error **err)
 {
         int fd = openat(topfd, rel ? rel : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0)
@@ -378,21 +377,22 @@ static int send_tree_at(struct mig_conn *c, int topfd, const char *rel, const ch
         }
         int r = 0;
         for (struct dirent *de; (de = readdir(d));) {
-                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-                        continue;
-                bool skipped = false;
-                for (size_t i = 0; !rel && skip && skip[i]; i++)
-                        skipped |= strcmp(skip[i], de->d_name) == 0;
-                if (skipped)
+                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+                    (!rel && w->skip_top && w->skip_top(de->d_name)))
                         continue;
                 _cleanup_free_ char *path =
                     rel ? xasprintf("%s/%s", rel, de->d_name) : xstrdup(de->d_name);
                 struct mig_entry e;
-                if ((r = mig_entry_stat(topfd, path, area, &e, err)) < 0)
-                        break;
-                r = mig_send_file(c, topfd, &e, err);
+                if ((r = mig_entry_stat(topfd, path, w->area, &e, err)) < 0) {
+                        if (r != -ENOTSUP || !w->skip_special)
+                                break;
+                        cx_error_free(TAKE_PTR(*err));
+                        r = 0;
+                        continue;
+                }
+                r = w->fn(&e, w->userdata, err);
                 if (r >= 0 && e.type == MIG_F_DIR)
-                        r = send_tree_at(c, topfd, path, area, NULL, err);
+                        r = walk_at(topfd, path, w, err);
                 mig_entry_clear(&e);
                 if (r < 0)
                         break;
@@ -401,10 +401,28 @@ static int send_tree_at(struct mig_conn *c, int topfd, const char *rel, const ch
         return r;
 }
 
-int mig_send_tree(struct mig_conn *c, int dirfd, const char *area, const char *const *skip,
-                  struct cx_error **err)
+int mig_walk(int topfd, const struct mig_walk *w, struct cx_error **err)
 {
-        return send_tree_at(c, dirfd, NULL, area, skip, err);
+        return walk_at(topfd, NULL, w, err);
+}
+
+struct send_tree {
+        struct mig_conn *c;
+        int topfd;
+};
+
+static int send_one(const struct mig_entry *e, void *userdata, struct cx_error **err)
+{
+        struct send_tree *t = userdata;
+        return mig_send_file(t->c, t->topfd, e, err);
+}
+
+int mig_send_tree(struct mig_conn *c, int dirfd, const char *area,
+                  bool (*skip_top)(const char *name), struct cx_error **err)
+{
+        struct send_tree t = {.c = c, .topfd = dirfd};
+        struct mig_walk w = {.area = area, .skip_top = skip_top, .fn = send_one, .userdata = &t};
+        return mig_walk(dirfd, &w, err);
 }
 
 /* Opens the directory holding path below dirfd, refusing symlinks on the way (what arrives was

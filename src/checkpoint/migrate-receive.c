@@ -34,6 +34,8 @@ struct session {
         const struct ckpt_receive_opts *o;
         struct mig_conn conn;
         struct sockaddr_storage local; /* our end of the stream: the page server listens there */
+        struct sockaddr_storage peer;  /* the source's end: its lazy page server listens there */
+        unsigned lazy_port;            /* --lazy: the source's page server's port */
         char *dir;                     /* WORK/PID.SEQ */
         char *id;
         char *bundle;
@@ -180,10 +182,15 @@ static void page_server_kill(struct session *s)
         s->page_server = 0;
 }
 
-/* The last error lines of dir/page-server.log (CRIU's "Error (file:line): ..."), or "". */
+/* The last error lines of dir/page-server.log or lazy-pages.log (CRIU's "Error (file:line):
+ * ..."), or "". */
 static char *log_errors(const char *dir)
 {
         _cleanup_free_ char *path = xasprintf("%s/page-server.log", dir);
+        if (access(path, F_OK) < 0) {
+                free(path);
+                path = xasprintf("%s/lazy-pages.log", dir);
+        }
         _cleanup_free_ char *text = NULL;
         _cleanup_error_ struct cx_error *e = NULL;
         if (read_file_at(AT_FDCWD, path, &text, NULL, &e) < 0)
@@ -202,28 +209,32 @@ static char *log_errors(const char *dir)
         return out;
 }
 
+/* Pre-copy: CRIU's page server for one round, listening on our end of the stream (port
+ * *ret_port); --lazy: CRIU's lazy-pages daemon, which fetches the pages from the source's page
+ * server (s->peer, s->lazy_port) as the restored tasks touch them, then the rest. */
 static int page_server_start(struct session *s, const char *dir, unsigned *ret_port,
                              struct cx_error **err)
 {
         const struct ckpt_receive_opts *o = s->o;
-        unsigned port;
-        int r = mig_free_port(&s->local, &port, err);
+        unsigned port = s->lazy_port;
+        int r = s->lazy ? 0 : mig_free_port(&s->local, &port, err);
         if (r < 0)
                 return r;
-        _cleanup_free_ char *addr = mig_sockaddr_str(&s->local, false);
+        _cleanup_free_ char *addr = mig_sockaddr_str(s->lazy ? &s->peer : &s->local, false);
         _cleanup_free_ char *port_s = xasprintf("%u", port);
         const char *criu = o->criu ? o->criu : "criu";
         /* --tls-no-cn-verify: CRIU's server would match the client's certificate against its
          * own listening address; the CA's signature is what authenticates the source (the
          * source's CRIU does check the destination's name: its certificate names its address) */
         const char *argv[] = {criu,
-                              "page-server",
+                              s->lazy ? "lazy-pages" : "page-server",
+                              s->lazy ? "--page-server" : "--tls-no-cn-verify",
                               "--images-dir",
                               dir,
                               "--work-dir",
                               dir,
                               "-o",
-                              "page-server.log",
+                              s->lazy ? "lazy-pages.log" : "page-server.log",
                               "-v4",
                               "--address",
                               addr,
@@ -238,7 +249,6 @@ static int page_server_start(struct session *s, const char *dir, unsigned *ret_p
                               o->tls.cert,
                               "--tls-key",
                               o->tls.key,
-                              "--tls-no-cn-verify",
                               NULL};
         int st[2];
         if (pipe2(st, O_CLOEXEC) < 0)
@@ -273,11 +283,15 @@ static int page_server_start(struct session *s, const char *dir, unsigned *ret_p
         }
         page_server_kill(s);
         _cleanup_free_ char *why = log_errors(dir);
-        return cx_error_msg(err, EIO, "`%s page-server` did not start%s", criu, why);
+        return cx_error_msg(err, EIO, "`%s %s` did not start%s", criu, argv[1], why);
 }
 
 /* Waits for the page server to end once the source's CRIU is done with it. */
-static int page_server_wait(struct session *s, const char *dir, struct cx_error **err)
+/* Waits for CRIU's page server or lazy-pages daemon to end (a stop signal ends the wait,
+ * unless `committed`: a lazy migration's restored container runs here, and the source's tasks
+ * end once the daemon has every page: it is finished, whatever the signal). */
+static int page_server_wait(struct session *s, const char *dir, int timeout_ms, bool committed,
+                            struct cx_error **err)
 {
         int status = 0;
         for (int waited = 0;; waited += 100) {
@@ -286,21 +300,23 @@ static int page_server_wait(struct session *s, const char *dir, struct cx_error 
                         break;
                 if (p < 0 && errno != EINTR)
                         return cx_error_set(err, errno, "waitpid");
-                if (stopped(err) < 0 || waited > 30000) {
+                if ((!committed && stopped(err) < 0) || waited > timeout_ms) {
                         page_server_kill(s);
-                        return stopped(err) < 0 ? -EINTR
-                                                : cx_error_msg(err, ETIMEDOUT,
-                                                               "the page server did not end "
-                                                               "after the round (see "
-                                                               "%s/page-server.log)",
-                                                               dir);
+                        return !committed && stopped(err) < 0
+                                   ? -EINTR
+                                   : cx_error_msg(err, ETIMEDOUT,
+                                                  "CRIU's %s did not end "
+                                                  "(see %s/%s.log)",
+                                                  s->lazy ? "lazy-pages daemon" : "page server",
+                                                  dir, s->lazy ? "lazy-pages" : "page-server");
                 }
                 poll(NULL, 0, 100);
         }
         s->page_server = 0;
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
                 _cleanup_free_ char *why = log_errors(dir);
-                return cx_error_msg(err, EIO, "the page server failed%s", why);
+                return cx_error_msg(err, EIO, "the %s failed%s",
+                                    s->lazy ? "lazy-pages daemon" : "page server", why);
         }
         return 0;
 }
@@ -385,10 +401,6 @@ static int hello(struct session *s, const char *work, struct cx_error **err)
         const struct json_val *tcp = json_val_get(h, "tcp_established");
         s->lazy = lz && json_val_type(lz) == JSON_TRUE;
         s->tcp_established = tcp && json_val_type(tcp) == JSON_TRUE;
-        if (s->lazy)
-                return cx_error_msg(err, ENOTSUP,
-                                    "post-copy (lazy) migration is not "
-                                    "implemented");
         /* the id is free */
         struct state_dir d;
         _cleanup_error_ struct cx_error *e = NULL;
@@ -470,6 +482,13 @@ static int round_begin(struct session *s, const char *payload, size_t len, struc
                 return cx_error_msg(err, EPROTO, "ROUND out of order (after round %u)", s->round);
         s->round = (unsigned)n;
         s->final = f && json_val_type(f) == JSON_TRUE;
+        int64_t lazy_port = 0;
+        if (s->lazy &&
+            (!s->final || n != 1 || !json_val_int(json_val_get(v, "lazy_port"), &lazy_port) ||
+             lazy_port <= 0 || lazy_port > 65535))
+                return cx_error_msg(err, EPROTO,
+                                    "ROUND of a lazy migration: one final round with lazy_port");
+        s->lazy_port = (unsigned)lazy_port;
         _cleanup_free_ char *dir = round_dir(s, s->round);
         if (mkdir(dir, 0700) < 0)
                 return cx_error_set(err, errno, "mkdir `%s`", dir);
@@ -479,8 +498,8 @@ static int round_begin(struct session *s, const char *payload, size_t len, struc
                 if (symlink(parent, link) < 0)
                         return cx_error_set(err, errno, "symlink `%s`", link);
         }
-        unsigned port = 0;
-        if ((r = page_server_start(s, dir, &port, err)) < 0)
+        unsigned port = 0; /* --lazy: the pages wait on the source until the restore */
+        if (!s->lazy && (r = page_server_start(s, dir, &port, err)) < 0)
                 return r;
         phase(s, "%s %u: page server on port %u", s->final ? "final dump, round" : "pre-copy round",
               s->round, port);
@@ -490,10 +509,12 @@ static int round_begin(struct session *s, const char *payload, size_t len, struc
 
 static int round_end(struct session *s, struct cx_error **err)
 {
+        if (s->lazy && s->round == 1)
+                return mig_send_json(&s->conn, MIG_ROUND_BYTES, "{\"bytes\":0}", err);
         if (s->page_server <= 0)
                 return cx_error_msg(err, EPROTO, "ROUND_DONE without a round");
         _cleanup_free_ char *dir = round_dir(s, s->round);
-        int r = page_server_wait(s, dir, err);
+        int r = page_server_wait(s, dir, 30000, false, err);
         if (r < 0)
                 return r;
         _cleanup_free_ char *reply = xasprintf("{\"bytes\":%" PRIu64 "}", page_bytes(dir));
@@ -586,6 +607,12 @@ static int restore(struct session *s, struct cx_error **err)
                 },
             .stdio_inherit = true,
         };
+        if (s->lazy) { /* the daemon first: the restored tasks ask it for their pages */
+                ro.c.lazy_pages = true;
+                unsigned port;
+                if ((r = page_server_start(s, dir, &port, err)) < 0)
+                        return r;
+        }
         if ((r = container_restore(&co, &ro, NULL, err)) < 0)
                 return r;
         if ((r = stopped(err)) < 0)
@@ -610,6 +637,12 @@ static int commit(struct session *s, struct cx_error **err)
         if (st.pid > 0 && s->nets && s->nets[0] && mig_announce(st.pid, &n, &e) < 0)
                 log_warn("migrate-receive: `%s`: %s", s->id, e->msg);
         state_clear(&st);
+        if (s->lazy) { /* it runs here; it is ours once every page is here */
+                phase(s, "fetching the rest of the pages");
+                _cleanup_free_ char *dir = round_dir(s, s->round);
+                if ((r = page_server_wait(s, dir, 3600 * 1000, true, err)) < 0)
+                        return r;
+        }
         s->done = true;
         phase(s, "running here (%u address%s announced)", n, n == 1 ? "" : "es");
         _cleanup_error_ struct cx_error *ignored = NULL;
@@ -687,7 +720,7 @@ static int one(const struct ckpt_receive_opts *o, const char *work, int lfd, boo
                 return errno == EINTR ? 0 : cx_error_set(err, errno, "accept");
         _cleanup_free_ char *peer_s = mig_sockaddr_str(&peer_addr, true);
         _cleanup_free_ char *peer = xasprintf("source %s", peer_s);
-        struct session s = {.o = o, .conn = {.fd = -1, .peer = peer}};
+        struct session s = {.o = o, .conn = {.fd = -1, .peer = peer}, .peer = peer_addr};
         socklen_t llen = sizeof(s.local);
         getsockname(fd, (struct sockaddr *)&s.local, &llen);
         int r = mig_tls_handshake(fd, &o->tls, true, peer, &s.conn.tls, err);

@@ -9,49 +9,26 @@
 #include "checkpoint/migrate-internal.h"
 #include "util/json.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <string.h>
 
-/* ---- walking a tree ------------------------------------------------------------------------ */
-typedef int (*walk_fn)(const struct mig_entry *e, void *userdata, struct cx_error **err);
-
-/* Calls fn for every file below topfd, a directory before what it holds. */
-static int walk(int topfd, const char *rel, walk_fn fn, void *userdata, struct cx_error **err)
+/* ---- walking the bundle: capsa's backups left out, devices and the like too (the
+ * destination's copy keeps its own) ---------------------------------------------------------- */
+static bool is_backup(const char *name)
 {
-        int fd = openat(topfd, rel ? rel : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0)
-                return cx_error_set(err, errno, "open `%s`", rel ? rel : ".");
-        DIR *d = fdopendir(fd);
-        if (!d) {
-                close(fd);
-                return cx_error_set(err, errno, "opendir `%s`", rel ? rel : ".");
-        }
-        int r = 0;
-        for (struct dirent *de; (de = readdir(d));) {
-                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
-                    (!rel && str_has_prefix(de->d_name, MIG_BACKUP_PREFIX)))
-                        continue;
-                _cleanup_free_ char *path =
-                    rel ? xasprintf("%s/%s", rel, de->d_name) : xstrdup(de->d_name);
-                struct mig_entry e;
-                if ((r = mig_entry_stat(topfd, path, "rootfs", &e, err)) < 0) {
-                        if (r != -ENOTSUP)
-                                break;
-                        /* devices, fifos, sockets: the destination's copy keeps its own */
-                        cx_error_free(TAKE_PTR(*err));
-                        r = 0;
-                        continue;
-                }
-                r = fn(&e, userdata, err);
-                if (r >= 0 && e.type == MIG_F_DIR)
-                        r = walk(topfd, path, fn, userdata, err);
-                mig_entry_clear(&e);
-                if (r < 0)
-                        break;
-        }
-        closedir(d);
-        return r;
+        return str_has_prefix(name, MIG_BACKUP_PREFIX);
+}
+
+static int walk(int topfd,
+                int (*fn)(const struct mig_entry *e, void *userdata, struct cx_error **err),
+                void *userdata, struct cx_error **err)
+{
+        struct mig_walk w = {.area = "rootfs",
+                             .skip_top = is_backup,
+                             .skip_special = true,
+                             .fn = fn,
+                             .userdata = userdata};
+        return mig_walk(topfd, &w, err);
 }
 
 /* ---- destination: the manifest ------------------------------------------------------------- */
@@ -63,7 +40,7 @@ static int send_entry(const struct mig_entry *e, void *userdata, struct cx_error
 
 int mig_rootfs_manifest_send(struct mig_conn *c, int rootfd, struct cx_error **err)
 {
-        int r = walk(rootfd, NULL, send_entry, c, err);
+        int r = walk(rootfd, send_entry, c, err);
         if (r < 0)
                 return cx_error_prefix(err, "the rootfs manifest");
         return mig_send(c, MIG_END, NULL, 0, err);
@@ -150,7 +127,7 @@ int mig_rootfs_sync(struct mig_conn *c, int rootfd, uint64_t *ret_bytes, struct 
         if (r < 0)
                 return cx_error_prefix(err, "the destination's rootfs manifest");
         struct sync s = {.c = c, .rootfd = rootfd, .m = &m};
-        if ((r = walk(rootfd, NULL, sync_one, &s, err)) < 0)
+        if ((r = walk(rootfd, sync_one, &s, err)) < 0)
                 return cx_error_prefix(err, "sending the rootfs");
         /* what only the destination has, deepest first ("a/b" sorts after "a") */
         for (size_t i = m.n; i-- > 0;) {

@@ -245,7 +245,7 @@ static int list_cmd(int argc, char **argv, const struct global_opts *g)
                         if (cmd_parse_format("image list", optarg, &json))
                                 return 1;
                 } else if (c == 'h') {
-                        puts("Usage: capsa image list [--format table|json] [--quiet]\n\n"
+                        puts("Usage: capsa image list [-f|--format table|json] [-q|--quiet]\n\n"
                              "  -q, --quiet   only the IDs (the config digest's first 12 hex "
                              "digits)");
                         return 0;
@@ -337,7 +337,7 @@ static int rm_cmd(int argc, char **argv, const struct global_opts *g)
                 if (c == 'f') {
                         force = true;
                 } else if (c == 'h') {
-                        puts("Usage: capsa image rm [--force] REF...\n\n"
+                        puts("Usage: capsa image rm [-f|--force] REF...\n\n"
                              "By name, removes that name, and the image with its last name;\n"
                              "by digest or ID (or with --force), the image and all its names.\n"
                              "An image a container uses is never removed.");
@@ -376,7 +376,7 @@ static int prune_cmd(int argc, char **argv, const struct global_opts *g)
                 if (c == 'a') {
                         all = true;
                 } else if (c == 'h') {
-                        puts("Usage: capsa image prune [--all]\n\n"
+                        puts("Usage: capsa image prune [-a|--all]\n\n"
                              "Removes the images without a name (--all: every image no\n"
                              "container uses), the layers and blobs no image refers to, what\n"
                              "interrupted imports left, and the dirs of containers that are gone.");

@@ -60,7 +60,7 @@ int cmd_list(int argc, char **argv, const struct global_opts *g)
                         if (cmd_parse_format("list", optarg, &json))
                                 return 1;
                 } else if (c == 'h') {
-                        printf("Usage: capsa list [-q] [--format table|json]\n");
+                        printf("Usage: capsa list [-q|--quiet] [-f|--format table|json]\n");
                         return 0;
                 } else {
                         return cmd_option_error("list", c, argv);

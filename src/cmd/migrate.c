@@ -16,17 +16,11 @@ enum {
         OPT_NO_PRECOPY,
         OPT_TCP_ESTABLISHED,
         OPT_STATS,
+        OPT_LAZY,
         OPT_LISTEN,
         OPT_ONCE,
         OPT_WORK_DIR,
 };
-
-#define TLS_OPTS                                                                                   \
-        {"tls-cacert", required_argument, NULL, OPT_TLS_CACERT},                                   \
-            {"tls-cert", required_argument, NULL, OPT_TLS_CERT},                                   \
-        {                                                                                          \
-                "tls-key", required_argument, NULL, OPT_TLS_KEY                                    \
-        }
 
 #define TLS_HELP                                                                                   \
         "  --tls-cacert FILE    the CA that signs both ends' certificates (PEM; required)\n"       \
@@ -80,10 +74,13 @@ static void print_stats(const struct ckpt_migrate_stats *st)
 int cmd_migrate(int argc, char **argv, const struct global_opts *g)
 {
         static const struct option opts[] = {
-            TLS_OPTS,
+            {"tls-cacert", required_argument, NULL, OPT_TLS_CACERT},
+            {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+            {"tls-key", required_argument, NULL, OPT_TLS_KEY},
             {"max-rounds", required_argument, NULL, OPT_MAX_ROUNDS},
             {"max-downtime", required_argument, NULL, OPT_MAX_DOWNTIME},
             {"no-precopy", no_argument, NULL, OPT_NO_PRECOPY},
+            {"lazy", no_argument, NULL, OPT_LAZY},
             {"tcp-established", no_argument, NULL, OPT_TCP_ESTABLISHED},
             {"stats", no_argument, NULL, OPT_STATS},
             {"help", no_argument, NULL, 'h'},
@@ -97,6 +94,7 @@ int cmd_migrate(int argc, char **argv, const struct global_opts *g)
             .progress = isatty(STDERR_FILENO),
         };
         bool want_stats = false;
+        const char *rounds_flag = NULL; /* a pre-copy flag given: not with --lazy */
         int c;
         cmd_getopt_begin();
         while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -104,6 +102,7 @@ int cmd_migrate(int argc, char **argv, const struct global_opts *g)
                         continue;
                 switch (c) {
                 case OPT_MAX_ROUNDS:
+                        rounds_flag = "--max-rounds";
                         if (parse_uint("migrate", "--max-rounds", optarg, 63, &o.max_rounds))
                                 return 1;
                         if (o.max_rounds == 0)
@@ -111,12 +110,17 @@ int cmd_migrate(int argc, char **argv, const struct global_opts *g)
                                                                   "(--no-precopy for none)");
                         break;
                 case OPT_MAX_DOWNTIME:
+                        rounds_flag = "--max-downtime";
                         if (parse_uint("migrate", "--max-downtime", optarg, 3600000,
                                        &o.max_downtime_ms))
                                 return 1;
                         break;
                 case OPT_NO_PRECOPY:
+                        rounds_flag = "--no-precopy";
                         o.no_precopy = true;
+                        break;
+                case OPT_LAZY:
+                        o.lazy = true;
                         break;
                 case OPT_TCP_ESTABLISHED:
                         o.tcp_established = true;
@@ -134,6 +138,9 @@ int cmd_migrate(int argc, char **argv, const struct global_opts *g)
                             "  --max-rounds N       pre-copy rounds at most (default 8)\n"
                             "  --max-downtime MS    end pre-copy once a round takes less\n"
                             "  --no-precopy         stop-and-copy: freeze, dump, move\n"
+                            "  --lazy               post-copy: freeze, dump all but the pages,\n"
+                            "                       run it there; the pages follow (CRIU's\n"
+                            "                       lazy pages, userfaultfd on the destination)\n"
                             "  --tcp-established    move open TCP connections\n"
                             "  --stats              print JSON on stdout: rounds, bytes per "
                             "round,\n"
@@ -143,6 +150,9 @@ int cmd_migrate(int argc, char **argv, const struct global_opts *g)
                         return cmd_option_error("migrate", c, argv);
                 }
         }
+        if (o.lazy && rounds_flag)
+                return cmd_usage_error("migrate", "--lazy and %s: post-copy has no pre-copy rounds",
+                                       rounds_flag);
         if (cmd_need_args("migrate", argc, optind, 2, "a container id and HOST:PORT"))
                 return 1;
         o.id = argv[optind];
@@ -159,7 +169,9 @@ int cmd_migrate(int argc, char **argv, const struct global_opts *g)
 int cmd_migrate_receive(int argc, char **argv, const struct global_opts *g)
 {
         static const struct option opts[] = {
-            TLS_OPTS,
+            {"tls-cacert", required_argument, NULL, OPT_TLS_CACERT},
+            {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+            {"tls-key", required_argument, NULL, OPT_TLS_KEY},
             {"listen", required_argument, NULL, OPT_LISTEN},
             {"once", no_argument, NULL, OPT_ONCE},
             {"work-dir", required_argument, NULL, OPT_WORK_DIR},

@@ -135,7 +135,7 @@ static void print_table(const struct net_network *v, const size_t *endpoints, si
 static int list_cmd(int argc, char **argv, const struct global_opts *g)
 {
         bool json;
-        int r0 = cmd_parse_list_opts("net list", "Usage: capsa net list [--format table|json]\n",
+        int r0 = cmd_parse_list_opts("net list", "Usage: capsa net list [-f|--format table|json]\n",
                                      argc, argv, &json);
         if (r0)
                 return r0 < 0 ? 0 : r0;

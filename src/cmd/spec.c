@@ -28,7 +28,7 @@ int cmd_spec(int argc, char **argv, const struct global_opts *g)
                 } else if (c == OPT_ROOTLESS) {
                         rootless = true;
                 } else if (c == 'h') {
-                        printf("Usage: capsa spec [--bundle DIR] [--rootless] [--image REF]\n"
+                        printf("Usage: capsa spec [-b|--bundle DIR] [--rootless] [--image REF]\n"
                                "Writes a default config.json into the bundle directory; with\n"
                                "--image, the config a container of the image gets and a copy of\n"
                                "the image's tree in rootfs/.\n");

@@ -8,7 +8,7 @@
 #include <string.h>
 
 static const char tenant_help[] =
-    "Usage: capsa tenant list [--format table|json]\n"
+    "Usage: capsa tenant list [-f|--format table|json]\n"
     "       capsa tenant remove NAME\n\n"
     "A tenant owns a range of 65536 host uids/gids for its containers (`capsa run --tenant "
     "NAME`).\n"

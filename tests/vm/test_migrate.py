@@ -353,9 +353,12 @@ def container_ip(h, cid):
     raise AssertionError(f"no address of {cid} on host {h.name}: {r.stdout} {r.stderr}")
 
 
-def test_migrate_counter_and_tcp(world, migrating):
+@pytest.mark.parametrize("mode", ["pre-copy", "lazy", "stop-and-copy"])
+def test_migrate_counter_and_tcp(world, migrating, mode):
     """The counter goes on on B from where it was; the TCP connection made to it on A still
-    echoes on B; the source is gone; --stats reports the rounds and times."""
+    echoes on B; the source is gone; --stats reports the rounds and times.  pre-copy (the
+    default), --lazy (post-copy: the pages follow the restore) and --no-precopy."""
+    flags = {"pre-copy": [], "lazy": ["--lazy"], "stop-and-copy": ["--no-precopy"]}[mode]
     cid = migrating
     a, b = world["hosts"]["A"], world["hosts"]["B"]
     ip = container_ip(a, cid)
@@ -365,13 +368,14 @@ def test_migrate_counter_and_tcp(world, migrating):
         recv = receiver(world)
         before = count(a)
         t0 = time.monotonic()
-        m = migrate(world, cid, "--tcp-established")
+        m = migrate(world, cid, "--tcp-established", *flags)
         out = finish(m, timeout=150)
         took = time.monotonic() - t0
         assert m.returncode == 0, out + "\nreceiver: " + finish(recv, timeout=20)
         stats = json.loads(out.split("stdout: ", 1)[1].split("\nstderr:", 1)[0])
         print(f"migration stats: {stats}, wall {took:.1f}s")
-        assert stats["rounds"] >= 1 and len(stats["round_bytes"]) == stats["rounds"] + 1
+        assert len(stats["round_bytes"]) == stats["rounds"] + 1
+        assert (stats["rounds"] >= 1) == (mode == "pre-copy"), stats
         assert stats["round_bytes"][0] > 0
         assert 0 < stats["freeze_ms"] <= stats["total_ms"]
         r = finish(recv)
@@ -403,6 +407,30 @@ def test_receiver_killed(world, migrating, phase):
     r = finish(recv)
     out = finish(m, timeout=180)
     assert m.returncode != 0, f"migration succeeded although the receiver was stopped: {out}"
+    assert_source_runs(world, cid)
+    assert_dest_clean(world, cid)
+
+
+@pytest.mark.parametrize("phase", ["receiving the images", "fetching the rest"])
+def test_lazy_receiver_killed(world, migrating, phase):
+    """--lazy, the receiver stopped before the restore (the source's CRIU serves the pages and
+    waits): the source container runs on, unfrozen; nothing is left on the destination.  Once
+    the destination runs it and fetches the pages, the move is past its point of no return
+    (the source's tasks end when the last page has gone): the receiver finishes it first."""
+    cid = migrating
+    a, b = world["hosts"]["A"], world["hosts"]["B"]
+    recv = receiver(world)
+    m = migrate(world, cid, "--lazy")
+    seen = read_line(recv, phase, 180)
+    assert seen, f"the receiver never reached {phase!r}: {finish(recv)}\nsource: {finish(m)}"
+    recv.send_signal(signal.SIGTERM)
+    r = finish(recv)
+    out = finish(m, timeout=180)
+    if phase == "fetching the rest":
+        assert m.returncode == 0, out + "\nreceiver: " + r
+        assert recv.returncode == 0, r
+        assert a.status(cid) is None and b.status(cid) == "running"
+        return
     assert_source_runs(world, cid)
     assert_dest_clean(world, cid)
 
