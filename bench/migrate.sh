@@ -13,9 +13,9 @@
 # freeze cannot beat) and, for each size, the writer's real dirty rate (the soft-dirty bits of
 # its pages over 2 s, as CRIU's pre-copy sees them).
 #
-# Also printed: the freeze split into the receiver's phases (final dump, images, bundle sync,
-# restore, commit), from the times its lines came on b.  A mode `capsa migrate --help` does
-# not name (lazy, until it has --lazy) says so in the table.
+# Also printed: the freeze by this host's clock (the guests' clocks lose time under load), and
+# split into the receiver's phases (final dump, images, bundle sync, restore, commit).  A mode
+# `capsa migrate --help` does not name (lazy, until it has --lazy) says so in the table.
 # Usage: sudo bench/migrate.sh [MIB...]   (default 64 256 1024)
 #   CAPSA=path/to/capsa (default build/capsa); CAPSA_CHECKER (default
 #   build/tests/checker/capsa-checker); BENCH_VM_MEM=MiB per guest (default: twice the
@@ -86,7 +86,7 @@ export work capsa mem settle have_migrate sc_flag once lazy_flag here
 trap 'exit 143' TERM
 trap 'exit 130' INT
 python3 - "${sizes[@]}" <<'PY' &
-import json, os, signal, sys, time
+import json, os, signal, sys, threading, time
 signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwinds through VmPair: guests stop
 sys.path.insert(0, os.path.join(os.environ["here"], "tests", "vm"))
 from vmpair import VmPair
@@ -153,38 +153,71 @@ def wait_rss(g, cid, mib, timeout):
         time.sleep(1)
 
 
+class ReceiverLog(threading.Thread):
+    """The receiver's lines, each with the time (this host's clock) it came: the receiver writes
+    them into the guest's run directory, which is this host's (vm-run's 9p share, no cache).
+    The guests' own clocks are no good for this: under TCG on a loaded host their kernels mark
+    the TSC unstable and keep time with refined-jiffies, which loses the ticks of every stretch
+    the vCPU waits for the host (seen: a migration the host timed at 208 s took 66 s by the
+    source guest's clock)."""
+
+    def __init__(self, path):
+        super().__init__(daemon=True)
+        self.path, self.lines, self.pos = path, [], 0
+
+    def run(self):
+        part = ""
+        while True:
+            try:
+                with open(self.path, errors="replace") as f:
+                    f.seek(self.pos)
+                    data = f.read()
+                    self.pos = f.tell()
+            except FileNotFoundError:
+                data = ""
+            now = time.monotonic()
+            part += data
+            *done, part = part.split("\n")
+            self.lines += [(now, line) for line in done]
+            time.sleep(0.05)
+
+
 def receiver(b):
-    """migrate-receive on b; each line it prints goes to /tmp/receive.log after the time it
-    came (b's clock): its phases split the freeze (phases())."""
     b.sh(f"""cd /tmp
-        setsid sh -c '{capsa} migrate-receive --listen 10.77.0.2:{PORT} {once} {tls("b")} 2>&1 |
-            while IFS= read -r l; do echo "$(date +%s.%N) $l"; done' >> /tmp/receive.log \
-            2>&1 < /dev/null &
+        setsid {capsa} migrate-receive --listen 10.77.0.2:{PORT} {once} {tls("b")} \
+            >> "$CAPSA_VM_OUT/receive.log" 2>&1 < /dev/null &
         for i in $(seq 150); do ss -ltn | grep -q ':{PORT} ' && exit 0; sleep 0.2; done
-        echo "migrate-receive does not listen"; tail /tmp/receive.log; exit 1""", timeout=60)
+        echo "migrate-receive does not listen"; tail "$CAPSA_VM_OUT/receive.log"; exit 1""",
+         timeout=60)
 
 
 # the receiver's phases of one migration; the freeze is the final dump (CRIU dumps what is
 # left and sends its pages to the page server), the images, the bundle's sync, the restore,
 # and the commit (DONE back to the source)
+# (lazy: the restore runs before the pages are there, "commit" then fetches the rest of them
+# and the freeze ends at "restored", as --stats counts it)
 PHASES = (("dump", "final dump, round"), ("images", "receiving the images"),
           ("bundle", "syncing the bundle"), ("restore", "restoring"), ("commit", "restored"),
           (None, "running here"))
 
 
-def phases(b, cid):
-    """{phase: ms} from the timestamps of b's /tmp/receive.log lines about `cid`."""
+def phases(rlog, cid, lazy):
+    """{phase: ms} and the freeze (ms) from the receiver's final-dump line to its "running
+    here" ("restored" when lazy), both by this host's clock."""
+    time.sleep(0.3)  # the last line's stamp
     at = {}
-    for line in b.sh(f"grep -F '`{cid}`' /tmp/receive.log || true").splitlines():
-        t, _, text = line.partition(" ")
-        for name, marker in PHASES:
-            if marker in text:
-                at[marker] = float(t)  # the last such line: the final round's
+    for t, text in list(rlog.lines):
+        if f"`{cid}`" in text:
+            for _, marker in PHASES:
+                if marker in text:
+                    at[marker] = t  # the last such line: the final round's
     out = {}
     for (name, marker), (_, nxt) in zip(PHASES, PHASES[1:]):
         if marker in at and nxt in at:
             out[name] = round((at[nxt] - at[marker]) * 1000)
-    return out
+    first, last = PHASES[0][1], "restored" if lazy else PHASES[-1][1]
+    freeze = round((at[last] - at[first]) * 1000) if first in at and last in at else None
+    return out, freeze
 
 
 rows, rate = [], {}
@@ -192,6 +225,8 @@ t_all = time.monotonic()
 with VmPair(mem=mem, cpus=1, timeout=4 * 3600, boot_timeout=300) as pair:
     a, b = pair.a, pair.b
     log(f"pair booted in {pair.boot_s:.0f}s")
+    rlog = ReceiverLog(b.dir.parent / "receive.log")
+    rlog.start()
     for g in (a, b):
         g.sh(f"mkdir -p {BUNDLES} && mount -t tmpfs -o mode=0755 bundles {BUNDLES} && "
              f"cp -a {work}/bundle-* {BUNDLES}/")
@@ -227,7 +262,7 @@ with VmPair(mem=mem, cpus=1, timeout=4 * 3600, boot_timeout=300) as pair:
                     row.update(json.loads(out[out.index("{"):out.rindex("}") + 1]))
                 except ValueError:
                     pass
-                row["phases_ms"] = phases(b, cid)
+                row["phases_ms"], row["host_freeze_ms"] = phases(rlog, cid, mode == "lazy")
                 arrived = b.sh(f"{capsa} state {cid} 2>/dev/null || true")
                 if a.last_rc != 0 or '"running"' not in arrived:
                     row["error"] = f"migrate exit {a.last_rc}: {out.strip()[-200:]}"
@@ -246,34 +281,38 @@ for mib in sizes:
     print(f"  {mib:5d} MiB: {rate[mib]:.2f}%/s dirtied; the set over the wire: "
           f"{mib * wire_s / wire_mib:.1f}s (a stop-and-copy's floor)")
 print()
-print(f"{'set MiB':>7} {'mode':14} {'rounds':>6} {'freeze ms':>10} {'total ms':>10} "
-      f"{'MiB sent':>9} {'wall s':>7}")
+print("freeze: by this host's clock, from the receiver's final-dump line to its \"running "
+      "here\"; --stats' freeze_ms and total_ms are the source guest's clock (see ReceiverLog)")
+print(f"{'set MiB':>7} {'mode':14} {'rounds':>6} {'freeze ms':>10} {'stats frz':>10} "
+      f"{'stats tot':>10} {'MiB sent':>9} {'wall s':>7}")
 fmt = lambda v, f: f % v if v is not None else "-"
 for r in rows:
     sent = r.get("round_bytes")
     sent = sum(sent) / 2**20 if isinstance(sent, list) else None
     line = (f"{r['mib']:7d} {r['mode']:14} {fmt(r.get('rounds'), '%d'):>6} "
-            f"{fmt(r.get('freeze_ms'), '%d'):>10} {fmt(r.get('total_ms'), '%d'):>10} "
-            f"{fmt(sent, '%.1f'):>9} {fmt(r.get('wall_s'), '%.1f'):>7}")
+            f"{fmt(r.get('host_freeze_ms'), '%d'):>10} {fmt(r.get('freeze_ms'), '%d'):>10} "
+            f"{fmt(r.get('total_ms'), '%d'):>10} {fmt(sent, '%.1f'):>9} "
+            f"{fmt(r.get('wall_s'), '%.1f'):>7}")
     print(line + (f"  ({r['error']})" if "error" in r else ""))
 print()
 names = [n for n, _ in PHASES if n]
-print("the freeze, phase by phase (ms, from the receiver's log):")
+print("the freeze, phase by phase (ms, this host's clock, from the receiver's lines):")
 print(f"{'set MiB':>7} {'mode':14} " + " ".join(f"{n:>8}" for n in names))
 for r in rows:
     ph = r.get("phases_ms") or {}
     print(f"{r['mib']:7d} {r['mode']:14} " +
           " ".join(f"{fmt(ph.get(n), '%d'):>8}" for n in names))
 print()
-freeze = {(r["mib"], r["mode"]): r.get("freeze_ms") for r in rows if "error" not in r}
-for mib in sizes:
-    sc = freeze.get((mib, "stop-and-copy"))
-    parts = []
-    for mode in ("pre-copy", "lazy"):
-        f = freeze.get((mib, mode))
-        parts.append(f"{mode} {f / sc:.3f}" if sc and f is not None else f"{mode} -")
-    aim = "  (aim: pre-copy <= 0.2)" if mib == 256 else ""
-    print(f"freeze / stop-and-copy freeze, {mib} MiB: " + ", ".join(parts) + aim)
+for key, what in (("host_freeze_ms", "this host's clock"), ("freeze_ms", "--stats")):
+    freeze = {(r["mib"], r["mode"]): r.get(key) for r in rows if "error" not in r}
+    for mib in sizes:
+        sc = freeze.get((mib, "stop-and-copy"))
+        parts = []
+        for mode in ("pre-copy", "lazy"):
+            f = freeze.get((mib, mode))
+            parts.append(f"{mode} {f / sc:.3f}" if sc and f is not None else f"{mode} -")
+        aim = "  (aim: pre-copy <= 0.2)" if mib == 256 else ""
+        print(f"freeze / stop-and-copy freeze ({what}), {mib} MiB: " + ", ".join(parts) + aim)
 print(f"(whole run {took:.0f}s, guests of {mem} MiB)")
 PY
 driver=$!
