@@ -92,6 +92,23 @@ static int meta_write(const struct session *s, struct cx_error **err)
         return write_file_atomic_at(AT_FDCWD, path, text, strlen(text), err);
 }
 
+/* A half-restored copy holds the source's connections, which go on there: its interfaces go
+ * down before it is ended, so that it sends no FIN or RST for them.  One in this host's network
+ * namespace has none of its own to take down (mig_silence refuses it): nothing to say. */
+static void silence_restored(const char *root, const char *id)
+{
+        struct state_dir d;
+        struct state st = {0};
+        _cleanup_error_ struct cx_error *e = NULL;
+        if (state_dir_open(root, id, &d, &e) < 0)
+                return;
+        int r = state_read(&d, &st, &e);
+        state_dir_close(&d);
+        if (r >= 0 && st.pid > 0 && mig_silence(st.pid, &e) < 0 && e->code != EPERM)
+                log_warn("migrate-receive: silencing the half-restored `%s`: %s", id, e->msg);
+        state_clear(&st);
+}
+
 /* Undoes a migration from its work dir: the container, the bundle's changes, the tenant, the
  * dir.  Errors are logged: an undo goes as far as it can. */
 static void undo_dir(const char *root, const char *dir, bool restore_started_hint)
@@ -109,6 +126,8 @@ static void undo_dir(const char *root, const char *dir, bool restore_started_hin
                 const struct json_val *rs = json_val_get(m, "restore");
                 const struct json_val *tm = json_val_get(m, "tenant_made");
                 bool restore = restore_started_hint || (rs && json_val_type(rs) == JSON_TRUE);
+                if (restore && id)
+                        silence_restored(root, id);
                 if (restore && id && container_delete(root, id, true, &e) < 0 && e->code != ENOENT)
                         log_warn("migrate-receive: removing the half-restored `%s`: %s", id,
                                  e->msg);
