@@ -64,6 +64,18 @@ def pytest_collection_modifyitems(config, items):
 # ---- session: checker and rootfs -------------------------------------------------------------
 
 
+@pytest.fixture(scope="session", autouse=True)
+def host_devices_intact():
+    """The host's /dev/null, /dev/zero and /dev/full are still devices after the run: a test (or
+    capsa) that renames a file over one of them harms the machine (a zsh completion test once
+    replaced /dev/null with a regular file)."""
+    yield
+    import stat as st
+    bad = [d for d in ("/dev/null", "/dev/zero", "/dev/full")
+           if not st.S_ISCHR(os.stat(d).st_mode)]
+    assert not bad, f"the host's {', '.join(bad)} is no longer a device"
+
+
 @pytest.fixture(scope="session")
 def workdir():
     """A world-traversable base directory (user-namespaced containers must reach their

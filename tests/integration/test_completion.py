@@ -18,6 +18,7 @@ expect (or would expect wrongly) all fail."""
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -481,7 +482,9 @@ zmodload zsh/zpty
 out=$1 dir=$2
 shift 2
 zpty -b z zsh -f -i
-zpty -w z "PS1=''; fpath=($dir \$fpath); autoload -Uz compinit; compinit -u -D -d /dev/null"
+# the dump file in the test's own directory: compinit given -d /dev/null replaced the host's
+# /dev/null with a regular file
+zpty -w z "PS1=''; fpath=($dir \$fpath); autoload -Uz compinit; compinit -u -D -d $out.zcompdump"
 # compadd, but first the matches it would add (-O: into an array, not added) go to $out
 zpty -w z "compadd() { local -a m; if (( ! \${@[(I)-[OAD]]} )); then \
   builtin compadd -O m \"\$@\"; print -rl -- \$m >> $out; fi; builtin compadd \"\$@\"; }"
@@ -517,6 +520,7 @@ def test_zsh_completes_for_real(runtime, bundle, capsa_env, workdir):
                        timeout=120, env=capsa_env)
     text = out.read_text()
     shutil.rmtree(out.parent, ignore_errors=True)
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode), "the host's /dev/null is not a device"
     assert "== end" in text, (p.stdout, p.stderr, text)
     got = {}
     for block in text.split("== ")[1:]:
