@@ -101,6 +101,8 @@ def main():
                     for k in n:
                         m = re.search(r"(\d+) %s" % k, summary)
                         n[k] += int(m.group(1)) if m else 0
+                    m = re.search(r"(\d+) errors?\b", summary)  # a fixture's error fails too
+                    n["failed"] += int(m.group(1)) if m else 0
                 if inside:
                     line += f" (the host's tests; inside {len(inside)} guests: {fmt(n)})"
             print(line)

@@ -19,6 +19,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -268,6 +269,8 @@ static int page_server_start(struct session *s, const char *dir, unsigned *ret_p
                 if (null >= 0)
                         dup2(null, 0);
                 signals_reset_default();
+                /* it ends with us: a receiver killed by SIGKILL leaves no page server */
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
                 execvp(criu, (char **)argv);
                 _exit(127);
         }

@@ -61,7 +61,7 @@ class Host:
         self.bundle = self.dir / "bundle"  # bind-mounted at BUNDLE in this host's commands
         self.cgroup = Path(f"/sys/fs/cgroup/capsa-mig{name}-{tag}")
         self.procs = []
-        self.cgroup_root = False
+        self.cgroup_root = None  # a cgroup bound over /sys/fs/cgroup as this host's whole tree
 
     def wrap(self, argv):
         """argv run inside the host: its netns, its cgroup, its bundle at BUNDLE.  With
@@ -73,7 +73,8 @@ class Host:
                 else 'echo $$ > "$1/cgroup.procs"')
         script = ('mount -t cgroup2 none /sys/fs/cgroup && ' + join + ' && '
                   'mount --bind "$2" "$3" && shift 3 && exec "$@"')
-        return ["ip", "netns", "exec", self.ns, "sh", "-c", script, "sh", str(self.cgroup),
+        cgroup = self.cgroup_root or self.cgroup
+        return ["ip", "netns", "exec", self.ns, "sh", "-c", script, "sh", str(cgroup),
                 str(self.bundle), BUNDLE] + [str(a) for a in argv]
 
     def capsa_argv(self, *args):
@@ -479,8 +480,11 @@ def ext4_bundles(world):
     root is an idmapped mount, which the guest's tmpfs (6.1) and 9p cannot give."""
     mounted, images = [], []
     for h in world["hosts"].values():
-        h.cgroup_root = True
-        (h.cgroup / "cgroup.subtree_control").write_text("+pids +memory")
+        # a cgroup of the hosts' own beside theirs, with no process in it ever, so that pids
+        # can be delegated whatever earlier tests left in theirs
+        h.cgroup_root = Path(f"{h.cgroup}-t")
+        h.cgroup_root.mkdir(exist_ok=True)
+        (h.cgroup_root / "cgroup.subtree_control").write_text("+pids +memory")
     for mod in ("loop", "ext4"):  # the guest does not load modules on demand
         subprocess.run(["modprobe", mod], capture_output=True)
     try:
@@ -501,11 +505,18 @@ def ext4_bundles(world):
         for img in images:
             img.unlink(missing_ok=True)
         for h in world["hosts"].values():
-            h.cgroup_root = False
-            try:
-                (h.cgroup / "cgroup.subtree_control").write_text("-pids -memory")
-            except OSError:
-                pass
+            root, h.cgroup_root = h.cgroup_root, None
+            for _ in range(50):
+                try:
+                    for sub in root.iterdir():
+                        if sub.is_dir():
+                            sub.rmdir()
+                    root.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.1)
 
 
 def tenant_container(world, tenant):
