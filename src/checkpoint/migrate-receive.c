@@ -184,15 +184,16 @@ static void page_server_kill(struct session *s)
         s->page_server = 0;
 }
 
-/* The last error lines of dir/page-server.log or lazy-pages.log (CRIU's "Error (file:line):
- * ..."), or "". */
-static char *log_errors(const char *dir)
+/* The CRIU command that takes the pages here: its name, its log is NAME.log. */
+static const char *criu_daemon(const struct session *s)
 {
-        _cleanup_free_ char *path = xasprintf("%s/page-server.log", dir);
-        if (access(path, F_OK) < 0) {
-                free(path);
-                path = xasprintf("%s/lazy-pages.log", dir);
-        }
+        return s->lazy ? "lazy-pages" : "page-server";
+}
+
+/* The last error lines of the daemon's log in dir (CRIU's "Error (file:line): ..."), or "". */
+static char *log_errors(const struct session *s, const char *dir)
+{
+        _cleanup_free_ char *path = xasprintf("%s/%s.log", dir, criu_daemon(s));
         _cleanup_free_ char *text = NULL;
         _cleanup_error_ struct cx_error *e = NULL;
         if (read_file_at(AT_FDCWD, path, &text, NULL, &e) < 0)
@@ -224,19 +225,20 @@ static int page_server_start(struct session *s, const char *dir, unsigned *ret_p
                 return r;
         _cleanup_free_ char *addr = mig_sockaddr_str(s->lazy ? &s->peer : &s->local, false);
         _cleanup_free_ char *port_s = xasprintf("%u", port);
+        _cleanup_free_ char *log = xasprintf("%s.log", criu_daemon(s));
         const char *criu = o->criu ? o->criu : "criu";
         /* --tls-no-cn-verify: CRIU's server would match the client's certificate against its
          * own listening address; the CA's signature is what authenticates the source (the
          * source's CRIU does check the destination's name: its certificate names its address) */
         const char *argv[] = {criu,
-                              s->lazy ? "lazy-pages" : "page-server",
+                              criu_daemon(s),
                               s->lazy ? "--page-server" : "--tls-no-cn-verify",
                               "--images-dir",
                               dir,
                               "--work-dir",
                               dir,
                               "-o",
-                              s->lazy ? "lazy-pages.log" : "page-server.log",
+                              log,
                               "-v4",
                               "--address",
                               addr,
@@ -286,7 +288,7 @@ static int page_server_start(struct session *s, const char *dir, unsigned *ret_p
                 return 0;
         }
         page_server_kill(s);
-        _cleanup_free_ char *why = log_errors(dir);
+        _cleanup_free_ char *why = log_errors(s, dir);
         return cx_error_msg(err, EIO, "`%s %s` did not start%s", criu, argv[1], why);
 }
 
@@ -311,16 +313,14 @@ static int page_server_wait(struct session *s, const char *dir, int timeout_ms, 
                                    : cx_error_msg(err, ETIMEDOUT,
                                                   "CRIU's %s did not end "
                                                   "(see %s/%s.log)",
-                                                  s->lazy ? "lazy-pages daemon" : "page server",
-                                                  dir, s->lazy ? "lazy-pages" : "page-server");
+                                                  criu_daemon(s), dir, criu_daemon(s));
                 }
                 poll(NULL, 0, 100);
         }
         s->page_server = 0;
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-                _cleanup_free_ char *why = log_errors(dir);
-                return cx_error_msg(err, EIO, "the %s failed%s",
-                                    s->lazy ? "lazy-pages daemon" : "page server", why);
+                _cleanup_free_ char *why = log_errors(s, dir);
+                return cx_error_msg(err, EIO, "CRIU's %s failed%s", criu_daemon(s), why);
         }
         return 0;
 }
@@ -778,7 +778,7 @@ static int one(const struct ckpt_receive_opts *o, const char *work, int lfd, boo
                 cx_error_prefix(err, "migration of `%s` from %s", s.id ? s.id : "?", peer_s);
                 if (s.dir && s.round > 0) { /* the page server's side of a failed round */
                         _cleanup_free_ char *dir = round_dir(&s, s.round);
-                        _cleanup_free_ char *why = log_errors(dir);
+                        _cleanup_free_ char *why = log_errors(&s, dir);
                         if (*why)
                                 log_warn("migrate-receive: the page server of round %u%s", s.round,
                                          why);
