@@ -7,12 +7,21 @@ behaviour. Tests that check capsa-only behaviour are marked `capsa_only`.
 Every test gets a unique container id, its own state root (`--root`) and its own bundle (a copy
 of a busybox + capsa-checker rootfs built once per session). The teardown force-deletes whatever
 the test created and then asserts that nothing is left behind: no state directory, no mount
-mentioning the bundle, no cgroup named after the container, no process inside the bundle.
+mentioning the bundle, no cgroup named after the container, no process inside the bundle or
+naming the container's id or state root in its command line (a VM container's QEMU and
+virtiofsd).
+
+Launchers: a test marked `launchers` runs once per launcher, `[native]` and `[vm]` (the KVM
+mode, TCG here): its bundles carry the annotation `run.oci.handler=vm` in the vm case, and its
+waits are longer (a guest boots in seconds).  The vm case skips, saying why, where capsa's
+`features` does not list the vm launcher or QEMU is missing.
 """
 
 import copy
+import functools
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -33,6 +42,10 @@ CAPSA = os.environ.get("CAPSA") or str(REPO / "build" / "capsa")
 IS_CAPSA = os.path.basename(CAPSA).startswith("capsa")
 DEFAULT_TIMEOUT = 30
 CHECKER = "/bin/capsa-checker"
+LAUNCHERS = ("native", "vm")
+VM_HANDLER = {"run.oci.handler": "vm"}  # the annotation that chooses the KVM mode
+VM_SLOWDOWN = 3  # waits of a vm case are this much longer (a guest boots, under TCG here)
+QEMU = "qemu-system-x86_64"
 
 def default_config(args):
     """runc's default spec, adjusted for tests: no terminal, the given args, no cgroupsPath,
@@ -46,6 +59,56 @@ def default_config(args):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "capsa_only: checks capsa-specific behaviour")
+    config.addinivalue_line("markers", "launchers: runs once per launcher (native, vm)")
+
+
+def pytest_generate_tests(metafunc):
+    if metafunc.definition.get_closest_marker("launchers") and \
+            "launcher" in metafunc.fixturenames:
+        metafunc.parametrize("launcher", LAUNCHERS, indirect=True)
+
+
+def vm_launcher_listed(f):
+    """Whether a `features` JSON lists the vm launcher: a "vm" entry under a key that names
+    launchers or handlers (anywhere, e.g. an annotation), or a top-level "vm" object."""
+    def walk(node, keys):
+        if isinstance(node, dict):
+            return any(walk(v, keys + [str(k)]) for k, v in node.items())
+        if isinstance(node, list):
+            return any(walk(v, keys) for v in node)
+        if isinstance(node, str) and any("launcher" in k.lower() or "handler" in k.lower()
+                                         for k in keys):
+            return "vm" in re.split(r"[,\s]+", node)
+        return False
+    return isinstance(f, dict) and ("vm" in f or walk(f, []))
+
+
+@functools.lru_cache(maxsize=None)
+def vm_unavailable():
+    """None where the vm launcher can run here, else why not (a skip reason)."""
+    if not IS_CAPSA:
+        return f"the vm launcher is capsa's; runtime is {CAPSA}"
+    if not shutil.which(QEMU):
+        return f"{QEMU} is not installed (Debian: qemu-system-x86)"
+    if not os.access(CAPSA, os.X_OK):
+        return f"no runtime binary at {CAPSA}"
+    r = subprocess.run([CAPSA, "features"], capture_output=True, text=True, timeout=30)
+    try:
+        f = json.loads(r.stdout)
+    except ValueError:
+        return f"`{CAPSA} features` failed (rc={r.returncode}): {r.stderr.strip()[:200]}"
+    if not vm_launcher_listed(f):
+        return f"`{CAPSA} features` does not list the vm launcher"
+    return None
+
+
+@pytest.fixture
+def launcher(request):
+    """The launcher of a test marked `launchers` (its parameter), else native."""
+    name = getattr(request, "param", "native")
+    if name == "vm" and vm_unavailable():
+        pytest.skip(vm_unavailable())
+    return name
 
 
 def pytest_collection_modifyitems(config, items):
@@ -133,12 +196,17 @@ class Result:
 
 
 class Bundle:
-    def __init__(self, path, config):
+    def __init__(self, path, config, launcher="native"):
         self.path = path
         self.rootfs = path / "rootfs"
         self.config = config
+        self.launcher = launcher
 
     def save(self):
+        """Writes config.json; a vm bundle's config gets the annotation that chooses the vm
+        launcher (also when the test has replaced its annotations)."""
+        if self.launcher == "vm":
+            self.config.setdefault("annotations", {}).update(VM_HANDLER)
         (self.path / "config.json").write_text(json.dumps(self.config, indent=1))
 
     @property
@@ -168,6 +236,7 @@ class Runtime:
         self.ids = []
         self.procs = []
         self.n = 0
+        self.slow = 1  # VM_SLOWDOWN in a vm case: wait_status waits this much longer
 
     def new_id(self):
         self.n += 1
@@ -240,7 +309,7 @@ class Runtime:
         return r.json
 
     def wait_status(self, cid, status, timeout=10):
-        end = time.monotonic() + timeout
+        end = time.monotonic() + timeout * self.slow
         st = None
         while time.monotonic() < end:
             r = self("state", cid)
@@ -322,7 +391,8 @@ def leftovers(rt, bundle_paths):
     for cid in rt.ids:
         if cid:
             left += [f"cgroup: {c}" for c in find_cgroups(cid)]
-    left += [f"process: {p}" for p in find_processes([i for i in rt.ids if i],
+    # the state root in a command line: a VM container's QEMU and virtiofsd name its sockets
+    left += [f"process: {p}" for p in find_processes([i for i in rt.ids if i] + [str(rt.root)],
                                                      [str(p) for p in bundle_paths])]
     return left
 
@@ -330,7 +400,8 @@ def leftovers(rt, bundle_paths):
 def scrub(rt, bundle_paths):
     """Remove what a failed runtime left: processes in our cgroups (by pid), the cgroups,
     mounts under our bundles, state dirs. Only things named after this test's ids/paths."""
-    for line in find_processes([i for i in rt.ids if i], [str(p) for p in bundle_paths]):
+    for line in find_processes([i for i in rt.ids if i] + [str(rt.root)],
+                               [str(p) for p in bundle_paths]):
         kill_pid(int(line.split()[1]))
     for cid in rt.ids:
         if not cid:
@@ -404,9 +475,12 @@ def runtime(testdir):
 
 
 @pytest.fixture
-def bundle(runtime, testdir, base_rootfs):
-    """Factory: bundle(args=[...]) -> Bundle with a private copy of the rootfs."""
+def bundle(runtime, testdir, base_rootfs, launcher):
+    """Factory: bundle(args=[...]) -> Bundle with a private copy of the rootfs, for the test's
+    launcher (native unless the test is marked `launchers`)."""
     n = [0]
+    if launcher == "vm":
+        runtime.slow = VM_SLOWDOWN
 
     def make(args=(CHECKER, "ids"), config=None):
         n[0] += 1
@@ -416,7 +490,7 @@ def bundle(runtime, testdir, base_rootfs):
         subprocess.run(["cp", "-a", str(base_rootfs), str(path / "rootfs")], check=True,
                        timeout=60)
         cfg = copy.deepcopy(config) if config is not None else default_config(args)
-        b = Bundle(path, cfg)
+        b = Bundle(path, cfg, launcher)
         b.save()
         runtime.bundles.append(path)
         return b

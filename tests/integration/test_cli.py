@@ -111,6 +111,7 @@ def test_flags_after_container_id(runtime, bundle):
     assert runtime("state", cid).rc != 0
 
 
+@pytest.mark.launchers
 def test_exec_failures_exit_255(runtime, bundle):
     """runc exits 255 when exec cannot run the process, 1 for a usage error."""
     r = runtime("exec", "no-such-container", "/bin/true")

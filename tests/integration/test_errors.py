@@ -56,6 +56,7 @@ def test_missing_bundle_dir(runtime, testdir):
     fails(r)
 
 
+@pytest.mark.launchers
 def test_missing_rootfs(runtime, bundle):
     b = bundle()
     b.config["root"]["path"] = "no-such-rootfs"
@@ -101,6 +102,7 @@ def test_wrong_type_memory_limit_names_path(runtime, bundle):
     fails(r, "linux.resources.memory.limit")
 
 
+@pytest.mark.launchers
 def test_missing_executable(runtime, bundle):
     b = bundle()
     b.process["args"] = ["/bin/no-such-binary"]
@@ -149,6 +151,7 @@ def test_bad_mount_type(runtime, bundle):
     fails(r)
 
 
+@pytest.mark.launchers
 def test_bad_signal(runtime, bundle):
     b = bundle()
     b.process["args"] = [CHECKER, "sleep", "30"]
@@ -160,6 +163,7 @@ def test_bad_signal(runtime, bundle):
     assert runtime.state(cid)["status"] == "running"
 
 
+@pytest.mark.launchers
 def test_duplicate_id(runtime, bundle):
     b = bundle()
     b.process["args"] = [CHECKER, "sleep", "30"]
@@ -205,6 +209,7 @@ def test_kill_stopped_container_fails(runtime, bundle):
     assert runtime("kill", cid, "KILL").rc != 0
 
 
+@pytest.mark.launchers
 def test_failed_create_leaves_nothing(runtime, bundle, testdir):
     """A failure late in create (a bind mount whose source vanished) after namespaces and
     cgroups exist: everything is undone (teardown checks it)."""

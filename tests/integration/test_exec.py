@@ -28,6 +28,7 @@ def running(runtime, bundle, mutate=None):
 
 
 
+@pytest.mark.launchers
 def test_exec_output_and_exit_code(runtime, bundle):
     cid, _, _ = running(runtime, bundle)
     r = runtime("exec", cid, "/bin/sh", "-c", "echo out; echo err >&2; exit 7")
@@ -35,6 +36,7 @@ def test_exec_output_and_exit_code(runtime, bundle):
     assert r.out == "out\n" and "err" in r.err
 
 
+@pytest.mark.launchers
 def test_exec_killed_by_signal_128_plus_n(runtime, bundle):
     cid, _, _ = running(runtime, bundle)
     r = runtime("exec", cid, CHECKER, "kill-self", "TERM")
@@ -81,6 +83,7 @@ def test_exec_joins_cgroup(runtime, bundle):
     p.kill()
 
 
+@pytest.mark.launchers
 def test_exec_takes_process_defaults_from_config(runtime, bundle):
     def cfg(b):
         b.process["env"] = ["PATH=/bin", "FROM_CONFIG=1"]
@@ -98,6 +101,7 @@ def test_exec_takes_process_defaults_from_config(runtime, bundle):
     assert check_json(runtime("exec", cid, CHECKER, "nnp"))["nnp"] == 1
 
 
+@pytest.mark.launchers
 def test_exec_overrides(runtime, bundle):
     cid, _, _ = running(runtime, bundle)
     r = runtime("exec", "--env", "A=1", "--env", "PATH=/sbin:/bin", "--cwd", "/home/user",
@@ -143,6 +147,7 @@ def test_exec_applies_seccomp_and_rlimits(runtime, bundle):
     assert lim == {"soft": 321, "hard": 654}
 
 
+@pytest.mark.launchers
 def test_exec_process_file(runtime, bundle, testdir):
     cid, _, _ = running(runtime, bundle)
     pf = testdir / "process.json"
@@ -173,6 +178,7 @@ def test_exec_detach_pid_file(runtime, bundle, testdir):
     kill_pid(epid)
 
 
+@pytest.mark.launchers
 def test_exec_forwards_signals(runtime, bundle):
     cid, _, _ = running(runtime, bundle)
     p = runtime.spawn("exec", cid, CHECKER, "sleep", "20", "report")
@@ -255,6 +261,7 @@ def read_until(fd, needle, timeout=10):
     return buf
 
 
+@pytest.mark.launchers
 def test_exec_tty_console_socket(runtime, bundle, testdir):
     cid, _, _ = running(runtime, bundle)
     path = str(testdir / "console.sock")
@@ -305,6 +312,7 @@ def run_in_pty(argv, send=b"", timeout=15):
     return rc, out
 
 
+@pytest.mark.launchers
 def test_exec_tty_foreground(runtime, bundle):
     cid, _, _ = running(runtime, bundle)
     rc, out = run_in_pty(runtime.argv("exec", "-t", cid, "/bin/sh", "-c",
@@ -313,6 +321,7 @@ def test_exec_tty_foreground(runtime, bundle):
     assert b"/dev/pts/" in out and b"got-hello" in out, out
 
 
+@pytest.mark.launchers
 def test_run_terminal_foreground(runtime, bundle):
     b = bundle()
     b.process["terminal"] = True
@@ -324,6 +333,7 @@ def test_run_terminal_foreground(runtime, bundle):
     assert b"/dev/pts/" in out and b"in-5" in out, out
 
 
+@pytest.mark.launchers
 def test_run_terminal_detached_needs_console_socket(runtime, bundle):
     b = bundle()
     b.process["terminal"] = True
@@ -376,6 +386,7 @@ def test_run_passes_listen_fds(runtime, bundle, testdir):
     assert {"3", "4"} <= set(lines[1].split()), p
 
 
+@pytest.mark.launchers
 def test_run_terminal_without_a_controlling_tty_is_refused(runtime, bundle):
     """As runc ("open /dev/tty: no such device or address"): a foreground terminal is proxied
     to the caller's controlling terminal; without one (stdin may be anything) it is refused."""

@@ -17,6 +17,7 @@ def sleeper(bundle, secs=30):
     return b
 
 
+@pytest.mark.launchers
 def test_create_start_stop_delete(runtime, bundle):
     b = bundle()
     b.process["args"] = [CHECKER, "sleep", "1"]
@@ -50,6 +51,7 @@ def test_running_then_killed(runtime, bundle):
         open(f"/proc/{st['pid']}/cmdline").read() == ""
 
 
+@pytest.mark.launchers
 def test_state_json_fields(runtime, bundle):
     b = sleeper(bundle)
     b.config["annotations"] = {"org.capsa.test": "value"}
@@ -70,6 +72,7 @@ def test_start_twice_fails(runtime, bundle):
     assert runtime("start", r.id).rc != 0
 
 
+@pytest.mark.launchers
 def test_run_exit_code_passthrough(runtime, bundle):
     b = bundle()
     b.process["args"] = [CHECKER, "exit", "42"]
@@ -77,6 +80,7 @@ def test_run_exit_code_passthrough(runtime, bundle):
     assert r.rc == 42, r
 
 
+@pytest.mark.launchers
 def test_run_exit_zero_and_stdout(runtime, bundle):
     b = bundle()
     b.process["args"] = ["/bin/echo", "hello from inside"]
@@ -84,6 +88,7 @@ def test_run_exit_zero_and_stdout(runtime, bundle):
     assert r.rc == 0 and r.out == "hello from inside\n", r
 
 
+@pytest.mark.launchers
 def test_run_killed_by_signal_128_plus_n(runtime, bundle):
     # pid 1 of a pid namespace ignores its own default-action signals: no pid namespace here
     b = bundle()
@@ -93,6 +98,7 @@ def test_run_killed_by_signal_128_plus_n(runtime, bundle):
     assert r.rc == 128 + signal.SIGTERM, r
 
 
+@pytest.mark.launchers
 def test_run_killed_from_outside(runtime, bundle):
     b = sleeper(bundle)
     b.save()
@@ -104,6 +110,7 @@ def test_run_killed_from_outside(runtime, bundle):
     assert r.rc == 128 + signal.SIGKILL, r
 
 
+@pytest.mark.launchers
 def test_run_forwards_sigterm(runtime, bundle):
     b = sleeper(bundle)
     b.save()
@@ -123,6 +130,7 @@ def test_run_forwards_sigterm(runtime, bundle):
     assert json.loads(r.out)["signal"] == signal.SIGTERM
 
 
+@pytest.mark.launchers
 def test_run_detach(runtime, bundle):
     b = sleeper(bundle)
     cid = runtime.new_id()
@@ -192,6 +200,7 @@ def test_kill_delivers_signal(runtime, bundle, sig):
     runtime.wait_status(cid, "stopped")
 
 
+@pytest.mark.launchers
 def test_kill_default_is_sigterm(runtime, bundle):
     b = sleeper(bundle)
     cid = runtime.new_id()
@@ -201,6 +210,7 @@ def test_kill_default_is_sigterm(runtime, bundle):
     runtime.wait_status(cid, "stopped")
 
 
+@pytest.mark.launchers
 def test_kill_all(runtime, bundle):
     b = bundle()
     b.process["args"] = ["/bin/sh", "-c", "sleep 30 & sleep 30 & wait"]
@@ -236,6 +246,7 @@ def test_list_empty(runtime):
     assert r.rc == 0 and r.out.strip() == "", r
 
 
+@pytest.mark.launchers
 def test_delete_running_needs_force(runtime, bundle):
     b = sleeper(bundle)
     cid = runtime.new_id()
@@ -269,6 +280,7 @@ def test_delete_force_nonexistent(runtime):
     assert runtime("delete", "--force", cid).rc == 0
 
 
+@pytest.mark.launchers
 def test_delete_force_after_runtime_killed_midway(runtime, bundle):
     """SIGKILL `create` as soon as its state dir appears; delete --force cleans everything."""
     b = sleeper(bundle)
@@ -297,6 +309,7 @@ def test_delete_force_after_runtime_killed_late(runtime, bundle):
     assert r.rc == 0, r
 
 
+@pytest.mark.launchers
 def test_run_killed_runtime_then_delete_force(runtime, bundle):
     b = sleeper(bundle)
     b.save()
