@@ -47,3 +47,22 @@ def run_in_pty(argv, env=None, timeout=TIMEOUT):
     finally:
         os.close(master)
     return rc, out.decode(errors="replace").replace("\r", "")
+
+
+def vm_unavailable(capsa):
+    """None where capsa's vm launcher can run here (`features` lists it and QEMU is
+    installed), else why not (a skip reason)."""
+    import json
+    import shutil
+
+    if not shutil.which("qemu-system-x86_64"):
+        return "qemu-system-x86_64 is not installed (Debian: qemu-system-x86)"
+    r = subprocess.run([capsa, "features"], capture_output=True, text=True, timeout=30)
+    try:
+        f = json.loads(r.stdout)
+    except ValueError:
+        return f"`{capsa} features` failed (rc={r.returncode})"
+    text = json.dumps(f)
+    if not ('"vm"' in text and ("launcher" in text or "handler" in text)):
+        return f"`{capsa} features` does not list the vm launcher"
+    return None
