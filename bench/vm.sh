@@ -30,11 +30,18 @@ accel=tcg
 runs=10
 while [ $# -gt 0 ]; do
         case $1 in
-        --accel) accel=${2:-}; shift 2 || { echo "bench: --accel needs tcg or kvm" >&2; exit 1; } ;;
+        --accel)
+                [ $# -ge 2 ] || { echo "bench: --accel needs tcg or kvm" >&2; exit 1; }
+                accel=$2
+                shift 2
+                ;;
         --accel=*) accel=${1#--accel=}; shift ;;
         -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         [0-9]*) runs=$1; shift ;;
-        *) echo "bench: unknown argument \`$1\` (usage: bench/vm.sh [--accel tcg|kvm] [RUNS])" >&2; exit 1 ;;
+        *)
+                echo "bench: unknown argument \`$1\` (usage: bench/vm.sh [--accel tcg|kvm] [RUNS])" >&2
+                exit 1
+                ;;
         esac
 done
 case $accel in
@@ -66,7 +73,8 @@ cleanup_all() {
                 rt=${s##*/state-}
                 b=$capsa
                 case $rt in crun | runc) b=$(command -v "$rt") ;; esac
-                "$b" --root "$s" list -q 2>/dev/null | xargs -r -n 1 "$b" --root "$s" delete --force >/dev/null 2>&1
+                "$b" --root "$s" list -q 2>/dev/null |
+                        xargs -r -n 1 "$b" --root "$s" delete --force >/dev/null 2>&1
         done
 }
 export -f cleanup_all
