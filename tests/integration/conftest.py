@@ -391,9 +391,10 @@ def leftovers(rt, bundle_paths):
     for cid in rt.ids:
         if cid:
             left += [f"cgroup: {c}" for c in find_cgroups(cid)]
-    # the state root in a command line: a VM container's QEMU and virtiofsd name its sockets
+    # the state root in a command line or as a cwd: a VM container's QEMU and virtiofsd
     left += [f"process: {p}" for p in find_processes([i for i in rt.ids if i] + [str(rt.root)],
-                                                     [str(p) for p in bundle_paths])]
+                                                     [str(p) for p in bundle_paths] +
+                                                     [str(rt.root)])]
     return left
 
 
@@ -401,7 +402,7 @@ def scrub(rt, bundle_paths):
     """Remove what a failed runtime left: processes in our cgroups (by pid), the cgroups,
     mounts under our bundles, state dirs. Only things named after this test's ids/paths."""
     for line in find_processes([i for i in rt.ids if i] + [str(rt.root)],
-                               [str(p) for p in bundle_paths]):
+                               [str(p) for p in bundle_paths] + [str(rt.root)]):
         kill_pid(int(line.split()[1]))
     for cid in rt.ids:
         if not cid:

@@ -73,7 +73,8 @@ def vm_bundle(bundle, args, how="annotation"):
 
 def vm_processes(runtime, cid):
     """{pid: cmdline} of the host processes of container cid: naming its id or state dir in
-    their command line, or sitting in a cgroup named after it (looked at, never signalled)."""
+    their command line, working in its state dir, or sitting in a cgroup named after it (looked
+    at, never signalled)."""
     state_dir = str(runtime.root / cid)
     me = os.getpid()
     found = {}
@@ -86,7 +87,11 @@ def vm_processes(runtime, cid):
             cg = Path(f"/proc/{pid}/cgroup").read_text()
         except OSError:
             continue
-        if cid in cmd or state_dir in cmd or cid in cg:
+        try:
+            cwd = os.readlink(f"/proc/{pid}/cwd")
+        except OSError:
+            cwd = ""
+        if cid in cmd or state_dir in cmd or cid in cg or (cwd + "/").startswith(state_dir + "/"):
             found[int(pid)] = cmd
     return found
 
