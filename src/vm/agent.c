@@ -1,0 +1,111 @@
+/* The agent's boot: capsa as the guest's pid 1 mounts the kernel's filesystems, loads the modules
+ * the initramfs lists, finds its virtio-serial port and the shared tree, then serves the host
+ * (agent-serve.c).  Anything that fails here is said on the console (the host keeps it in
+ * ROOT/ID/console.log) and powers the guest off: the host reports the container stopped. */
+#include "vm/vm.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+
+static _Noreturn void fail(const char *what)
+{
+        fprintf(stderr, "capsa-agent: %s: %s\n", what, strerror(errno));
+        sync();
+        reboot(RB_POWER_OFF);
+        _exit(1);
+}
+
+static void mount_or_fail(const char *src, const char *dst, const char *type, unsigned long fl,
+                          const char *data)
+{
+        mkdir(dst, 0755);
+        if (mount(src, dst, type, fl, data) < 0)
+                fail(dst);
+}
+
+static void load_modules(void)
+{
+        struct utsname u;
+        uname(&u);
+        FILE *f = fopen(VM_INITRAMFS_MODULES, "re");
+        if (!f)
+                return; /* a kernel with everything built in */
+        char line[512];
+        while (fgets(line, sizeof(line), f)) {
+                line[strcspn(line, "\n")] = 0;
+                if (!*line)
+                        continue;
+                _cleanup_free_ char *path = xasprintf("/lib/modules/%s/%s", u.release, line);
+                int fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (fd < 0 || (syscall(SYS_finit_module, fd, "", 0) < 0 && errno != EEXIST))
+                        fprintf(stderr, "capsa-agent: load %s: %s\n", path, strerror(errno));
+                if (fd >= 0)
+                        close(fd);
+        }
+        fclose(f);
+}
+
+/* /dev/vportNpM whose sysfs name is VM_PORT_NAME; the device shows up once virtio_console has
+ * probed the port, so it is waited for (up to 10 s). */
+static int open_port(void)
+{
+        for (int tries = 0; tries < 1000; tries++) {
+                DIR *d = opendir("/sys/class/virtio-ports");
+                struct dirent *e;
+                while (d && (e = readdir(d))) {
+                        if (e->d_name[0] == '.')
+                                continue;
+                        char name[64] = "";
+                        _cleanup_free_ char *p =
+                            xasprintf("/sys/class/virtio-ports/%s/name", e->d_name);
+                        int fd = open(p, O_RDONLY | O_CLOEXEC);
+                        if (fd < 0)
+                                continue;
+                        ssize_t n = read(fd, name, sizeof(name) - 1);
+                        close(fd);
+                        name[n > 0 ? n : 0] = 0;
+                        name[strcspn(name, "\n")] = 0;
+                        if (strcmp(name, VM_PORT_NAME) != 0)
+                                continue;
+                        _cleanup_free_ char *dev = xasprintf("/dev/%s", e->d_name);
+                        fd = open(dev, O_RDWR | O_CLOEXEC | O_NONBLOCK);
+                        if (fd >= 0) {
+                                closedir(d);
+                                return fd;
+                        }
+                }
+                if (d)
+                        closedir(d);
+                usleep(10000);
+        }
+        errno = ENODEV;
+        fail("no virtio-serial port " VM_PORT_NAME);
+}
+
+_Noreturn void vm_agent_main(char **argv)
+{
+        (void)argv;
+        mount_or_fail("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+        mount_or_fail("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+        mount_or_fail("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
+        mount_or_fail("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+                      "newinstance,ptmxmode=0666,mode=0620");
+        unlink("/dev/ptmx");
+        symlink("pts/ptmx", "/dev/ptmx");
+        mount_or_fail("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
+        mount_or_fail("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+        mount_or_fail("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+        mount_or_fail("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                      "nsdelegate");
+        load_modules();
+        int port = open_port();
+        mkdir(VM_GUEST_DIR, 0700);
+        mount_or_fail(VM_SHARE_TAG, VM_GUEST_SHARE, "virtiofs", 0, NULL);
+        vm_agent_serve(port);
+}
