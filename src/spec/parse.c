@@ -42,15 +42,15 @@ static int parse_vm(const struct jcur *top, struct spec_vm *vm)
                 return r;
         vm->present = true;
         if ((r = j_obj(&v, "hypervisor", &c)) < 0 ||
-            (r > 0 && ((r = j_need(&c, "path")) < 0 ||
-                       (r = j_str(&c, "path", &vm->hypervisor_path)) < 0 ||
-                       (r = j_strv(&c, "parameters", &vm->hypervisor_params)) < 0)))
+            (r > 0 &&
+             ((r = j_need(&c, "path")) < 0 || (r = j_str(&c, "path", &vm->hypervisor_path)) < 0 ||
+              (r = j_strv(&c, "parameters", &vm->hypervisor_params)) < 0)))
                 return r;
         if ((r = j_obj(&v, "kernel", &c)) < 0 ||
-            (r > 0 && ((r = j_need(&c, "path")) < 0 ||
-                       (r = j_str(&c, "path", &vm->kernel_path)) < 0 ||
-                       (r = j_strv(&c, "parameters", &vm->kernel_params)) < 0 ||
-                       (r = j_str(&c, "initrd", &vm->kernel_initrd)) < 0)))
+            (r > 0 &&
+             ((r = j_need(&c, "path")) < 0 || (r = j_str(&c, "path", &vm->kernel_path)) < 0 ||
+              (r = j_strv(&c, "parameters", &vm->kernel_params)) < 0 ||
+              (r = j_str(&c, "initrd", &vm->kernel_initrd)) < 0)))
                 return r;
         int fmt = 0;
         if ((r = j_obj(&v, "image", &c)) < 0 ||

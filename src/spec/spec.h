@@ -325,13 +325,13 @@ struct spec_linux {
 /* The OCI "vm" object: what the KVM mode boots.  Paths are the host's. */
 struct spec_vm {
         bool present;
-        char *hypervisor_path;     /* hypervisor.path (required by the spec when present) */
-        char **hypervisor_params;  /* hypervisor.parameters, NULL-terminated (or NULL) */
-        char *kernel_path;         /* kernel.path (required when kernel is present) */
-        char **kernel_params;      /* kernel.parameters */
-        char *kernel_initrd;       /* kernel.initrd */
-        char *image_path;          /* image.path */
-        char *image_format;        /* image.format: raw, qcow2, vdi, vmdk or vhd */
+        char *hypervisor_path;    /* hypervisor.path (required by the spec when present) */
+        char **hypervisor_params; /* hypervisor.parameters, NULL-terminated (or NULL) */
+        char *kernel_path;        /* kernel.path (required when kernel is present) */
+        char **kernel_params;     /* kernel.parameters */
+        char *kernel_initrd;      /* kernel.initrd */
+        char *image_path;         /* image.path */
+        char *image_format;       /* image.format: raw, qcow2, vdi, vmdk or vhd */
 };
 
 struct spec {

@@ -29,12 +29,12 @@
 struct session {
         bool used;
         uint16_t chan;
-        pid_t pid;       /* init: the container's init; exec: the guest's `capsa exec` */
-        int in_fd;       /* stdin's write end, or the pty master */
-        int out_fd;      /* stdout's read end, or the pty master */
-        int err_fd;      /* stderr's read end (-1 with a terminal) */
+        pid_t pid;  /* init: the container's init; exec: the guest's `capsa exec` */
+        int in_fd;  /* stdin's write end, or the pty master */
+        int out_fd; /* stdout's read end, or the pty master */
+        int err_fd; /* stderr's read end (-1 with a terminal) */
         bool tty;
-        bool relaying;   /* its output is read (init: once created) */
+        bool relaying; /* its output is read (init: once created) */
         bool exited;
         int wstatus;
 };
@@ -225,8 +225,9 @@ static void session_end(struct session *s)
 }
 
 /* config.json as the guest runs it: the root (and every bind mount's source) in the shared
- * tree: binds[i] is mount i's source there, or null), the host's annotations for the mode dropped, the cgroup the guest's default, and only
- * the hooks that run in the container (the host ran the others). */
+ * tree: binds[i] is mount i's source there, or null), the host's annotations for the mode dropped,
+ * the cgroup the guest's default, and only the hooks that run in the container (the host ran the
+ * others). */
 static char *guest_config(const struct json_val *cfg, const char *rootfs,
                           const struct json_val *binds)
 {
@@ -239,8 +240,7 @@ static char *guest_config(const struct json_val *cfg, const char *rootfs,
                         const struct json_val *ro = json_val_get(v, "readonly");
                         json_w_key_obj_open(w, "root");
                         json_w_key_str(w, "path", rootfs);
-                        json_w_key_bool(w, "readonly",
-                                        ro && json_val_type(ro) == JSON_TRUE);
+                        json_w_key_bool(w, "readonly", ro && json_val_type(ro) == JSON_TRUE);
                         json_w_obj_close(w);
                 } else if (strcmp(k, "vm") == 0) {
                         continue;
@@ -331,14 +331,16 @@ static void do_create(const struct vm_frame *f)
         const char *id = json_val_str(json_val_get(req, "id"));
         const char *cfg_text = json_val_str(json_val_get(req, "config"));
         _cleanup_(json_val_freep) struct json_val *cfg = NULL;
-        if (r < 0 || !id || !cfg_text || json_parse(cfg_text, strlen(cfg_text), "config.json", &cfg, NULL) < 0)
+        if (r < 0 || !id || !cfg_text ||
+            json_parse(cfg_text, strlen(cfg_text), "config.json", &cfg, NULL) < 0)
                 return reply(-EINVAL, xstrdup("a create request the agent cannot read"), NULL);
         _cleanup_free_ char *rootfs = NULL;
         if ((r = guest_rootfs(req, &rootfs, &msg)) < 0)
                 return reply(r, msg, NULL);
         _cleanup_free_ char *conf = guest_config(cfg, rootfs, json_val_get(req, "binds"));
         mkdir(VM_GUEST_DIR "/bundle", 0700);
-        if (write_file_at(AT_FDCWD, VM_GUEST_DIR "/bundle/config.json", conf, strlen(conf), NULL) < 0)
+        if (write_file_atomic_at(AT_FDCWD, VM_GUEST_DIR "/bundle/config.json", conf, strlen(conf),
+                                 NULL) < 0)
                 return reply(-errno, xstrdup("write the guest's config.json"), NULL);
         free(container_id);
         container_id = xstrdup(id);
@@ -422,7 +424,7 @@ static void do_output(char *const *args)
 static void do_update(const struct vm_frame *f)
 {
         const char *path = VM_GUEST_DIR "/resources.json";
-        if (write_file_at(AT_FDCWD, path, f->data, f->len, NULL) < 0)
+        if (write_file_atomic_at(AT_FDCWD, path, f->data, f->len, NULL) < 0)
                 return reply(-errno, xstrdup("write the resources"), NULL);
         char *args[] = {"update", "--resources", (char *)path, container_id, NULL};
         char *msg = NULL;
@@ -448,7 +450,7 @@ static void do_exec(const struct vm_frame *f)
         _cleanup_free_ char *pfile = xasprintf(VM_GUEST_DIR "/process-%u.json", f->chan);
         const char *process = json_val_str(json_val_get(req, "process"));
         if (process) {
-                write_file_at(AT_FDCWD, pfile, process, strlen(process), NULL);
+                write_file_atomic_at(AT_FDCWD, pfile, process, strlen(process), NULL);
                 strv_append(&args, "--process");
                 strv_append(&args, pfile);
         }
@@ -592,9 +594,8 @@ static void report_exits(void)
                 if (!s->used || !s->exited || s->out_fd >= 0 || s->err_fd >= 0)
                         continue;
                 int st = s->wstatus;
-                _cleanup_free_ char *e = WIFSIGNALED(st)
-                                             ? xasprintf("signal %d", WTERMSIG(st))
-                                             : xasprintf("exit %d", WEXITSTATUS(st));
+                _cleanup_free_ char *e = WIFSIGNALED(st) ? xasprintf("signal %d", WTERMSIG(st))
+                                                         : xasprintf("exit %d", WEXITSTATUS(st));
                 vm_conn_queue_str(&port, VM_EXIT, s->chan, e);
                 session_end(s);
         }
@@ -615,7 +616,8 @@ _Noreturn void vm_agent_serve(int fd)
                 struct pollfd p[2 + 2 * MAX_SESSIONS];
                 struct session *owner[2 + 2 * MAX_SESSIONS];
                 int n = 0;
-                p[n++] = (struct pollfd){.fd = port.fd, .events = POLLIN | (port.out_len ? POLLOUT : 0)};
+                p[n++] =
+                    (struct pollfd){.fd = port.fd, .events = POLLIN | (port.out_len ? POLLOUT : 0)};
                 p[n++] = (struct pollfd){.fd = sfd, .events = POLLIN};
                 /* output is read only while the port keeps up (backpressure) */
                 for (int i = 0; i < MAX_SESSIONS && port.out_len < (1u << 20); i++) {

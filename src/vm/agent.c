@@ -88,9 +88,83 @@ static int open_port(void)
         fail("no virtio-serial port " VM_PORT_NAME);
 }
 
+/* Moves what the initramfs holds at from/name into to/name (files are copied, then removed). */
+static void move_tree(int from, int to, const char *name)
+{
+        struct stat st;
+        if (fstatat(from, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return;
+        if (S_ISDIR(st.st_mode)) {
+                mkdirat(to, name, st.st_mode & 07777);
+                int sf = openat(from, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                int df = openat(to, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                DIR *d = sf >= 0 ? fdopendir(sf) : NULL;
+                struct dirent *e;
+                while (d && df >= 0 && (e = readdir(d)))
+                        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+                                move_tree(sf, df, e->d_name);
+                if (d)
+                        closedir(d);
+                if (df >= 0)
+                        close(df);
+                unlinkat(from, name, AT_REMOVEDIR);
+        } else if (S_ISLNK(st.st_mode)) {
+                char target[4096];
+                ssize_t n = readlinkat(from, name, target, sizeof(target) - 1);
+                if (n > 0) {
+                        target[n] = 0;
+                        symlinkat(target, to, name);
+                }
+                unlinkat(from, name, 0);
+        } else if (S_ISREG(st.st_mode)) {
+                int in = openat(from, name, O_RDONLY | O_CLOEXEC);
+                int out =
+                    openat(to, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st.st_mode & 07777);
+                char buf[65536];
+                ssize_t n;
+                while (in >= 0 && out >= 0 && (n = read(in, buf, sizeof(buf))) > 0)
+                        write_all(out, buf, (size_t)n);
+                if (in >= 0)
+                        close(in);
+                if (out >= 0)
+                        close(out);
+                unlinkat(from, name, 0);
+        }
+}
+
+/* The initramfs's root cannot be pivoted away from (pivot_root refuses the rootfs), and the
+ * guest capsa pivots into each container's root as on the host: so the agent first moves its
+ * files onto a tmpfs, makes that the root and starts again from it. */
+static void leave_initramfs(char **argv)
+{
+        if (strcmp(getenv(VM_AGENT_ENV), "1") != 0)
+                return; /* done: this is the second start */
+        if (mkdir("/newroot", 0755) < 0 ||
+            mount("capsa-root", "/newroot", "tmpfs", 0, "mode=0755") < 0)
+                fail("a tmpfs for the guest's root");
+        int from = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int to = open("/newroot", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *d = fdopendir(dup(from));
+        struct dirent *e;
+        while (d && (e = readdir(d)))
+                if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+                    strcmp(e->d_name, "newroot"))
+                        move_tree(from, to, e->d_name);
+        if (d)
+                closedir(d);
+        close(from);
+        close(to);
+        if (chdir("/newroot") < 0 || mount(".", "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0 ||
+            chdir("/") < 0)
+                fail("move the guest's root onto a tmpfs");
+        setenv(VM_AGENT_ENV, "2", 1);
+        execv("/init", argv);
+        fail("exec /init");
+}
+
 _Noreturn void vm_agent_main(char **argv)
 {
-        (void)argv;
+        leave_initramfs(argv);
         mount_or_fail("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
         mount_or_fail("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
         mount_or_fail("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");

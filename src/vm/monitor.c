@@ -21,8 +21,8 @@
 #include <termios.h>
 #include <time.h>
 
-#define MAX_CLIENTS 32
-#define MAX_PENDING 128
+#define MAX_CLIENTS     32
+#define MAX_PENDING     128
 #define BOOT_TIMEOUT_MS 120000 /* TCG on a loaded host: a boot has been seen to take 40 s */
 
 struct client {
@@ -110,7 +110,8 @@ static void boot_expect(uint16_t want, struct vm_frame *ret, int sfd)
                 }
                 if (r < 0 || agent.eof)
                         break;
-                struct pollfd p[2] = {{.fd = agent.fd, .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
+                struct pollfd p[2] = {{.fd = agent.fd, .events = POLLIN},
+                                      {.fd = sfd, .events = POLLIN}};
                 int left = (int)(deadline - now_ms());
                 if (left <= 0) {
                         fail_boot("the guest did not answer within %d s (its console: " VM_CONSOLE
@@ -256,9 +257,10 @@ static void on_signal(int sig)
 static _Noreturn void finish(int qemu_status)
 {
         if (!init_exited) {
-                _cleanup_free_ char *why = killed ? xstrdup("killed (SIGKILL)") : stop_reason(qemu_status);
+                _cleanup_free_ char *why =
+                    killed ? xstrdup("killed (SIGKILL)") : stop_reason(qemu_status);
                 if (!killed)
-                        write_file_at(AT_FDCWD, VM_STOPPED, why, strlen(why), NULL);
+                        write_file_atomic_at(AT_FDCWD, VM_STOPPED, why, strlen(why), NULL);
                 init_status = 128 + SIGKILL;
                 init_sig = SIGKILL;
         }
@@ -319,7 +321,8 @@ static void serve(int sfd)
                 struct pollfd p[4 + MAX_CLIENTS];
                 struct client *owner[4 + MAX_CLIENTS] = {0};
                 int n = 0;
-                p[n++] = (struct pollfd){.fd = agent.fd, .events = POLLIN | (agent.out_len ? POLLOUT : 0)};
+                p[n++] = (struct pollfd){.fd = agent.fd,
+                                         .events = POLLIN | (agent.out_len ? POLLOUT : 0)};
                 p[n++] = (struct pollfd){.fd = sfd, .events = POLLIN};
                 p[n++] = (struct pollfd){.fd = args->listen_fd, .events = POLLIN};
                 int in_at = n;
@@ -423,8 +426,8 @@ _Noreturn void vm_monitor_main(struct vm_monitor_args *a)
         signal(SIGPIPE, SIG_IGN);
         sigset_t set;
         sigemptyset(&set);
-        int fwd[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH,
-                     SIGCONT, SIGALRM};
+        int fwd[] = {SIGCHLD, SIGTERM, SIGINT,   SIGHUP,  SIGQUIT,
+                     SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT, SIGALRM};
         for (size_t i = 0; i < sizeof(fwd) / sizeof(fwd[0]); i++)
                 sigaddset(&set, fwd[i]);
         sigprocmask(SIG_BLOCK, &set, NULL);

@@ -165,10 +165,10 @@ static int fill(const struct spec *s, enum vm_accel want, struct vm_params *p,
         const struct spec_resources *res = &s->linux_.resources;
         if (!p->mem_mib) {
                 const struct spec_opt_i64 *lim = &res->memory.limit;
-                p->mem_mib = lim->set && lim->v > 0
-                                 ? ((uint64_t)lim->v + (1 << 20) - 1) / (1 << 20) +
-                                       VM_GUEST_RESERVE_MIB
-                                 : VM_DEFAULT_MEM_MIB;
+                p->mem_mib =
+                    lim->set && lim->v > 0
+                        ? ((uint64_t)lim->v + (1 << 20) - 1) / (1 << 20) + VM_GUEST_RESERVE_MIB
+                        : VM_DEFAULT_MEM_MIB;
         }
         if (!p->cpus) {
                 const struct spec_cpu *c = &res->cpu;

@@ -124,10 +124,20 @@ static void virtiofsd_child(const struct vm_boot *b, int err_fd)
                 child_fail(err_fd, "listen on", "fs.sock");
         dup2(s, 3);
         _cleanup_free_ char *src = xasprintf("source=%s", share);
-        char *argv[] = {"virtiofsd",       "--fd=3",         "-o",   src,
-                        "-o",              "cache=auto",     "-o",   "announce_submounts",
-                        "-o",              "xattr",          "-o",   "log_level=warn",
-                        "--thread-pool-size=1", NULL};
+        char *argv[] = {"virtiofsd",
+                        "--fd=3",
+                        "-o",
+                        src,
+                        "-o",
+                        "cache=auto",
+                        "-o",
+                        "announce_submounts",
+                        "-o",
+                        "xattr",
+                        "-o",
+                        "log_level=warn",
+                        "--thread-pool-size=1",
+                        NULL};
         execv("/usr/lib/qemu/virtiofsd", argv);
         child_fail(err_fd, "exec", "/usr/lib/qemu/virtiofsd");
 }
@@ -192,24 +202,51 @@ static void qemu_child(const struct vm_boot *b, int err_fd)
             xasprintf("console=ttyS0 quiet loglevel=1 panic=-1 edd=off random.trust_cpu=on "
                       "rdinit=/init " VM_AGENT_ENV "=1%s%s",
                       tsc, extra);
-        _cleanup_free_ char *mem = xasprintf("memory-backend-memfd,id=mem,size=%" PRIu64 "M,share=on",
-                                             p->mem_mib);
+        _cleanup_free_ char *mem =
+            xasprintf("memory-backend-memfd,id=mem,size=%" PRIu64 "M,share=on", p->mem_mib);
         _cleanup_free_ char *m = xasprintf("%" PRIu64 "M", p->mem_mib);
         _cleanup_free_ char *smp = xasprintf("%u", p->cpus);
-        char *base[] = {p->qemu, "-M", "microvm,memory-backend=mem", "-accel",
+        char *base[] = {p->qemu,
+                        "-M",
+                        "microvm,memory-backend=mem",
+                        "-accel",
                         p->accel == VM_ACCEL_KVM ? "kvm" : "tcg,tb-size=64",
-                        "-cpu", p->accel == VM_ACCEL_KVM ? "host" : "max", "-smp", smp, "-m", m,
-                        "-object", mem, "-nodefaults", "-no-user-config", "-nographic",
-                        "-no-reboot", "-global", "virtio-mmio.force-legacy=false",
-                        "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,"
+                        "-cpu",
+                        p->accel == VM_ACCEL_KVM ? "host" : "max",
+                        "-smp",
+                        smp,
+                        "-m",
+                        m,
+                        "-object",
+                        mem,
+                        "-nodefaults",
+                        "-no-user-config",
+                        "-nographic",
+                        "-no-reboot",
+                        "-global",
+                        "virtio-mmio.force-legacy=false",
+                        "-sandbox",
+                        "on,obsolete=deny,elevateprivileges=deny,spawn=deny,"
                         "resourcecontrol=deny",
-                        "-serial", "file:" VM_CONSOLE, "-kernel", b->a->kernel, "-initrd",
-                        b->a->initrd, "-append", append,
-                        "-chardev", "socket,id=fs,path=fs.sock",
-                        "-device", "vhost-user-fs-device,chardev=fs,tag=" VM_SHARE_TAG,
-                        "-device", "virtio-serial-device",
-                        "-chardev", "socket,id=ctl,fd=3",
-                        "-device", "virtserialport,chardev=ctl,name=" VM_PORT_NAME, NULL};
+                        "-serial",
+                        "file:" VM_CONSOLE,
+                        "-kernel",
+                        b->a->kernel,
+                        "-initrd",
+                        b->a->initrd,
+                        "-append",
+                        append,
+                        "-chardev",
+                        "socket,id=fs,path=fs.sock",
+                        "-device",
+                        "vhost-user-fs-device,chardev=fs,tag=" VM_SHARE_TAG,
+                        "-device",
+                        "virtio-serial-device",
+                        "-chardev",
+                        "socket,id=ctl,fd=3",
+                        "-device",
+                        "virtserialport,chardev=ctl,name=" VM_PORT_NAME,
+                        NULL};
         for (char **x = base; *x; x++)
                 strv_append(&a, *x);
         if (p->image) {

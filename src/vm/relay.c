@@ -63,9 +63,8 @@ int vm_pty_open(int *ret_master, int *ret_slave, struct cx_error **err)
                 return cx_error_set(err, e, "open a pty for the VM's terminal");
         }
         char name[64];
-        int s = ptsname_r(m, name, sizeof(name)) == 0
-                    ? open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)
-                    : -1;
+        int s =
+            ptsname_r(m, name, sizeof(name)) == 0 ? open(name, O_RDWR | O_NOCTTY | O_CLOEXEC) : -1;
         if (s < 0) {
                 close(m);
                 return cx_error_set(err, errno, "open the VM terminal's pty");

@@ -111,14 +111,14 @@ int vm_accel_parse(const char *s, enum vm_accel *ret);
 #define VM_HOST_OVERHEAD_MIB 160
 #define VM_DEFAULT_MEM_MIB   512
 struct vm_params {
-        char *qemu;          /* vm.hypervisor.path, else qemu-system-x86_64 from PATH */
-        char **qemu_extra;   /* vm.hypervisor.parameters, without the -m/-smp capsa reads */
-        char *kernel;        /* vm.kernel.path, or NULL: Debian's (assets.c) */
-        char **kernel_extra; /* vm.kernel.parameters */
-        char *initrd;        /* vm.kernel.initrd, or NULL */
+        char *qemu;                 /* vm.hypervisor.path, else qemu-system-x86_64 from PATH */
+        char **qemu_extra;          /* vm.hypervisor.parameters, without the -m/-smp capsa reads */
+        char *kernel;               /* vm.kernel.path, or NULL: Debian's (assets.c) */
+        char **kernel_extra;        /* vm.kernel.parameters */
+        char *initrd;               /* vm.kernel.initrd, or NULL */
         char *image, *image_format; /* vm.image, or NULL */
-        enum vm_accel accel; /* resolved: KVM or TCG */
-        bool accel_fell_back; /* auto chose TCG although KVM was asked for or present */
+        enum vm_accel accel;        /* resolved: KVM or TCG */
+        bool accel_fell_back;       /* auto chose TCG although KVM was asked for or present */
         unsigned cpus;
         uint64_t mem_mib; /* the guest's RAM */
 };
@@ -137,10 +137,10 @@ struct cg_join;
 /* A VM being booted by the monitor, whose cwd is the container's state directory (so the
  * sockets' names are short and relative: fs.sock). */
 struct vm_boot {
-        const char *dir;     /* ROOT/ID, absolute */
-        const char *rootfs;  /* root.path */
-        bool readonly;       /* root.readonly: shared read-only */
-        char **binds;        /* bind mounts' host sources: the share's b0, b1, ... */
+        const char *dir;    /* ROOT/ID, absolute */
+        const char *rootfs; /* root.path */
+        bool readonly;      /* root.readonly: shared read-only */
+        char **binds;       /* bind mounts' host sources: the share's b0, b1, ... */
         const struct vm_params *p;
         const struct vm_assets *a;
         const struct cg_join *join; /* the container's host cgroup, or NULL */
