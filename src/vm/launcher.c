@@ -348,8 +348,16 @@ static int vm_events(const char *root, const struct state *st, bool stats_once,
         }
 }
 
+/* The monitor ends QEMU, reaps it and virtiofsd and exits; one that does not answer within
+ * 5 s is killed (QEMU and virtiofsd die with it). */
 static void vm_stop(struct container_handle *h)
 {
+        if (!state_pid_matches(h->st.pid, h->st.pid_start_time))
+                return;
+        _cleanup_error_ struct cx_error *e = NULL;
+        if (request(h, VM_KILL, "{\"signal\":9,\"all\":true}", NULL, &e) >= 0)
+                for (int i = 0; i < 500 && state_pid_matches(h->st.pid, h->st.pid_start_time); i++)
+                        usleep(10000);
         container_kill_wait(h->st.pid, h->st.pid_start_time);
 }
 
