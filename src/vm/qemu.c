@@ -200,8 +200,8 @@ static void qemu_child(const struct vm_boot *b, int err_fd)
         _cleanup_free_ char *extra = join_words(p->kernel_extra);
         _cleanup_free_ char *append =
             xasprintf("console=ttyS0 quiet loglevel=1 panic=-1 edd=off random.trust_cpu=on "
-                      "rdinit=/init " VM_AGENT_ENV "=1%s%s",
-                      tsc, extra);
+                      "rdinit=/init " VM_AGENT_ENV "=1%s%s%s",
+                      tsc, p->image ? " capsa_image=1" : "", extra);
         _cleanup_free_ char *mem =
             xasprintf("memory-backend-memfd,id=mem,size=%" PRIu64 "M,share=on", p->mem_mib);
         _cleanup_free_ char *m = xasprintf("%" PRIu64 "M", p->mem_mib);
