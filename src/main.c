@@ -1,4 +1,5 @@
 /* capsa: an OCI container runtime.  Global options, then one command from the table. */
+#include "vm/vm.h"
 #include "cmd/cmd.h"
 #include "image/image.h"
 #include "net/net.h"
@@ -199,6 +200,9 @@ static const struct command *find_command(const char *name)
 
 int main(int argc, char **argv)
 {
+        /* the guest's /init in the KVM mode (vm/agent.c) */
+        if (getpid() == 1 && getenv(VM_AGENT_ENV))
+                vm_agent_main(argv);
         struct global_opts g = {.root = NULL, .image_root = IMAGE_ROOT_DEFAULT, .rootless = -1};
         if (parse_globals(argc, argv, &g))
                 return 1;

@@ -2,6 +2,7 @@
 #include "cmd/cmd.h"
 #include "container/container.h"
 #include "image/image.h"
+#include "vm/vm.h"
 
 #include <string.h>
 #include <sys/prctl.h>
@@ -16,6 +17,10 @@ static const char create_help[] =
     "      --no-pivot            use chroot instead of pivot_root\n"
     "      --no-new-keyring      keep the caller's session keyring\n"
     "      --tenant NAME         run as tenant NAME: its own id range and hardened defaults\n"
+    "      --vm                  run the container in a VM (the KVM mode), as the\n"
+    "                            annotation run.oci.handler=vm does\n"
+    "      --vm-accel MODE       the VM's accelerator: kvm, tcg or auto (default: kvm\n"
+    "                            where /dev/kvm runs guests, else tcg)\n"
     "      --net NAME[:ip=ADDR[,ip=ADDR]]\n"
     "                            attach to network NAME (`capsa net`), as eth0, eth1, ...\n"
     "                            in order; repeatable.  `default` is made on first use\n"
@@ -132,6 +137,8 @@ static int parse(const char *cmd, int argc, char **argv, struct container_opts *
                 OPT_NOKEYRING,
                 OPT_KEEP,
                 OPT_TENANT,
+                OPT_VM,
+                OPT_VM_ACCEL,
                 OPT_NO_SUBREAPER,
                 OPT_NET,
                 OPT_IMAGE,
@@ -146,6 +153,8 @@ static int parse(const char *cmd, int argc, char **argv, struct container_opts *
             {"detach", no_argument, NULL, 'd'},
             {"keep", no_argument, NULL, OPT_KEEP},
             {"tenant", required_argument, NULL, OPT_TENANT},
+            {"vm", no_argument, NULL, OPT_VM},
+            {"vm-accel", required_argument, NULL, OPT_VM_ACCEL},
             {"no-subreaper", no_argument, NULL, OPT_NO_SUBREAPER},
             {"net", required_argument, NULL, OPT_NET},
             {"publish", required_argument, NULL, 'p'},
@@ -201,6 +210,20 @@ static int parse(const char *cmd, int argc, char **argv, struct container_opts *
                 case OPT_TENANT:
                         o->tenant = optarg;
                         break;
+                case OPT_VM:
+                        o->vm = true;
+                        break;
+                case OPT_VM_ACCEL: {
+                        enum vm_accel a;
+                        if (vm_accel_parse(optarg, &a) < 0)
+                                return cmd_usage_error(cmd,
+                                                       "--vm-accel: `%s` is not kvm, tcg "
+                                                       "or auto",
+                                                       optarg);
+                        o->vm_accel = (int)a;
+                        o->vm_accel_set = true;
+                        break;
+                }
                 case OPT_NET:
                         strv_append(&nets, optarg);
                         o->nets = nets;

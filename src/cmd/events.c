@@ -211,7 +211,10 @@ static char *event_json(const struct container_event *ev)
         json_w_obj_open(w);
         json_w_key_str(w, "type", ev->type == CONTAINER_EVENT_STATS ? "stats" : "oom");
         json_w_key_str(w, "id", ev->id);
-        if (ev->type == CONTAINER_EVENT_STATS && s) {
+        if (ev->type == CONTAINER_EVENT_STATS && ev->data_json) {
+                json_w_key(w, "data");
+                json_w_raw(w, ev->data_json);
+        } else if (ev->type == CONTAINER_EVENT_STATS && s) {
                 json_w_key_obj_open(w, "data");
                 stats_cpu(w, s);
                 stats_cpuset(w, s);

@@ -50,6 +50,9 @@ struct container_opts {
         /* restore (checkpoint/checkpoint.h): the processes come from a checkpoint image, not
          * from the bundle's process (the `restore` launcher) */
         const struct ckpt_restore_opts *restore;
+        bool vm;      /* --vm: the KVM mode (vm/vm.h), as run.oci.handler=vm would */
+        int vm_accel; /* --vm-accel (enum vm_accel): auto (0), kvm or tcg */
+        bool vm_accel_set;
 };
 
 struct image_bundle;
@@ -88,6 +91,9 @@ struct container_event {
          * it shares the caller's (the host's interfaces are not the container's) */
         const struct container_netif *netifs;
         size_t n_netifs;
+        /* STATS of a VM container: the data object as the guest's capsa wrote it (stats and
+         * netifs are then unset) */
+        const char *data_json;
 };
 typedef int (*container_event_fn)(const struct container_event *ev, void *userdata);
 int container_events(const char *root, const char *id, bool stats_once, unsigned interval_ms,

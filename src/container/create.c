@@ -142,12 +142,13 @@ static int prepare(struct create_ctx *c, struct cx_error **err)
                 return r;
         if ((r = ns_mnt_ns_inode(&c->caller_mnt_ns, err)) < 0)
                 return r;
-        if (ns_shares_mount_ns(&s->linux_) &&
+        if (!c->plan.launcher->in_guest && ns_shares_mount_ns(&s->linux_) &&
             ((r = undo_append(&c->dir, UNDO_HOST_MOUNTS, (char *[]){s->root.path, NULL}, err)) <
                  0 ||
              (r = container_host_mounts_record(&c->dir, s, err)) < 0))
                 return r;
-        if ((r = prepare_cgroup(c, err)) < 0 || (r = container_net_prepare(c, err)) < 0)
+        if ((r = prepare_cgroup(c, err)) < 0 ||
+            (!c->plan.launcher->in_guest && (r = container_net_prepare(c, err)) < 0))
                 return r;
         return prepare_console(c, err);
 }

@@ -78,7 +78,7 @@ static int emit_stats(struct cg_manager *m, const struct state *st, container_ev
         return r;
 }
 
-int native_events(const struct state *st, bool stats_once, unsigned interval_ms,
+int native_events(const char *root, const struct state *st, bool stats_once, unsigned interval_ms,
                   container_event_fn fn, void *userdata, struct cx_error **err)
 {
         const char *id = st->id;
@@ -131,7 +131,7 @@ int container_events(const char *root, const char *id, bool stats_once, unsigned
         if (status == STATE_STOPPED)
                 r = cx_error_msg(err, ESRCH, "container `%s` is not running", id);
         else
-                r = l->events(&st, stats_once, interval_ms, fn, userdata, err);
+                r = l->events(root, &st, stats_once, interval_ms, fn, userdata, err);
         state_clear(&st);
         return r;
 }

@@ -255,6 +255,11 @@ void container_kill_wait(pid_t pid, uint64_t start_time);
  * every operation on a container dispatches through its launcher. */
 struct launcher {
         const char *name;
+        /* the container is built elsewhere (a VM's guest): create makes no host mounts and no
+         * network endpoint for it */
+        bool in_guest;
+        /* plan_load, once the launcher is chosen: checks and adapts the plan (optional) */
+        int (*plan)(struct plan *p, struct cx_error **err);
         /* create, after prepare (state dir, undo record, cgroup, console): make the processes
          * and bring them to "created"; each made resource is in the undo record. */
         int (*launch)(struct create_ctx *c, struct cx_error **err);
@@ -264,6 +269,8 @@ struct launcher {
         int (*start)(struct container_handle *h, struct cx_error **err);
         /* created, running, paused or stopped (creating while create runs) */
         enum state_status (*status)(struct state_dir *d, const struct state *st);
+        /* `state`: adds what the launcher knows to the annotations (optional) */
+        void (*describe)(struct state_dir *d, struct state *st);
         int (*kill)(struct container_handle *h, int sig, bool all, struct cx_error **err);
         int (*pids)(struct container_handle *h, pid_t **ret, size_t *ret_n, struct cx_error **err);
         int (*freeze)(struct container_handle *h, bool freeze, struct cx_error **err);
@@ -274,8 +281,9 @@ struct launcher {
         int (*update)(struct container_handle *h, const struct spec_resources *r,
                       struct cx_error **err);
         /* `events` (the state is a copy: the container is not locked while it streams) */
-        int (*events)(const struct state *st, bool stats_once, unsigned interval_ms,
-                      container_event_fn fn, void *userdata, struct cx_error **err);
+        int (*events)(const char *root, const struct state *st, bool stats_once,
+                      unsigned interval_ms, container_event_fn fn, void *userdata,
+                      struct cx_error **err);
         /* ends every process of the container and waits for them (delete) */
         void (*stop)(struct container_handle *h);
 };
@@ -287,12 +295,15 @@ int launcher_register(const struct launcher *l);
 /* The launcher a config asks for: annotation run.oci.handler, else native. */
 int launcher_for_spec(const struct spec *s, const struct launcher **ret, struct cx_error **err);
 extern const struct launcher launcher_native;
+extern const struct launcher launcher_vm; /* vm/launcher.c */
+int vm_exec(struct container_handle *h, const struct container_exec_opts *o, int *ret_status,
+            struct cx_error **err);
 /* The native container's cgroup manager, from its state; an error when it has none. */
 int native_load_cgroup(const struct state *st, struct cg_manager **ret, struct cx_error **err);
 /* native's events (events.c): the cgroup's stats and OOM events */
 int native_exec(struct container_handle *h, const struct container_exec_opts *o, int *ret_status,
                 struct cx_error **err);
-int native_events(const struct state *st, bool stats_once, unsigned interval_ms,
+int native_events(const char *root, const struct state *st, bool stats_once, unsigned interval_ms,
                   container_event_fn fn, void *userdata, struct cx_error **err);
 
 /* ---- from the h-layer branch: cgroup mounts (cgmount.c), tenants (tenant-spec.c) --------- */

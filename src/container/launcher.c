@@ -14,6 +14,7 @@
 static const struct launcher *const launchers[] = {
     &launcher_native,
     &launcher_restore,
+    &launcher_vm,
 };
 
 /* Launchers added at run time (launcher_register): the unit tests' own. */

@@ -186,6 +186,8 @@ int container_state(const char *root, const char *id, char **ret_json, struct cx
         int r = container_open(root, id, &h, err);
         if (r < 0)
                 return r;
+        if (h.launcher->describe)
+                h.launcher->describe(&h.dir, &h.st);
         *ret_json = state_oci_json(&h.st, h.status);
         container_close(&h);
         return 0;

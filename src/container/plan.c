@@ -132,9 +132,19 @@ int plan_load(const struct container_opts *o, struct plan *p, struct cx_error **
         p->opts.preserve_fds += proc_listen_fds(&p->spec->process);
         p->ns = container_ns_config(p->spec);
         p->rootfs = (struct ns_rootfs_source){.kind = NS_ROOTFS_DIR, .path = p->spec->root.path};
-        if ((r = launcher_for_spec(p->spec, &p->launcher, err)) < 0 ||
-            (r = apply_tenant(p, err)) < 0 || (r = plan_image(p, err)) < 0 ||
-            (r = plan_network(p, err)) < 0 || (r = validate(p, err)) < 0)
+        if ((r = launcher_for_spec(p->spec, &p->launcher, err)) < 0)
+                goto fail;
+        if (o->vm || p->spec->vm.present)
+                p->launcher = &launcher_vm;
+        if (o->vm_accel_set && p->launcher != &launcher_vm) {
+                r = cx_error_msg(err, EINVAL,
+                                 "--vm-accel: the container does not run in a VM (add --vm, the "
+                                 "annotation run.oci.handler=vm or a vm object to config.json)");
+                goto fail;
+        }
+        if ((r = apply_tenant(p, err)) < 0 || (r = plan_image(p, err)) < 0 ||
+            (r = plan_network(p, err)) < 0 || (r = validate(p, err)) < 0 ||
+            (p->launcher->plan && (r = p->launcher->plan(p, err)) < 0))
                 goto fail;
         if (o->restore) /* the processes come from a checkpoint (restore.c) */
                 p->launcher = &launcher_restore;

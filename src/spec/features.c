@@ -121,6 +121,11 @@ char *spec_features_json(const char *const *mount_options, size_t n_mount_option
         json_w_key_obj_open(w, "annotations");
         json_w_key_str(w, "io.github.seccomp.libseccomp.version", scmp);
         json_w_key_str(w, "run.capsa.version", CAPSA_VERSION);
+        /* the ways a container's processes come to exist (container/launcher.c); vm is the KVM
+         * mode, chosen by run.oci.handler=vm, the vm object or --vm */
+        json_w_key_str(w, "run.capsa.launchers", "native,restore,vm");
+        json_w_key_str(w, "run.oci.handler", "vm");
+        json_w_key_str(w, "run.capsa.vm.accel", "kvm,tcg");
         json_w_obj_close(w);
         json_w_obj_close(w);
         return json_w_finish(w, true);

@@ -32,6 +32,37 @@ static int parse_root(const struct jcur *top, struct spec *s)
         return 0;
 }
 
+/* vm: each member's own required fields, as the runtime spec has them. */
+static int parse_vm(const struct jcur *top, struct spec_vm *vm)
+{
+        static const char *const formats[] = {"raw", "qcow2", "vdi", "vmdk", "vhd"};
+        struct jcur v, c;
+        int r = j_obj(top, "vm", &v);
+        if (r <= 0)
+                return r;
+        vm->present = true;
+        if ((r = j_obj(&v, "hypervisor", &c)) < 0 ||
+            (r > 0 &&
+             ((r = j_need(&c, "path")) < 0 || (r = j_str(&c, "path", &vm->hypervisor_path)) < 0 ||
+              (r = j_strv(&c, "parameters", &vm->hypervisor_params)) < 0)))
+                return r;
+        if ((r = j_obj(&v, "kernel", &c)) < 0 ||
+            (r > 0 &&
+             ((r = j_need(&c, "path")) < 0 || (r = j_str(&c, "path", &vm->kernel_path)) < 0 ||
+              (r = j_strv(&c, "parameters", &vm->kernel_params)) < 0 ||
+              (r = j_str(&c, "initrd", &vm->kernel_initrd)) < 0)))
+                return r;
+        int fmt = 0;
+        if ((r = j_obj(&v, "image", &c)) < 0 ||
+            (r > 0 && ((r = j_need(&c, "path")) < 0 || (r = j_need(&c, "format")) < 0 ||
+                       (r = j_str(&c, "path", &vm->image_path)) < 0 ||
+                       (r = j_enum(&c, "format", formats, 5, "image format", &fmt)) < 0)))
+                return r;
+        if (vm->image_path)
+                vm->image_format = xstrdup(formats[fmt]);
+        return 0;
+}
+
 static int parse_mount(const struct jcur *c, void *slot)
 {
         struct spec_mount *m = slot;
@@ -105,10 +136,7 @@ static int parse_top(const struct jcur *top, struct spec *s)
         if ((r = j_obj(top, "linux", &c)) < 0 ||
             (r > 0 && (r = spec_parse_linux(&c, &s->linux_)) < 0))
                 return r;
-        if ((r = j_obj(top, "vm", &c)) < 0)
-                return r;
-        s->vm_present = r > 0;
-        return 0;
+        return parse_vm(top, &s->vm);
 }
 
 int spec_parse(const char *json, size_t len, const char *name, const char *bundle,
@@ -201,6 +229,13 @@ void spec_free(struct spec *s)
         free(s->bundle);
         free(s->hostname);
         free(s->domainname);
+        free(s->vm.hypervisor_path);
+        strv_free(s->vm.hypervisor_params);
+        free(s->vm.kernel_path);
+        strv_free(s->vm.kernel_params);
+        free(s->vm.kernel_initrd);
+        free(s->vm.image_path);
+        free(s->vm.image_format);
         free(s->root.path);
         spec_process_clear(&s->process);
         mounts_free(s->mounts, s->n_mounts);

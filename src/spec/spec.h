@@ -322,6 +322,18 @@ struct spec_linux {
         bool intel_rdt;                         /* present: unsupported -> error */
 };
 
+/* The OCI "vm" object: what the KVM mode boots.  Paths are the host's. */
+struct spec_vm {
+        bool present;
+        char *hypervisor_path;    /* hypervisor.path (required by the spec when present) */
+        char **hypervisor_params; /* hypervisor.parameters, NULL-terminated (or NULL) */
+        char *kernel_path;        /* kernel.path (required when kernel is present) */
+        char **kernel_params;     /* kernel.parameters */
+        char *kernel_initrd;      /* kernel.initrd */
+        char *image_path;         /* image.path */
+        char *image_format;       /* image.format: raw, qcow2, vdi, vmdk or vhd */
+};
+
 struct spec {
         char *oci_version;
         char *bundle; /* absolute bundle directory */
@@ -336,7 +348,7 @@ struct spec {
         struct spec_kv *annotations;
         size_t n_annotations;
         struct spec_linux linux_;
-        bool vm_present; /* the OCI "vm" object (KVM mode, a later issue) */
+        struct spec_vm vm; /* the OCI "vm" object (the KVM mode, vm/vm.h) */
 };
 
 /* Loads BUNDLE/config.json.  Errors name the file, and for JSON syntax errors the line and

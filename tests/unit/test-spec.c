@@ -120,7 +120,7 @@ static void test_full(void)
            "poststop hooks");
         is_str(spec_annotation(s, "run.oci.handler"), "vm", "annotation lookup");
         ok(spec_annotation(s, "nope") == NULL, "absent annotation");
-        ok(s->vm_present, "vm object");
+        ok(s->vm.present, "vm object");
 
         const struct spec_linux *l = &s->linux_;
         ok(l->ns[SPEC_NS_PID].present && !l->ns[SPEC_NS_PID].path && !l->ns[SPEC_NS_IPC].present,

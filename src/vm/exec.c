@@ -1,0 +1,254 @@
+/* `exec` into a VM container.  The process runs in the guest (its `capsa exec`, with the flags
+ * given here); on the host a stand-in process relays its stdio through the monitor and exits as
+ * it does, so that --pid-file and a waiting engine see a process of the host whose exit status
+ * is the guest process's. */
+#include "container/internal.h"
+#include "util/json.h"
+#include "vm/vm.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <termios.h>
+
+static void flag(struct json_w *w, const char *name, const char *value)
+{
+        json_w_str(w, name);
+        if (value)
+                json_w_str(w, value);
+}
+
+static bool process_terminal(const char *text)
+{
+        _cleanup_(json_val_freep) struct json_val *v = NULL;
+        return text && json_parse(text, strlen(text), "process", &v, NULL) >= 0 &&
+               json_val_type(json_val_get(v, "terminal")) == JSON_TRUE;
+}
+
+/* The VM_EXEC request: the guest capsa exec's flags, the --process file's text, the command. */
+static char *exec_request(const struct container_exec_opts *o, const char *process, bool tty)
+{
+        struct json_w *w = json_w_new(NULL);
+        json_w_obj_open(w);
+        json_w_key_bool(w, "terminal", tty);
+        if (process)
+                json_w_key_str(w, "process", process);
+        json_w_key_arr_open(w, "flags");
+        if (o->cwd)
+                flag(w, "--cwd", o->cwd);
+        for (char **e = o->env; e && *e; e++)
+                flag(w, "--env", *e);
+        if (o->user_set) {
+                _cleanup_free_ char *u =
+                    o->gid_set ? xasprintf("%u:%u", o->uid, o->gid) : xasprintf("%u", o->uid);
+                flag(w, "--user", u);
+        }
+        for (size_t i = 0; i < o->n_additional_gids; i++) {
+                _cleanup_free_ char *g = xasprintf("%u", o->additional_gids[i]);
+                flag(w, "--additional-gids", g);
+        }
+        for (char **c = o->caps; c && *c; c++)
+                flag(w, "--cap", *c);
+        if (o->no_new_privs == 1)
+                flag(w, "--no-new-privs", NULL);
+        if (o->apparmor)
+                flag(w, "--apparmor", o->apparmor);
+        if (o->process_label)
+                flag(w, "--process-label", o->process_label);
+        for (char **c = o->cgroups; c && *c; c++)
+                flag(w, "--cgroup", *c);
+        if (o->tty == 1)
+                flag(w, "--tty", NULL);
+        json_w_arr_close(w);
+        json_w_key_arr_open(w, "args");
+        for (char **a = o->args; a && *a; a++)
+                json_w_str(w, *a);
+        json_w_arr_close(w);
+        json_w_obj_close(w);
+        return json_w_finish(w, false);
+}
+
+/* The stand-in's relay until the process's VM_EXIT; returns its exit status (*ret_sig). */
+static int relay(struct vm_conn *c, struct vm_stdio *io, int *ret_sig)
+{
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGWINCH);
+        sigprocmask(SIG_BLOCK, &set, NULL);
+        int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+        fcntl(c->fd, F_SETFL, O_NONBLOCK);
+        vm_stdio_resize(io, c);
+        for (;;) {
+                struct pollfd p[3] = {{.fd = c->fd, .events = POLLIN | (c->out_len ? POLLOUT : 0)},
+                                      {.fd = sfd, .events = POLLIN}};
+                int n = 2;
+                vm_stdio_poll(io, c, p, &n);
+                if (poll(p, n, -1) < 0)
+                        continue;
+                if (p[1].revents) {
+                        struct signalfd_siginfo si;
+                        while (read(sfd, &si, sizeof(si)) == sizeof(si))
+                                ;
+                        vm_stdio_resize(io, c);
+                }
+                if (n > 2 && p[2].revents)
+                        vm_stdio_input(io, c);
+                if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+                        if (vm_conn_fill(c) < 0 || c->eof)
+                                return *ret_sig = SIGKILL, 128 + SIGKILL; /* monitor gone */
+                        struct vm_frame f;
+                        while (vm_conn_next(c, &f) > 0) {
+                                if (f.type == VM_EXIT) {
+                                        int st = vm_exit_status(f.data, ret_sig);
+                                        vm_frame_clear(&f);
+                                        return st;
+                                }
+                                if (f.type == VM_STDOUT || f.type == VM_STDERR)
+                                        vm_stdio_output(io, &f);
+                                vm_frame_clear(&f);
+                        }
+                }
+                vm_conn_flush(c);
+        }
+}
+
+/* The host side of the process's stdio: a pty whose master goes to --console-socket, the
+ * caller's own terminal (in raw mode) for `exec -t` in the foreground, or fds 0-2. */
+static int host_stdio(const struct container_exec_opts *o, bool tty, struct vm_stdio *io,
+                      struct termios *saved, bool *restore, struct cx_error **err)
+{
+        *io = (struct vm_stdio){.in = 0, .out = 1, .err = 2, .tty = -1};
+        *restore = false;
+        if (!tty)
+                return 0;
+        if (o->console_socket) {
+                int master, slave;
+                int r = vm_pty_open(&master, &slave, err);
+                if (r < 0)
+                        return r;
+                int cs = console_connect(o->console_socket, err);
+                if (cs < 0 || fd_send(cs, master, "/dev/ptmx", 9) < 0) {
+                        r = cs < 0 ? cs : cx_error_set(err, errno, "send the pty master");
+                        if (cs >= 0)
+                                close(cs);
+                        close(master);
+                        close(slave);
+                        return r;
+                }
+                close(cs);
+                close(master);
+                /* our controlling terminal: resizes of the master are SIGWINCH here */
+                setsid();
+                ioctl(slave, TIOCSCTTY, 0);
+                tcsetpgrp(slave, getpgrp());
+                *io = (struct vm_stdio){.in = slave, .out = slave, .err = slave, .tty = slave};
+                return 0;
+        }
+        io->tty = isatty(0) ? 0 : -1;
+        io->err = 1;
+        if (io->tty >= 0 && tcgetattr(0, saved) == 0) {
+                struct termios raw = *saved;
+                cfmakeraw(&raw);
+                tcsetattr(0, TCSANOW, &raw);
+                *restore = true;
+        }
+        return 0;
+}
+
+/* The stand-in (a child): asks for the process, says how that went on ready_fd, relays. */
+static _Noreturn void stand_in(struct vm_conn *c, const struct container_exec_opts *o,
+                               const char *req, bool tty, int ready_fd)
+{
+        struct termios saved;
+        bool restore = false;
+        struct vm_stdio io;
+        struct cx_error *e = NULL;
+        if (host_stdio(o, tty, &io, &saved, &restore, &e) < 0 ||
+            vm_request(c, VM_EXEC, 0, req, NULL, &e) < 0) {
+                write_all(ready_fd, e->msg, strlen(e->msg));
+                _exit(1);
+        }
+        close(ready_fd);
+        int sig = 0;
+        int st = relay(c, &io, &sig);
+        if (restore)
+                tcsetattr(0, TCSANOW, &saved);
+        vm_exit_like(st, sig);
+}
+
+int vm_exec(struct container_handle *h, const struct container_exec_opts *o, int *ret_status,
+            struct cx_error **err)
+{
+        _cleanup_free_ char *process = NULL;
+        size_t len = 0;
+        int r;
+        if (o->preserve_fds > 0)
+                r = cx_error_msg(err, EINVAL,
+                                 "--preserve-fds: an fd cannot cross into container `%s`'s VM",
+                                 h->st.id);
+        else if (o->process_file &&
+                 (r = read_file_at(AT_FDCWD, o->process_file, &process, &len, err)) < 0)
+                cx_error_prefix(err, "--process");
+        else
+                r = 0;
+        struct vm_conn c = {.fd = -1};
+        if (r >= 0) {
+                struct sockaddr_un a = {.sun_family = AF_UNIX};
+                snprintf(a.sun_path, sizeof(a.sun_path), "/proc/self/fd/%d/" VM_SOCK, h->dir.fd);
+                int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+                        r = cx_error_set(err, errno, "container `%s`: reach its VM's monitor",
+                                         h->st.id);
+                vm_conn_init(&c, fd);
+        }
+        container_close(h);
+        if (r < 0) {
+                vm_conn_clear(&c);
+                return r;
+        }
+        bool tty = o->tty == 1 || (o->tty == -1 && process_terminal(process));
+        _cleanup_free_ char *req = exec_request(o, process, tty);
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0) {
+                vm_conn_clear(&c);
+                return cx_error_set(err, errno, "pipe");
+        }
+        pid_t pid = fork();
+        if (pid == 0) {
+                close(p[0]);
+                stand_in(&c, o, req, tty, p[1]);
+        }
+        close(p[1]);
+        vm_conn_clear(&c);
+        _cleanup_free_ char *msg = NULL;
+        if (pid < 0 || read_fd_all(p[0], &msg, &len) < 0)
+                len = 0;
+        close(p[0]);
+        if (pid < 0)
+                return cx_error_set(err, errno, "fork");
+        if (len > 0) {
+                waitpid(pid, NULL, 0);
+                return cx_error_msg(err, EIO, "exec in container `%s`: %s", o->id, msg);
+        }
+        if (o->pid_file && (r = container_write_pid_file(o->pid_file, pid, err)) < 0) {
+                kill(pid, SIGKILL);
+                waitpid(pid, NULL, 0);
+                return r;
+        }
+        if (o->detach) {
+                *ret_status = 0;
+                return 0;
+        }
+        /* in the foreground: signals to capsa go to the stand-in, which is the process's */
+        int st = 0;
+        while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+                ;
+        *ret_status = WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
+        return 0;
+}
