@@ -55,8 +55,8 @@ bench_init
 bench_need runc=runc crun=crun qemu-system-x86_64=qemu-system-x86 \
         /usr/lib/qemu/virtiofsd=qemu-system-common
 "$capsa" features | python3 -c 'import json, sys
-t = json.dumps(json.load(sys.stdin))
-sys.exit(0 if "\"vm\"" in t and ("launcher" in t or "handler" in t) else 1)' ||
+a = json.load(sys.stdin).get("annotations") or {}
+sys.exit(0 if "vm" in a.get("run.capsa.launchers", "").split(",") else 1)' ||
         { echo "bench: $capsa features does not list the vm launcher" >&2; exit 1; }
 bench_workdir capsa-vm-bench
 bench_rootfs "$work/rootfs"

@@ -62,7 +62,6 @@ def vm_unavailable(capsa):
         f = json.loads(r.stdout)
     except ValueError:
         return f"`{capsa} features` failed (rc={r.returncode})"
-    text = json.dumps(f)
-    if not ('"vm"' in text and ("launcher" in text or "handler" in text)):
+    if "vm" not in (f.get("annotations") or {}).get("run.capsa.launchers", "").split(","):
         return f"`{capsa} features` does not list the vm launcher"
     return None

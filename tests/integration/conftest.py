@@ -21,7 +21,6 @@ import copy
 import functools
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -69,18 +68,10 @@ def pytest_generate_tests(metafunc):
 
 
 def vm_launcher_listed(f):
-    """Whether a `features` JSON lists the vm launcher: a "vm" entry under a key that names
-    launchers or handlers (anywhere, e.g. an annotation), or a top-level "vm" object."""
-    def walk(node, keys):
-        if isinstance(node, dict):
-            return any(walk(v, keys + [str(k)]) for k, v in node.items())
-        if isinstance(node, list):
-            return any(walk(v, keys) for v in node)
-        if isinstance(node, str) and any("launcher" in k.lower() or "handler" in k.lower()
-                                         for k in keys):
-            return "vm" in re.split(r"[,\s]+", node)
-        return False
-    return isinstance(f, dict) and ("vm" in f or walk(f, []))
+    """Whether a `features` JSON lists the vm launcher (its annotation run.capsa.launchers, a
+    comma-separated list)."""
+    ann = f.get("annotations") if isinstance(f, dict) else None
+    return "vm" in str((ann or {}).get("run.capsa.launchers", "")).split(",")
 
 
 @functools.lru_cache(maxsize=None)
