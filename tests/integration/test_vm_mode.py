@@ -164,9 +164,10 @@ def test_each_selector_runs_the_guest_kernel(runtime, bundle, how):
 
 
 def test_state_ps_pause_resume_events(runtime, bundle):
-    """A running VM container: state annotations, ps (one process, two with an exec beside
-    it), pause/resume (the VM's vCPUs: exec works again after resume), events --stats from the
-    guest's cgroup."""
+    """A running VM container: state annotations, ps (the init; the init and an exec'd process
+    beside it, as JSON and as a table), pause/resume (the VM's vCPUs: exec works again after
+    resume), events --stats from the guest's cgroup.  Every check is made and the failures are
+    reported together (one guest boot serves them all)."""
     b = vm_bundle(bundle, [CHECKER, "sleep", "600"])
     b.linux["resources"] = {"memory": {"limit": 256 << 20}, "pids": {"limit": 50}}
     cid = runtime.new_id()
@@ -178,36 +179,43 @@ def test_state_ps_pause_resume_events(runtime, bundle):
     want = expected_accel()
     assert annotations(st).get("run.capsa.vm.accel") in ((want,) if want else ("tcg", "kvm"))
     seen = assert_vm_running(runtime, cid)
+    bad = []
+
+    def check(ok, what):
+        if not ok:
+            bad.append(what)
 
     ps = runtime("ps", "--format", "json", cid)
-    assert ps.rc == 0, ps
-    pids = json.loads(ps.out)
-    assert len(pids) == 1 and all(isinstance(p, int) and p > 0 for p in pids), ps
+    pids = json.loads(ps.out) if ps.rc == 0 else None
+    check(pids is not None and len(pids) == 1 and all(isinstance(p, int) and p > 0
+                                                      for p in pids), f"ps of the init: {ps}")
     e = runtime("exec", "--detach", cid, CHECKER, "sleep", "600")
     assert e.rc == 0, e
     ps = runtime("ps", "--format", "json", cid)
-    assert ps.rc == 0 and len(json.loads(ps.out)) == 2, ps
+    check(ps.rc == 0 and len(json.loads(ps.out)) == 2, f"ps with an exec'd process: {ps}")
     table = runtime("ps", cid)
-    assert table.rc == 0 and "PID" in table.out.splitlines()[0], table
+    check(table.rc == 0 and len(table.out.splitlines()) == 3 and "sleep" in table.out,
+          f"ps table with an exec'd process (a header and two rows): {table}")
 
-    assert runtime("pause", cid).rc == 0
-    assert runtime.state(cid)["status"] == "paused"
-    assert runtime("resume", cid).rc == 0
-    assert runtime.state(cid)["status"] == "running"
+    check(runtime("pause", cid).rc == 0, "pause")
+    check(runtime.state(cid)["status"] == "paused", "state after pause")
+    check(runtime("resume", cid).rc == 0, "resume")
+    check(runtime.state(cid)["status"] == "running", "state after resume")
     x = runtime("exec", cid, "/bin/echo", "after-resume")
-    assert x.rc == 0 and x.out == "after-resume\n", x
+    check(x.rc == 0 and x.out == "after-resume\n", f"exec after resume: {x}")
 
     ev = runtime("events", "--stats", cid)
     assert ev.rc == 0, ev
     ev = json.loads(ev.out)
-    assert ev["type"] == "stats" and ev["id"] == cid, ev
+    check(ev["type"] == "stats" and ev["id"] == cid, f"events: {ev}")
     d = ev["data"]
-    assert d["memory"]["usage"]["usage"] > 0, d
-    assert d["pids"]["current"] == 2, d  # the init and the exec'd sleep
-    assert d["cpu"]["usage"]["total"] > 0, d
+    check(d["memory"]["usage"].get("usage", 0) > 0, f"events --stats: no memory usage: {d}")
+    check(d["pids"].get("current") == 2, f"events --stats: pids.current is not 2: {d}")
+    check(d["cpu"]["usage"].get("total", 0) > 0, f"events --stats: no cpu usage: {d}")
 
     assert runtime("delete", "--force", cid).rc == 0
     assert_nothing_left(runtime, cid, seen)
+    assert not bad, "\n".join(bad)
 
 
 # ---- a guest that crashes or hangs ------------------------------------------------------------
