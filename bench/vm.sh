@@ -4,13 +4,18 @@
 #     runc, for scale), from one rootfs, RUNS runs each, taken in turn (a round of every
 #     runtime, RUNS rounds: the shared machine's load falls on all of them alike):
 #       run true   the wall time of `run` with /bin/true: start, boot, workload, power-off;
-#       to output  the time until the first byte of /bin/echo's output reaches the caller (the
-#                  workload has run: the part of `run` before it), in a run of its own;
+#       to output  in a run of /bin/echo of its own: the time until the first byte of its
+#                  output reaches the caller (the part of `run` before the workload), and (for
+#                  the VM) the time from there to run's end (exit, power-off, delete);
 #     medians (min-max) and the ratios of the VM's medians to the host containers';
 #   - host memory per idle VM container (`sleep`), MEMRUNS containers one at a time, each
 #     measured SETTLE seconds after `run -d` returned: the PSS (/proc/PID/smaps_rollup) of every
-#     host process of the container (its QEMU, its virtiofsd, capsa's monitor: the processes in
-#     the container's host memory cgroup), the total and the part beyond the guest's RAM.
+#     host process of the container (capsa's monitor, the pid `state` names, and its
+#     descendants: QEMU, virtiofsd; and whatever is in the container's host memory cgroup), the
+#     total and the part beyond the guest's RAM, with QEMU's own part by kind of mapping (TCG's
+#     translated code, other anonymous memory, the guest kernel and initrd files QEMU keeps
+#     mapped: page cache that every VM booting them shares, so their PSS per VM falls as VMs
+#     are added; QEMU's code and libraries).
 #     How the guest's RAM is told apart: it is the memory backend QEMU shares with virtiofsd
 #     (a memfd, or a file in /dev/shm); its mappings are found in QEMU's /proc/PID/smaps (the
 #     shared file mapping at least as large as 32 MiB), named by device and inode, and their PSS
@@ -60,6 +65,7 @@ sys.exit(0 if "vm" in a.get("run.capsa.launchers", "").split(",") else 1)' ||
         { echo "bench: $capsa features does not list the vm launcher" >&2; exit 1; }
 bench_workdir capsa-vm-bench
 bench_rootfs "$work/rootfs"
+mkdir "$work/true" "$work/echo" "$work/idle"
 bench_config "$work/true/config.json" '["/bin/true"]' ../rootfs
 bench_config "$work/echo/config.json" '["/bin/echo", "go"]' ../rootfs
 bench_config "$work/idle/config.json" '["/bin/sleep", "100000"]' ../rootfs
@@ -105,8 +111,12 @@ def run_argv(rt, bundle, cid, *extra):
     return argv + list(extra) + ["--bundle", f"{work}/{bundle}", cid]
 
 
+failures = []
+
+
 def timed(rt, bundle, cid, first_byte):
-    """(seconds to the first byte of output or None, seconds to the end); fails loudly."""
+    """(seconds to the first byte of output or None, seconds to the end), or None for a run
+    that failed (kept in failures, reported; not in the medians)."""
     err = open(f"{work}/err-{rt}", "w+")
     t0 = time.monotonic()
     p = subprocess.Popen(run_argv(rt, bundle, cid), stdout=subprocess.PIPE, stderr=err,
@@ -125,21 +135,30 @@ def timed(rt, bundle, cid, first_byte):
     t2 = time.monotonic() - t0
     if rc != 0 or (first_byte and t1 is None):
         err.seek(0)
-        sys.exit(f"bench: {' '.join(run_argv(rt, bundle, cid))}: rc={rc}\n{err.read()[-2000:]}")
+        failures.append(f"{' '.join(run_argv(rt, bundle, cid))}: rc={rc}: {err.read()[-500:]}")
+        return None
     return t1, t2
 
 
 order = ["vm"] + hosts
 total = {rt: [] for rt in order}
 to_out = {rt: [] for rt in order}
+after = {rt: [] for rt in order}  # echo runs: from the first byte of output to run's end
 first = {}
 print(f"vm bench: accel {accel}, {runs} runs of each of {', '.join(order)}", file=sys.stderr)
 for rt in order:  # a warm-up each (the vm's first run may build the guest's assets: shown)
-    first[rt] = timed(rt, "true", f"warm-{rt}", False)[1]
+    first[rt] = (timed(rt, "true", f"warm-{rt}", False) or (None, float("nan")))[1]
 for i in range(runs):
     for rt in order:
-        total[rt].append(timed(rt, "true", f"t{i}-{rt}", False)[1])
-        to_out[rt].append(timed(rt, "echo", f"e{i}-{rt}", True)[0])
+        t = timed(rt, "true", f"t{i}-{rt}", False)
+        if t:
+            total[rt].append(t[1])
+        t = timed(rt, "echo", f"e{i}-{rt}", True)
+        if t:
+            to_out[rt].append(t[0])
+            after[rt].append(t[1] - t[0])
+if any(not total[rt] or not to_out[rt] for rt in order):
+    sys.exit("bench: a runtime has no successful run:\n" + "\n".join(failures))
 load = open("/proc/loadavg").read().split()[:3]
 
 
@@ -168,43 +187,62 @@ def rollup(pid):
 
 
 def container_pids(cid, state_pid):
-    """The container's host processes: those in its host memory cgroup, and any naming its
-    state dir in their command line."""
-    pids = set()
-    mem = None
-    for line in open(f"/proc/{state_pid}/cgroup"):
-        _, ctrls, path = line.rstrip("\n").split(":", 2)
-        if "memory" in ctrls.split(","):
-            mem = f"/sys/fs/cgroup/memory{path}"
-    if mem:
-        for d, _, _ in os.walk(mem):
-            pids |= {int(p) for p in open(f"{d}/cgroup.procs").read().split()}
-    state_dir = f"{work}/state-vm/{cid}"
+    """The container's host processes: the one `state` names (a VM container's monitor, a host
+    container's init) and its descendants (QEMU, virtiofsd), and those in a memory cgroup named
+    after the container; and that cgroup's directory."""
+    children, mem = {}, None
     for p in os.listdir("/proc"):
         if p.isdigit():
             try:
-                if state_dir in open(f"/proc/{p}/cmdline", "rb").read().decode(errors="replace"):
-                    pids.add(int(p))
-            except OSError:
-                pass
+                ppid = int(open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(p))
+    pids, todo = set(), [state_pid]
+    while todo:
+        p = todo.pop()
+        if p not in pids:
+            pids.add(p)
+            todo += children.get(p, [])
+    for p in sorted(pids):
+        try:
+            for line in open(f"/proc/{p}/cgroup"):
+                _, ctrls, path = line.rstrip("\n").split(":", 2)
+                if "memory" in ctrls.split(",") and cid in os.path.basename(path):
+                    mem = f"/sys/fs/cgroup/memory{path}"
+        except OSError:
+            pass
+    if mem:
+        for d, _, _ in os.walk(mem):
+            pids |= {int(p) for p in open(f"{d}/cgroup.procs").read().split()}
     return sorted(pids), mem
 
 
 def comm(pid):
-    """qemu, virtiofsd, capsa (its monitor: capsa runs from a sealed memfd copy) or the
+    """qemu, virtiofsd, capsa (which runs from a sealed memfd copy of itself) or the
     executable's name."""
     exe = os.path.basename(os.readlink(f"/proc/{pid}/exe")).replace(" (deleted)", "")
+    if exe.startswith("memfd:"):
+        exe = os.path.basename(open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")[0].decode())
     for k in ("qemu", "virtiofsd", "capsa"):
         if k in exe:
             return k
     return exe
 
 
+def detach(rt, cid):
+    """run --detach of the idle bundle; its stdio are files (the container keeps them open:
+    pipes would never end)."""
+    with open(f"{work}/out-{cid}", "w+") as out:
+        r = subprocess.run(run_argv(rt, "idle", cid, "--detach"), stdout=out, stderr=out,
+                           timeout=TIMEOUT, stdin=subprocess.DEVNULL)
+        if r.returncode != 0:
+            out.seek(0)
+            sys.exit(f"bench: run --detach of an idle {rt} container: {out.read()[-2000:]}")
+
+
 def measure(cid):
-    r = subprocess.run(run_argv("vm", "idle", cid, "--detach"), capture_output=True, text=True,
-                       timeout=TIMEOUT, stdin=subprocess.DEVNULL)
-    if r.returncode != 0:
-        sys.exit(f"bench: run --detach of an idle VM container failed: {r.stderr[-2000:]}")
+    detach("vm", cid)
     time.sleep(settle)
     st = json.loads(subprocess.run([capsa, "--root", f"{work}/state-vm", "state", cid],
                                    capture_output=True, text=True, timeout=30).stdout)
@@ -230,6 +268,22 @@ def measure(cid):
         return (hdr[3], hdr[4]) in files if shared else p == q and hdr[0] in ranges
     ram_size = sum(kv["Size"] for _, kv in ram)
     guest_rss = sum(kv.get("Rss", 0) for _, kv in ram)
+    # QEMU's own PSS, by kind of mapping: TCG's translated code (its anonymous executable
+    # buffer), other anonymous memory (heap, stacks, device state), the guest's kernel and
+    # initrd files it keeps mapped (page cache: shared by every VM booting them), other files
+    # (its code, libraries)
+    qargv = open(f"/proc/{q}/cmdline", "rb").read().split(b"\0")
+    boot_files = {qargv[i + 1].decode() for i, a in enumerate(qargv[:-1])
+                  if a in (b"-kernel", b"-initrd")}
+    qkind = {"tcg": 0, "anon": 0, "boot": 0, "files": 0}
+    for hdr, kv in qmaps:
+        if any(hdr is h for h, _ in ram):
+            continue
+        path = " ".join(hdr[5:])
+        if not path or path.startswith("["):
+            qkind["tcg" if "x" in hdr[1] and not path else "anon"] += kv.get("Pss", 0)
+        else:
+            qkind["boot" if path in boot_files else "files"] += kv.get("Pss", 0)
     per = {}
     guest_pss = 0
     for p in pids:
@@ -249,15 +303,14 @@ def measure(cid):
     total_pss = sum(per.values())
     return dict(total=total_pss, guest=guest_pss, beyond=total_pss - guest_pss, per=per,
                 ram_size=ram_size, guest_rss=guest_rss, charged=charged, method=method,
-                nprocs=len(pids))
+                nprocs=len(pids), qkind=qkind)
 
 
 print(f"vm bench: memory of {memruns} idle VM containers, one at a time", file=sys.stderr)
 mems = [measure(f"idle{i}") for i in range(memruns)]
 
 # a host container's idle processes, for scale
-subprocess.run(run_argv("capsa", "idle", "idle-host", "--detach"), check=True, timeout=TIMEOUT,
-               capture_output=True, stdin=subprocess.DEVNULL)
+detach("capsa", "idle-host")
 time.sleep(1)
 hst = json.loads(subprocess.run([capsa, "--root", f"{work}/state-capsa", "state", "idle-host"],
                                 capture_output=True, text=True, check=True).stdout)
@@ -281,9 +334,14 @@ for rt in order:
 for rt in hosts:
     print(f"vm/{rt}: run true {med(total['vm']) / med(total[rt]):.1f}x, "
           f"to output {med(to_out['vm']) / med(to_out[rt]):.1f}x")
-vm_run, vm_out = med(total["vm"]), med(to_out["vm"])
-print(f"vm: of run true's {vm_run:.0f} ms median, {vm_out:.0f} ms come before the workload's "
-      f"output and {vm_run - vm_out:.0f} ms after it (the workload's exit, power-off, delete)")
+if failures:
+    print(f"{len(failures)} failed runs (not in the figures):")
+    for f in failures:
+        print("  " + " ".join(f.split()))
+vm_run = med(total["vm"])
+print(f"vm, in the echo runs: {med(to_out['vm']):.0f} ms (median) until the workload's output, "
+      f"{med(after['vm']):.0f} ms from there to run's end (the workload's exit, power-off, "
+      "delete)")
 if accel == "tcg":
     print(f"aim <= 2000 ms (run --vm true under TCG): {'met' if vm_run <= 2000 else 'not met'}"
           f" ({vm_run:.0f} ms)")
@@ -299,6 +357,10 @@ rows = [("guest RAM configured", [m["ram_size"] for m in mems]),
 rows += [(f"  of which {k}", [m["per"].get(k, 0) for m in mems]) for k in procs]
 rows += [("  of which the guest's RAM", [m["guest"] for m in mems]),
          ("PSS beyond the guest's RAM", [m["beyond"] for m in mems]),
+         ("  QEMU's TCG translated code (anon, exec)", [m["qkind"]["tcg"] for m in mems]),
+         ("  QEMU's other anonymous memory", [m["qkind"]["anon"] for m in mems]),
+         ("  QEMU's guest kernel+initrd files (page cache)", [m["qkind"]["boot"] for m in mems]),
+         ("  QEMU's other files (its code, libraries)", [m["qkind"]["files"] for m in mems]),
          ("charged to its host memory cgroup", [m["charged"] for m in mems]),
          ("an idle host container of capsa: PSS", [host_pss])]
 for label, vals in rows:
