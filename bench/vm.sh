@@ -364,7 +364,7 @@ rows += [("  of which the guest's RAM", [m["guest"] for m in mems]),
          ("charged to its host memory cgroup", [m["charged"] for m in mems]),
          ("an idle host container of capsa: PSS", [host_pss])]
 for label, vals in rows:
-    print(f"  {label:44}{kib(vals):9.1f}")
+    print(f"  {label:48}{kib(vals):9.1f}")
 print(f"  host processes per VM container: {mems[0]['nprocs']} ({', '.join(procs)})")
 beyond = kib([m["beyond"] for m in mems])
 print(f"aim <= 40 MiB beyond the guest's RAM: {'met' if beyond <= 40 else 'not met'} "

@@ -1,13 +1,16 @@
 """exec and ps: a second process in a running container (runc semantics)."""
 
 import array
+import fcntl
 import json
 import os
 import pty
 import select
 import signal
 import socket
+import struct
 import subprocess
+import termios
 import time
 
 import pytest
@@ -279,6 +282,38 @@ def test_exec_tty_console_socket(runtime, bundle, testdir):
     r = runtime.finish(p)
     assert r.rc == 0, r
     assert b"/dev/pts/" in out and b"done-42" in out, out
+
+
+@pytest.mark.launchers
+def test_create_terminal_console_socket(runtime, bundle, testdir):
+    """The container's own terminal (process.terminal, as podman run -it): create sends the
+    pty's master over --console-socket; its size, set before start, is the process's; what the
+    process writes arrives on the master; the exit status is the process's."""
+    b = bundle()
+    b.process["terminal"] = True
+    b.process["args"] = ["/bin/sh", "-c", "tty; stty size; echo done-$((6*7)); exit 5"]
+    path = str(testdir / "console.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(path)
+    sock.listen(1)
+    b.save()
+    cid = runtime.new_id()
+    p = runtime.spawn("create", "--bundle", b.path, "--console-socket", path, cid)
+    try:
+        master = recv_master(sock)
+    finally:
+        sock.close()
+    try:
+        r = runtime.finish(p, timeout=90)
+        assert r.rc == 0, r
+        fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 99, 0, 0))
+        assert runtime("start", cid).rc == 0
+        out = read_until(master, b"done-42", timeout=30)
+    finally:
+        os.close(master)
+    assert b"/dev/pts/" in out and b"33 99" in out and b"done-42" in out, out
+    st = runtime.wait_status(cid, "stopped")
+    assert runtime("delete", cid).rc == 0, st
 
 
 def run_in_pty(argv, send=b"", timeout=15):
