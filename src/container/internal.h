@@ -164,6 +164,7 @@ struct plan {
         struct ns_mount_plan mounts;     /* config.json's mounts, parsed and checked */
         int tenant_lock;                 /* ROOT/tenants.lock, held until the state exists */
         const char *tenant;              /* the tenant's name, or NULL */
+        uint32_t tenant_first_id;        /* its range's first id */
         struct plan_net net;             /* the networks it attaches to */
 };
 /* Loads BUNDLE/config.json, applies the tenant's hardening, picks the launcher and checks

@@ -5,6 +5,7 @@
  * socket) and relays it as frames; as pid 1 it reaps the container's init and reports its exit
  * once its output is drained. */
 #include "vm/vm.h"
+#include "state/state.h"
 #include "util/json.h"
 
 #include <fcntl.h>
@@ -323,6 +324,35 @@ static int guest_rootfs(const struct json_val *req, char **ret, char **ret_err)
         return -errno;
 }
 
+/* The tenant in the guest's registry, with the host's range: the files the container makes on
+ * the shared rootfs are then the tenant's on the host too. */
+static int guest_tenant(const char *name, const struct json_val *first, char **ret_err)
+{
+        int64_t id = 0;
+        if (!json_val_int(first, &id)) {
+                *ret_err = xstrdup("a tenant without its range");
+                return -EINVAL;
+        }
+        struct json_w *w = json_w_new(NULL);
+        json_w_obj_open(w);
+        json_w_key_arr_open(w, "tenants");
+        json_w_obj_open(w);
+        json_w_key_str(w, "name", name);
+        json_w_key_int(w, "firstId", id);
+        json_w_key_int(w, "size", STATE_TENANT_RANGE);
+        json_w_obj_close(w);
+        json_w_arr_close(w);
+        json_w_obj_close(w);
+        _cleanup_free_ char *json = json_w_finish(w, true);
+        mkdir("/run/capsa", 0700);
+        if (write_file_atomic_at(AT_FDCWD, "/run/capsa/tenants.json", json, strlen(json), NULL) <
+            0) {
+                *ret_err = xstrdup("write the guest's tenants.json");
+                return -EIO;
+        }
+        return 0;
+}
+
 static void do_create(const struct vm_frame *f)
 {
         _cleanup_(json_val_freep) struct json_val *req = NULL;
@@ -358,6 +388,13 @@ static void do_create(const struct vm_frame *f)
                 args[n++] = VM_GUEST_DIR "/console-0.sock";
         }
         const char *tenant = json_val_str(json_val_get(req, "tenant"));
+        if (tenant && (r = guest_tenant(tenant, json_val_get(req, "tenant_first_id"), &msg)) < 0) {
+                session_end(s);
+                close_child(child);
+                if (lsock >= 0)
+                        close(lsock);
+                return reply(r, msg, NULL);
+        }
         if (tenant) {
                 args[n++] = "--tenant";
                 args[n++] = (char *)tenant;

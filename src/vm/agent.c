@@ -211,7 +211,7 @@ _Noreturn void vm_agent_main(char **argv)
         trace("modules");
         int port = open_port();
         trace("port");
-        mkdir(VM_GUEST_DIR, 0700);
+        mkdir(VM_GUEST_DIR, 0711); /* a tenant's root (in its user namespace) passes through */
         mount_or_fail(VM_SHARE_TAG, VM_GUEST_SHARE, "virtiofs", 0, NULL);
         trace("share");
         vm_agent_serve(port);

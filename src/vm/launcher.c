@@ -70,8 +70,10 @@ static char *create_request(const struct create_ctx *c, const struct spec *s, ch
         json_w_key_bool(w, "terminal", s->process.terminal);
         if (s->vm.image_path)
                 json_w_key_bool(w, "image", true);
-        if (c->plan.tenant)
+        if (c->plan.tenant) { /* the guest's registry gets the same range */
                 json_w_key_str(w, "tenant", c->plan.tenant);
+                json_w_key_int(w, "tenant_first_id", c->plan.tenant_first_id);
+        }
         char **binds = xcalloc(1, sizeof(char *));
         json_w_key_arr_open(w, "binds");
         for (size_t i = 0; i < s->n_mounts; i++) {
