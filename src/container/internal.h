@@ -346,6 +346,14 @@ int container_net_prepare(struct create_ctx *c, struct cx_error **err);
 /* Once the init exists: an endpoint per network in its namespace (or pasta when not root). */
 int container_net_attach(struct create_ctx *c, struct cx_error **err);
 int container_net_pasta(struct create_ctx *c, struct cx_error **err);
+/* A VM container's NICs (the vm launcher): a persistent tap per network on its bridge, with
+ * the endpoint the guest configures (addresses, gateways, MAC, MTU). */
+struct container_tap {
+        char tap[IFNAMSIZ];
+        struct net_endpoint ep;
+};
+int container_net_taps(struct create_ctx *c, struct container_tap **ret, size_t *ret_n,
+                       struct cx_error **err);
 /* The undo of an endpoint: what net_endpoint_up made, and the others' /etc/hosts. */
 int container_net_detach(struct state_dir *d, const char *network, const char *veth,
                          struct cx_error **err);

@@ -5,13 +5,16 @@
  * socket) and relays it as frames; as pid 1 it reaps the container's init and reports its exit
  * once its output is drained. */
 #include "vm/vm.h"
+#include "net/net.h"
 #include "state/state.h"
 #include "util/json.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -226,14 +229,19 @@ static void session_end(struct session *s)
 }
 
 /* config.json as the guest runs it: the root (and every bind mount's source) in the shared
- * tree: binds[i] is mount i's source there, or null), the host's annotations for the mode dropped,
+ * tree: binds[i] is mount i's source there, or null; extra: the mounts capsa adds, such as a
+ * network's hosts and resolv.conf), the host's annotations for the mode dropped,
  * the cgroup the guest's default, and only the hooks that run in the container (the host ran the
  * others). */
 static char *guest_config(const struct json_val *cfg, const char *rootfs,
-                          const struct json_val *binds)
+                          const struct json_val *binds, const struct json_val *extra)
 {
         struct json_w *w = json_w_new(NULL);
         json_w_obj_open(w);
+        if (!json_val_get(cfg, "mounts") && json_val_len(extra)) {
+                json_w_key(w, "mounts");
+                json_w_val(w, extra);
+        }
         for (size_t i = 0; i < json_val_len(cfg); i++) {
                 const char *k = json_val_key(cfg, i);
                 const struct json_val *v = json_val_at(cfg, i);
@@ -261,6 +269,8 @@ static char *guest_config(const struct json_val *cfg, const char *rootfs,
                                 }
                                 json_w_obj_close(w);
                         }
+                        for (size_t m = 0; m < json_val_len(extra); m++)
+                                json_w_val(w, json_val_at(extra, m));
                         json_w_arr_close(w);
                 } else if (strcmp(k, "hooks") == 0) {
                         json_w_key_obj_open(w, "hooks");
@@ -324,6 +334,103 @@ static int guest_rootfs(const struct json_val *req, char **ret, char **ret_err)
         return -errno;
 }
 
+/* The guest's name of the NIC whose MAC is mac. */
+static bool nic_by_mac(const char *mac, char name[IFNAMSIZ])
+{
+        DIR *d = opendir("/sys/class/net");
+        struct dirent *e;
+        bool found = false;
+        while (d && !found && (e = readdir(d))) {
+                if (e->d_name[0] == '.')
+                        continue;
+                _cleanup_free_ char *p = xasprintf("/sys/class/net/%s/address", e->d_name);
+                _cleanup_free_ char *a = NULL;
+                size_t len;
+                if (read_file_at(AT_FDCWD, p, &a, &len, NULL) >= 0 &&
+                    strncasecmp(a, mac, strlen(mac)) == 0) {
+                        snprintf(name, IFNAMSIZ, "%.15s", e->d_name);
+                        found = true;
+                }
+        }
+        if (d)
+                closedir(d);
+        return found;
+}
+
+/* One NIC into the container's network namespace (netns_fd, or -1: it shares the guest's), as
+ * eth<i>, with the endpoint's MTU, addresses and default routes: what the host's veth peer gets
+ * on the host. */
+static int guest_nic(const struct json_val *nic, size_t i, int netns_fd, struct nl *root,
+                     struct cx_error **err)
+{
+        const char *mac = json_val_str(json_val_get(nic, "mac"));
+        char name[IFNAMSIZ], eth[IFNAMSIZ];
+        snprintf(eth, sizeof(eth), "eth%u", (unsigned)(i % 1000));
+        if (!mac || !nic_by_mac(mac, name))
+                return cx_error_msg(err, ENODEV, "the guest has no NIC with MAC %s",
+                                    mac ? mac : "");
+        int r;
+        struct nl_link_change mv = NL_LINK_CHANGE_NONE;
+        mv.netns_fd = netns_fd;
+        if (netns_fd >= 0 && (r = nl_link_set(root, name, &mv, err)) < 0)
+                return r;
+        _cleanup_(nl_closep) struct nl *n = NULL;
+        if ((r = nl_open(netns_fd, &n, err)) < 0)
+                return r;
+        int64_t mtu = 0;
+        json_val_int(json_val_get(nic, "mtu"), &mtu);
+        struct nl_link_change up = NL_LINK_CHANGE_NONE;
+        up.up = 1;
+        struct nl_link_change set = NL_LINK_CHANGE_NONE;
+        set.rename = strcmp(name, eth) ? eth : NULL;
+        set.mtu = (unsigned)mtu;
+        if ((r = nl_link_set(n, name, &set, err)) < 0 || (r = nl_link_set(n, "lo", &up, err)) < 0)
+                return r;
+        const struct json_val *addrs = json_val_get(nic, "addrs");
+        for (size_t j = 0; j < json_val_len(addrs); j++) {
+                struct net_cidr c;
+                if (net_cidr_parse(json_val_str(json_val_at(addrs, j)), true, &c) < 0)
+                        return cx_error_msg(err, EINVAL, "a NIC address the agent cannot read");
+                if ((r = nl_addr_add(n, eth, &c, err)) < 0)
+                        return r;
+        }
+        if ((r = nl_link_set(n, eth, &up, err)) < 0)
+                return r;
+        const struct json_val *gws = json_val_get(nic, "gateways");
+        for (size_t j = 0; j < json_val_len(gws); j++) {
+                struct net_ip gw;
+                if (net_ip_parse(json_val_str(json_val_at(gws, j)), &gw) < 0)
+                        return cx_error_msg(err, EINVAL, "a gateway the agent cannot read");
+                if ((r = nl_route_add(n, NULL, &gw, eth, err)) < 0 && r != -EEXIST)
+                        return r;
+        }
+        return 0;
+}
+
+/* The container's NICs, once its init exists (in its network namespace). */
+static int guest_net(const struct json_val *nets, pid_t init, char **ret_err)
+{
+        if (json_val_len(nets) == 0)
+                return 0;
+        struct cx_error *e = NULL;
+        _cleanup_free_ char *path = xasprintf("/proc/%d/ns/net", (int)init);
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        struct stat a, b;
+        if (fd < 0 || fstat(fd, &a) < 0 || stat("/proc/self/ns/net", &b) < 0) {
+                *ret_err = xasprintf("open the container's network namespace: %s", strerror(errno));
+                return -EIO;
+        }
+        _cleanup_(nl_closep) struct nl *root = NULL;
+        int r = nl_open(-1, &root, &e);
+        for (size_t i = 0; r >= 0 && i < json_val_len(nets); i++)
+                r = guest_nic(json_val_at(nets, i), i, a.st_ino == b.st_ino ? -1 : fd, root, &e);
+        if (r < 0) {
+                *ret_err = xasprintf("configure the container's network in the guest: %s", e->msg);
+                cx_error_freep(&e);
+        }
+        return r;
+}
+
 /* The tenant in the guest's registry, with the host's range: the files the container makes on
  * the shared rootfs are then the tenant's on the host too. */
 static int guest_tenant(const char *name, const struct json_val *first, char **ret_err)
@@ -367,7 +474,8 @@ static void do_create(const struct vm_frame *f)
         _cleanup_free_ char *rootfs = NULL;
         if ((r = guest_rootfs(req, &rootfs, &msg)) < 0)
                 return reply(r, msg, NULL);
-        _cleanup_free_ char *conf = guest_config(cfg, rootfs, json_val_get(req, "binds"));
+        _cleanup_free_ char *conf = guest_config(cfg, rootfs, json_val_get(req, "binds"),
+                                                 json_val_get(req, "extra_mounts"));
         mkdir(VM_GUEST_DIR "/bundle", 0700);
         if (write_file_atomic_at(AT_FDCWD, VM_GUEST_DIR "/bundle/config.json", conf, strlen(conf),
                                  NULL) < 0)
@@ -417,7 +525,11 @@ static void do_create(const struct vm_frame *f)
         size_t len;
         if (r >= 0 && read_file_at(AT_FDCWD, VM_GUEST_DIR "/init.pid", &pidtxt, &len, NULL) >= 0)
                 s->pid = atoi(pidtxt);
+        if (r >= 0 && s->pid > 0)
+                r = guest_net(json_val_get(req, "net"), s->pid, &msg);
         if (r < 0 || s->pid <= 0) {
+                if (s->pid > 0)
+                        kill(s->pid, SIGKILL);
                 session_end(s);
                 return reply(r < 0 ? r : -ESRCH, msg, NULL);
         }

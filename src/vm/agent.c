@@ -41,19 +41,41 @@ static void mount_or_fail(const char *src, const char *dst, const char *type, un
                 fail(dst);
 }
 
-/* What every guest needs: the virtio transport, the console port, virtio-fs.  The block device
- * and ext4 (vm.image, capsa_image=1 on the command line) are loaded only for an image: each
- * module costs boot time under TCG. */
-static bool wanted_always(const char *path)
+static bool ends_with_any(const char *path, const char *const *names)
 {
-        static const char *const names[] = {"/virtio_ring.ko",    "/virtio.ko", "/virtio_mmio.ko",
-                                            "/virtio_console.ko", "/fuse.ko",   "/virtiofs.ko"};
-        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-                size_t n = strlen(path), m = strlen(names[i]);
-                if (n >= m && strncmp(path + n - m, names[i], m) == 0)
+        for (; *names; names++) {
+                size_t n = strlen(path), m = strlen(*names);
+                if (n >= m && strcmp(path + n - m, *names) == 0)
                         return true;
         }
         return false;
+}
+
+/* What every guest needs: the virtio transport, the console port, virtio-fs.  The others only
+ * when the command line says (capsa_image=1, capsa_net=1): each module costs boot time under
+ * TCG. */
+static bool wanted_always(const char *path)
+{
+        static const char *const v[] = {
+            "/virtio_ring.ko", "/virtio.ko", "/virtio_mmio.ko", "/virtio_console.ko", "/fuse.ko",
+            "/virtiofs.ko",    NULL};
+        return ends_with_any(path, v);
+}
+
+/* vm.image: the block device and the filesystems capsa mounts from it */
+static bool is_image(const char *path)
+{
+        static const char *const v[] = {
+            "/virtio_blk.ko", "/crc32c_generic.ko", "/crc16.ko", "/mbcache.ko",
+            "/jbd2.ko",       "/ext4.ko",           NULL};
+        return ends_with_any(path, v);
+}
+
+/* --net: the NICs on the taps */
+static bool is_net(const char *path)
+{
+        static const char *const v[] = {"/failover.ko", "/net_failover.ko", "/virtio_net.ko", NULL};
+        return ends_with_any(path, v);
 }
 
 static void load_modules(void)
@@ -64,10 +86,11 @@ static void load_modules(void)
         if (!f)
                 return; /* a kernel with everything built in */
         char line[512];
-        bool image = getenv("capsa_image") != NULL;
+        bool image = getenv("capsa_image") != NULL, net = getenv("capsa_net") != NULL;
         while (fgets(line, sizeof(line), f)) {
                 line[strcspn(line, "\n")] = 0;
-                if (!*line || (!image && !wanted_always(line)))
+                if (!*line ||
+                    (!wanted_always(line) && !(image && is_image(line)) && !(net && is_net(line))))
                         continue;
                 _cleanup_free_ char *path = xasprintf("/lib/modules/%s/%s", u.release, line);
                 int fd = open(path, O_RDONLY | O_CLOEXEC);
