@@ -274,6 +274,9 @@ struct launcher {
         void (*describe)(struct state_dir *d, struct state *st);
         int (*kill)(struct container_handle *h, int sig, bool all, struct cx_error **err);
         int (*pids)(struct container_handle *h, pid_t **ret, size_t *ret_n, struct cx_error **err);
+        /* `ps` without --format json, when the host's ps cannot show the processes (optional) */
+        int (*ps_table)(struct container_handle *h, char **ps_args, char **ret,
+                        struct cx_error **err);
         int (*freeze)(struct container_handle *h, bool freeze, struct cx_error **err);
         /* `exec`: runs another process in the container; closes h (unlocks it) as soon as it
          * has what it needs. */

@@ -570,6 +570,48 @@ static void do_output(char *const *args)
         free(out);
 }
 
+/* ps: the guest's pids of the container, as JSON, or (payload "table") a table of them made
+ * from the guest's /proc: UID PID PPID CMD. */
+static void do_ps(const struct vm_frame *f)
+{
+        char *args[] = {"ps", "--format", "json", container_id, NULL};
+        char *msg = NULL, *out = NULL;
+        int r = container_id ? capsa_output(args, &out, &msg) : -ENOENT;
+        if (r < 0 || strcmp(f->data, "table") != 0) {
+                reply(r, msg, out);
+                free(out);
+                return;
+        }
+        _cleanup_(json_val_freep) struct json_val *v = NULL;
+        _cleanup_free_ char *pids = out;
+        if (json_parse(pids, strlen(pids), "ps", &v, NULL) < 0)
+                return reply(-EPROTO, xstrdup("the guest's ps said nothing readable"), NULL);
+        char *table = xstrdup("UID        PID   PPID CMD\n");
+        for (size_t i = 0; i < json_val_len(v); i++) {
+                int64_t pid = 0;
+                json_val_int(json_val_at(v, i), &pid);
+                _cleanup_free_ char *st = NULL, *cmd = NULL;
+                size_t len = 0, clen = 0;
+                _cleanup_free_ char *sp = xasprintf("/proc/%d/status", (int)pid);
+                _cleanup_free_ char *cp = xasprintf("/proc/%d/cmdline", (int)pid);
+                if (read_file_at(AT_FDCWD, sp, &st, &len, NULL) < 0)
+                        continue; /* gone meanwhile */
+                if (read_file_at(AT_FDCWD, cp, &cmd, &clen, NULL) < 0)
+                        cmd = xstrdup("");
+                for (size_t j = 0; clen && j < clen - 1; j++)
+                        if (!cmd[j])
+                                cmd[j] = ' ';
+                const char *u = strstr(st, "\nUid:"), *pp = strstr(st, "\nPPid:");
+                char *t =
+                    xasprintf("%s%-8ld %6d %6ld %s\n", table, u ? strtol(u + 5, NULL, 10) : -1,
+                              (int)pid, pp ? strtol(pp + 6, NULL, 10) : -1, cmd);
+                free(table);
+                table = t;
+        }
+        reply(0, NULL, table);
+        free(table);
+}
+
 static void do_update(const struct vm_frame *f)
 {
         const char *path = VM_GUEST_DIR "/resources.json";
@@ -607,6 +649,10 @@ static void do_exec(const struct vm_frame *f)
                 strv_append(&args, "--console-socket");
                 strv_append(&args, sock);
         }
+        _cleanup_free_ char *pidfile = xasprintf(VM_GUEST_DIR "/exec-%u.pid", f->chan);
+        unlink(pidfile);
+        strv_append(&args, "--pid-file");
+        strv_append(&args, pidfile);
         const struct json_val *flags = json_val_get(req, "flags");
         for (size_t i = 0; i < json_val_len(flags); i++)
                 strv_append(&args, json_val_str(json_val_at(flags, i)));
@@ -631,6 +677,13 @@ static void do_exec(const struct vm_frame *f)
         if (r < 0) {
                 session_end(s);
                 return reply(r, msg, NULL);
+        }
+        /* answered once the process runs (its pid file is written), as runc's exec returns */
+        for (int i = 0; i < 3000 && access(pidfile, F_OK) < 0; i++) {
+                siginfo_t si = {0};
+                if (waitid(P_PID, (id_t)s->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid)
+                        break; /* it failed: its output and exit say why */
+                usleep(2000);
         }
         s->relaying = true;
         reply(0, NULL, NULL);
@@ -682,10 +735,8 @@ static void handle(const struct vm_frame *f)
                 return do_kill(f);
         case VM_EXEC:
                 return do_exec(f);
-        case VM_PS: {
-                char *args[] = {"ps", "--format", "json", container_id, NULL};
-                return do_output(args);
-        }
+        case VM_PS:
+                return do_ps(f);
         case VM_STATS: {
                 char *args[] = {"events", "--stats", container_id, NULL};
                 return do_output(args);

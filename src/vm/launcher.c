@@ -352,6 +352,17 @@ static int vm_pids(struct container_handle *h, pid_t **ret, size_t *ret_n, struc
         return 0;
 }
 
+static int vm_ps_table(struct container_handle *h, char **ps_args, char **ret,
+                       struct cx_error **err)
+{
+        if (ps_args && ps_args[0])
+                return cx_error_msg(err, EINVAL,
+                                    "ps options: container `%s` runs in a VM, whose processes the "
+                                    "host's ps cannot show (capsa ps prints the guest's table)",
+                                    h->st.id);
+        return request(h, VM_PS, "table", ret, err);
+}
+
 static int vm_freeze(struct container_handle *h, bool freeze, struct cx_error **err)
 {
         _cleanup_(cg_manager_freep) struct cg_manager *cg = NULL;
@@ -425,6 +436,7 @@ const struct launcher launcher_vm = {
     .describe = vm_describe,
     .kill = vm_kill,
     .pids = vm_pids,
+    .ps_table = vm_ps_table,
     .freeze = vm_freeze,
     .exec = vm_exec,
     .update = vm_update,
