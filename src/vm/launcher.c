@@ -316,6 +316,18 @@ static void vm_describe(struct state_dir *d, struct state *st)
                 annotate(st, STOPPED_ANNOTATION, why);
 }
 
+/* A paused VM's QEMU and virtiofsd sit in the freezer, where v1's holds even SIGKILL: thawed
+ * after a SIGKILL, they die. */
+static void thaw_after_kill(struct container_handle *h)
+{
+        _cleanup_error_ struct cx_error *e = NULL;
+        _cleanup_(cg_manager_freep) struct cg_manager *cg = NULL;
+        if (h->st.cgroup_dirs && h->st.cgroup_dirs[0] &&
+            cg_dirs_frozen(h->st.cgroup_driver, h->st.cgroup_dirs) &&
+            (native_load_cgroup(&h->st, &cg, &e) < 0 || cg_freeze(cg, false, &e) < 0))
+                log_warn("%s", e->msg);
+}
+
 static int vm_kill(struct container_handle *h, int sig, bool all, struct cx_error **err)
 {
         if (h->status == STATE_STOPPED)
@@ -326,8 +338,10 @@ static int vm_kill(struct container_handle *h, int sig, bool all, struct cx_erro
         if (r < 0 && sig == SIGKILL) {
                 /* a monitor that does not answer: end it (QEMU and virtiofsd die with it) */
                 cx_error_freep(err);
-                return container_signal(&h->st, SIGKILL, err);
+                r = container_signal(&h->st, SIGKILL, err);
         }
+        if (sig == SIGKILL)
+                thaw_after_kill(h);
         return r;
 }
 
@@ -419,7 +433,9 @@ static void vm_stop(struct container_handle *h)
         if (!state_pid_matches(h->st.pid, h->st.pid_start_time))
                 return;
         _cleanup_error_ struct cx_error *e = NULL;
-        if (request(h, VM_KILL, "{\"signal\":9,\"all\":true}", NULL, &e) >= 0)
+        int r = request(h, VM_KILL, "{\"signal\":9,\"all\":true}", NULL, &e);
+        thaw_after_kill(h);
+        if (r >= 0)
                 for (int i = 0; i < 500 && state_pid_matches(h->st.pid, h->st.pid_start_time); i++)
                         usleep(10000);
         container_kill_wait(h->st.pid, h->st.pid_start_time);
