@@ -21,8 +21,8 @@ _capsa_flags()
 {
         local create='-b --bundle --pid-file --console-socket --preserve-fds --tenant --net
                 -p --publish --image -e --env -w --workdir -u --user -m --memory --cpus
-                --pids-limit -v --volume'
-        local create_bool='--no-pivot --no-new-keyring --read-only -t --tty'
+                --pids-limit -v --volume --vm-accel'
+        local create_bool='--no-pivot --no-new-keyring --vm --read-only -t --tty'
         local criu='--image-path --work-path --manage-cgroups-mode --empty-ns'
         local criu_bool='--tcp-established --ext-unix-sk --shell-job --file-locks --lazy-pages
                 --auto-dedup'
@@ -203,6 +203,7 @@ _capsa_value()
                 ;;
         :--log-format) _capsa_reply _capsa_words_of 'text json' ;;
         :--rootless) _capsa_reply _capsa_words_of 'true false auto' ;;
+        create:--vm-accel | run:--vm-accel) _capsa_reply _capsa_words_of 'kvm tcg auto' ;;
         *:-f | *:--format) _capsa_reply _capsa_words_of 'table json' ;;
         *:--manage-cgroups-mode) _capsa_reply _capsa_words_of 'soft full strict ignore' ;;
         *:--empty-ns) _capsa_reply _capsa_words_of network ;;

@@ -124,6 +124,14 @@ int cmd_ps(int argc, char **argv, const struct global_opts *g)
         struct cx_error *err = NULL;
         _cleanup_free_ pid_t *pids = NULL;
         size_t n = 0;
+        if (!json) { /* a VM container's table comes from its guest */
+                _cleanup_free_ char *table = NULL;
+                int r = container_ps_table(g->root, argv[optind], argv + optind + 1, &table, &err);
+                if (r >= 0)
+                        fputs(table, stdout);
+                if (r != -EOPNOTSUPP)
+                        return r < 0 ? cmd_fail(err) : 0;
+        }
         if (container_pids(g->root, argv[optind], &pids, &n, &err) < 0)
                 return cmd_fail(err);
         if (!json)

@@ -158,5 +158,9 @@ struct container_exec_opts {
 int container_exec(const struct container_exec_opts *o, int *ret_status, struct cx_error **err);
 
 /* The pids in the container's cgroup (sorted). */
+/* `ps`'s table when the container's processes are not the host's (a VM's: made in its guest);
+ * -EOPNOTSUPP (err untouched) for a container whose pids the host's ps shows. */
+int container_ps_table(const char *root, const char *id, char **ps_args, char **ret,
+                       struct cx_error **err);
 int container_pids(const char *root, const char *id, pid_t **ret, size_t *ret_n,
                    struct cx_error **err);

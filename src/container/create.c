@@ -147,8 +147,7 @@ static int prepare(struct create_ctx *c, struct cx_error **err)
                  0 ||
              (r = container_host_mounts_record(&c->dir, s, err)) < 0))
                 return r;
-        if ((r = prepare_cgroup(c, err)) < 0 ||
-            (!c->plan.launcher->in_guest && (r = container_net_prepare(c, err)) < 0))
+        if ((r = prepare_cgroup(c, err)) < 0 || (r = container_net_prepare(c, err)) < 0)
                 return r;
         return prepare_console(c, err);
 }

@@ -164,6 +164,7 @@ struct plan {
         struct ns_mount_plan mounts;     /* config.json's mounts, parsed and checked */
         int tenant_lock;                 /* ROOT/tenants.lock, held until the state exists */
         const char *tenant;              /* the tenant's name, or NULL */
+        uint32_t tenant_first_id;        /* its range's first id */
         struct plan_net net;             /* the networks it attaches to */
 };
 /* Loads BUNDLE/config.json, applies the tenant's hardening, picks the launcher and checks
@@ -273,6 +274,9 @@ struct launcher {
         void (*describe)(struct state_dir *d, struct state *st);
         int (*kill)(struct container_handle *h, int sig, bool all, struct cx_error **err);
         int (*pids)(struct container_handle *h, pid_t **ret, size_t *ret_n, struct cx_error **err);
+        /* `ps` without --format json, when the host's ps cannot show the processes (optional) */
+        int (*ps_table)(struct container_handle *h, char **ps_args, char **ret,
+                        struct cx_error **err);
         int (*freeze)(struct container_handle *h, bool freeze, struct cx_error **err);
         /* `exec`: runs another process in the container; closes h (unlocks it) as soon as it
          * has what it needs. */
@@ -345,6 +349,14 @@ int container_net_prepare(struct create_ctx *c, struct cx_error **err);
 /* Once the init exists: an endpoint per network in its namespace (or pasta when not root). */
 int container_net_attach(struct create_ctx *c, struct cx_error **err);
 int container_net_pasta(struct create_ctx *c, struct cx_error **err);
+/* A VM container's NICs (the vm launcher): a persistent tap per network on its bridge, with
+ * the endpoint the guest configures (addresses, gateways, MAC, MTU). */
+struct container_tap {
+        char tap[IFNAMSIZ];
+        struct net_endpoint ep;
+};
+int container_net_taps(struct create_ctx *c, struct container_tap **ret, size_t *ret_n,
+                       struct cx_error **err);
 /* The undo of an endpoint: what net_endpoint_up made, and the others' /etc/hosts. */
 int container_net_detach(struct state_dir *d, const char *network, const char *veth,
                          struct cx_error **err);

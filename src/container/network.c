@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -315,17 +316,22 @@ int container_net_prepare(struct create_ctx *c, struct cx_error **err)
 
 /* ---- attach and detach ------------------------------------------------------------------- */
 
+/* netns_fd -1: a VM's tap, named "ct..." (detach always deletes it), after this process and
+ * the time (no init yet to name the instance). */
 static int attach_one(struct create_ctx *c, struct net_store *s, size_t i, int netns_fd,
-                      struct cx_error **err)
+                      struct net_endpoint *ret, char veth[IFNAMSIZ], struct cx_error **err)
 {
         const struct plan_net_attach *a = &c->plan.net.v[i];
         struct net_network nw = {0};
         int r = net_network_get(s, a->network, &nw, err);
         if (r < 0)
                 return r;
-        char veth[IFNAMSIZ], ifname[IFNAMSIZ];
-        net_endpoint_veth_name(c->o->id, nw.name, c->st.pid_start_time ^ (uint64_t)c->pid << 40,
-                               veth);
+        char ifname[IFNAMSIZ];
+        uint64_t nonce = netns_fd < 0 ? (uint64_t)time(NULL) << 22 ^ (uint64_t)getpid()
+                                      : c->st.pid_start_time ^ (uint64_t)c->pid << 40;
+        net_endpoint_veth_name(c->o->id, nw.name, nonce, veth);
+        if (netns_fd < 0)
+                veth[1] = 't';
         snprintf(ifname, sizeof(ifname), "eth%zu", i);
         struct net_endpoint_req req = {
             .owner = c->o->id,
@@ -337,10 +343,10 @@ static int attach_one(struct create_ctx *c, struct net_store *s, size_t i, int n
             /* ports go to the first network's addresses */
             .ports = i == 0 ? c->plan.net.ports : NULL,
             .n_ports = i == 0 ? c->plan.net.n_ports : 0,
+            .tap = netns_fd < 0,
         };
-        struct net_endpoint ep;
         if ((r = undo_append(&c->dir, UNDO_NET, (char *[]){nw.name, veth, NULL}, err)) >= 0)
-                r = net_endpoint_up(s, &nw, &req, &ep, err);
+                r = net_endpoint_up(s, &nw, &req, ret, err);
         net_network_clear(&nw);
         return r;
 }
@@ -361,12 +367,45 @@ int container_net_attach(struct create_ctx *c, struct cx_error **err)
         int r = net_store_open(c->o->root, &s, err);
         if (r < 0)
                 return r;
+        struct net_endpoint ep;
+        char veth[IFNAMSIZ];
         for (size_t i = 0; i < pn->n && r >= 0; i++)
-                r = attach_one(c, &s, i, netns_fd, err);
+                r = attach_one(c, &s, i, netns_fd, &ep, veth, err);
         for (size_t i = 0; i < pn->n && r >= 0; i++)
                 r = hosts_refresh(&s, pn->v[i].network, err);
         net_store_close(&s);
         return r;
+}
+
+int container_net_taps(struct create_ctx *c, struct container_tap **ret, size_t *ret_n,
+                       struct cx_error **err)
+{
+        const struct plan_net *pn = &c->plan.net;
+        *ret = NULL;
+        *ret_n = 0;
+        if (pn->n == 0)
+                return 0;
+        if (geteuid() != 0)
+                return cx_error_msg(err, EPERM, "--net: a VM container's taps need root");
+        struct net_store s;
+        int r = net_store_open(c->o->root, &s, err);
+        if (r < 0)
+                return r;
+        struct container_tap *v = xcalloc(pn->n, sizeof(*v));
+        size_t n = 0;
+        for (; n < pn->n && r >= 0; n++)
+                if ((r = attach_one(c, &s, n, -1, &v[n].ep, v[n].tap, err)) < 0)
+                        break;
+        for (size_t i = 0; i < pn->n && r >= 0; i++)
+                r = hosts_refresh(&s, pn->v[i].network, err);
+        net_store_close(&s);
+        if (r < 0) {
+                free(v);
+                return r;
+        }
+        *ret = v;
+        *ret_n = n;
+        return 0;
 }
 
 int container_net_detach(struct state_dir *d, const char *network, const char *veth,
@@ -375,7 +414,8 @@ int container_net_detach(struct state_dir *d, const char *network, const char *v
         /* an init that is gone takes the namespace, and the veth, with it */
         struct state st = {0};
         bool gone = state_read(d, &st, NULL) >= 0 && st.pid > 0 &&
-                    !state_pid_matches(st.pid, st.pid_start_time);
+                    !state_pid_matches(st.pid, st.pid_start_time) &&
+                    strncmp(veth, "ct", 2) != 0; /* a VM's tap outlives its users */
         state_clear(&st);
         struct net_store s;
         int r = net_store_open(d->root, &s, err);

@@ -38,6 +38,18 @@ int container_update(const char *root, const char *id, const struct spec_resourc
         return r;
 }
 
+int container_ps_table(const char *root, const char *id, char **ps_args, char **ret,
+                       struct cx_error **err)
+{
+        struct container_handle h;
+        int r = container_open(root, id, &h, err);
+        if (r < 0)
+                return r;
+        r = h.launcher->ps_table ? h.launcher->ps_table(&h, ps_args, ret, err) : -EOPNOTSUPP;
+        container_close(&h);
+        return r;
+}
+
 int container_pids(const char *root, const char *id, pid_t **ret, size_t *ret_n,
                    struct cx_error **err)
 {

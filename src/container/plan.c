@@ -77,6 +77,7 @@ static int apply_tenant(struct plan *p, struct cx_error **err)
             (r = tenant_harden(name, first_id, p->spec, &idmap, err)) < 0)
                 return r;
         p->tenant = name;
+        p->tenant_first_id = first_id;
         if (idmap)
                 p->rootfs.kind = NS_ROOTFS_IDMAPPED;
         return 0;

@@ -57,7 +57,7 @@ static int child_setup(void *userdata, const char **msg)
                 return -errno;
         }
         struct cx_error *e = NULL;
-        if (ns_bind_targets_make(root, c->spec->mounts, c->spec->n_mounts, &e) < 0) {
+        if (ns_mount_targets_make(root, c->spec->mounts, c->spec->n_mounts, true, &e) < 0) {
                 *msg = e->msg;
                 return -e->code;
         }

@@ -82,11 +82,12 @@ struct ns_rootfs_source {
  * (overlay.c), never attached anywhere. */
 int ns_overlay_lowers_open(char *const *lowers, size_t n, int *ret_fd, struct cx_error **err);
 
-/* Makes the mount point of every bind mount of mounts inside root (a directory or an empty
- * file, as the source is), never following a symlink out of it: before CRIU restores mounts
- * into a root that lacks them (targets.c).  Errors name mounts[i]. */
-int ns_bind_targets_make(const char *root, const struct spec_mount *mounts, size_t n,
-                         struct cx_error **err);
+/* Makes the mount point of every bind mount of mounts (every mount: !binds_only) inside root
+ * (a directory, or an empty file for a bind of a file), never following a symlink out of it:
+ * before CRIU restores mounts into a root that lacks them, and before the KVM mode shares a
+ * read-only root (targets.c).  Errors name mounts[i]. */
+int ns_mount_targets_make(const char *root, const struct spec_mount *mounts, size_t n,
+                          bool binds_only, struct cx_error **err);
 /* A bind mount: type "bind", or the bind/rbind option. */
 bool ns_mount_is_bind(const struct spec_mount *m);
 

@@ -161,8 +161,9 @@ static int endpoint_up(struct net_store *s, const struct net_network *nw,
         _cleanup_(nl_closep) struct nl *host = NULL;
         if ((k = nl_open(-1, &host, err)) < 0)
                 return k;
-        k = nl_veth_add(host, r->host_veth, r->ifname, r->netns_fd, nw->mtu, ep->mac, err);
-        if (k == -EEXIST) {
+        k = r->tap ? nl_tap_add(r->host_veth, nw->mtu, err)
+                   : nl_veth_add(host, r->host_veth, r->ifname, r->netns_fd, nw->mtu, ep->mac, err);
+        if (k == -EEXIST && !r->tap) {
                 /* the name is the owner's own: a veth of its previous endpoint whose namespace
                  * the kernel has not finished tearing down */
                 cx_error_freep(err);
@@ -177,7 +178,7 @@ static int endpoint_up(struct net_store *s, const struct net_network *nw,
         port.up = 1;
         if ((k = nl_link_set(host, r->host_veth, &port, err)) < 0)
                 return k;
-        if ((k = configure_inside(r, ep, err)) < 0)
+        if (!r->tap && (k = configure_inside(r, ep, err)) < 0)
                 return k;
         struct nft_endpoint fe = {
             .owner = tag,

@@ -1,5 +1,9 @@
 /* link: rtnetlink links — look one up, create bridges and veth pairs (the peer straight in
  * another namespace), change and delete them. */
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include "net/nl-internal.h"
 
 #include <linux/if_link.h>
@@ -165,6 +169,27 @@ int nl_veth_add(struct nl *n, const char *name, const char *peer, int peer_netns
         mnl_attr_nest_end(nlh, data);
         mnl_attr_nest_end(nlh, li);
         return nl_request(n, nlh, err, "create veth `%s` (peer `%s`)", name, peer);
+}
+
+int nl_tap_add(const char *name, unsigned mtu, struct cx_error **err)
+{
+        int r = nl_check_name(name, err);
+        if (r < 0)
+                return r;
+        _cleanup_close_ int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+        if (fd < 0)
+                return cx_error_set(err, errno, "open /dev/net/tun for tap `%s`", name);
+        struct ifreq ifr = {.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_TUN_EXCL};
+        snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+        if (ioctl(fd, TUNSETIFF, &ifr) < 0 || ioctl(fd, TUNSETPERSIST, 1) < 0)
+                return cx_error_set(err, errno, "create tap `%s`", name);
+        if (mtu) {
+                _cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+                ifr.ifr_mtu = (int)mtu;
+                if (s < 0 || ioctl(s, SIOCSIFMTU, &ifr) < 0)
+                        return cx_error_set(err, errno, "set the MTU of tap `%s`", name);
+        }
+        return 0;
 }
 
 int nl_link_del(struct nl *n, const char *name, struct cx_error **err)

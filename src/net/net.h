@@ -69,6 +69,9 @@ int nl_bridge_add(struct nl *n, const char *name, unsigned mtu, struct cx_error 
  * (-1: here too), each with the mtu (0: default) and the peer with peer_mac (NULL: random). */
 int nl_veth_add(struct nl *n, const char *name, const char *peer, int peer_netns_fd, unsigned mtu,
                 const uint8_t *peer_mac, struct cx_error **err);
+/* Creates a persistent tap device (for a VM's NIC; rtnetlink cannot make one: TUNSETIFF and
+ * TUNSETPERSIST on /dev/net/tun).  An existing one of that name is an error naming it. */
+int nl_tap_add(const char *name, unsigned mtu, struct cx_error **err);
 /* Deletes a link; one that does not exist is not an error (undo is idempotent). */
 int nl_link_del(struct nl *n, const char *name, struct cx_error **err);
 struct nl_link_change {
@@ -245,6 +248,9 @@ struct net_endpoint_req {
         struct net_ip want4, want6; /* requested addresses (family 0: any) */
         const struct net_port *ports;
         size_t n_ports;
+        /* a VM's NIC: host_veth is a persistent tap on the bridge (the guest configures the
+         * addresses itself); netns_fd and ifname are unused */
+        bool tap;
 };
 struct net_endpoint {
         struct net_ip ips[2]; /* what was leased (IPv4 first) */

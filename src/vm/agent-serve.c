@@ -5,12 +5,16 @@
  * socket) and relays it as frames; as pid 1 it reaps the container's init and reports its exit
  * once its output is drained. */
 #include "vm/vm.h"
+#include "net/net.h"
+#include "state/state.h"
 #include "util/json.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -225,14 +229,19 @@ static void session_end(struct session *s)
 }
 
 /* config.json as the guest runs it: the root (and every bind mount's source) in the shared
- * tree: binds[i] is mount i's source there, or null), the host's annotations for the mode dropped,
+ * tree: binds[i] is mount i's source there, or null; extra: the mounts capsa adds, such as a
+ * network's hosts and resolv.conf), the host's annotations for the mode dropped,
  * the cgroup the guest's default, and only the hooks that run in the container (the host ran the
  * others). */
 static char *guest_config(const struct json_val *cfg, const char *rootfs,
-                          const struct json_val *binds)
+                          const struct json_val *binds, const struct json_val *extra)
 {
         struct json_w *w = json_w_new(NULL);
         json_w_obj_open(w);
+        if (!json_val_get(cfg, "mounts") && json_val_len(extra)) {
+                json_w_key(w, "mounts");
+                json_w_val(w, extra);
+        }
         for (size_t i = 0; i < json_val_len(cfg); i++) {
                 const char *k = json_val_key(cfg, i);
                 const struct json_val *v = json_val_at(cfg, i);
@@ -260,6 +269,8 @@ static char *guest_config(const struct json_val *cfg, const char *rootfs,
                                 }
                                 json_w_obj_close(w);
                         }
+                        for (size_t m = 0; m < json_val_len(extra); m++)
+                                json_w_val(w, json_val_at(extra, m));
                         json_w_arr_close(w);
                 } else if (strcmp(k, "hooks") == 0) {
                         json_w_key_obj_open(w, "hooks");
@@ -323,6 +334,132 @@ static int guest_rootfs(const struct json_val *req, char **ret, char **ret_err)
         return -errno;
 }
 
+/* The guest's name of the NIC whose MAC is mac. */
+static bool nic_by_mac(const char *mac, char name[IFNAMSIZ])
+{
+        DIR *d = opendir("/sys/class/net");
+        struct dirent *e;
+        bool found = false;
+        while (d && !found && (e = readdir(d))) {
+                if (e->d_name[0] == '.')
+                        continue;
+                _cleanup_free_ char *p = xasprintf("/sys/class/net/%s/address", e->d_name);
+                _cleanup_free_ char *a = NULL;
+                size_t len;
+                if (read_file_at(AT_FDCWD, p, &a, &len, NULL) >= 0 &&
+                    strncasecmp(a, mac, strlen(mac)) == 0) {
+                        snprintf(name, IFNAMSIZ, "%.15s", e->d_name);
+                        found = true;
+                }
+        }
+        if (d)
+                closedir(d);
+        return found;
+}
+
+/* One NIC into the container's network namespace (netns_fd, or -1: it shares the guest's), as
+ * eth<i>, with the endpoint's MTU, addresses and default routes: what the host's veth peer gets
+ * on the host. */
+static int guest_nic(const struct json_val *nic, size_t i, int netns_fd, struct nl *root,
+                     struct cx_error **err)
+{
+        const char *mac = json_val_str(json_val_get(nic, "mac"));
+        char name[IFNAMSIZ], eth[IFNAMSIZ];
+        snprintf(eth, sizeof(eth), "eth%u", (unsigned)(i % 1000));
+        if (!mac || !nic_by_mac(mac, name))
+                return cx_error_msg(err, ENODEV, "the guest has no NIC with MAC %s",
+                                    mac ? mac : "");
+        int r;
+        struct nl_link_change mv = NL_LINK_CHANGE_NONE;
+        mv.netns_fd = netns_fd;
+        if (netns_fd >= 0 && (r = nl_link_set(root, name, &mv, err)) < 0)
+                return r;
+        _cleanup_(nl_closep) struct nl *n = NULL;
+        if ((r = nl_open(netns_fd, &n, err)) < 0)
+                return r;
+        int64_t mtu = 0;
+        json_val_int(json_val_get(nic, "mtu"), &mtu);
+        struct nl_link_change up = NL_LINK_CHANGE_NONE;
+        up.up = 1;
+        struct nl_link_change set = NL_LINK_CHANGE_NONE;
+        set.rename = strcmp(name, eth) ? eth : NULL;
+        set.mtu = (unsigned)mtu;
+        if ((r = nl_link_set(n, name, &set, err)) < 0 || (r = nl_link_set(n, "lo", &up, err)) < 0)
+                return r;
+        const struct json_val *addrs = json_val_get(nic, "addrs");
+        for (size_t j = 0; j < json_val_len(addrs); j++) {
+                struct net_cidr c;
+                if (net_cidr_parse(json_val_str(json_val_at(addrs, j)), true, &c) < 0)
+                        return cx_error_msg(err, EINVAL, "a NIC address the agent cannot read");
+                if ((r = nl_addr_add(n, eth, &c, err)) < 0)
+                        return r;
+        }
+        if ((r = nl_link_set(n, eth, &up, err)) < 0)
+                return r;
+        const struct json_val *gws = json_val_get(nic, "gateways");
+        for (size_t j = 0; j < json_val_len(gws); j++) {
+                struct net_ip gw;
+                if (net_ip_parse(json_val_str(json_val_at(gws, j)), &gw) < 0)
+                        return cx_error_msg(err, EINVAL, "a gateway the agent cannot read");
+                if ((r = nl_route_add(n, NULL, &gw, eth, err)) < 0 && r != -EEXIST)
+                        return r;
+        }
+        return 0;
+}
+
+/* The container's NICs, once its init exists (in its network namespace). */
+static int guest_net(const struct json_val *nets, pid_t init, char **ret_err)
+{
+        if (json_val_len(nets) == 0)
+                return 0;
+        struct cx_error *e = NULL;
+        _cleanup_free_ char *path = xasprintf("/proc/%d/ns/net", (int)init);
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        struct stat a, b;
+        if (fd < 0 || fstat(fd, &a) < 0 || stat("/proc/self/ns/net", &b) < 0) {
+                *ret_err = xasprintf("open the container's network namespace: %s", strerror(errno));
+                return -EIO;
+        }
+        _cleanup_(nl_closep) struct nl *root = NULL;
+        int r = nl_open(-1, &root, &e);
+        for (size_t i = 0; r >= 0 && i < json_val_len(nets); i++)
+                r = guest_nic(json_val_at(nets, i), i, a.st_ino == b.st_ino ? -1 : fd, root, &e);
+        if (r < 0) {
+                *ret_err = xasprintf("configure the container's network in the guest: %s", e->msg);
+                cx_error_freep(&e);
+        }
+        return r;
+}
+
+/* The tenant in the guest's registry, with the host's range: the files the container makes on
+ * the shared rootfs are then the tenant's on the host too. */
+static int guest_tenant(const char *name, const struct json_val *first, char **ret_err)
+{
+        int64_t id = 0;
+        if (!json_val_int(first, &id)) {
+                *ret_err = xstrdup("a tenant without its range");
+                return -EINVAL;
+        }
+        struct json_w *w = json_w_new(NULL);
+        json_w_obj_open(w);
+        json_w_key_arr_open(w, "tenants");
+        json_w_obj_open(w);
+        json_w_key_str(w, "name", name);
+        json_w_key_int(w, "firstId", id);
+        json_w_key_int(w, "size", STATE_TENANT_RANGE);
+        json_w_obj_close(w);
+        json_w_arr_close(w);
+        json_w_obj_close(w);
+        _cleanup_free_ char *json = json_w_finish(w, true);
+        mkdir("/run/capsa", 0700);
+        if (write_file_atomic_at(AT_FDCWD, "/run/capsa/tenants.json", json, strlen(json), NULL) <
+            0) {
+                *ret_err = xstrdup("write the guest's tenants.json");
+                return -EIO;
+        }
+        return 0;
+}
+
 static void do_create(const struct vm_frame *f)
 {
         _cleanup_(json_val_freep) struct json_val *req = NULL;
@@ -337,7 +474,8 @@ static void do_create(const struct vm_frame *f)
         _cleanup_free_ char *rootfs = NULL;
         if ((r = guest_rootfs(req, &rootfs, &msg)) < 0)
                 return reply(r, msg, NULL);
-        _cleanup_free_ char *conf = guest_config(cfg, rootfs, json_val_get(req, "binds"));
+        _cleanup_free_ char *conf = guest_config(cfg, rootfs, json_val_get(req, "binds"),
+                                                 json_val_get(req, "extra_mounts"));
         mkdir(VM_GUEST_DIR "/bundle", 0700);
         if (write_file_atomic_at(AT_FDCWD, VM_GUEST_DIR "/bundle/config.json", conf, strlen(conf),
                                  NULL) < 0)
@@ -358,6 +496,13 @@ static void do_create(const struct vm_frame *f)
                 args[n++] = VM_GUEST_DIR "/console-0.sock";
         }
         const char *tenant = json_val_str(json_val_get(req, "tenant"));
+        if (tenant && (r = guest_tenant(tenant, json_val_get(req, "tenant_first_id"), &msg)) < 0) {
+                session_end(s);
+                close_child(child);
+                if (lsock >= 0)
+                        close(lsock);
+                return reply(r, msg, NULL);
+        }
         if (tenant) {
                 args[n++] = "--tenant";
                 args[n++] = (char *)tenant;
@@ -380,7 +525,11 @@ static void do_create(const struct vm_frame *f)
         size_t len;
         if (r >= 0 && read_file_at(AT_FDCWD, VM_GUEST_DIR "/init.pid", &pidtxt, &len, NULL) >= 0)
                 s->pid = atoi(pidtxt);
+        if (r >= 0 && s->pid > 0)
+                r = guest_net(json_val_get(req, "net"), s->pid, &msg);
         if (r < 0 || s->pid <= 0) {
+                if (s->pid > 0)
+                        kill(s->pid, SIGKILL);
                 session_end(s);
                 return reply(r < 0 ? r : -ESRCH, msg, NULL);
         }
@@ -421,6 +570,48 @@ static void do_output(char *const *args)
         free(out);
 }
 
+/* ps: the guest's pids of the container, as JSON, or (payload "table") a table of them made
+ * from the guest's /proc: UID PID PPID CMD. */
+static void do_ps(const struct vm_frame *f)
+{
+        char *args[] = {"ps", "--format", "json", container_id, NULL};
+        char *msg = NULL, *out = NULL;
+        int r = container_id ? capsa_output(args, &out, &msg) : -ENOENT;
+        if (r < 0 || strcmp(f->data, "table") != 0) {
+                reply(r, msg, out);
+                free(out);
+                return;
+        }
+        _cleanup_(json_val_freep) struct json_val *v = NULL;
+        _cleanup_free_ char *pids = out;
+        if (json_parse(pids, strlen(pids), "ps", &v, NULL) < 0)
+                return reply(-EPROTO, xstrdup("the guest's ps said nothing readable"), NULL);
+        char *table = xstrdup("UID        PID   PPID CMD\n");
+        for (size_t i = 0; i < json_val_len(v); i++) {
+                int64_t pid = 0;
+                json_val_int(json_val_at(v, i), &pid);
+                _cleanup_free_ char *st = NULL, *cmd = NULL;
+                size_t len = 0, clen = 0;
+                _cleanup_free_ char *sp = xasprintf("/proc/%d/status", (int)pid);
+                _cleanup_free_ char *cp = xasprintf("/proc/%d/cmdline", (int)pid);
+                if (read_file_at(AT_FDCWD, sp, &st, &len, NULL) < 0)
+                        continue; /* gone meanwhile */
+                if (read_file_at(AT_FDCWD, cp, &cmd, &clen, NULL) < 0)
+                        cmd = xstrdup("");
+                for (size_t j = 0; clen && j < clen - 1; j++)
+                        if (!cmd[j])
+                                cmd[j] = ' ';
+                const char *u = strstr(st, "\nUid:"), *pp = strstr(st, "\nPPid:");
+                char *t =
+                    xasprintf("%s%-8ld %6d %6ld %s\n", table, u ? strtol(u + 5, NULL, 10) : -1,
+                              (int)pid, pp ? strtol(pp + 6, NULL, 10) : -1, cmd);
+                free(table);
+                table = t;
+        }
+        reply(0, NULL, table);
+        free(table);
+}
+
 static void do_update(const struct vm_frame *f)
 {
         const char *path = VM_GUEST_DIR "/resources.json";
@@ -458,6 +649,10 @@ static void do_exec(const struct vm_frame *f)
                 strv_append(&args, "--console-socket");
                 strv_append(&args, sock);
         }
+        _cleanup_free_ char *pidfile = xasprintf(VM_GUEST_DIR "/exec-%u.pid", f->chan);
+        unlink(pidfile);
+        strv_append(&args, "--pid-file");
+        strv_append(&args, pidfile);
         const struct json_val *flags = json_val_get(req, "flags");
         for (size_t i = 0; i < json_val_len(flags); i++)
                 strv_append(&args, json_val_str(json_val_at(flags, i)));
@@ -482,6 +677,13 @@ static void do_exec(const struct vm_frame *f)
         if (r < 0) {
                 session_end(s);
                 return reply(r, msg, NULL);
+        }
+        /* answered once the process runs (its pid file is written), as runc's exec returns */
+        for (int i = 0; i < 3000 && access(pidfile, F_OK) < 0; i++) {
+                siginfo_t si = {0};
+                if (waitid(P_PID, (id_t)s->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid)
+                        break; /* it failed: its output and exit say why */
+                usleep(2000);
         }
         s->relaying = true;
         reply(0, NULL, NULL);
@@ -533,10 +735,8 @@ static void handle(const struct vm_frame *f)
                 return do_kill(f);
         case VM_EXEC:
                 return do_exec(f);
-        case VM_PS: {
-                char *args[] = {"ps", "--format", "json", container_id, NULL};
-                return do_output(args);
-        }
+        case VM_PS:
+                return do_ps(f);
         case VM_STATS: {
                 char *args[] = {"events", "--stats", container_id, NULL};
                 return do_output(args);

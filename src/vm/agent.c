@@ -41,19 +41,56 @@ static void mount_or_fail(const char *src, const char *dst, const char *type, un
                 fail(dst);
 }
 
-/* What every guest needs: the virtio transport, the console port, virtio-fs.  The block device
- * and ext4 (vm.image, capsa_image=1 on the command line) are loaded only for an image: each
- * module costs boot time under TCG. */
-static bool wanted_always(const char *path)
+static bool ends_with_any(const char *path, const char *const *names)
 {
-        static const char *const names[] = {"/virtio_ring.ko",    "/virtio.ko", "/virtio_mmio.ko",
-                                            "/virtio_console.ko", "/fuse.ko",   "/virtiofs.ko"};
-        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-                size_t n = strlen(path), m = strlen(names[i]);
-                if (n >= m && strncmp(path + n - m, names[i], m) == 0)
+        for (; *names; names++) {
+                size_t n = strlen(path), m = strlen(*names);
+                if (n >= m && strcmp(path + n - m, *names) == 0)
                         return true;
         }
         return false;
+}
+
+/* What every guest needs: the virtio transport, the console port, virtio-fs.  The others only
+ * when the command line says (capsa_image=1, capsa_net=1): each module costs boot time under
+ * TCG. */
+static bool wanted_always(const char *path)
+{
+        static const char *const v[] = {
+            "/virtio_ring.ko", "/virtio.ko", "/virtio_mmio.ko", "/virtio_console.ko", "/fuse.ko",
+            "/virtiofs.ko",    NULL};
+        return ends_with_any(path, v);
+}
+
+/* vm.image: the block device and the filesystems capsa mounts from it */
+static bool is_image(const char *path)
+{
+        static const char *const v[] = {
+            "/virtio_blk.ko", "/crc32c_generic.ko", "/crc16.ko", "/mbcache.ko",
+            "/jbd2.ko",       "/ext4.ko",           NULL};
+        return ends_with_any(path, v);
+}
+
+/* --net: the NICs on the taps */
+static bool is_net(const char *path)
+{
+        static const char *const v[] = {"/failover.ko", "/net_failover.ko", "/virtio_net.ko", NULL};
+        return ends_with_any(path, v);
+}
+
+/* The module without its appended signature: checking an RSA signature in software emulation
+ * costs tens of milliseconds a module, and the modules come from the host's own package (the
+ * initramfs is made from /lib/modules by capsa, not by the guest).  Debian's kernel does not
+ * enforce signatures; one that does refuses the module and the guest says so on the console. */
+static size_t unsigned_len(const char *m, size_t len)
+{
+        static const char magic[] = "~Module signature appended~\n";
+        size_t ml = sizeof(magic) - 1, info = 12; /* struct module_signature */
+        if (len < ml + info || memcmp(m + len - ml, magic, ml) != 0)
+                return len;
+        const uint8_t *s = (const uint8_t *)m + len - ml - info;
+        size_t sig = (size_t)s[8] << 24 | (size_t)s[9] << 16 | (size_t)s[10] << 8 | s[11];
+        return sig + ml + info <= len ? len - ml - info - sig : len;
 }
 
 static void load_modules(void)
@@ -64,17 +101,19 @@ static void load_modules(void)
         if (!f)
                 return; /* a kernel with everything built in */
         char line[512];
-        bool image = getenv("capsa_image") != NULL;
+        bool image = getenv("capsa_image") != NULL, net = getenv("capsa_net") != NULL;
         while (fgets(line, sizeof(line), f)) {
                 line[strcspn(line, "\n")] = 0;
-                if (!*line || (!image && !wanted_always(line)))
+                if (!*line ||
+                    (!wanted_always(line) && !(image && is_image(line)) && !(net && is_net(line))))
                         continue;
                 _cleanup_free_ char *path = xasprintf("/lib/modules/%s/%s", u.release, line);
-                int fd = open(path, O_RDONLY | O_CLOEXEC);
-                if (fd < 0 || (syscall(SYS_finit_module, fd, "", 0) < 0 && errno != EEXIST))
+                _cleanup_free_ char *ko = NULL;
+                size_t len = 0;
+                if (read_file_at(AT_FDCWD, path, &ko, &len, NULL) < 0 ||
+                    (syscall(SYS_init_module, ko, unsigned_len(ko, len), "") < 0 &&
+                     errno != EEXIST))
                         fprintf(stderr, "capsa-agent: load %s: %s\n", path, strerror(errno));
-                if (fd >= 0)
-                        close(fd);
         }
         fclose(f);
 }
@@ -193,6 +232,12 @@ static void leave_initramfs(char **argv)
 _Noreturn void vm_agent_main(char **argv)
 {
         trace("init");
+        if (strcmp(getenv(VM_AGENT_ENV), "1") == 0) {
+                /* from the initramfs, before leave_initramfs: their files are not copied */
+                load_modules();
+                trace("modules");
+                rm_rf_at(AT_FDCWD, "/lib/modules");
+        }
         leave_initramfs(argv);
         trace("tmpfs root");
         mount_or_fail("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
@@ -207,11 +252,9 @@ _Noreturn void vm_agent_main(char **argv)
         mount_or_fail("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
         mount_or_fail("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC,
                       "nsdelegate");
-        load_modules();
-        trace("modules");
         int port = open_port();
         trace("port");
-        mkdir(VM_GUEST_DIR, 0700);
+        mkdir(VM_GUEST_DIR, 0711); /* a tenant's root (in its user namespace) passes through */
         mount_or_fail(VM_SHARE_TAG, VM_GUEST_SHARE, "virtiofs", 0, NULL);
         trace("share");
         vm_agent_serve(port);

@@ -6,6 +6,7 @@
  * and virtiofsd (the VM's vCPUs stop), and the final stop, which ends the monitor (and with it
  * QEMU and virtiofsd, PR_SET_PDEATHSIG). */
 #include "container/internal.h"
+#include "namespaces/namespaces.h"
 #include "util/json.h"
 #include "vm/vm.h"
 
@@ -50,18 +51,46 @@ static int request(struct container_handle *h, uint16_t type, const char *payloa
         return r;
 }
 
-static bool is_bind(const struct spec_mount *m)
+static void mount_json(struct json_w *w, const struct spec_mount *m, const char *source)
 {
-        if (m->type && strcmp(m->type, "bind") == 0)
-                return true;
-        for (char **o = m->options; o && *o; o++)
-                if (strcmp(*o, "bind") == 0 || strcmp(*o, "rbind") == 0)
-                        return true;
-        return false;
+        json_w_obj_open(w);
+        json_w_key_str(w, "destination", m->destination);
+        json_w_key_str(w, "type", m->type ? m->type : "bind");
+        json_w_key_str(w, "source", source);
+        json_w_key_strv(w, "options", (const char *const *)m->options, strv_len(m->options));
+        json_w_obj_close(w);
 }
 
-/* The VM_CREATE request, and the bind sources the share holds (b0, b1, ...). */
-static char *create_request(const struct create_ctx *c, const struct spec *s, char ***ret_binds)
+/* The guest's NICs: each tap's endpoint, for the agent to configure. */
+static void net_json(struct json_w *w, const struct container_tap *taps, size_t n)
+{
+        json_w_key_arr_open(w, "net");
+        for (size_t i = 0; i < n; i++) {
+                const struct net_endpoint *ep = &taps[i].ep;
+                char mac[18], b[NET_IP_STRLEN + 4];
+                snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", ep->mac[0], ep->mac[1],
+                         ep->mac[2], ep->mac[3], ep->mac[4], ep->mac[5]);
+                json_w_obj_open(w);
+                json_w_key_str(w, "mac", mac);
+                json_w_key_int(w, "mtu", ep->mtu);
+                json_w_key_arr_open(w, "addrs");
+                for (size_t j = 0; j < ep->n_ips; j++)
+                        json_w_str(w, net_cidr_str(&ep->cidrs[j], b));
+                json_w_arr_close(w);
+                json_w_key_arr_open(w, "gateways");
+                for (size_t j = 0; j < ep->n_ips; j++)
+                        if (ep->gateways[j].family)
+                                json_w_str(w, net_ip_str(&ep->gateways[j], b));
+                json_w_arr_close(w);
+                json_w_obj_close(w);
+        }
+        json_w_arr_close(w);
+}
+
+/* The VM_CREATE request, and the bind sources the share holds (b0, b1, ...).  s is the config
+ * as given; c->spec also has what capsa added (the network's hosts and resolv.conf binds). */
+static char *create_request(const struct create_ctx *c, const struct spec *s,
+                            const struct container_tap *taps, size_t n_taps, char ***ret_binds)
 {
         struct json_w *w = json_w_new(NULL);
         json_w_obj_open(w);
@@ -70,13 +99,15 @@ static char *create_request(const struct create_ctx *c, const struct spec *s, ch
         json_w_key_bool(w, "terminal", s->process.terminal);
         if (s->vm.image_path)
                 json_w_key_bool(w, "image", true);
-        if (c->plan.tenant)
+        if (c->plan.tenant) { /* the guest's registry gets the same range */
                 json_w_key_str(w, "tenant", c->plan.tenant);
+                json_w_key_int(w, "tenant_first_id", c->plan.tenant_first_id);
+        }
         char **binds = xcalloc(1, sizeof(char *));
         json_w_key_arr_open(w, "binds");
         for (size_t i = 0; i < s->n_mounts; i++) {
                 const struct spec_mount *m = &s->mounts[i];
-                if (!is_bind(m) || !m->source) {
+                if (!ns_mount_is_bind(m) || !m->source) {
                         json_w_null(w);
                         continue;
                 }
@@ -88,6 +119,15 @@ static char *create_request(const struct create_ctx *c, const struct spec *s, ch
                 free(src);
         }
         json_w_arr_close(w);
+        json_w_key_arr_open(w, "extra_mounts");
+        for (size_t i = s->n_mounts; i < c->spec->n_mounts; i++) {
+                const struct spec_mount *m = &c->spec->mounts[i];
+                _cleanup_free_ char *g = xasprintf(VM_GUEST_SHARE "/b%zu", strv_len(binds));
+                mount_json(w, m, g);
+                strv_append(&binds, m->source);
+        }
+        json_w_arr_close(w);
+        net_json(w, taps, n_taps);
         json_w_obj_close(w);
         *ret_binds = binds;
         return json_w_finish(w, false);
@@ -151,12 +191,10 @@ static int start_monitor(struct create_ctx *c, struct vm_monitor_args *ma, struc
 static int vm_plan(struct plan *p, struct cx_error **err)
 {
         const struct container_opts *o = &p->opts;
-        const char *no = o->nets || o->ports ? "--net and --publish (capsa's networks attach "
-                                               "host containers)"
-                         : o->image          ? "--image (its overlay root is the host's)"
-                         : o->restore        ? "restore (CRIU checkpoints host containers)"
-                         : o->preserve_fds   ? "--preserve-fds (an fd cannot cross into a VM)"
-                                             : NULL;
+        const char *no = o->image          ? "--image (its overlay root is the host's)"
+                         : o->restore      ? "restore (CRIU checkpoints host containers)"
+                         : o->preserve_fds ? "--preserve-fds (an fd cannot cross into a VM)"
+                                           : NULL;
         if (no)
                 return cx_error_msg(err, EINVAL, "the KVM mode (vm) does not take %s", no);
         struct vm_params vp;
@@ -173,7 +211,20 @@ static int launch_with(struct create_ctx *c, const struct spec *s, const struct 
                        const struct vm_assets *a, struct cx_error **err)
 {
         _cleanup_strv_ char **binds = NULL;
-        _cleanup_free_ char *req = create_request(c, s, &binds);
+        _cleanup_free_ struct container_tap *taps = NULL;
+        size_t n_taps = 0;
+        int r = container_net_taps(c, &taps, &n_taps, err);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *req = create_request(c, s, taps, n_taps, &binds);
+        _cleanup_strv_ char **nics = xcalloc(1, sizeof(char *));
+        for (size_t i = 0; i < n_taps; i++) {
+                const uint8_t *m = taps[i].ep.mac;
+                _cleanup_free_ char *nic =
+                    xasprintf("%s,%02x:%02x:%02x:%02x:%02x:%02x", taps[i].tap, m[0], m[1], m[2],
+                              m[3], m[4], m[5]);
+                strv_append(&nics, nic);
+        }
         _cleanup_free_ char *dir = xasprintf("%s/%s", c->o->root, c->o->id);
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
         snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/" VM_SOCK, c->dir.fd);
@@ -188,6 +239,9 @@ static int launch_with(struct create_ctx *c, const struct spec *s, const struct 
                      .rootfs = s->root.path,
                      .readonly = s->root.readonly,
                      .binds = binds,
+                     .nics = nics,
+                     .mounts = c->spec->mounts,
+                     .n_mounts = c->spec->n_mounts,
                      .p = p,
                      .a = a,
                      .join = c->cg ? &c->join : NULL,
@@ -197,8 +251,7 @@ static int launch_with(struct create_ctx *c, const struct spec *s, const struct 
             .console_fd = c->console_fd,
             .listen_fd = lsock,
         };
-        int r = start_monitor(c, &ma, err);
-        if (r < 0)
+        if ((r = start_monitor(c, &ma, err)) < 0)
                 return r;
         _cleanup_free_ char *json = state_hook_json(&c->st, STATE_CREATED);
         if ((r = hooks_run(&c->spec->hooks, SPEC_HOOK_PRESTART, json, err)) < 0)
@@ -263,6 +316,18 @@ static void vm_describe(struct state_dir *d, struct state *st)
                 annotate(st, STOPPED_ANNOTATION, why);
 }
 
+/* A paused VM's QEMU and virtiofsd sit in the freezer, where v1's holds even SIGKILL: thawed
+ * after a SIGKILL, they die. */
+static void thaw_after_kill(struct container_handle *h)
+{
+        _cleanup_error_ struct cx_error *e = NULL;
+        _cleanup_(cg_manager_freep) struct cg_manager *cg = NULL;
+        if (h->st.cgroup_dirs && h->st.cgroup_dirs[0] &&
+            cg_dirs_frozen(h->st.cgroup_driver, h->st.cgroup_dirs) &&
+            (native_load_cgroup(&h->st, &cg, &e) < 0 || cg_freeze(cg, false, &e) < 0))
+                log_warn("%s", e->msg);
+}
+
 static int vm_kill(struct container_handle *h, int sig, bool all, struct cx_error **err)
 {
         if (h->status == STATE_STOPPED)
@@ -273,8 +338,10 @@ static int vm_kill(struct container_handle *h, int sig, bool all, struct cx_erro
         if (r < 0 && sig == SIGKILL) {
                 /* a monitor that does not answer: end it (QEMU and virtiofsd die with it) */
                 cx_error_freep(err);
-                return container_signal(&h->st, SIGKILL, err);
+                r = container_signal(&h->st, SIGKILL, err);
         }
+        if (sig == SIGKILL)
+                thaw_after_kill(h);
         return r;
 }
 
@@ -297,6 +364,17 @@ static int vm_pids(struct container_handle *h, pid_t **ret, size_t *ret_n, struc
         *ret = pids;
         *ret_n = n;
         return 0;
+}
+
+static int vm_ps_table(struct container_handle *h, char **ps_args, char **ret,
+                       struct cx_error **err)
+{
+        if (ps_args && ps_args[0])
+                return cx_error_msg(err, EINVAL,
+                                    "ps options: container `%s` runs in a VM, whose processes the "
+                                    "host's ps cannot show (capsa ps prints the guest's table)",
+                                    h->st.id);
+        return request(h, VM_PS, "table", ret, err);
 }
 
 static int vm_freeze(struct container_handle *h, bool freeze, struct cx_error **err)
@@ -355,7 +433,9 @@ static void vm_stop(struct container_handle *h)
         if (!state_pid_matches(h->st.pid, h->st.pid_start_time))
                 return;
         _cleanup_error_ struct cx_error *e = NULL;
-        if (request(h, VM_KILL, "{\"signal\":9,\"all\":true}", NULL, &e) >= 0)
+        int r = request(h, VM_KILL, "{\"signal\":9,\"all\":true}", NULL, &e);
+        thaw_after_kill(h);
+        if (r >= 0)
                 for (int i = 0; i < 500 && state_pid_matches(h->st.pid, h->st.pid_start_time); i++)
                         usleep(10000);
         container_kill_wait(h->st.pid, h->st.pid_start_time);
@@ -372,6 +452,7 @@ const struct launcher launcher_vm = {
     .describe = vm_describe,
     .kill = vm_kill,
     .pids = vm_pids,
+    .ps_table = vm_ps_table,
     .freeze = vm_freeze,
     .exec = vm_exec,
     .update = vm_update,

@@ -225,8 +225,14 @@ static void agent_frame(const struct vm_frame *f)
                 if (f->chan == 0) {
                         init_exited = true;
                         init_status = vm_exit_status(f->data, &init_sig);
-                        vm_conn_queue(&agent, VM_SHUTDOWN, 0, NULL, 0);
                         shutting_down = true;
+                        /* nothing of the guest's needs writing back but a block device's
+                         * cache (virtio-fs writes through): without one, QEMU just ends */
+                        if (!args->boot.p->image) {
+                                kill(args->boot.qemu, SIGKILL);
+                                return;
+                        }
+                        vm_conn_queue(&agent, VM_SHUTDOWN, 0, NULL, 0);
                         qemu_deadline = now_ms() + 10000;
                         return;
                 }
@@ -277,7 +283,7 @@ static _Noreturn void finish(int qemu_status)
                         vm_conn_flush(&clients[i].c);
                 }
         if (args->boot.virtiofsd > 0) {
-                kill(args->boot.virtiofsd, SIGTERM);
+                kill(args->boot.virtiofsd, SIGKILL); /* it may be frozen (a paused container) */
                 waitpid(args->boot.virtiofsd, NULL, 0);
         }
         unlink("fs.sock");
@@ -302,11 +308,12 @@ static void client_input(struct client *cl)
 {
         vm_conn_fill(&cl->c);
         struct vm_frame f;
-        while (vm_conn_next(&cl->c, &f) > 0) {
+        int k;
+        while ((k = vm_conn_next(&cl->c, &f)) > 0) {
                 client_request(cl, &f);
                 vm_frame_clear(&f);
         }
-        if (cl->c.eof || cl->c.fd < 0) {
+        if (k < 0 || cl->c.eof || cl->c.fd < 0) {
                 for (size_t p = 0; p < n_pending; p++)
                         if (pending[p].who == cl)
                                 pending[p].who = NULL;
@@ -321,7 +328,8 @@ static void serve(int sfd)
                 struct pollfd p[4 + MAX_CLIENTS];
                 struct client *owner[4 + MAX_CLIENTS] = {0};
                 int n = 0;
-                p[n++] = (struct pollfd){.fd = agent.fd,
+                /* a closed port (QEMU ending: a panic, a power-off) is not polled again */
+                p[n++] = (struct pollfd){.fd = agent.eof ? -1 : agent.fd,
                                          .events = POLLIN | (agent.out_len ? POLLOUT : 0)};
                 p[n++] = (struct pollfd){.fd = sfd, .events = POLLIN};
                 p[n++] = (struct pollfd){.fd = args->listen_fd, .events = POLLIN};
@@ -334,7 +342,7 @@ static void serve(int sfd)
                                     .fd = clients[i].c.fd,
                                     .events = POLLIN | (clients[i].c.out_len ? POLLOUT : 0)};
                         }
-                int timeout = shutting_down ? 200 : -1;
+                int timeout = shutting_down || agent.eof ? 200 : -1;
                 if (poll(p, n, timeout) < 0 && errno != EINTR)
                         continue;
                 if (p[1].revents) {
@@ -348,15 +356,22 @@ static void serve(int sfd)
                 if (args->boot.virtiofsd > 0 &&
                     waitpid(args->boot.virtiofsd, NULL, WNOHANG) == args->boot.virtiofsd)
                         args->boot.virtiofsd = 0;
-                if (shutting_down && now_ms() > qemu_deadline)
+                if (qemu_deadline && now_ms() > qemu_deadline)
                         kill(args->boot.qemu, SIGKILL);
                 if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-                        if (vm_conn_fill(&agent) < 0 || agent.eof)
-                                kill_vm(); /* QEMU's port closed: it is ending */
+                        if ((vm_conn_fill(&agent) < 0 || agent.eof) && !qemu_deadline) {
+                                agent.eof = true; /* QEMU is ending; it gets 10 s */
+                                qemu_deadline = now_ms() + 10000;
+                        }
                         struct vm_frame f;
-                        while (vm_conn_next(&agent, &f) > 0) {
+                        int k;
+                        while ((k = vm_conn_next(&agent, &f)) > 0) {
                                 agent_frame(&f);
                                 vm_frame_clear(&f);
+                        }
+                        if (k < 0) { /* a guest that breaks the wire is ended */
+                                agent.eof = true;
+                                kill_vm();
                         }
                 }
                 if (p[2].revents)

@@ -2,6 +2,7 @@
  * hold on the host too), die with the monitor (PR_SET_PDEATHSIG), and log to ROOT/ID/vm.log. */
 #include "vm/vm.h"
 #include "cgroups/cgroups.h"
+#include "namespaces/namespaces.h"
 
 #include <fcntl.h>
 #include <inttypes.h>
@@ -105,6 +106,11 @@ static void virtiofsd_child(const struct vm_boot *b, int err_fd)
         mkdir(root, 0755);
         if (mount(b->rootfs, root, NULL, MS_BIND | MS_REC, NULL) < 0)
                 child_fail(err_fd, "share the rootfs", b->rootfs);
+        /* a read-only root cannot take the guest's mount points: they are made here first, as
+         * the native launcher makes them on the host */
+        struct cx_error *e = NULL;
+        if (b->readonly && ns_mount_targets_make(root, b->mounts, b->n_mounts, false, &e) < 0)
+                cx_error_freep(&e); /* the guest's capsa says what it misses */
         if (b->readonly && mount(NULL, root, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
                 child_fail(err_fd, "make the shared rootfs read-only:", b->rootfs);
         for (size_t i = 0; b->binds && b->binds[i]; i++) {
@@ -155,6 +161,10 @@ int vm_spawn_virtiofsd(struct vm_boot *b, struct cx_error **err)
         return 0;
 }
 
+/* The kernel command line: quiet (a serial console is slow under TCG), a panic reboots (QEMU
+ * then exits: -no-reboot), no crypto self-tests (0.4 s of a TCG boot; the guest's crypto API
+ * serves nothing of the container's isolation), the agent. */
+
 /* The guest's TSC frequency: under TCG the kernel's own calibration against the PIT fails on a
  * loaded host and the boot can spin for ever (microvm has no HPET); telling it skips that. */
 static char *tsc_arg(const struct vm_params *p)
@@ -200,8 +210,10 @@ static void qemu_child(const struct vm_boot *b, int err_fd)
         _cleanup_free_ char *extra = join_words(p->kernel_extra);
         _cleanup_free_ char *append =
             xasprintf("console=ttyS0 quiet loglevel=1 panic=-1 edd=off random.trust_cpu=on "
-                      "rdinit=/init " VM_AGENT_ENV "=1%s%s%s",
-                      tsc, p->image ? " capsa_image=1" : "", extra);
+                      "cryptomgr.notests=1 "
+                      "rdinit=/init " VM_AGENT_ENV "=1%s%s%s%s",
+                      tsc, p->image ? " capsa_image=1" : "",
+                      b->nics && b->nics[0] ? " capsa_net=1" : "", extra);
         _cleanup_free_ char *mem =
             xasprintf("memory-backend-memfd,id=mem,size=%" PRIu64 "M,share=on", p->mem_mib);
         _cleanup_free_ char *m = xasprintf("%" PRIu64 "M", p->mem_mib);
@@ -255,6 +267,18 @@ static void qemu_child(const struct vm_boot *b, int err_fd)
                               qemu_format(p->image_format), b->readonly ? "on" : "off");
                 char *img[] = {"-drive", drive, "-device", "virtio-blk-device,drive=img", NULL};
                 for (char **x = img; *x; x++)
+                        strv_append(&a, *x);
+        }
+        for (size_t i = 0; b->nics && b->nics[i]; i++) {
+                _cleanup_free_ char *tap = xstrdup(b->nics[i]);
+                char *mac = strchr(tap, ',');
+                *mac++ = 0;
+                _cleanup_free_ char *nd =
+                    xasprintf("tap,id=n%zu,ifname=%s,script=no,downscript=no", i, tap);
+                _cleanup_free_ char *dev =
+                    xasprintf("virtio-net-device,netdev=n%zu,mac=%s", i, mac);
+                char *v[] = {"-netdev", nd, "-device", dev, NULL};
+                for (char **x = v; *x; x++)
                         strv_append(&a, *x);
         }
         for (char **x = p->qemu_extra; x && *x; x++)

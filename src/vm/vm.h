@@ -134,13 +134,17 @@ void vm_host_resources(struct spec *s, const struct vm_params *p);
 
 /* ---- the host side: QEMU and virtiofsd (qemu.c) ------------------------------------------- */
 struct cg_join;
+struct spec_mount;
 /* A VM being booted by the monitor, whose cwd is the container's state directory (so the
  * sockets' names are short and relative: fs.sock). */
 struct vm_boot {
-        const char *dir;    /* ROOT/ID, absolute */
-        const char *rootfs; /* root.path */
-        bool readonly;      /* root.readonly: shared read-only */
-        char **binds;       /* bind mounts' host sources: the share's b0, b1, ... */
+        const char *dir;                 /* ROOT/ID, absolute */
+        const char *rootfs;              /* root.path */
+        bool readonly;                   /* root.readonly: shared read-only */
+        char **binds;                    /* bind mounts' host sources: the share's b0, b1, ... */
+        char **nics;                     /* "TAP,MAC": a virtio-net device on each tap */
+        const struct spec_mount *mounts; /* readonly: their mount points are made first */
+        size_t n_mounts;
         const struct vm_params *p;
         const struct vm_assets *a;
         const struct cg_join *join; /* the container's host cgroup, or NULL */

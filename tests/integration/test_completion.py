@@ -288,6 +288,8 @@ def test_flag_values(capsa_env, workdir):
             "capsa --log-format ": ["text", "json"],
             "capsa --log-format=j": ["json"],
             "capsa --rootless ": ["true", "false", "auto"],
+            "capsa run --vm-accel ": ["kvm", "tcg", "auto"],
+            "capsa create --vm-accel=t": ["tcg"],
             "capsa list --format ": ["table", "json"],
             "capsa ps -f t": ["table"],
             "capsa image list --format=": ["table", "json"],
@@ -512,7 +514,7 @@ def test_zsh_completes_for_real(runtime, bundle, capsa_env, workdir):
     r = runtime.create(bundle([CHECKER, "sleep", "60"]))
     assert r.rc == 0, r
     lines = ["capsa che", "capsa delete --f", f"capsa --root {runtime.root} state ",
-             "capsa image p", "capsa --log-format "]
+             "capsa image p", "capsa --log-format ", "capsa run --vm-accel "]
     out = Path(tempfile.mkdtemp(prefix="compl-zsh-", dir=workdir)) / "out"
     out.write_text("")
     p = subprocess.run(["zsh", "-f", "-c", ZSH_DRIVER, "driver", str(out),
@@ -531,3 +533,4 @@ def test_zsh_completes_for_real(runtime, bundle, capsa_env, workdir):
     assert got[f"capsa --root {runtime.root} state "] == {r.id}, got
     assert got["capsa image p"] == {"pull", "prune"}, got
     assert got["capsa --log-format "] == {"text", "json"}, got
+    assert got["capsa run --vm-accel "] == {"kvm", "tcg", "auto"}, got

@@ -20,10 +20,10 @@ unknown option or anything else.  The global options are probed the same way (`c
 Then each command needs man/capsa-CMD.8 whose .TP tags name every accepted flag (long and short
 forms) and every subcommand, with the usual sections; capsa.8's GLOBAL OPTIONS tags name every
 global option, its COMMANDS every command, its SEE ALSO every command page; a page for a command
-that does not exist is an error, and so is a page not given in PAGE... (man/meson.build passes
-the pages it installs).  The help texts are held to the same: a flag --help names that the code
-refuses, and a flag the code accepts that its --help does not name (--help and -h aside), are
-reported too.
+that does not exist is an error, and so is a page (section 8, or an overview in section 7) not
+given in PAGE... (man/meson.build passes the pages it installs).  The help texts are held to
+the same: a flag --help names that the code refuses, and a flag the code accepts that its
+--help does not name (--help and -h aside), are reported too.
 
 --self-test proves the check can fail: it copies the pages to a temporary directory, removes one
 flag's tag, adds a page for a command that does not exist, leaves one page uninstalled, removes
@@ -257,8 +257,8 @@ def check(capsa, srcdir, mandir, installed, only=None):
             # a command's help may name its subcommands' flags, and global ones
             problems += [f"capsa {' '.join(w)} --help names {f}, which the code refuses"
                          for f, w in sorted(helped.items()) if f not in took]
-    # pages without a command, pages not installed
-    for p in sorted(mandir.glob("*.8")):
+    # pages without a command, pages not installed (the section 7 overviews too)
+    for p in sorted(mandir.glob("*.8")) + sorted(mandir.glob("*.7")):
         m = re.fullmatch(r"capsa-(.+)\.8", p.name)
         if m and m.group(1) not in cmds:
             problems.append(f"{p.name}: a page for a command that does not exist")
