@@ -126,7 +126,9 @@ static int capsa_run(char *const *args, int in, int out, int err_fd, pid_t *ret_
                 if (syscall(SYS_close_range, 3U, ~0U, 0U) < 0)
                         for (int fd = 3; fd < 1024; fd++)
                                 close(fd);
-                _exit(main((int)(n + 5), argv));
+                int rc = main((int)(n + 5), argv);
+                fflush(NULL); /* what the command printed (no exit(): the agent's atexit) */
+                _exit(rc);
         }
         if (pid < 0)
                 return -errno;
