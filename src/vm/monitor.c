@@ -175,6 +175,7 @@ static void client_request(struct client *cl, const struct vm_frame *f)
                 return send_agent(cl, f->type, cl->chan, f->data, f->len);
         case VM_STDIN:
         case VM_RESIZE:
+        case VM_SIGNAL:
                 if (cl->chan)
                         vm_conn_queue(&agent, f->type, cl->chan, f->data, f->len);
                 return;
