@@ -111,6 +111,10 @@ static int capsa_run(char *const *args, int in, int out, int err_fd, pid_t *ret_
                 dup2(in >= 0 ? in : null, 0);
                 dup2(out >= 0 ? out : null, 1);
                 dup2(err_fd >= 0 ? err_fd : null, 2);
+                if (isatty(0)) { /* an exec's terminal: its SIGWINCH follows the session's size */
+                        setsid();
+                        ioctl(0, TIOCSCTTY, 0);
+                }
                 size_t n = strv_len((char **)args);
                 char **argv = xcalloc(n + 6, sizeof(char *));
                 char *pre[] = {"capsa", "--log", GUEST_LOG, "--log-format", "json"};
@@ -201,11 +205,31 @@ static int console_accept(int lsock, pid_t pid)
 
 /* Stdio for a new session: pipes (our ends in s, theirs in child[3]) or, for a terminal, a
  * console socket at *ret_sock_path. */
-static int session_stdio(struct session *s, int child[3])
+static int session_stdio(struct session *s, int child[3], bool exec)
 {
         child[0] = child[1] = child[2] = -1;
-        if (s->tty)
+        if (s->tty) { /* the guest capsa's own errors: the process's go to its terminal */
+                int e[2];
+                if (pipe2(e, O_CLOEXEC) < 0)
+                        return -errno;
+                child[2] = e[1];
+                s->err_fd = e[0];
+                fcntl(s->err_fd, F_SETFL, O_NONBLOCK);
+                if (!exec)
+                        return 0; /* create sends the pty master to a console socket */
+                /* `capsa exec -t` in the foreground proxies its terminal to the process's pty,
+                 * as on a host: its terminal is one of ours, whose size is the session's */
+                int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+                char name[64];
+                if (m < 0 || grantpt(m) < 0 || unlockpt(m) < 0 ||
+                    ptsname_r(m, name, sizeof(name)) != 0 ||
+                    (child[0] = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0)
+                        return -errno;
+                child[1] = dup(child[0]);
+                s->in_fd = s->out_fd = m;
+                fcntl(m, F_SETFL, O_NONBLOCK);
                 return 0;
+        }
         int p[3][2];
         for (int i = 0; i < 3; i++)
                 if (pipe2(p[i], O_CLOEXEC) < 0)
@@ -497,7 +521,7 @@ static void do_create(const struct vm_frame *f)
         struct session *s = session_new(0);
         s->tty = json_val_type(json_val_get(req, "terminal")) == JSON_TRUE;
         int child[3];
-        session_stdio(s, child);
+        session_stdio(s, child, false);
         int lsock = s->tty ? console_listen(VM_GUEST_DIR "/console-0.sock") : -1;
         char *args[16] = {"create", "--bundle", VM_GUEST_DIR "/bundle", "--pid-file",
                           VM_GUEST_DIR "/init.pid"};
@@ -648,7 +672,6 @@ static void do_exec(const struct vm_frame *f)
         s->tty = json_val_type(json_val_get(req, "terminal")) == JSON_TRUE;
         _cleanup_strv_ char **args = xcalloc(1, sizeof(char *));
         strv_append(&args, "exec");
-        _cleanup_free_ char *sock = xasprintf(VM_GUEST_DIR "/console-%u.sock", f->chan);
         _cleanup_free_ char *pfile = xasprintf(VM_GUEST_DIR "/process-%u.json", f->chan);
         const char *process = json_val_str(json_val_get(req, "process"));
         if (process) {
@@ -656,10 +679,8 @@ static void do_exec(const struct vm_frame *f)
                 strv_append(&args, "--process");
                 strv_append(&args, pfile);
         }
-        if (s->tty) {
-                strv_append(&args, "--console-socket");
-                strv_append(&args, sock);
-        }
+        if (s->tty)
+                strv_append(&args, "--tty");
         _cleanup_free_ char *pidfile = xasprintf(VM_GUEST_DIR "/exec-%u.pid", f->chan);
         unlink(pidfile);
         strv_append(&args, "--pid-file");
@@ -672,19 +693,11 @@ static void do_exec(const struct vm_frame *f)
         for (size_t i = 0; i < json_val_len(argv); i++)
                 strv_append(&args, json_val_str(json_val_at(argv, i)));
         int child[3];
-        session_stdio(s, child);
-        int lsock = s->tty ? console_listen(sock) : -1;
-        char *msg = NULL;
-        int r = capsa_run(args, child[0], child[1], child[2], &s->pid, &msg);
+        int r = session_stdio(s, child, true);
+        char *msg = r < 0 ? xasprintf("a terminal for the exec: %s", strerror(-r)) : NULL;
+        if (r >= 0)
+                r = capsa_run(args, child[0], child[1], child[2], &s->pid, &msg);
         close_child(child);
-        if (r >= 0 && s->tty) {
-                int m = console_accept(lsock, s->pid);
-                s->in_fd = s->out_fd = m;
-                if (m >= 0)
-                        fcntl(m, F_SETFL, O_NONBLOCK);
-        }
-        if (lsock >= 0)
-                close(lsock);
         if (r < 0) {
                 session_end(s);
                 return reply(r, msg, NULL);
@@ -758,6 +771,13 @@ static void handle(const struct vm_frame *f)
                 return do_stdin(f);
         case VM_RESIZE:
                 return do_resize(f);
+        case VM_SIGNAL: { /* the guest's capsa exec forwards it to the process */
+                struct session *s = session_of(f->chan);
+                int sig = atoi(f->data);
+                if (s && s->pid > 0 && !s->exited && sig > 0 && sig < 65)
+                        kill(s->pid, sig);
+                return;
+        }
         case VM_SHUTDOWN:
                 vm_conn_flush(&port);
                 power_off();

@@ -77,43 +77,46 @@ static char *exec_request(const struct container_exec_opts *o, const char *proce
 /* The stand-in's relay until the process's VM_EXIT; returns its exit status (*ret_sig). */
 static int relay(struct vm_conn *c, struct vm_stdio *io, int *ret_sig)
 {
-        sigset_t set;
-        sigemptyset(&set);
-        sigaddset(&set, SIGWINCH);
-        sigprocmask(SIG_BLOCK, &set, NULL);
+        /* signals sent to the stand-in are the process's (SIGWINCH: its terminal's size) */
+        sigset_t old, set;
+        console_block_signals(&old, &set);
+        sigdelset(&set, SIGCHLD);
         int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
         fcntl(c->fd, F_SETFL, O_NONBLOCK);
         vm_stdio_resize(io, c);
         for (;;) {
+                /* frames that came with the answer to the request are in the buffer already */
+                struct vm_frame f;
+                while (vm_conn_next(c, &f) > 0) {
+                        if (f.type == VM_EXIT) {
+                                int st = vm_exit_status(f.data, ret_sig);
+                                vm_frame_clear(&f);
+                                return st;
+                        }
+                        if (f.type == VM_STDOUT || f.type == VM_STDERR)
+                                vm_stdio_output(io, &f);
+                        vm_frame_clear(&f);
+                }
                 struct pollfd p[3] = {{.fd = c->fd, .events = POLLIN | (c->out_len ? POLLOUT : 0)},
                                       {.fd = sfd, .events = POLLIN}};
                 int n = 2;
                 vm_stdio_poll(io, c, p, &n);
                 if (poll(p, n, -1) < 0)
                         continue;
-                if (p[1].revents) {
-                        struct signalfd_siginfo si;
-                        while (read(sfd, &si, sizeof(si)) == sizeof(si))
-                                ;
-                        vm_stdio_resize(io, c);
+                struct signalfd_siginfo si;
+                while (p[1].revents && read(sfd, &si, sizeof(si)) == sizeof(si)) {
+                        char b[16];
+                        snprintf(b, sizeof(b), "%u", si.ssi_signo);
+                        if (si.ssi_signo == SIGWINCH)
+                                vm_stdio_resize(io, c);
+                        else
+                                vm_conn_queue_str(c, VM_SIGNAL, 0, b);
                 }
                 if (n > 2 && p[2].revents)
                         vm_stdio_input(io, c);
-                if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-                        if (vm_conn_fill(c) < 0 || c->eof)
-                                return *ret_sig = SIGKILL, 128 + SIGKILL; /* monitor gone */
-                        struct vm_frame f;
-                        while (vm_conn_next(c, &f) > 0) {
-                                if (f.type == VM_EXIT) {
-                                        int st = vm_exit_status(f.data, ret_sig);
-                                        vm_frame_clear(&f);
-                                        return st;
-                                }
-                                if (f.type == VM_STDOUT || f.type == VM_STDERR)
-                                        vm_stdio_output(io, &f);
-                                vm_frame_clear(&f);
-                        }
-                }
+                if ((p[0].revents & (POLLIN | POLLHUP | POLLERR)) &&
+                    (vm_conn_fill(c) < 0 || c->eof) && c->in_len == 0)
+                        return *ret_sig = SIGKILL, 128 + SIGKILL; /* monitor gone */
                 vm_conn_flush(c);
         }
 }
@@ -161,7 +164,19 @@ static int host_stdio(const struct container_exec_opts *o, bool tty, struct vm_s
         return 0;
 }
 
-/* The stand-in (a child): asks for the process, says how that went on ready_fd, relays. */
+/* Asks for the process, with the host side of its stdio set up. */
+static int start_session(struct vm_conn *c, const struct container_exec_opts *o, const char *req,
+                         bool tty, struct vm_stdio *io, struct termios *saved, bool *restore,
+                         struct cx_error **err)
+{
+        int r = host_stdio(o, tty, io, saved, restore, err);
+        if (r >= 0 && (r = vm_request(c, VM_EXEC, 0, req, NULL, err)) < 0)
+                cx_error_prefix(err, "exec in container `%s`", o->id);
+        return r;
+}
+
+/* The stand-in of a detached exec (a child): says how the start went on ready_fd, relays, and
+ * ends as the process did. */
 static _Noreturn void stand_in(struct vm_conn *c, const struct container_exec_opts *o,
                                const char *req, bool tty, int ready_fd)
 {
@@ -169,8 +184,7 @@ static _Noreturn void stand_in(struct vm_conn *c, const struct container_exec_op
         bool restore = false;
         struct vm_stdio io;
         struct cx_error *e = NULL;
-        if (host_stdio(o, tty, &io, &saved, &restore, &e) < 0 ||
-            vm_request(c, VM_EXEC, 0, req, NULL, &e) < 0) {
+        if (start_session(c, o, req, tty, &io, &saved, &restore, &e) < 0) {
                 write_all(ready_fd, e->msg, strlen(e->msg));
                 _exit(1);
         }
@@ -180,6 +194,38 @@ static _Noreturn void stand_in(struct vm_conn *c, const struct container_exec_op
         if (restore)
                 tcsetattr(0, TCSANOW, &saved);
         vm_exit_like(st, sig);
+}
+
+/* Detached: the stand-in is a child that outlives us; its pid is the process's. */
+static int exec_detached(struct vm_conn *c, const struct container_exec_opts *o, const char *req,
+                         bool tty, struct cx_error **err)
+{
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return cx_error_set(err, errno, "pipe");
+        pid_t pid = fork();
+        if (pid == 0) {
+                close(p[0]);
+                stand_in(c, o, req, tty, p[1]);
+        }
+        close(p[1]);
+        _cleanup_free_ char *msg = NULL;
+        size_t len = 0;
+        if (pid < 0 || read_fd_all(p[0], &msg, &len) < 0)
+                len = 0;
+        close(p[0]);
+        if (pid < 0)
+                return cx_error_set(err, errno, "fork");
+        if (len > 0) {
+                waitpid(pid, NULL, 0);
+                return cx_error_msg(err, EIO, "%s", msg);
+        }
+        int r = o->pid_file ? container_write_pid_file(o->pid_file, pid, err) : 0;
+        if (r < 0) {
+                kill(pid, SIGKILL);
+                waitpid(pid, NULL, 0);
+        }
+        return r;
 }
 
 int vm_exec(struct container_handle *h, const struct container_exec_opts *o, int *ret_status,
@@ -208,47 +254,26 @@ int vm_exec(struct container_handle *h, const struct container_exec_opts *o, int
                 vm_conn_init(&c, fd);
         }
         container_close(h);
-        if (r < 0) {
-                vm_conn_clear(&c);
-                return r;
-        }
         bool tty = o->tty == 1 || (o->tty == -1 && process_terminal(process));
         _cleanup_free_ char *req = exec_request(o, process, tty);
-        int p[2];
-        if (pipe2(p, O_CLOEXEC) < 0) {
-                vm_conn_clear(&c);
-                return cx_error_set(err, errno, "pipe");
-        }
-        pid_t pid = fork();
-        if (pid == 0) {
-                close(p[0]);
-                stand_in(&c, o, req, tty, p[1]);
-        }
-        close(p[1]);
-        vm_conn_clear(&c);
-        _cleanup_free_ char *msg = NULL;
-        if (pid < 0 || read_fd_all(p[0], &msg, &len) < 0)
-                len = 0;
-        close(p[0]);
-        if (pid < 0)
-                return cx_error_set(err, errno, "fork");
-        if (len > 0) {
-                waitpid(pid, NULL, 0);
-                return cx_error_msg(err, EIO, "exec in container `%s`: %s", o->id, msg);
-        }
-        if (o->pid_file && (r = container_write_pid_file(o->pid_file, pid, err)) < 0) {
-                kill(pid, SIGKILL);
-                waitpid(pid, NULL, 0);
-                return r;
-        }
-        if (o->detach) {
+        if (r >= 0 && o->detach) {
+                r = exec_detached(&c, o, req, tty, err);
                 *ret_status = 0;
-                return 0;
+        } else if (r >= 0) {
+                /* in the foreground this process is the stand-in: signals sent to it go to the
+                 * process, and its exit status is the process's */
+                struct termios saved;
+                bool restore = false;
+                struct vm_stdio io;
+                if ((r = start_session(&c, o, req, tty, &io, &saved, &restore, err)) >= 0 &&
+                    (!o->pid_file ||
+                     (r = container_write_pid_file(o->pid_file, getpid(), err)) >= 0)) {
+                        int sig = 0;
+                        *ret_status = relay(&c, &io, &sig);
+                }
+                if (restore)
+                        tcsetattr(0, TCSANOW, &saved);
         }
-        /* in the foreground: signals to capsa go to the stand-in, which is the process's */
-        int st = 0;
-        while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-                ;
-        *ret_status = WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
-        return 0;
+        vm_conn_clear(&c);
+        return r;
 }

@@ -374,7 +374,12 @@ static int vm_ps_table(struct container_handle *h, char **ps_args, char **ret,
                                     "ps options: container `%s` runs in a VM, whose processes the "
                                     "host's ps cannot show (capsa ps prints the guest's table)",
                                     h->st.id);
-        return request(h, VM_PS, "table", ret, err);
+        int r = request(h, VM_PS, "table", ret, err);
+        /* the guest's text reaches a terminal: nothing of it may be a control sequence */
+        for (char *c = r >= 0 ? *ret : NULL; c && *c; c++)
+                if ((unsigned char)*c < 0x20 && *c != '\n')
+                        *c = '?';
+        return r;
 }
 
 static int vm_freeze(struct container_handle *h, bool freeze, struct cx_error **err)

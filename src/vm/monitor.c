@@ -23,6 +23,7 @@
 
 #define MAX_CLIENTS     32
 #define MAX_PENDING     128
+#define CLIENT_BACKLOG  (4u << 20)
 #define BOOT_TIMEOUT_MS 120000 /* TCG on a loaded host: a boot has been seen to take 40 s */
 
 struct client {
@@ -175,6 +176,7 @@ static void client_request(struct client *cl, const struct vm_frame *f)
                 return send_agent(cl, f->type, cl->chan, f->data, f->len);
         case VM_STDIN:
         case VM_RESIZE:
+        case VM_SIGNAL:
                 if (cl->chan)
                         vm_conn_queue(&agent, f->type, cl->chan, f->data, f->len);
                 return;
@@ -328,9 +330,15 @@ static void serve(int sfd)
                 struct pollfd p[4 + MAX_CLIENTS];
                 struct client *owner[4 + MAX_CLIENTS] = {0};
                 int n = 0;
-                /* a closed port (QEMU ending: a panic, a power-off) is not polled again */
+                /* a closed port (QEMU ending: a panic, a power-off) is not polled again; the
+                 * guest is not read while a client is behind on its output (the monitor is
+                 * outside the container's cgroup: no buffer of it may grow without bound) */
+                bool behind = false;
+                for (int i = 0; i < MAX_CLIENTS; i++)
+                        behind |= clients[i].c.fd >= 0 && clients[i].c.out_len > CLIENT_BACKLOG;
                 p[n++] = (struct pollfd){.fd = agent.eof ? -1 : agent.fd,
-                                         .events = POLLIN | (agent.out_len ? POLLOUT : 0)};
+                                         .events =
+                                             (behind ? 0 : POLLIN) | (agent.out_len ? POLLOUT : 0)};
                 p[n++] = (struct pollfd){.fd = sfd, .events = POLLIN};
                 p[n++] = (struct pollfd){.fd = args->listen_fd, .events = POLLIN};
                 int in_at = n;

@@ -49,6 +49,7 @@ enum vm_frame_type {
         VM_RESIZE,   /* a session's terminal size: "ROWS COLS" */
         VM_EXIT,     /* a session's process ended: "exit N" or "signal N" */
         VM_SHUTDOWN, /* host -> agent: power off */
+        VM_SIGNAL,   /* a session's process gets signal N (its stand-in got it) */
         VM_FRAME_MAX,
 };
 #define VM_FRAME_DATA_MAX (1u << 20) /* larger frames are a broken peer */
