@@ -702,11 +702,21 @@ static void do_exec(const struct vm_frame *f)
                 session_end(s);
                 return reply(r, msg, NULL);
         }
-        /* answered once the process runs (its pid file is written), as runc's exec returns */
+        /* answered once the process runs (its pid file is written), as runc's exec returns;
+         * one that could not start is an error with the guest capsa's own words */
         for (int i = 0; i < 3000 && access(pidfile, F_OK) < 0; i++) {
                 siginfo_t si = {0};
-                if (waitid(P_PID, (id_t)s->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid)
-                        break; /* it failed: its output and exit say why */
+                if (waitid(P_PID, (id_t)s->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+                    si.si_pid) {
+                        char buf[1024] = "";
+                        ssize_t n = read(s->err_fd, buf, sizeof(buf) - 1);
+                        buf[n > 0 ? n : 0] = 0;
+                        buf[strcspn(buf, "\n")] = 0;
+                        const char *m = strncmp(buf, "capsa: ", 7) == 0 ? buf + 7 : buf;
+                        waitpid(s->pid, NULL, 0);
+                        session_end(s);
+                        return reply(-EIO, xstrdup(*m ? m : "the process did not start"), NULL);
+                }
                 usleep(2000);
         }
         s->relaying = true;

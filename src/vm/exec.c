@@ -175,22 +175,29 @@ static int start_session(struct vm_conn *c, const struct container_exec_opts *o,
         return r;
 }
 
+struct stand_in_args {
+        struct vm_conn *c;
+        const struct container_exec_opts *o;
+        const char *req;
+        bool tty;
+};
+
 /* The stand-in of a detached exec (a child): says how the start went on ready_fd, relays, and
  * ends as the process did. */
-static _Noreturn void stand_in(struct vm_conn *c, const struct container_exec_opts *o,
-                               const char *req, bool tty, int ready_fd)
+static void stand_in(void *arg, int ready_fd)
 {
+        const struct stand_in_args *a = arg;
         struct termios saved;
         bool restore = false;
         struct vm_stdio io;
         struct cx_error *e = NULL;
-        if (start_session(c, o, req, tty, &io, &saved, &restore, &e) < 0) {
+        if (start_session(a->c, a->o, a->req, a->tty, &io, &saved, &restore, &e) < 0) {
                 write_all(ready_fd, e->msg, strlen(e->msg));
                 _exit(1);
         }
         close(ready_fd);
         int sig = 0;
-        int st = relay(c, &io, &sig);
+        int st = relay(a->c, &io, &sig);
         if (restore)
                 tcsetattr(0, TCSANOW, &saved);
         vm_exit_like(st, sig);
@@ -200,26 +207,10 @@ static _Noreturn void stand_in(struct vm_conn *c, const struct container_exec_op
 static int exec_detached(struct vm_conn *c, const struct container_exec_opts *o, const char *req,
                          bool tty, struct cx_error **err)
 {
-        int p[2];
-        if (pipe2(p, O_CLOEXEC) < 0)
-                return cx_error_set(err, errno, "pipe");
-        pid_t pid = fork();
-        if (pid == 0) {
-                close(p[0]);
-                stand_in(c, o, req, tty, p[1]);
-        }
-        close(p[1]);
-        _cleanup_free_ char *msg = NULL;
-        size_t len = 0;
-        if (pid < 0 || read_fd_all(p[0], &msg, &len) < 0)
-                len = 0;
-        close(p[0]);
+        struct stand_in_args a = {.c = c, .o = o, .req = req, .tty = tty};
+        pid_t pid = vm_fork_ready(stand_in, &a, NULL, err);
         if (pid < 0)
-                return cx_error_set(err, errno, "fork");
-        if (len > 0) {
-                waitpid(pid, NULL, 0);
-                return cx_error_msg(err, EIO, "%s", msg);
-        }
+                return pid;
         int r = o->pid_file ? container_write_pid_file(o->pid_file, pid, err) : 0;
         if (r < 0) {
                 kill(pid, SIGKILL);

@@ -45,35 +45,25 @@ static _Noreturn void child_fail(int err_fd, const char *what, const char *path)
         _exit(1);
 }
 
-/* Forks; the child runs fn.  Returns the pid once the child exec'd (its error pipe closed
- * empty), or the error it wrote. */
+struct child {
+        const struct vm_boot *b;
+        void (*fn)(const struct vm_boot *b, int err_fd);
+};
+
+static void child_main(void *arg, int err_fd)
+{
+        const struct child *c = arg;
+        child_setup(c->b, err_fd);
+        c->fn(c->b, err_fd);
+}
+
+/* The child runs fn, which execs; its pid once it did, or the error it wrote. */
 static pid_t spawn(const struct vm_boot *b, void (*fn)(const struct vm_boot *, int),
                    const char *what, struct cx_error **err)
 {
-        int p[2];
-        if (pipe2(p, O_CLOEXEC) < 0)
-                return cx_error_set(err, errno, "pipe");
-        pid_t pid = fork();
-        if (pid == 0) {
-                close(p[0]);
-                child_setup(b, p[1]);
-                fn(b, p[1]);
-                _exit(127);
-        }
-        close(p[1]);
-        if (pid < 0) {
-                close(p[0]);
-                return cx_error_set(err, errno, "fork %s", what);
-        }
-        char msg[512];
-        ssize_t n = read(p[0], msg, sizeof(msg) - 1);
-        close(p[0]);
-        if (n > 0) {
-                msg[n] = 0;
-                waitpid(pid, NULL, 0);
-                return cx_error_msg(err, EIO, "start %s: %s", what, msg);
-        }
-        return pid;
+        struct child c = {.b = b, .fn = fn};
+        _cleanup_free_ char *w = xasprintf("start %s", what);
+        return vm_fork_ready(child_main, &c, w, err);
 }
 
 static int listen_unix(const char *name)

@@ -200,3 +200,11 @@ struct vm_monitor_args {
  * serves VM_SOCK's clients until the init ends (or the guest stops), and exits as the init did
  * (its status, or its signal), so that whoever waits for the container's pid sees the exit. */
 _Noreturn void vm_monitor_main(struct vm_monitor_args *a);
+
+/* ---- a child that says how its start went (child.c) --------------------------------------- */
+/* Forks; the child runs fn(arg, ready_fd) and, when its start failed, writes why to ready_fd
+ * and exits (on success ready_fd is closed, by hand or by execve: it is O_CLOEXEC).  Returns
+ * the child's pid, or an error with what the child wrote (the child reaped), prefixed by
+ * what (if not NULL). */
+pid_t vm_fork_ready(void (*fn)(void *arg, int ready_fd), void *arg, const char *what,
+                    struct cx_error **err);

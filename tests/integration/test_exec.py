@@ -182,9 +182,12 @@ def test_exec_detach_pid_file(runtime, bundle, testdir):
 
 
 @pytest.mark.launchers
-def test_exec_forwards_signals(runtime, bundle):
+def test_exec_forwards_signals(runtime, bundle, launcher):
     cid, _, _ = running(runtime, bundle)
     p = runtime.spawn("exec", cid, CHECKER, "sleep", "20", "report")
+    # a checker in a VM under TCG takes longer to start: a signal before its handler is in
+    # place would kill it (as on a host, only sooner)
+    time.sleep(3 if launcher == "vm" else 0)
     for _ in range(40):  # until the checker has installed its handler
         time.sleep(0.25)
         p.send_signal(signal.SIGUSR1)
