@@ -245,6 +245,9 @@ int container_destroy(struct container_handle *h, struct cx_error **err);
 int container_signal(const struct state *st, int sig, struct cx_error **err);
 /* --pid-file: the pid, written atomically (create and exec). */
 int container_write_pid_file(const char *path, pid_t pid, struct cx_error **err);
+/* After a SIGKILL: a frozen cgroup is thawed, so that its processes die (v1's freezer holds
+ * even SIGKILL), as runc does. */
+void container_thaw_after_kill(const struct state *st);
 /* Waits for our child pid to exit (EINTR retried). */
 void container_reap(pid_t pid);
 /* SIGKILLs pid if it is still the process that started at start_time, and waits (up to 5 s)

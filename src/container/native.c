@@ -325,7 +325,26 @@ int native_load_cgroup(const struct state *st, struct cg_manager **ret, struct c
         return cg_manager_load(st->cgroup_driver, st->cgroup_dirs, ret, err);
 }
 
+static int native_signal(struct container_handle *h, int sig, bool all, struct cx_error **err);
+
+void container_thaw_after_kill(const struct state *st)
+{
+        _cleanup_error_ struct cx_error *e = NULL;
+        _cleanup_(cg_manager_freep) struct cg_manager *cg = NULL;
+        if (has_cgroup(st) && cg_dirs_frozen(st->cgroup_driver, st->cgroup_dirs) &&
+            (native_load_cgroup(st, &cg, &e) < 0 || cg_freeze(cg, false, &e) < 0))
+                log_warn("%s", e->msg);
+}
+
 static int native_kill(struct container_handle *h, int sig, bool all, struct cx_error **err)
+{
+        int r = native_signal(h, sig, all, err);
+        if (r >= 0 && sig == SIGKILL)
+                container_thaw_after_kill(&h->st); /* as runc: a paused container dies too */
+        return r;
+}
+
+static int native_signal(struct container_handle *h, int sig, bool all, struct cx_error **err)
 {
         if (!all)
                 return container_signal(&h->st, sig, err);

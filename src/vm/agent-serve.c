@@ -899,8 +899,14 @@ _Noreturn void vm_agent_serve(int fd)
                                 handle(&f);
                                 vm_frame_clear(&f);
                         }
-                        if (r < 0 || port.eof)
-                                power_off(); /* not our host, or it is gone */
+                        if (r < 0)
+                                power_off(); /* not our host */
+                        if (port.eof) {
+                                /* a read before QEMU marked the port connected returns 0; the
+                                 * host never goes away (QEMU dies with the monitor) */
+                                port.eof = false;
+                                usleep(10000);
+                        }
                 }
                 reap();
                 report_exits();

@@ -74,13 +74,20 @@ static char *exec_request(const struct container_exec_opts *o, const char *proce
         return json_w_finish(w, false);
 }
 
+/* The signals the stand-in forwards to the process (SIGWINCH: its terminal's size), blocked
+ * from the start: one that comes while the VM is asked must not end the stand-in. */
+static void block_forwarded(sigset_t *ret_set)
+{
+        sigset_t old;
+        console_block_signals(&old, ret_set);
+        sigdelset(ret_set, SIGCHLD);
+}
+
 /* The stand-in's relay until the process's VM_EXIT; returns its exit status (*ret_sig). */
 static int relay(struct vm_conn *c, struct vm_stdio *io, int *ret_sig)
 {
-        /* signals sent to the stand-in are the process's (SIGWINCH: its terminal's size) */
-        sigset_t old, set;
-        console_block_signals(&old, &set);
-        sigdelset(&set, SIGCHLD);
+        sigset_t set;
+        block_forwarded(&set);
         int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
         fcntl(c->fd, F_SETFL, O_NONBLOCK);
         vm_stdio_resize(io, c);
@@ -245,6 +252,8 @@ int vm_exec(struct container_handle *h, const struct container_exec_opts *o, int
                 vm_conn_init(&c, fd);
         }
         container_close(h);
+        sigset_t blocked;
+        block_forwarded(&blocked);
         bool tty = o->tty == 1 || (o->tty == -1 && process_terminal(process));
         _cleanup_free_ char *req = exec_request(o, process, tty);
         if (r >= 0 && o->detach) {

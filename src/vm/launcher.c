@@ -316,18 +316,6 @@ static void vm_describe(struct state_dir *d, struct state *st)
                 annotate(st, STOPPED_ANNOTATION, why);
 }
 
-/* A paused VM's QEMU and virtiofsd sit in the freezer, where v1's holds even SIGKILL: thawed
- * after a SIGKILL, they die. */
-static void thaw_after_kill(struct container_handle *h)
-{
-        _cleanup_error_ struct cx_error *e = NULL;
-        _cleanup_(cg_manager_freep) struct cg_manager *cg = NULL;
-        if (h->st.cgroup_dirs && h->st.cgroup_dirs[0] &&
-            cg_dirs_frozen(h->st.cgroup_driver, h->st.cgroup_dirs) &&
-            (native_load_cgroup(&h->st, &cg, &e) < 0 || cg_freeze(cg, false, &e) < 0))
-                log_warn("%s", e->msg);
-}
-
 static int vm_kill(struct container_handle *h, int sig, bool all, struct cx_error **err)
 {
         if (h->status == STATE_STOPPED)
@@ -341,7 +329,7 @@ static int vm_kill(struct container_handle *h, int sig, bool all, struct cx_erro
                 r = container_signal(&h->st, SIGKILL, err);
         }
         if (sig == SIGKILL)
-                thaw_after_kill(h);
+                container_thaw_after_kill(&h->st);
         return r;
 }
 
@@ -439,7 +427,7 @@ static void vm_stop(struct container_handle *h)
                 return;
         _cleanup_error_ struct cx_error *e = NULL;
         int r = request(h, VM_KILL, "{\"signal\":9,\"all\":true}", NULL, &e);
-        thaw_after_kill(h);
+        container_thaw_after_kill(&h->st);
         if (r >= 0)
                 for (int i = 0; i < 500 && state_pid_matches(h->st.pid, h->st.pid_start_time); i++)
                         usleep(10000);

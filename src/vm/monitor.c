@@ -71,6 +71,16 @@ static char *stop_reason(int qemu_status)
         }
         if (why)
                 return why;
+        /* QEMU's own last word (its stderr, and virtiofsd's, are vm.log) */
+        _cleanup_free_ char *vl = NULL;
+        if (read_file_at(AT_FDCWD, VM_LOG, &vl, &len, NULL) >= 0 && len) {
+                while (len && vl[len - 1] == '\n')
+                        vl[--len] = 0;
+                char *last = strrchr(vl, '\n');
+                if (WIFEXITED(qemu_status) && WEXITSTATUS(qemu_status) != 0)
+                        return xasprintf("QEMU exited with status %d: %s", WEXITSTATUS(qemu_status),
+                                         last ? last + 1 : vl);
+        }
         if (WIFSIGNALED(qemu_status))
                 return xasprintf("QEMU was killed by signal %d", WTERMSIG(qemu_status));
         return xasprintf("the guest stopped (QEMU exited with status %d) without the "
