@@ -66,6 +66,15 @@ static pid_t spawn(const struct vm_boot *b, void (*fn)(const struct vm_boot *, i
         return vm_fork_ready(child_main, &c, w, err);
 }
 
+/* fd as the child's fd 3, inherited by the execve (dup2 onto itself keeps O_CLOEXEC). */
+static void move_to_3(int fd)
+{
+        if (fd == 3)
+                fcntl(3, F_SETFD, 0);
+        else
+                dup2(fd, 3);
+}
+
 static int listen_unix(const char *name)
 {
         unlink(name);
@@ -118,7 +127,7 @@ static void virtiofsd_child(const struct vm_boot *b, int err_fd)
         int s = listen_unix("fs.sock");
         if (s < 0)
                 child_fail(err_fd, "listen on", "fs.sock");
-        dup2(s, 3);
+        move_to_3(s);
         _cleanup_free_ char *src = xasprintf("source=%s", share);
         char *argv[] = {"virtiofsd",
                         "--fd=3",
@@ -194,7 +203,7 @@ static const char *qemu_format(const char *oci)
 static void qemu_child(const struct vm_boot *b, int err_fd)
 {
         const struct vm_params *p = b->p;
-        dup2(b->ctl_fd, 3);
+        move_to_3(b->ctl_fd);
         _cleanup_strv_ char **a = xcalloc(1, sizeof(char *));
         _cleanup_free_ char *tsc = tsc_arg(p);
         _cleanup_free_ char *extra = join_words(p->kernel_extra);
