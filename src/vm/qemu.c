@@ -221,7 +221,7 @@ static void qemu_child(const struct vm_boot *b, int err_fd)
                         "-M",
                         "microvm,memory-backend=mem",
                         "-accel",
-                        p->accel == VM_ACCEL_KVM ? "kvm" : "tcg,tb-size=64",
+                        p->accel == VM_ACCEL_KVM ? "kvm" : "tcg,tb-size=32",
                         "-cpu",
                         p->accel == VM_ACCEL_KVM ? "host" : "max",
                         "-smp",
