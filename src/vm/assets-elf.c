@@ -182,3 +182,40 @@ bool vm_elf_has_pvh(int fd)
         size_t len = sizeof(entry);
         return find_note(fd, "Xen", XEN_ELFNOTE_PHYS32_ENTRY, &entry, &len);
 }
+
+/* The offset after the last non-zero byte of [off, off + len) (off when all zero). */
+static uint64_t data_end(int fd, uint64_t off, uint64_t len)
+{
+        char buf[1 << 16];
+        uint64_t end = off + len;
+        while (end > off) {
+                size_t n = end - off < sizeof(buf) ? (size_t)(end - off) : sizeof(buf);
+                if (!read_at(fd, buf, n, end - n))
+                        return off + len; /* unreadable: keep it all */
+                for (size_t i = n; i > 0; i--)
+                        if (buf[i - 1])
+                                return end - n + i;
+                end -= n;
+        }
+        return off;
+}
+
+int vm_elf_trim_zero_tails(int fd)
+{
+        Elf64_Ehdr eh;
+        Elf64_Phdr ph[PHDRS_MAX];
+        if (!read_ehdr(fd, &eh) || !read_at(fd, ph, eh.e_phnum * sizeof(Elf64_Phdr), eh.e_phoff))
+                return -EINVAL;
+        for (int i = 0; i < eh.e_phnum; i++) {
+                if (ph[i].p_type != PT_LOAD || !ph[i].p_filesz)
+                        continue;
+                uint64_t end = data_end(fd, ph[i].p_offset, ph[i].p_filesz);
+                uint64_t size = (end - ph[i].p_offset + 4095) & ~(uint64_t)4095;
+                if (size < ph[i].p_filesz)
+                        ph[i].p_filesz = size;
+        }
+        return pwrite(fd, ph, eh.e_phnum * sizeof(Elf64_Phdr), (off_t)eh.e_phoff) ==
+                       (ssize_t)(eh.e_phnum * sizeof(Elf64_Phdr))
+                   ? 0
+                   : -errno;
+}

@@ -32,6 +32,10 @@ int vm_elf_interp(int fd, char **ret);
 char *vm_elf_soname(int fd);
 /* Whether a kernel carries Xen's PHYS32_ENTRY note: the PVH entry QEMU's -kernel needs. */
 bool vm_elf_has_pvh(int fd);
+/* Shortens each PT_LOAD's file size to its data before a tail of zeros (.bss and the scratch
+ * area behind it are 21 MiB of zeros in Debian's vmlinux): the loader zero-fills up to the
+ * memory size, and QEMU, which keeps the kernel file mapped for resets, touches less of it. */
+int vm_elf_trim_zero_tails(int fd);
 
 /* ---- the guest kernel (assets-kernel.c) --------------------------------------------------- */
 struct vm_kernel {

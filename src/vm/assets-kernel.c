@@ -217,5 +217,7 @@ int vm_kernel_extract(const struct vm_kernel *k, int out, struct cx_error **err)
         if (!vm_elf_is(out))
                 return cx_error_msg(err, EINVAL, "`%s`: its xz stream does not hold an ELF vmlinux",
                                     k->path);
+        if ((r = vm_elf_trim_zero_tails(out)) < 0)
+                return cx_error_set(err, -r, "`%s`: trim its vmlinux", k->path);
         return 0;
 }

@@ -164,8 +164,9 @@ static int plan_names(struct plan *p, const struct stat *user_st, struct cx_erro
         /* a bzImage is extracted if it can be; its config, where there is one, tells whether
          * the vmlinux has a PVH entry without extracting it */
         if (!k->elf && k->xz_offset && vm_kernel_config_pvh(k) != 0) {
+                /* "2": the format of the extracted file (its zero tails trimmed) */
                 p->vmlinux = xasprintf("vmlinux-%s-%s-%016" PRIx64, p->kind, rel,
-                                       vm_hash_identity(h, &k->st));
+                                       vm_hash_identity(vm_hash(h, "2", 1), &k->st));
                 p->nopvh = xasprintf("%s.nopvh", p->vmlinux);
         }
         _cleanup_close_ int fd = -1;
