@@ -100,6 +100,24 @@ int vm_request(struct vm_conn *c, uint16_t type, uint16_t chan, const char *payl
 _Noreturn void vm_agent_main(char **argv);
 /* The guest's request loop (agent-serve.c), over the port's fd. */
 _Noreturn void vm_agent_serve(int port);
+/* The guest's capsa commands (agent-run.c): `capsa ARGS...` with stdio in/out/err (-1:
+ * /dev/null); ret_pid: it runs on (then vm_guest_wait), else it is waited for.  Errors: the
+ * command's own message in *ret_err. */
+int vm_guest_run(char *const *args, int in, int out, int err_fd, pid_t *ret_pid, char **ret_err);
+int vm_guest_wait(pid_t pid, const char *cmd, char **ret_err);
+/* As vm_guest_run, its stdout in *ret_out. */
+int vm_guest_output(char *const *args, char **ret_out, char **ret_err);
+/* A console socket for the guest capsa's --console-socket, and the pty master it sends there
+ * while pid runs (-1 when pid ended first; its status is left for vm_guest_wait). */
+int vm_guest_console_listen(const char *path);
+int vm_guest_console_accept(int lsock, pid_t pid);
+/* What a create request makes in the guest (agent-guest.c). */
+struct json_val;
+char *vm_guest_config(const struct json_val *cfg, const char *rootfs, const struct json_val *binds,
+                      const struct json_val *extra);
+int vm_guest_rootfs(const struct json_val *req, char **ret, char **ret_err);
+int vm_guest_net(const struct json_val *nets, pid_t init, char **ret_err);
+int vm_guest_tenant(const char *name, const struct json_val *first, char **ret_err);
 
 /* ---- the host side: a VM's parameters (params.c) ------------------------------------------ */
 struct spec;

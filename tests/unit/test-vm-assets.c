@@ -207,7 +207,6 @@ static void test_user_initrd(void)
         if (r < 0)
                 return;
         uint64_t usize = size_of(user), total = size_of(a.initrd);
-        _cleanup_free_ char *ours = NULL;
         r = vm_assets_get_for(proc, NULL, NULL, &b, &e);
         cx_error_freep(&e);
         uint64_t osize = r == 0 ? size_of(b.initrd) : 0;
