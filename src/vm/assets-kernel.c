@@ -62,7 +62,13 @@ static char *release_word(const char *s, size_t max)
         size_t n = 0;
         while (n < max && s[n] > ' ' && s[n] < 0x7f)
                 n++;
-        return n > 0 && n < max ? strndup(s, n) : NULL;
+        if (n == 0 || n >= max)
+                return NULL;
+        /* not strndup: s need not be terminated (ASan's strndup reads one byte past n) */
+        char *w = xmalloc(n + 1);
+        memcpy(w, s, n);
+        w[n] = 0;
+        return w;
 }
 
 /* An ELF vmlinux's release, from the "Linux version X" banner in its read-only data. */
