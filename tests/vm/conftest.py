@@ -16,7 +16,7 @@ _it = importlib.util.module_from_spec(_spec)
 sys.modules["capsa_it_conftest"] = _it
 _spec.loader.exec_module(_it)
 
-for _name in ("workdir", "checker_bin", "base_rootfs", "testdir", "runtime", "bundle"):
+for _name in ("workdir", "checker_bin", "base_rootfs", "testdir", "runtime", "launcher", "bundle"):
     globals()[_name] = getattr(_it, _name)
 
 CHECKER = _it.CHECKER
