@@ -143,6 +143,7 @@ void console_block_signals(sigset_t *ret_old, sigset_t *ret_set);
 /* ---- the plan (plan.c): config.json loaded and validated once ----------------------------- */
 struct launcher;
 struct container_exec_opts;
+struct vm_params;
 /* --net / run.capsa.network, -p / run.capsa.ports (network.c) */
 struct plan_net_attach {
         char *network;              /* a tenant's `default` is already its own network */
@@ -166,6 +167,8 @@ struct plan {
         const char *tenant;              /* the tenant's name, or NULL */
         uint32_t tenant_first_id;        /* its range's first id */
         struct plan_net net;             /* the networks it attaches to */
+        size_t n_config_mounts;          /* config.json's own mounts (capsa's binds follow) */
+        struct vm_params *vm;            /* the KVM mode's VM (the vm launcher's plan), or NULL */
 };
 /* Loads BUNDLE/config.json, applies the tenant's hardening, picks the launcher and checks
  * everything that can be checked before anything is made (each error names config.json and
@@ -259,8 +262,7 @@ void container_kill_wait(pid_t pid, uint64_t start_time);
  * every operation on a container dispatches through its launcher. */
 struct launcher {
         const char *name;
-        /* the container is built elsewhere (a VM's guest): create makes no host mounts and no
-         * network endpoint for it */
+        /* the container is built elsewhere (a VM's guest): create makes no host mounts for it */
         bool in_guest;
         /* plan_load, once the launcher is chosen: checks and adapts the plan (optional) */
         int (*plan)(struct plan *p, struct cx_error **err);
@@ -305,6 +307,8 @@ extern const struct launcher launcher_native;
 extern const struct launcher launcher_vm; /* vm/launcher.c */
 int vm_exec(struct container_handle *h, const struct container_exec_opts *o, int *ret_status,
             struct cx_error **err);
+/* Freezes or thaws the container's cgroup (native's pause; the vm launcher's too). */
+int native_freeze(struct container_handle *h, bool freeze, struct cx_error **err);
 /* The native container's cgroup manager, from its state; an error when it has none. */
 int native_load_cgroup(const struct state *st, struct cg_manager **ret, struct cx_error **err);
 /* native's events (events.c): the cgroup's stats and OOM events */

@@ -368,7 +368,7 @@ static int native_pids(struct container_handle *h, pid_t **ret, size_t *ret_n,
         return r < 0 ? r : cg_pids(cg, ret, ret_n, err);
 }
 
-static int native_freeze(struct container_handle *h, bool freeze, struct cx_error **err)
+int native_freeze(struct container_handle *h, bool freeze, struct cx_error **err)
 {
         _cleanup_(cg_manager_freep) struct cg_manager *cg = NULL;
         int r = native_load_cgroup(&h->st, &cg, err);

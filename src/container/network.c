@@ -326,7 +326,7 @@ static int attach_one(struct create_ctx *c, struct net_store *s, size_t i, int n
         int r = net_network_get(s, a->network, &nw, err);
         if (r < 0)
                 return r;
-        char ifname[IFNAMSIZ];
+        char ifname[32]; /* ethN: nl_check_name refuses what IFNAMSIZ cannot hold */
         uint64_t nonce = netns_fd < 0 ? (uint64_t)time(NULL) << 22 ^ (uint64_t)getpid()
                                       : c->st.pid_start_time ^ (uint64_t)c->pid << 40;
         net_endpoint_veth_name(c->o->id, nw.name, nonce, veth);
@@ -351,6 +351,27 @@ static int attach_one(struct create_ctx *c, struct net_store *s, size_t i, int n
         return r;
 }
 
+/* Every network's endpoint (netns_fd -1: a VM's taps), then the networks' hosts files; taps
+ * (or NULL) gets each endpoint and its host-side name. */
+static int attach_all(struct create_ctx *c, int netns_fd, struct container_tap *taps,
+                      struct cx_error **err)
+{
+        const struct plan_net *pn = &c->plan.net;
+        struct net_store s;
+        int r = net_store_open(c->o->root, &s, err);
+        if (r < 0)
+                return r;
+        struct container_tap one;
+        for (size_t i = 0; i < pn->n && r >= 0; i++) {
+                struct container_tap *t = taps ? &taps[i] : &one;
+                r = attach_one(c, &s, i, netns_fd, &t->ep, t->tap, err);
+        }
+        for (size_t i = 0; i < pn->n && r >= 0; i++)
+                r = hosts_refresh(&s, pn->v[i].network, err);
+        net_store_close(&s);
+        return r;
+}
+
 int container_net_attach(struct create_ctx *c, struct cx_error **err)
 {
         const struct plan_net *pn = &c->plan.net;
@@ -363,18 +384,7 @@ int container_net_attach(struct create_ctx *c, struct cx_error **err)
         if (netns_fd < 0)
                 return cx_error_set(err, errno, "open the container's network namespace `%s`",
                                     path);
-        struct net_store s;
-        int r = net_store_open(c->o->root, &s, err);
-        if (r < 0)
-                return r;
-        struct net_endpoint ep;
-        char veth[IFNAMSIZ];
-        for (size_t i = 0; i < pn->n && r >= 0; i++)
-                r = attach_one(c, &s, i, netns_fd, &ep, veth, err);
-        for (size_t i = 0; i < pn->n && r >= 0; i++)
-                r = hosts_refresh(&s, pn->v[i].network, err);
-        net_store_close(&s);
-        return r;
+        return attach_all(c, netns_fd, NULL, err);
 }
 
 int container_net_taps(struct create_ctx *c, struct container_tap **ret, size_t *ret_n,
@@ -387,24 +397,14 @@ int container_net_taps(struct create_ctx *c, struct container_tap **ret, size_t 
                 return 0;
         if (geteuid() != 0)
                 return cx_error_msg(err, EPERM, "--net: a VM container's taps need root");
-        struct net_store s;
-        int r = net_store_open(c->o->root, &s, err);
-        if (r < 0)
-                return r;
         struct container_tap *v = xcalloc(pn->n, sizeof(*v));
-        size_t n = 0;
-        for (; n < pn->n && r >= 0; n++)
-                if ((r = attach_one(c, &s, n, -1, &v[n].ep, v[n].tap, err)) < 0)
-                        break;
-        for (size_t i = 0; i < pn->n && r >= 0; i++)
-                r = hosts_refresh(&s, pn->v[i].network, err);
-        net_store_close(&s);
+        int r = attach_all(c, -1, v, err);
         if (r < 0) {
                 free(v);
                 return r;
         }
         *ret = v;
-        *ret_n = n;
+        *ret_n = pn->n;
         return 0;
 }
 

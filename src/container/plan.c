@@ -5,6 +5,7 @@
  * capabilities the runtime holds, LSM labels, the terminal and the launcher.  The copy stored
  * in ROOT/ID is read back through container_config(). */
 #include "container/internal.h"
+#include "vm/vm.h"
 #include "security/security.h"
 
 #include <fcntl.h>
@@ -132,6 +133,7 @@ int plan_load(const struct container_opts *o, struct plan *p, struct cx_error **
         /* systemd socket activation: pass the fds on, as runc does */
         p->opts.preserve_fds += proc_listen_fds(&p->spec->process);
         p->ns = container_ns_config(p->spec);
+        p->n_config_mounts = p->spec->n_mounts;
         p->rootfs = (struct ns_rootfs_source){.kind = NS_ROOTFS_DIR, .path = p->spec->root.path};
         if ((r = launcher_for_spec(p->spec, &p->launcher, err)) < 0)
                 goto fail;
@@ -161,6 +163,10 @@ void plan_clear(struct plan *p)
         free(TAKE_PTR(p->raw));
         closep(&p->tenant_lock);
         ns_mount_plan_clear(&p->mounts);
+        if (p->vm) {
+                vm_params_clear(p->vm);
+                free(TAKE_PTR(p->vm));
+        }
         plan_net_clear(&p->net);
 }
 

@@ -89,12 +89,10 @@ static int session_stdio(struct session *s, int child[3], bool exec)
                         return 0; /* create sends the pty master to a console socket */
                 /* `capsa exec -t` in the foreground proxies its terminal to the process's pty,
                  * as on a host: its terminal is one of ours, whose size is the session's */
-                int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-                char name[64];
-                if (m < 0 || grantpt(m) < 0 || unlockpt(m) < 0 ||
-                    ptsname_r(m, name, sizeof(name)) != 0 ||
-                    (child[0] = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0)
-                        return -errno;
+                _cleanup_error_ struct cx_error *perr = NULL;
+                int m, r = vm_pty_open(&m, &child[0], &perr);
+                if (r < 0)
+                        return r;
                 child[1] = dup(child[0]);
                 s->in_fd = s->out_fd = m;
                 fcntl(m, F_SETFL, O_NONBLOCK);

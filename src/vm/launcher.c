@@ -87,11 +87,13 @@ static void net_json(struct json_w *w, const struct container_tap *taps, size_t 
         json_w_arr_close(w);
 }
 
-/* The VM_CREATE request, and the bind sources the share holds (b0, b1, ...).  s is the config
- * as given; c->spec also has what capsa added (the network's hosts and resolv.conf binds). */
-static char *create_request(const struct create_ctx *c, const struct spec *s,
-                            const struct container_tap *taps, size_t n_taps, char ***ret_binds)
+/* The VM_CREATE request, and the bind sources the share holds (b0, b1, ...): those of
+ * config.json's bind mounts, then of the mounts capsa added after them (the network's hosts
+ * and resolv.conf binds). */
+static char *create_request(const struct create_ctx *c, const struct container_tap *taps,
+                            size_t n_taps, char ***ret_binds)
 {
+        const struct spec *s = c->spec;
         struct json_w *w = json_w_new(NULL);
         json_w_obj_open(w);
         json_w_key_str(w, "id", c->o->id);
@@ -105,7 +107,7 @@ static char *create_request(const struct create_ctx *c, const struct spec *s,
         }
         char **binds = xcalloc(1, sizeof(char *));
         json_w_key_arr_open(w, "binds");
-        for (size_t i = 0; i < s->n_mounts; i++) {
+        for (size_t i = 0; i < c->plan.n_config_mounts; i++) {
                 const struct spec_mount *m = &s->mounts[i];
                 if (!ns_mount_is_bind(m) || !m->source) {
                         json_w_null(w);
@@ -120,8 +122,8 @@ static char *create_request(const struct create_ctx *c, const struct spec *s,
         }
         json_w_arr_close(w);
         json_w_key_arr_open(w, "extra_mounts");
-        for (size_t i = s->n_mounts; i < c->spec->n_mounts; i++) {
-                const struct spec_mount *m = &c->spec->mounts[i];
+        for (size_t i = c->plan.n_config_mounts; i < s->n_mounts; i++) {
+                const struct spec_mount *m = &s->mounts[i];
                 _cleanup_free_ char *g = xasprintf(VM_GUEST_SHARE "/b%zu", strv_len(binds));
                 mount_json(w, m, g);
                 strv_append(&binds, m->source);
@@ -197,26 +199,27 @@ static int vm_plan(struct plan *p, struct cx_error **err)
                                            : NULL;
         if (no)
                 return cx_error_msg(err, EINVAL, "the KVM mode (vm) does not take %s", no);
-        struct vm_params vp;
-        int r = vm_params_get(p->spec, (enum vm_accel)o->vm_accel, &vp, err);
+        /* computed once, from the config's own limits, before they become the host cgroup's */
+        p->vm = xcalloc(1, sizeof(*p->vm));
+        int r = vm_params_get(p->spec, (enum vm_accel)o->vm_accel, p->vm, err);
         if (r < 0)
                 return r;
-        vm_host_resources(p->spec, &vp);
-        vm_params_clear(&vp);
+        vm_host_resources(p->spec, p->vm);
         return 0;
 }
 
-/* The monitor for spec s (as given), then the runtime hooks of the host. */
-static int launch_with(struct create_ctx *c, const struct spec *s, const struct vm_params *p,
-                       const struct vm_assets *a, struct cx_error **err)
+/* The monitor, then the runtime hooks of the host. */
+static int launch_with(struct create_ctx *c, const struct vm_params *p, const struct vm_assets *a,
+                       struct cx_error **err)
 {
+        const struct spec *s = c->spec;
         _cleanup_strv_ char **binds = NULL;
         _cleanup_free_ struct container_tap *taps = NULL;
         size_t n_taps = 0;
         int r = container_net_taps(c, &taps, &n_taps, err);
         if (r < 0)
                 return r;
-        _cleanup_free_ char *req = create_request(c, s, taps, n_taps, &binds);
+        _cleanup_free_ char *req = create_request(c, taps, n_taps, &binds);
         _cleanup_strv_ char **nics = xcalloc(1, sizeof(char *));
         for (size_t i = 0; i < n_taps; i++) {
                 const uint8_t *m = taps[i].ep.mac;
@@ -261,23 +264,14 @@ static int launch_with(struct create_ctx *c, const struct spec *s, const struct 
 
 static int vm_launch(struct create_ctx *c, struct cx_error **err)
 {
-        /* the config as given (the plan's copy has the host cgroup's limits) */
-        _cleanup_(spec_freep) struct spec *s = NULL;
-        int r =
-            spec_parse(c->plan.raw, strlen(c->plan.raw), "config.json", c->spec->bundle, &s, err);
-        if (r < 0)
-                return r;
-        struct vm_params p;
-        if ((r = vm_params_get(s, (enum vm_accel)c->o->vm_accel, &p, err)) < 0)
-                return r;
+        const struct vm_params *p = c->plan.vm; /* vm_plan's */
         struct vm_assets a = {0};
-        r = vm_assets_get(p.kernel, p.initrd, &a, err);
-        if (r < 0 && p.kernel)
+        int r = vm_assets_get(p->kernel, p->initrd, &a, err);
+        if (r < 0 && p->kernel)
                 cx_error_prefix(err, "config.json: vm.kernel.path");
         if (r >= 0)
-                r = launch_with(c, s, &p, &a, err);
+                r = launch_with(c, p, &a, err);
         vm_assets_clear(&a);
-        vm_params_clear(&p);
         return r;
 }
 
@@ -370,13 +364,6 @@ static int vm_ps_table(struct container_handle *h, char **ps_args, char **ret,
         return r;
 }
 
-static int vm_freeze(struct container_handle *h, bool freeze, struct cx_error **err)
-{
-        _cleanup_(cg_manager_freep) struct cg_manager *cg = NULL;
-        int r = native_load_cgroup(&h->st, &cg, err);
-        return r < 0 ? r : cg_freeze(cg, freeze, err);
-}
-
 static int vm_update(struct container_handle *h, const struct spec_resources *res,
                      struct cx_error **err)
 {
@@ -446,7 +433,7 @@ const struct launcher launcher_vm = {
     .kill = vm_kill,
     .pids = vm_pids,
     .ps_table = vm_ps_table,
-    .freeze = vm_freeze,
+    .freeze = native_freeze, /* the host cgroup holds QEMU: its vCPUs stop */
     .exec = vm_exec,
     .update = vm_update,
     .events = vm_events,

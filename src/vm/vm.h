@@ -193,8 +193,9 @@ void vm_stdio_poll(const struct vm_stdio *s, const struct vm_conn *c, struct pol
 void vm_stdio_input(struct vm_stdio *s, struct vm_conn *c);
 void vm_stdio_output(const struct vm_stdio *s, const struct vm_frame *f);
 void vm_stdio_resize(const struct vm_stdio *s, struct vm_conn *c);
-/* A pty pair for the host side of a terminal: the master for the console socket, the slave raw
- * (the guest's pty does the line discipline). */
+/* A pty pair for a relayed terminal (the host side of one, and an exec's in the guest): the
+ * master for the console socket or the relay, the slave raw (the pty of the process does the
+ * line discipline). */
 int vm_pty_open(int *ret_master, int *ret_slave, struct cx_error **err);
 /* A VM_EXIT payload as an exit status: N, or 128+N for "signal N" (*ret_sig = N). */
 int vm_exit_status(const char *payload, int *ret_sig);
